@@ -1,0 +1,87 @@
+//! Devnet errors. Each says what was wrong and what to do.
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong running the devnet.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No anvil binary was found.
+    #[error(
+        "anvil not found (looked for {searched} and on PATH): run `npm ci` in the repository root to install @foundry-rs/anvil-linux-amd64, or pass --anvil <path>"
+    )]
+    AnvilMissing {
+        /// Where it was looked for.
+        searched: String,
+    },
+    /// The configured anvil path does not exist or cannot run.
+    #[error("cannot start anvil at {path}: {source}; check --anvil / CAIRN_ANVIL or run `npm ci`")]
+    AnvilSpawn {
+        /// The binary.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Something else listens on the port.
+    #[error("port {port} on {host} is busy (another process listens there); stop it or pick another port with --port")]
+    PortBusy {
+        /// The interface.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+    /// anvil exited or never answered.
+    #[error("anvil did not start: {reason}; its log is at {log}")]
+    AnvilFailed {
+        /// What happened, with the end of anvil's log.
+        reason: String,
+        /// Full log path.
+        log: PathBuf,
+    },
+    /// A file under the data dir could not be read or written.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The candle file for a seed price is missing or malformed.
+    #[error("seed prices: {path}: {reason}")]
+    Prices {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The pair bytecode does not hash to what Router02 expects, so swaps could not route.
+    #[error("Uniswap V2 pair init-code hash {actual} differs from the one Router02 was built with ({expected}); reinstall @uniswap/v2-core and @uniswap/v2-periphery with `npm ci` and run `make contracts`")]
+    InitCodeHash {
+        /// What Router02 expects.
+        expected: String,
+        /// What the factory's pair bytecode hashes to.
+        actual: String,
+    },
+    /// A contract call or deployment failed.
+    #[error("{what}: {reason}")]
+    Contract {
+        /// What was being done.
+        what: String,
+        /// The error.
+        reason: String,
+    },
+    /// Chain access failed.
+    #[error(transparent)]
+    Chain(#[from] cairn_chain::Error),
+}
+
+impl Error {
+    pub(crate) fn file(path: impl Into<PathBuf>, reason: impl ToString) -> Self {
+        Self::File { path: path.into(), reason: reason.to_string() }
+    }
+
+    pub(crate) fn contract(what: impl Into<String>, reason: impl ToString) -> Self {
+        Self::Contract { what: what.into(), reason: reason.to_string() }
+    }
+}
