@@ -75,7 +75,7 @@ impl Chain {
         let actual = tokio::time::timeout(config.timeout, chain.provider.get_chain_id())
             .await
             .map_err(|_| chain.unreachable(format!("no answer within {:?}", config.timeout)))?
-            .map_err(|e| chain.unreachable(e.to_string()))?;
+            .map_err(|e| chain.unreachable(error_chain(&e)))?;
         if let Some(expected) = config.chain_id.filter(|&e| e != actual) {
             return Err(Error::WrongChainId { url: chain.url, expected, actual });
         }
@@ -209,6 +209,20 @@ impl Chain {
             balance_wei: balance,
         })
     }
+}
+
+/// An error and its sources, joined: transports wrap the useful part ("Connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !msg.contains(&part) {
+            msg = format!("{msg}: {part}");
+        }
+        source = s.source();
+    }
+    msg
 }
 
 /// Turns a reverted receipt into [`Error::Reverted`].

@@ -100,7 +100,9 @@ pub fn dev_accounts(config: &DevnetConfig) -> Result<DevAccounts> {
     Ok(DevAccounts { keys: parsed.private_keys })
 }
 
-/// The devnet recorded under `config.data_dir`, if it is still up. A stale record is removed.
+/// The devnet recorded under `config.data_dir`, if its process is still alive. A record whose
+/// process is gone is removed; a live process that does not answer is an error (it is not ours
+/// to replace).
 pub(crate) async fn running(config: &DevnetConfig) -> Result<Option<RunningDevnet>> {
     let path = config.file(PROCESS_FILE);
     let text = match std::fs::read_to_string(&path) {
@@ -108,15 +110,21 @@ pub(crate) async fn running(config: &DevnetConfig) -> Result<Option<RunningDevne
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::file(&path, e)),
     };
-    let Ok(devnet) = serde_json::from_str::<RunningDevnet>(&text) else {
+    let record = serde_json::from_str::<RunningDevnet>(&text).ok();
+    let Some(devnet) = record.filter(|d| is_anvil(d.pid)) else {
         let _ = std::fs::remove_file(&path);
         return Ok(None);
     };
-    if is_anvil(devnet.pid) && answers(&devnet.rpc_url, devnet.chain_id).await {
-        return Ok(Some(devnet));
+    if !answers(&devnet.rpc_url, devnet.chain_id).await {
+        return Err(Error::AnvilFailed {
+            reason: format!(
+                "process {} is alive but {} does not answer; stop it with `cairn devnet down`",
+                devnet.pid, devnet.rpc_url
+            ),
+            log: devnet.log,
+        });
     }
-    let _ = std::fs::remove_file(&path);
-    Ok(None)
+    Ok(Some(devnet))
 }
 
 /// Starts anvil detached from this process and waits until it answers.

@@ -31,6 +31,16 @@ pub enum Error {
         /// The port.
         port: u16,
     },
+    /// A devnet with different settings already runs from this data directory.
+    #[error("a devnet with chain id {running} is already running at {url}; stop it with `cairn devnet down` before starting one with chain id {requested}")]
+    AlreadyRunning {
+        /// Its RPC URL.
+        url: String,
+        /// Its chain id.
+        running: u64,
+        /// The chain id asked for.
+        requested: u64,
+    },
     /// anvil exited or never answered.
     #[error("anvil did not start: {reason}; its log is at {log}")]
     AnvilFailed {

@@ -52,6 +52,13 @@ pub struct UpReport {
 /// Starts (or reuses) the devnet and makes sure the whole stack is deployed.
 pub async fn up(config: &DevnetConfig) -> Result<UpReport> {
     let (devnet, reused_process) = match anvil::running(config).await? {
+        Some(d) if d.chain_id != config.chain_id => {
+            return Err(Error::AlreadyRunning {
+                url: d.rpc_url,
+                running: d.chain_id,
+                requested: config.chain_id,
+            });
+        }
         Some(d) => (d, true),
         None => (anvil::spawn(config).await?, false),
     };

@@ -1,0 +1,49 @@
+//! `cairn chain status|deploy` against any EVM JSON-RPC endpoint.
+use crate::{cli::ChainCmd, config::Settings, output};
+use anyhow::Context;
+use cairn_chain::Chain;
+use std::process::ExitCode;
+
+pub(super) async fn run(cmd: &ChainCmd, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ChainCmd::Status(args) => {
+            let (cfg, key) = settings.chain(args)?;
+            let signer = key.map(|k| k.load()).transpose()?;
+            let chain = Chain::connect(&cfg, signer).await?;
+            let info = chain.info().await?;
+            if json {
+                output::json(&info);
+            } else {
+                let mut s = format!(
+                    "rpc       {}\nchain id  {}\nblock     {}\ngenesis   {}\n",
+                    info.rpc_url, info.chain_id, info.block_number, info.genesis_hash
+                );
+                if let (Some(a), Some(b)) = (info.account, info.balance_wei) {
+                    s.push_str(&format!("account   {a}\nbalance   {b} wei\n"));
+                }
+                output::print(&s);
+            }
+        }
+        ChainCmd::Deploy(args) => {
+            let (cfg, key) = settings.chain(args)?;
+            let key = key.ok_or(cairn_chain::Error::NoSigner { var: cairn_chain::PRIVATE_KEY_ENV })?;
+            let chain = Chain::connect(&cfg, Some(key.load()?)).await?;
+            let prices = settings.prices_dir(args);
+            let depth = cairn_devnet::DEFAULT_POOL_DEPTH_USDT;
+            let deployment = cairn_devnet::deploy_stack(&chain, &prices, depth).await?;
+            let path = settings.data_dir.join(format!("deployment-{}.json", chain.chain_id()));
+            deployment.write(&path).with_context(|| "writing the deployment manifest")?;
+            if json {
+                output::json(&deployment);
+            } else {
+                output::print(&format!(
+                    "deployed to chain {} at block {}; manifest {}\n",
+                    deployment.chain_id,
+                    deployment.block_number,
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
