@@ -28,7 +28,11 @@ fn main() {
         hasher.update(format!("{name}\n{}\n", body.len()).as_bytes());
         hasher.update(&body);
     }
-    let want: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let want: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
 
     match fs::read_to_string(out.join("STAMP")) {
         Err(_) => fail("contract artifacts are missing (contracts/out/STAMP)"),

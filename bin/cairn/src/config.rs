@@ -77,13 +77,25 @@ impl Settings {
     pub(crate) fn devnet(&self, args: Option<&DevnetArgs>) -> DevnetConfig {
         let f = &self.file.devnet;
         let d = DevnetConfig::default().with_data_dir(&self.data_dir);
-        let block_time = args.and_then(|a| a.block_time).or(f.block_time).or(d.block_time);
+        let block_time = args
+            .and_then(|a| a.block_time)
+            .or(f.block_time)
+            .or(d.block_time);
         DevnetConfig {
-            host: args.and_then(|a| a.host.clone()).or(f.host.clone()).unwrap_or(d.host.clone()),
+            host: args
+                .and_then(|a| a.host.clone())
+                .or(f.host.clone())
+                .unwrap_or(d.host.clone()),
             port: args.and_then(|a| a.port).or(f.port).unwrap_or(d.port),
-            chain_id: args.and_then(|a| a.chain_id).or(f.chain_id).unwrap_or(d.chain_id),
+            chain_id: args
+                .and_then(|a| a.chain_id)
+                .or(f.chain_id)
+                .unwrap_or(d.chain_id),
             block_time: block_time.filter(|&s| s > 0),
-            anvil: args.and_then(|a| a.anvil.clone()).or(f.anvil.clone()).or(d.anvil.clone()),
+            anvil: args
+                .and_then(|a| a.anvil.clone())
+                .or(f.anvil.clone())
+                .or(d.anvil.clone()),
             persist_state: !args.is_some_and(|a| a.no_state)
                 && f.persist_state.unwrap_or(d.persist_state),
             prices_dir: args
@@ -105,7 +117,9 @@ impl Settings {
         cfg.chain_id = args.chain_id.or(f.chain_id);
         if let Some(secs) = args.timeout.or(f.timeout_secs) {
             if secs == 0 {
-                bail!("rpc timeout must be at least 1 second (got 0 from --timeout / timeout_secs)");
+                bail!(
+                    "rpc timeout must be at least 1 second (got 0 from --timeout / timeout_secs)"
+                );
             }
             cfg.timeout = Duration::from_secs(secs);
         }
@@ -161,7 +175,11 @@ mod tests {
         std::fs::write(&p, "[devnet]\nport = \"high\"\n").unwrap();
         let e = read_file(&p).unwrap_err().to_string();
         assert!(e.contains("invalid config file"), "{e}");
-        std::fs::write(&p, "data_dir = \"/x\"\n[devnet]\nport = 9999\nblock_time = 2\n").unwrap();
+        std::fs::write(
+            &p,
+            "data_dir = \"/x\"\n[devnet]\nport = 9999\nblock_time = 2\n",
+        )
+        .unwrap();
         let f = read_file(&p).unwrap();
         assert_eq!((f.devnet.port, f.devnet.block_time), (Some(9999), Some(2)));
     }

@@ -21,14 +21,21 @@ pub struct ChainConfig {
 
 impl Default for ChainConfig {
     fn default() -> Self {
-        Self { rpc_url: DEFAULT_RPC_URL.to_owned(), chain_id: None, timeout: DEFAULT_RPC_TIMEOUT }
+        Self {
+            rpc_url: DEFAULT_RPC_URL.to_owned(),
+            chain_id: None,
+            timeout: DEFAULT_RPC_TIMEOUT,
+        }
     }
 }
 
 impl ChainConfig {
     /// A config for `rpc_url` with the default timeout and no chain-id expectation.
     pub fn new(rpc_url: impl Into<String>) -> Self {
-        Self { rpc_url: rpc_url.into(), ..Self::default() }
+        Self {
+            rpc_url: rpc_url.into(),
+            ..Self::default()
+        }
     }
 
     /// Expect this chain id.

@@ -47,13 +47,14 @@ impl Chain {
     /// chain id matches `config.chain_id` (when set). With a signer, transactions sent through
     /// [`Chain::provider`] are signed locally by it.
     pub async fn connect(config: &ChainConfig, signer: Option<PrivateKeySigner>) -> Result<Self> {
-        let url: Url = config
-            .rpc_url
-            .parse()
-            .map_err(|e: url_error::ParseError| Error::BadUrl {
-                url: config.rpc_url.clone(),
-                reason: e.to_string(),
-            })?;
+        let url: Url =
+            config
+                .rpc_url
+                .parse()
+                .map_err(|e: url_error::ParseError| Error::BadUrl {
+                    url: config.rpc_url.clone(),
+                    reason: e.to_string(),
+                })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::BadUrl {
                 url: config.rpc_url.clone(),
@@ -77,14 +78,21 @@ impl Chain {
             .map_err(|_| chain.unreachable(format!("no answer within {:?}", config.timeout)))?
             .map_err(|e| chain.unreachable(error_chain(&e)))?;
         if let Some(expected) = config.chain_id.filter(|&e| e != actual) {
-            return Err(Error::WrongChainId { url: chain.url, expected, actual });
+            return Err(Error::WrongChainId {
+                url: chain.url,
+                expected,
+                actual,
+            });
         }
         chain.chain_id = actual;
         Ok(chain)
     }
 
     fn unreachable(&self, reason: String) -> Error {
-        Error::Unreachable { url: self.url.clone(), reason }
+        Error::Unreachable {
+            url: self.url.clone(),
+            reason,
+        }
     }
 
     /// The underlying alloy provider (with the signer's wallet, when one was given).
@@ -109,7 +117,9 @@ impl Chain {
 
     /// The signing account, or [`Error::NoSigner`].
     pub fn require_signer(&self) -> Result<Address> {
-        self.signer.ok_or(Error::NoSigner { var: crate::PRIVATE_KEY_ENV })
+        self.signer.ok_or(Error::NoSigner {
+            var: crate::PRIVATE_KEY_ENV,
+        })
     }
 
     /// Runs one RPC future under the configured deadline, mapping failures to [`Error::Rpc`].
@@ -118,7 +128,11 @@ impl Chain {
         call: &'static str,
         fut: impl IntoFuture<Output = std::result::Result<T, E>>,
     ) -> Result<T> {
-        let rpc_err = |reason: String| Error::Rpc { call, url: self.url.clone(), reason };
+        let rpc_err = |reason: String| Error::Rpc {
+            call,
+            url: self.url.clone(),
+            reason,
+        };
         tokio::time::timeout(self.timeout, fut)
             .await
             .map_err(|_| rpc_err(format!("no answer within {:?}", self.timeout)))?
@@ -127,13 +141,18 @@ impl Chain {
 
     /// Latest block number.
     pub async fn block_number(&self) -> Result<u64> {
-        self.rpc("eth_blockNumber", self.provider.get_block_number()).await
+        self.rpc("eth_blockNumber", self.provider.get_block_number())
+            .await
     }
 
     /// Hash of block 0.
     pub async fn genesis_hash(&self) -> Result<B256> {
         let block = self
-            .rpc("eth_getBlockByNumber(0)", self.provider.get_block_by_number(BlockNumberOrTag::Number(0)))
+            .rpc(
+                "eth_getBlockByNumber(0)",
+                self.provider
+                    .get_block_by_number(BlockNumberOrTag::Number(0)),
+            )
             .await?;
         block.map(|b| b.header.hash).ok_or_else(|| Error::Rpc {
             call: "eth_getBlockByNumber(0)",
@@ -144,12 +163,16 @@ impl Chain {
 
     /// Balance of `who` in wei.
     pub async fn balance(&self, who: Address) -> Result<U256> {
-        self.rpc("eth_getBalance", self.provider.get_balance(who)).await
+        self.rpc("eth_getBalance", self.provider.get_balance(who))
+            .await
     }
 
     /// Whether `at` holds contract code.
     pub async fn has_code(&self, at: Address) -> Result<bool> {
-        Ok(!self.rpc("eth_getCode", self.provider.get_code_at(at)).await?.is_empty())
+        Ok(!self
+            .rpc("eth_getCode", self.provider.get_code_at(at))
+            .await?
+            .is_empty())
     }
 
     /// The signer's address, after checking it can pay for gas.
@@ -157,7 +180,11 @@ impl Chain {
         let address = self.require_signer()?;
         let balance = self.balance(address).await?;
         if balance.is_zero() {
-            return Err(Error::Unfunded { address, balance, chain_id: self.chain_id });
+            return Err(Error::Unfunded {
+                address,
+                balance,
+                chain_id: self.chain_id,
+            });
         }
         Ok(address)
     }
@@ -190,7 +217,9 @@ impl Chain {
     /// Sends plain ether from the signer (used to fund fresh accounts on a devnet).
     pub async fn send_ether(&self, to: Address, wei: U256) -> Result<TransactionReceipt> {
         let tx = TransactionRequest::default().with_to(to).with_value(wei);
-        let pending = self.rpc("eth_sendTransaction", self.provider.send_transaction(tx)).await?;
+        let pending = self
+            .rpc("eth_sendTransaction", self.provider.send_transaction(tx))
+            .await?;
         self.confirm("ether transfer", pending).await
     }
 
@@ -230,7 +259,10 @@ pub fn ensure_success(receipt: &TransactionReceipt, what: &str) -> Result<()> {
     if receipt.status() {
         Ok(())
     } else {
-        Err(Error::Reverted { what: what.to_owned(), tx_hash: receipt.transaction_hash.to_string() })
+        Err(Error::Reverted {
+            what: what.to_owned(),
+            tx_hash: receipt.transaction_hash.to_string(),
+        })
     }
 }
 

@@ -39,7 +39,9 @@ pub enum Error {
         actual: u64,
     },
     /// The key file could not be read.
-    #[error("cannot read key file {path}: {source}; pass --key-file with a readable file holding a 0x-prefixed hex private key")]
+    #[error(
+        "cannot read key file {path}: {source}; pass --key-file with a readable file holding a 0x-prefixed hex private key"
+    )]
     KeyFile {
         /// The path given.
         path: PathBuf,
@@ -47,7 +49,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The key environment variable is not set.
-    #[error("environment variable {var} is not set; export it with a hex private key or pass --key-file")]
+    #[error(
+        "environment variable {var} is not set; export it with a hex private key or pass --key-file"
+    )]
     KeyEnvMissing {
         /// The variable name.
         var: String,
@@ -59,7 +63,9 @@ pub enum Error {
         origin: String,
     },
     /// The signing account has no ether to pay for gas.
-    #[error("account {address} has {balance} wei on chain {chain_id}: fund it with ether for gas before sending transactions")]
+    #[error(
+        "account {address} has {balance} wei on chain {chain_id}: fund it with ether for gas before sending transactions"
+    )]
     Unfunded {
         /// The account.
         address: Address,

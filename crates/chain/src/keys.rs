@@ -34,8 +34,10 @@ impl KeySource {
     pub fn load(&self) -> Result<PrivateKeySigner> {
         let (text, origin) = match self {
             Self::File(path) => (
-                std::fs::read_to_string(path)
-                    .map_err(|source| Error::KeyFile { path: path.clone(), source })?,
+                std::fs::read_to_string(path).map_err(|source| Error::KeyFile {
+                    path: path.clone(),
+                    source,
+                })?,
                 path.display().to_string(),
             ),
             Self::Env(var) => (
@@ -44,7 +46,9 @@ impl KeySource {
             ),
             Self::Hex(hex) => (hex.clone(), "memory".to_owned()),
         };
-        text.trim().parse::<PrivateKeySigner>().map_err(|_| Error::KeyInvalid { origin })
+        text.trim()
+            .parse::<PrivateKeySigner>()
+            .map_err(|_| Error::KeyInvalid { origin })
     }
 }
 
@@ -57,8 +61,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
         let signer = PrivateKeySigner::random();
-        std::fs::write(&path, format!("  0x{}\n", alloy::hex::encode(signer.to_bytes()))).unwrap();
-        assert_eq!(KeySource::File(path).load().unwrap().address(), signer.address());
+        std::fs::write(
+            &path,
+            format!("  0x{}\n", alloy::hex::encode(signer.to_bytes())),
+        )
+        .unwrap();
+        assert_eq!(
+            KeySource::File(path).load().unwrap().address(),
+            signer.address()
+        );
         let hex = alloy::hex::encode(signer.to_bytes());
         assert!(!format!("{:?}", KeySource::Hex(hex.clone())).contains(&hex));
     }
@@ -68,9 +79,13 @@ mod tests {
         let err = KeySource::Hex("0xnot-a-key".into()).load().unwrap_err();
         assert!(matches!(err, Error::KeyInvalid { .. }));
         assert!(!err.to_string().contains("not-a-key"));
-        let err = KeySource::File("/nonexistent/key".into()).load().unwrap_err();
+        let err = KeySource::File("/nonexistent/key".into())
+            .load()
+            .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/key"));
-        let err = KeySource::Env("CAIRN_TEST_UNSET_VAR_42".into()).load().unwrap_err();
+        let err = KeySource::Env("CAIRN_TEST_UNSET_VAR_42".into())
+            .load()
+            .unwrap_err();
         assert!(err.to_string().contains("CAIRN_TEST_UNSET_VAR_42"));
     }
 }

@@ -64,17 +64,29 @@ impl Deployment {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::Manifest { path: path.into(), reason: e.to_string() }),
+            Err(e) => {
+                return Err(Error::Manifest {
+                    path: path.into(),
+                    reason: e.to_string(),
+                });
+            }
         };
-        serde_json::from_str(&text).map(Some).map_err(|e| Error::Manifest {
-            path: path.into(),
-            reason: format!("not a valid manifest ({e}); delete it and run `cairn devnet up` again"),
-        })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::Manifest {
+                path: path.into(),
+                reason: format!(
+                    "not a valid manifest ({e}); delete it and run `cairn devnet up` again"
+                ),
+            })
     }
 
     /// Writes the manifest atomically (temp file + rename), creating parent directories.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let fail = |e: std::io::Error| Error::Manifest { path: path.into(), reason: e.to_string() };
+        let fail = |e: std::io::Error| Error::Manifest {
+            path: path.into(),
+            reason: e.to_string(),
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(fail)?;
         }
@@ -108,6 +120,11 @@ mod tests {
         d.write(&path).unwrap();
         assert_eq!(Deployment::read(&path).unwrap(), Some(d));
         std::fs::write(&path, "{").unwrap();
-        assert!(Deployment::read(&path).unwrap_err().to_string().contains("not a valid manifest"));
+        assert!(
+            Deployment::read(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("not a valid manifest")
+        );
     }
 }

@@ -90,14 +90,19 @@ pub fn dev_accounts(config: &DevnetConfig) -> Result<DevAccounts> {
         private_keys: Vec<String>,
     }
     let path = config.file(ACCOUNTS_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::file(&path, format!("{e}; is the devnet running? `cairn devnet up`")))?;
-    let parsed: AnvilConfigOut =
-        serde_json::from_str(&text).map_err(|e| Error::file(&path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::file(
+            &path,
+            format!("{e}; is the devnet running? `cairn devnet up`"),
+        )
+    })?;
+    let parsed: AnvilConfigOut = serde_json::from_str(&text).map_err(|e| Error::file(&path, e))?;
     if parsed.private_keys.is_empty() {
         return Err(Error::file(&path, "anvil reported no accounts"));
     }
-    Ok(DevAccounts { keys: parsed.private_keys })
+    Ok(DevAccounts {
+        keys: parsed.private_keys,
+    })
 }
 
 /// The devnet recorded under `config.data_dir`, if its process is still alive. A record whose
@@ -139,8 +144,12 @@ pub(crate) async fn spawn(config: &DevnetConfig) -> Result<RunningDevnet> {
         }
     };
     // Port 0 lets anvil pick a free port (it prints it); any other port must be free now.
-    if config.port != 0 && std::net::TcpListener::bind((config.host.as_str(), config.port)).is_err() {
-        return Err(Error::PortBusy { host: config.host.clone(), port: config.port });
+    if config.port != 0 && std::net::TcpListener::bind((config.host.as_str(), config.port)).is_err()
+    {
+        return Err(Error::PortBusy {
+            host: config.host.clone(),
+            port: config.port,
+        });
     }
     let dir = config.devnet_dir();
     std::fs::create_dir_all(&dir).map_err(|e| Error::file(&dir, e))?;
@@ -164,11 +173,20 @@ pub(crate) async fn spawn(config: &DevnetConfig) -> Result<RunningDevnet> {
     }
     if let Some(state) = &state_file {
         // Dump periodically too, so even a killed devnet keeps most of its history.
-        cmd.arg("--state").arg(state).arg("--state-interval").arg("5");
+        cmd.arg("--state")
+            .arg(state)
+            .arg("--state-interval")
+            .arg("5");
     }
     // Own process group: Ctrl-C in the shell that ran `cairn devnet up` must not stop the devnet.
-    cmd.process_group(0).stdin(Stdio::null()).stdout(log_file).stderr(log_err);
-    let mut child = cmd.spawn().map_err(|source| Error::AnvilSpawn { path: anvil.clone(), source })?;
+    cmd.process_group(0)
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(log_err);
+    let mut child = cmd.spawn().map_err(|source| Error::AnvilSpawn {
+        path: anvil.clone(),
+        source,
+    })?;
 
     let deadline = Instant::now() + config.start_timeout;
     let mut rpc_url = (config.port != 0).then(|| config.rpc_url());
@@ -182,10 +200,10 @@ pub(crate) async fn spawn(config: &DevnetConfig) -> Result<RunningDevnet> {
         if rpc_url.is_none() {
             rpc_url = listening_url(&log);
         }
-        if let Some(url) = &rpc_url {
-            if answers(url, config.chain_id).await {
-                break;
-            }
+        if let Some(url) = &rpc_url
+            && answers(url, config.chain_id).await
+        {
+            break;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
@@ -211,7 +229,10 @@ pub(crate) async fn spawn(config: &DevnetConfig) -> Result<RunningDevnet> {
         anvil,
         log,
         state_file,
-        started_at: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        started_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
     };
     let path = config.file(PROCESS_FILE);
     let body = serde_json::to_string_pretty(&devnet).expect("serializes");
@@ -254,7 +275,9 @@ pub(crate) async fn stop(config: &DevnetConfig) -> Result<Option<RunningDevnet>>
 /// Whether `pid` is a live anvil process. Reaps it first if it is our own exited child, so a
 /// zombie never counts as running.
 fn is_anvil(pid: u32) -> bool {
-    let Ok(raw) = i32::try_from(pid) else { return false };
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
     let _ = waitpid(Pid::from_raw(raw), Some(WaitPidFlag::WNOHANG));
     // A zombie or a reused pid has an empty or different command line.
     std::fs::read(format!("/proc/{pid}/cmdline"))
@@ -263,14 +286,18 @@ fn is_anvil(pid: u32) -> bool {
 }
 
 async fn answers(url: &str, chain_id: u64) -> bool {
-    let cfg = ChainConfig::new(url).with_chain_id(chain_id).with_timeout(Duration::from_millis(500));
+    let cfg = ChainConfig::new(url)
+        .with_chain_id(chain_id)
+        .with_timeout(Duration::from_millis(500));
     Chain::connect(&cfg, None).await.is_ok()
 }
 
 /// The URL from anvil's `Listening on <host>:<port>` line.
 fn listening_url(log: &Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
-    let addr = text.lines().find_map(|l| l.trim().strip_prefix("Listening on "))?;
+    let addr = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Listening on "))?;
     Some(format!("http://{}", addr.trim()))
 }
 
@@ -278,7 +305,11 @@ fn log_tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
-    if tail.is_empty() { "(no output)".into() } else { tail }
+    if tail.is_empty() {
+        "(no output)".into()
+    } else {
+        tail
+    }
 }
 
 fn restrict_permissions(path: &Path) {

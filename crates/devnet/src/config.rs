@@ -56,7 +56,12 @@ impl Default for DevnetConfig {
 impl DevnetConfig {
     /// A config for tests: its own data dir, port 0 (anvil picks a free one), no state file.
     pub fn test(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into(), port: 0, persist_state: false, ..Self::default() }
+        Self {
+            data_dir: data_dir.into(),
+            port: 0,
+            persist_state: false,
+            ..Self::default()
+        }
     }
 
     /// Use this data directory.
@@ -102,10 +107,15 @@ pub(crate) const NPM_ANVIL: &str = "node_modules/@foundry-rs/anvil-linux-amd64/b
 
 /// Finds anvil: `node_modules` in `start` or any parent, then `PATH`.
 pub(crate) fn find_anvil(start: &Path) -> Option<PathBuf> {
-    let from_npm = start.ancestors().map(|d| d.join(NPM_ANVIL)).find(|p| p.is_file());
+    let from_npm = start
+        .ancestors()
+        .map(|d| d.join(NPM_ANVIL))
+        .find(|p| p.is_file());
     from_npm.or_else(|| {
         std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths).map(|d| d.join("anvil")).find(|p| p.is_file())
+            std::env::split_paths(&paths)
+                .map(|d| d.join("anvil"))
+                .find(|p| p.is_file())
         })
     })
 }

@@ -24,7 +24,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Something else listens on the port.
-    #[error("port {port} on {host} is busy (another process listens there); stop it or pick another port with --port")]
+    #[error(
+        "port {port} on {host} is busy (another process listens there); stop it or pick another port with --port"
+    )]
     PortBusy {
         /// The interface.
         host: String,
@@ -32,7 +34,9 @@ pub enum Error {
         port: u16,
     },
     /// A devnet with different settings already runs from this data directory.
-    #[error("a devnet with chain id {running} is already running at {url}; stop it with `cairn devnet down` before starting one with chain id {requested}")]
+    #[error(
+        "a devnet with chain id {running} is already running at {url}; stop it with `cairn devnet down` before starting one with chain id {requested}"
+    )]
     AlreadyRunning {
         /// Its RPC URL.
         url: String,
@@ -66,7 +70,9 @@ pub enum Error {
         reason: String,
     },
     /// The pair bytecode does not hash to what Router02 expects, so swaps could not route.
-    #[error("Uniswap V2 pair init-code hash {actual} differs from the one Router02 was built with ({expected}); reinstall @uniswap/v2-core and @uniswap/v2-periphery with `npm ci` and run `make contracts`")]
+    #[error(
+        "Uniswap V2 pair init-code hash {actual} differs from the one Router02 was built with ({expected}); reinstall @uniswap/v2-core and @uniswap/v2-periphery with `npm ci` and run `make contracts`"
+    )]
     InitCodeHash {
         /// What Router02 expects.
         expected: String,
@@ -88,10 +94,16 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn file(path: impl Into<PathBuf>, reason: impl ToString) -> Self {
-        Self::File { path: path.into(), reason: reason.to_string() }
+        Self::File {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
     }
 
     pub(crate) fn contract(what: impl Into<String>, reason: impl ToString) -> Self {
-        Self::Contract { what: what.into(), reason: reason.to_string() }
+        Self::Contract {
+            what: what.into(),
+            reason: reason.to_string(),
+        }
     }
 }

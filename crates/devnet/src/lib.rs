@@ -66,7 +66,13 @@ pub async fn up(config: &DevnetConfig) -> Result<UpReport> {
     let chain = connect(&devnet, Some(accounts.deployer_key())).await?;
     let manifest_path = config.manifest_path();
     let (deployment, reused_contracts) = ensure_stack(&chain, config, &manifest_path).await?;
-    Ok(UpReport { devnet, reused_process, reused_contracts, deployment, manifest_path })
+    Ok(UpReport {
+        devnet,
+        reused_process,
+        reused_contracts,
+        deployment,
+        manifest_path,
+    })
 }
 
 /// Stops the devnet. Returns the stopped process, or `None` when none was running.

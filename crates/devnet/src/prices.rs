@@ -16,9 +16,15 @@ pub struct SeedPrice {
 
 /// Reads the close of the last row of a `timestamp,open,high,low,close,volume` CSV file.
 pub fn last_close(path: &Path) -> Result<SeedPrice> {
-    let err = |reason: String| Error::Prices { path: path.into(), reason };
-    let mut reader = csv::Reader::from_path(path)
-        .map_err(|e| err(format!("{e}; the daily candles ship in data/market/ (pass --prices-dir)")))?;
+    let err = |reason: String| Error::Prices {
+        path: path.into(),
+        reason,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| {
+        err(format!(
+            "{e}; the daily candles ship in data/market/ (pass --prices-dir)"
+        ))
+    })?;
     let headers = reader.headers().map_err(|e| err(e.to_string()))?.clone();
     let col = |name: &str| {
         headers
@@ -38,8 +44,15 @@ pub fn last_close(path: &Path) -> Result<SeedPrice> {
         .filter(|c: &f64| c.is_finite() && *c > 0.0)
         .ok_or_else(|| err(format!("line {line}: close is not a positive number")))?;
     let timestamp = row.get(ts_col).unwrap_or_default().trim().to_owned();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(SeedPrice { close, source: format!("{name}@{timestamp}"), timestamp })
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(SeedPrice {
+        close,
+        source: format!("{name}@{timestamp}"),
+        timestamp,
+    })
 }
 
 #[cfg(test)]
@@ -55,7 +68,11 @@ mod tests {
         assert_eq!((s.close, s.timestamp.as_str()), (2.25, "2020-01-02"));
         assert_eq!(s.source, "X_1d.csv@2020-01-02");
 
-        std::fs::write(&p, "timestamp,open,high,low,close,volume\n2020-01-01,1,2,0.5,-3,10\n").unwrap();
+        std::fs::write(
+            &p,
+            "timestamp,open,high,low,close,volume\n2020-01-01,1,2,0.5,-3,10\n",
+        )
+        .unwrap();
         assert!(last_close(&p).unwrap_err().to_string().contains("line 2"));
         std::fs::write(&p, "timestamp,price\n2020-01-01,1\n").unwrap();
         assert!(last_close(&p).unwrap_err().to_string().contains("`close`"));

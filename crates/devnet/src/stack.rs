@@ -21,8 +21,10 @@ pub const TOKENS: [(&str, &str, u8); 3] = [
 ];
 
 /// Seeded pools: base token, quote token, candle file whose last close is the seed price.
-pub const PAIRS: [(&str, &str, &str); 2] =
-    [("WBTC", "USDT", "BTCUSDT_1d.csv"), ("WBNB", "USDT", "BNBUSDT_1d.csv")];
+pub const PAIRS: [(&str, &str, &str); 2] = [
+    ("WBTC", "USDT", "BTCUSDT_1d.csv"),
+    ("WBNB", "USDT", "BNBUSDT_1d.csv"),
+];
 
 /// USDT minted to the deployer beyond the pool seeds, for swaps and demos.
 const WORKING_USDT: u64 = 1_000_000;
@@ -39,7 +41,10 @@ pub async fn ensure_stack(
             tracing::info!("contracts already deployed; reusing {}", manifest.display());
             return Ok((existing, true));
         }
-        tracing::info!("manifest {} describes another chain; redeploying", manifest.display());
+        tracing::info!(
+            "manifest {} describes another chain; redeploying",
+            manifest.display()
+        );
     }
     let deployment = deploy_stack(chain, &config.prices_dir, config.pool_depth_usdt).await?;
     deployment.write(manifest)?;
@@ -82,9 +87,12 @@ pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> 
 
     let p = chain.provider();
     let weth = deploy(chain, "deploy WETH9", WETH9::deploy_builder(p)).await?;
-    let factory =
-        deploy(chain, "deploy UniswapV2Factory", UniswapV2Factory::deploy_builder(p, deployer))
-            .await?;
+    let factory = deploy(
+        chain,
+        "deploy UniswapV2Factory",
+        UniswapV2Factory::deploy_builder(p, deployer),
+    )
+    .await?;
     let router = deploy(
         chain,
         "deploy UniswapV2Router02",
@@ -96,7 +104,14 @@ pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> 
     for (symbol, name, decimals) in TOKENS {
         let builder = TestToken::deploy_builder(p, name.into(), symbol.into(), decimals);
         let address = deploy(chain, &format!("deploy {symbol}"), builder).await?;
-        tokens.insert(symbol.to_owned(), TokenInfo { address, symbol: symbol.into(), decimals });
+        tokens.insert(
+            symbol.to_owned(),
+            TokenInfo {
+                address,
+                symbol: symbol.into(),
+                decimals,
+            },
+        );
     }
 
     let usdt = &tokens["USDT"];
@@ -107,8 +122,18 @@ pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> 
         let base_amount = units(depth_usdt as f64 / price.close, base.decimals);
         for (token, amount) in [(base, base_amount), (quote, quote_amount)] {
             let t = TestToken::new(token.address, p);
-            send(chain, &format!("mint {}", token.symbol), t.mint(deployer, amount)).await?;
-            send(chain, &format!("approve {}", token.symbol), t.approve(router, amount)).await?;
+            send(
+                chain,
+                &format!("mint {}", token.symbol),
+                t.mint(deployer, amount),
+            )
+            .await?;
+            send(
+                chain,
+                &format!("approve {}", token.symbol),
+                t.approve(router, amount),
+            )
+            .await?;
         }
         let r = UniswapV2Router02::new(router, p);
         let add = r.addLiquidity(
@@ -148,7 +173,12 @@ pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> 
         );
     }
     let working = TestToken::new(usdt.address, p);
-    send(chain, "mint working USDT", working.mint(deployer, units(WORKING_USDT as f64, 6))).await?;
+    send(
+        chain,
+        "mint working USDT",
+        working.mint(deployer, units(WORKING_USDT as f64, 6)),
+    )
+    .await?;
 
     let contracts = BTreeMap::from([
         ("weth9".to_owned(), weth),
@@ -182,10 +212,16 @@ fn units(amount: f64, decimals: u8) -> U256 {
     U256::from((amount * 10f64.powi(decimals as i32)).round() as u128)
 }
 
-async fn deploy(chain: &Chain, what: &str, builder: RawCallBuilder<&DynProvider>) -> Result<Address> {
+async fn deploy(
+    chain: &Chain,
+    what: &str,
+    builder: RawCallBuilder<&DynProvider>,
+) -> Result<Address> {
     let pending = chain.rpc("eth_sendTransaction", builder.send()).await?;
     let receipt = chain.confirm(what, pending).await?;
-    receipt.contract_address.ok_or_else(|| Error::contract(what, "receipt has no contract address"))
+    receipt
+        .contract_address
+        .ok_or_else(|| Error::contract(what, "receipt has no contract address"))
 }
 
 async fn send<P: Provider, D: alloy::contract::CallDecoder>(

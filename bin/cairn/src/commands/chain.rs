@@ -4,7 +4,11 @@ use anyhow::Context;
 use cairn_chain::Chain;
 use std::process::ExitCode;
 
-pub(super) async fn run(cmd: &ChainCmd, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(
+    cmd: &ChainCmd,
+    settings: &Settings,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     match cmd {
         ChainCmd::Status(args) => {
             let (cfg, key) = settings.chain(args)?;
@@ -26,13 +30,19 @@ pub(super) async fn run(cmd: &ChainCmd, settings: &Settings, json: bool) -> anyh
         }
         ChainCmd::Deploy(args) => {
             let (cfg, key) = settings.chain(args)?;
-            let key = key.ok_or(cairn_chain::Error::NoSigner { var: cairn_chain::PRIVATE_KEY_ENV })?;
+            let key = key.ok_or(cairn_chain::Error::NoSigner {
+                var: cairn_chain::PRIVATE_KEY_ENV,
+            })?;
             let chain = Chain::connect(&cfg, Some(key.load()?)).await?;
             let prices = settings.prices_dir(args);
             let depth = cairn_devnet::DEFAULT_POOL_DEPTH_USDT;
             let deployment = cairn_devnet::deploy_stack(&chain, &prices, depth).await?;
-            let path = settings.data_dir.join(format!("deployment-{}.json", chain.chain_id()));
-            deployment.write(&path).with_context(|| "writing the deployment manifest")?;
+            let path = settings
+                .data_dir
+                .join(format!("deployment-{}.json", chain.chain_id()));
+            deployment
+                .write(&path)
+                .with_context(|| "writing the deployment manifest")?;
             if json {
                 output::json(&deployment);
             } else {

@@ -9,7 +9,11 @@ use std::{fmt::Write, process::ExitCode};
 /// Exit code of `devnet status` when no devnet runs.
 const NOT_RUNNING: u8 = 3;
 
-pub(super) async fn run(cmd: &DevnetCmd, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(
+    cmd: &DevnetCmd,
+    settings: &Settings,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     match cmd {
         DevnetCmd::Up(args) => {
             let cfg = settings.devnet(Some(args));
@@ -44,8 +48,8 @@ pub(super) async fn run(cmd: &DevnetCmd, settings: &Settings, json: bool) -> any
             };
             let chain = cairn_devnet::connect(&devnet, None).await?;
             let block = chain.block_number().await?;
-            let deployment = Deployment::read(&cfg.manifest_path())?
-                .filter(|d| d.chain_id == devnet.chain_id);
+            let deployment =
+                Deployment::read(&cfg.manifest_path())?.filter(|d| d.chain_id == devnet.chain_id);
             let mut live = Vec::new();
             if let Some(d) = &deployment {
                 for (role, &a) in &d.contracts {
@@ -63,7 +67,13 @@ pub(super) async fn run(cmd: &DevnetCmd, settings: &Settings, json: bool) -> any
                     "contracts_live": live.iter().all(|(_, _, ok)| *ok) && !live.is_empty(),
                 }));
             } else {
-                output::print(&status_text(&devnet, chain.chain_id(), block, deployment.as_ref(), &live));
+                output::print(&status_text(
+                    &devnet,
+                    chain.chain_id(),
+                    block,
+                    deployment.as_ref(),
+                    &live,
+                ));
             }
         }
     }
@@ -73,14 +83,26 @@ pub(super) async fn run(cmd: &DevnetCmd, settings: &Settings, json: bool) -> any
 fn up_summary(r: &UpReport) -> String {
     let d = &r.deployment;
     let mut s = String::new();
-    let how = if r.reused_process { "already running, reused" } else { "started" };
+    let how = if r.reused_process {
+        "already running, reused"
+    } else {
+        "started"
+    };
     let _ = writeln!(
         s,
         "devnet    {}  chain {}  block {}  ({how}, pid {})",
         r.devnet.rpc_url, d.chain_id, d.block_number, r.devnet.pid
     );
-    let what = if r.reused_contracts { "reused" } else { "deployed" };
-    let _ = writeln!(s, "manifest  {} (contracts {what})", r.manifest_path.display());
+    let what = if r.reused_contracts {
+        "reused"
+    } else {
+        "deployed"
+    };
+    let _ = writeln!(
+        s,
+        "manifest  {} (contracts {what})",
+        r.manifest_path.display()
+    );
     s.push_str(&deployment_text(d));
     let _ = writeln!(s, "stop it with `cairn devnet down` (or `make down`)");
     s
@@ -93,7 +115,12 @@ fn deployment_text(d: &Deployment) -> String {
         let _ = writeln!(s, "  {role:<22} {a}");
     }
     for (sym, t) in &d.tokens {
-        let _ = writeln!(s, "  {:<22} {}", format!("{sym} ({} dp)", t.decimals), t.address);
+        let _ = writeln!(
+            s,
+            "  {:<22} {}",
+            format!("{sym} ({} dp)", t.decimals),
+            t.address
+        );
     }
     let _ = writeln!(s, "pools");
     for (name, p) in &d.pools {
@@ -114,18 +141,28 @@ fn status_text(
     live: &[(String, Address, bool)],
 ) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "devnet    running at {} (pid {})", devnet.rpc_url, devnet.pid);
+    let _ = writeln!(
+        s,
+        "devnet    running at {} (pid {})",
+        devnet.rpc_url, devnet.pid
+    );
     let _ = writeln!(s, "chain id  {chain_id}");
     let _ = writeln!(s, "block     {block}");
     match deployment {
         Some(d) => {
             s.push_str(&deployment_text(d));
             if live.iter().any(|(_, _, ok)| !ok) {
-                let _ = writeln!(s, "warning: some contracts have no code; run `cairn devnet up` to redeploy");
+                let _ = writeln!(
+                    s,
+                    "warning: some contracts have no code; run `cairn devnet up` to redeploy"
+                );
             }
         }
         None => {
-            let _ = writeln!(s, "no deployment manifest for this chain; run `cairn devnet up`");
+            let _ = writeln!(
+                s,
+                "no deployment manifest for this chain; run `cairn devnet up`"
+            );
         }
     }
     s

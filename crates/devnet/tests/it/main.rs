@@ -45,13 +45,23 @@ async fn deploys_uniswap_and_swaps_usdt_for_wbtc_at_the_constant_product_price()
     let reserves = pair.getReserves().call().await.unwrap();
     let token0: Address = pair.token0().call().await.unwrap();
     let (r_usdt, r_wbtc) = if token0 == usdt {
-        (U256::from(reserves._reserve0), U256::from(reserves._reserve1))
+        (
+            U256::from(reserves._reserve0),
+            U256::from(reserves._reserve1),
+        )
     } else {
-        (U256::from(reserves._reserve1), U256::from(reserves._reserve0))
+        (
+            U256::from(reserves._reserve1),
+            U256::from(reserves._reserve0),
+        )
     };
     // The pool is seeded at the last daily close: USDT (6 dp) per WBTC (8 dp).
     let price = f64::from(r_usdt) / 1e6 / (f64::from(r_wbtc) / 1e8);
-    assert!((price / pool.seed_price - 1.0).abs() < 1e-6, "pool price {price} vs seed {}", pool.seed_price);
+    assert!(
+        (price / pool.seed_price - 1.0).abs() < 1e-6,
+        "pool price {price} vs seed {}",
+        pool.seed_price
+    );
 
     let usdt_token = TestToken::new(usdt, p);
     let wbtc_token = TestToken::new(wbtc, p);
@@ -62,15 +72,28 @@ async fn deploys_uniswap_and_swaps_usdt_for_wbtc_at_the_constant_product_price()
     let expected = constant_product_out(amount_in, r_usdt, r_wbtc);
     assert!(expected > U256::ZERO);
     let router = UniswapV2Router02::new(d.contracts["uniswap_v2_router02"], p);
-    let approve = usdt_token.approve(*router.address(), amount_in).send().await.unwrap();
+    let approve = usdt_token
+        .approve(*router.address(), amount_in)
+        .send()
+        .await
+        .unwrap();
     assert!(approve.get_receipt().await.unwrap().status());
 
     // Asking for one base unit more than the formula gives must revert.
     let greedy = router
-        .swapExactTokensForTokens(amount_in, expected + U256::from(1), vec![usdt, wbtc], me, U256::MAX)
+        .swapExactTokensForTokens(
+            amount_in,
+            expected + U256::from(1),
+            vec![usdt, wbtc],
+            me,
+            U256::MAX,
+        )
         .call()
         .await;
-    assert!(greedy.is_err(), "router paid more than the constant product allows");
+    assert!(
+        greedy.is_err(),
+        "router paid more than the constant product allows"
+    );
 
     let swap = router
         .swapExactTokensForTokens(amount_in, expected, vec![usdt, wbtc], me, U256::MAX)
@@ -100,7 +123,10 @@ async fn deploys_uniswap_and_swaps_usdt_for_wbtc_at_the_constant_product_price()
 
     assert!(down(&cfg).await.unwrap().is_some());
     assert!(status(&cfg).await.unwrap().is_none());
-    assert!(down(&cfg).await.unwrap().is_none(), "a second down finds nothing to stop");
+    assert!(
+        down(&cfg).await.unwrap().is_none(),
+        "a second down finds nothing to stop"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,7 +138,10 @@ async fn state_file_brings_contracts_back_after_down_and_up() {
     down(&cfg).await.unwrap();
     let second = up(&cfg).await.expect("up from state");
     assert!(!second.reused_process, "a new anvil process was started");
-    assert!(second.reused_contracts, "contracts came back from the state file");
+    assert!(
+        second.reused_contracts,
+        "contracts came back from the state file"
+    );
     assert_eq!(first.deployment.contracts, second.deployment.contracts);
     down(&cfg).await.unwrap();
 }

@@ -1,0 +1,269 @@
+//! The real `cairn` binary, run as a user would: the devnet lifecycle and every bad input the
+//! Foundation issue lists. Each test has its own data directory and lets anvil pick a free port.
+use serde_json::Value;
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `cairn` in the repository root (so it finds node_modules and data/market by default), with
+/// no `CAIRN_*` variables leaking in from the caller's environment.
+fn cairn(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    cmd.current_dir(repo()).arg("--data-dir").arg(data_dir);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("CAIRN_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("cairn runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    assert!(o.status.success(), "cairn failed: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).expect("JSON on stdout")
+}
+
+/// Asserts a failure with exactly one `error:` line containing every `needle`.
+fn assert_clear_error(o: &Output, needles: &[&str]) {
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {}", stderr(o));
+    let err = stderr(o);
+    let lines: Vec<_> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "one error line expected, got: {err}");
+    for n in needles {
+        assert!(lines[0].contains(n), "error line lacks {n:?}: {}", lines[0]);
+    }
+    assert!(!err.contains("panicked"), "panic: {err}");
+}
+
+/// A devnet that is stopped when the test ends, pass or fail.
+struct Devnet {
+    dir: tempfile::TempDir,
+    rpc_url: String,
+}
+
+impl Devnet {
+    fn up() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = json(&run(
+            cairn(dir.path()).args(["--json", "devnet", "up", "--port", "0"])
+        ));
+        let rpc_url = out["devnet"]["rpc_url"].as_str().unwrap().to_owned();
+        Self { dir, rpc_url }
+    }
+
+    fn cmd(&self) -> Command {
+        cairn(self.dir.path())
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["devnet", "down"]).output();
+    }
+}
+
+#[test]
+fn devnet_up_is_idempotent_status_reports_it_and_down_stops_it() {
+    let net = Devnet::up();
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(net.dir.path().join("deployment.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["chain_id"], 31337);
+    for role in ["weth9", "uniswap_v2_factory", "uniswap_v2_router02"] {
+        assert!(
+            manifest["contracts"][role].is_string(),
+            "manifest lacks {role}"
+        );
+    }
+    for sym in ["USDT", "WBTC", "WBNB"] {
+        assert!(
+            manifest["tokens"][sym]["address"].is_string(),
+            "manifest lacks {sym}"
+        );
+    }
+
+    let again = json(&run(net
+        .cmd()
+        .args(["--json", "devnet", "up", "--port", "0"])));
+    assert_eq!(again["reused_process"], true);
+    assert_eq!(again["reused_contracts"], true);
+    assert_eq!(again["devnet"]["rpc_url"], net.rpc_url.as_str());
+
+    let status = json(&run(net.cmd().args(["--json", "devnet", "status"])));
+    assert_eq!(status["running"], true);
+    assert_eq!(status["chain_id"], 31337);
+    assert_eq!(status["contracts_live"], true);
+    assert!(status["block_number"].as_u64().unwrap() > 0);
+    assert_eq!(status["deployment"]["contracts"], manifest["contracts"]);
+
+    let text = run(net.cmd().args(["devnet", "status"]));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("chain id  31337") && text.contains("uniswap_v2_router02"),
+        "{text}"
+    );
+
+    let down = json(&run(net.cmd().args(["--json", "devnet", "down"])));
+    assert!(down["stopped"]["pid"].is_u64());
+    let stopped = run(net.cmd().args(["devnet", "status"]));
+    assert_eq!(stopped.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&stopped.stdout).contains("not running"));
+}
+
+#[test]
+fn busy_port_is_refused_with_the_port_named() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(cairn(dir.path()).args(["devnet", "up", "--port", &port]));
+    assert_clear_error(&out, &[&format!("port {port}"), "busy", "--port"]);
+    assert!(!dir.path().join("deployment.json").exists());
+}
+
+#[test]
+fn missing_anvil_says_to_run_npm_ci() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(cairn(dir.path()).args([
+        "devnet",
+        "up",
+        "--port",
+        "0",
+        "--anvil",
+        "/nonexistent/anvil",
+    ]));
+    assert_clear_error(&out, &["/nonexistent/anvil", "npm ci"]);
+
+    // Outside the repository, with nothing on PATH, the search itself comes up empty.
+    let mut cmd = cairn(dir.path());
+    cmd.current_dir(dir.path()).env("PATH", dir.path());
+    let out = run(cmd.args(["devnet", "up", "--port", "0"]));
+    assert_clear_error(&out, &["anvil not found", "npm ci"]);
+}
+
+#[test]
+fn malformed_config_names_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cairn.toml");
+    std::fs::write(&config, "[devnet]\nport = 8545\nblok_time = 1\n").unwrap();
+    let out = run(cairn(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["devnet", "status"]));
+    assert_clear_error(&out, &["invalid config file", "blok_time", "line 3"]);
+
+    std::fs::write(&config, "[devnet\nport = 1").unwrap();
+    let out = run(cairn(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["devnet", "status"]));
+    assert_clear_error(&out, &["invalid config file", "line 1"]);
+}
+
+#[test]
+fn config_file_env_and_flags_layer_in_that_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cairn.toml");
+    std::fs::write(&config, "[chain]\nrpc_url = \"http://127.0.0.1:2\"\n").unwrap();
+    let base = || {
+        let mut c = cairn(dir.path());
+        c.arg("--config")
+            .arg(&config)
+            .args(["chain", "status", "--timeout", "2"]);
+        c
+    };
+    assert_clear_error(&run(&mut base()), &["127.0.0.1:2"]);
+    assert_clear_error(
+        &run(base().env("CAIRN_RPC_URL", "http://127.0.0.1:3")),
+        &["127.0.0.1:3"],
+    );
+    let out = run(base()
+        .env("CAIRN_RPC_URL", "http://127.0.0.1:3")
+        .args(["--rpc-url", "http://127.0.0.1:4"]));
+    assert_clear_error(&out, &["127.0.0.1:4"]);
+}
+
+#[test]
+fn unreachable_rpc_fails_fast_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(cairn(dir.path()).args([
+        "chain",
+        "status",
+        "--rpc-url",
+        "http://127.0.0.1:1",
+        "--timeout",
+        "3",
+    ]));
+    assert_clear_error(&out, &["cannot reach", "127.0.0.1:1", "cairn devnet up"]);
+    let out = run(cairn(dir.path()).args(["chain", "status", "--rpc-url", "ftp://example"]));
+    assert_clear_error(&out, &["invalid RPC URL", "ftp"]);
+}
+
+#[test]
+fn wrong_chain_id_unfunded_account_and_bad_key_are_refused() {
+    let net = Devnet::up();
+
+    let out = run(net.cmd().args([
+        "chain",
+        "status",
+        "--rpc-url",
+        &net.rpc_url,
+        "--chain-id",
+        "1",
+    ]));
+    assert_clear_error(&out, &["wrong chain", "31337", "1 was expected"]);
+    let ok = json(&run(net.cmd().args([
+        "--json",
+        "chain",
+        "status",
+        "--rpc-url",
+        &net.rpc_url,
+        "--chain-id",
+        "31337",
+    ])));
+    assert_eq!(ok["chain_id"], 31337);
+
+    // A devnet of another chain id cannot be started over the running one.
+    let out = run(net.cmd().args(["devnet", "up", "--chain-id", "5"]));
+    assert_clear_error(&out, &["already running", "cairn devnet down"]);
+
+    // A fresh key has no ether: deploy must refuse before sending anything, and never print it.
+    let key = alloy::signers::local::PrivateKeySigner::random();
+    let hex = alloy::hex::encode(key.to_bytes());
+    let key_file = net.dir.path().join("fresh.key");
+    std::fs::write(&key_file, format!("0x{hex}\n")).unwrap();
+    let out = run(net
+        .cmd()
+        .args(["chain", "deploy", "--rpc-url", &net.rpc_url])
+        .arg("--key-file")
+        .arg(&key_file));
+    assert_clear_error(&out, &["0 wei", "fund it", &key.address().to_string()]);
+    assert!(!stderr(&out).contains(&hex) && !String::from_utf8_lossy(&out.stdout).contains(&hex));
+
+    std::fs::write(&key_file, "not a key at all").unwrap();
+    let out = run(net
+        .cmd()
+        .args(["chain", "status", "--rpc-url", &net.rpc_url])
+        .arg("--key-file")
+        .arg(&key_file));
+    assert_clear_error(&out, &["not a valid", "fresh.key"]);
+    assert!(!stderr(&out).contains("not a key at all"));
+
+    let out = run(net
+        .cmd()
+        .args(["chain", "deploy", "--rpc-url", &net.rpc_url]));
+    assert_clear_error(&out, &["needs a key", "--key-file"]);
+}
