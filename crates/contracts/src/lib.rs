@@ -26,6 +26,12 @@ mod bindings {
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug)]
+        ProvenanceAnchor,
+        "../../contracts/out/ProvenanceAnchor.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
         UniswapV2Factory,
         "../../contracts/out/uniswap/UniswapV2Factory.json"
     );
@@ -49,7 +55,7 @@ mod bindings {
     );
 }
 
-pub use bindings::{TestToken, UniswapV2Factory, UniswapV2Pair, UniswapV2Router02, WETH9};
+pub use bindings::{ProvenanceAnchor, TestToken, UniswapV2Factory, UniswapV2Pair, UniswapV2Router02, WETH9};
 
 /// The pair init-code hash that `UniswapV2Library.pairFor` inside Router02 is compiled with.
 ///
@@ -86,6 +92,7 @@ mod tests {
     fn artifacts_carry_creation_bytecode() {
         for code in [
             &TestToken::BYTECODE,
+            &ProvenanceAnchor::BYTECODE,
             &UniswapV2Factory::BYTECODE,
             &UniswapV2Router02::BYTECODE,
             &WETH9::BYTECODE,

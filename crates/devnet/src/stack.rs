@@ -1,5 +1,5 @@
-//! The contracts every devnet carries: WETH9, Uniswap V2 Factory and Router02, the USDT / WBTC /
-//! WBNB test tokens, and USDT pools seeded at real prices.
+//! The contracts every devnet carries: Cairn's `ProvenanceAnchor`, WETH9, Uniswap V2 Factory and
+//! Router02, the USDT / WBTC / WBNB test tokens, and USDT pools seeded at real prices.
 use crate::{DevnetConfig, Error, Result, prices::last_close};
 use alloy::{
     contract::RawCallBuilder,
@@ -8,7 +8,7 @@ use alloy::{
 };
 use cairn_chain::{Chain, Deployment, PoolInfo, TokenInfo};
 use cairn_contracts::{
-    PAIR_INIT_CODE_HASH, TestToken, UniswapV2Factory, UniswapV2Router02, WETH9,
+    PAIR_INIT_CODE_HASH, ProvenanceAnchor, TestToken, UniswapV2Factory, UniswapV2Router02, WETH9,
     pair_init_code_hash, router_expects_init_code_hash,
 };
 use std::{collections::BTreeMap, path::Path};
@@ -172,6 +172,8 @@ pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> 
             },
         );
     }
+    let anchor =
+        deploy(chain, "deploy ProvenanceAnchor", ProvenanceAnchor::deploy_builder(p)).await?;
     let working = TestToken::new(usdt.address, p);
     send(
         chain,
@@ -184,6 +186,7 @@ pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> 
         ("weth9".to_owned(), weth),
         ("uniswap_v2_factory".to_owned(), factory),
         ("uniswap_v2_router02".to_owned(), router),
+        ("provenance_anchor".to_owned(), anchor),
     ]);
     Ok(Deployment {
         chain_id: chain.chain_id(),
