@@ -27,6 +27,33 @@ pub(crate) enum Command {
     /// Inspect or deploy to any EVM chain by RPC URL.
     #[command(subcommand)]
     Chain(ChainCmd),
+    /// Run or use the transparency log of signed AI statements.
+    #[command(subcommand)]
+    Log(LogCmd),
+    /// Run a witness that cosigns log checkpoints after checking consistency.
+    #[command(subcommand)]
+    Witness(WitnessCmd),
+    /// Manage the Ed25519 key that signs attestations.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Create, sign and log typed in-toto statements about datasets, models, runs, inferences
+    /// and agent decisions.
+    #[command(subcommand)]
+    Attest(AttestKind),
+    /// Content-address datasets: add, verify, prove membership of one file.
+    #[command(subcommand)]
+    Data(DataCmd),
+    /// Verify a statement bundle (or an artifact, through the bundles beside it) offline and
+    /// print its lineage: output → model → training run → datasets.
+    Verify(VerifyArgs),
+    /// List the log entries whose statements mention a digest.
+    Lineage(LineageArgs),
+    /// The risk-aware DCA agent: backtest, sweep and walk forward a plan on real candles.
+    #[command(subcommand)]
+    Agent(AgentCmd),
+    /// Benchmarks (`cairn bench backtest`: bar x configuration steps per second).
+    #[command(subcommand)]
+    Bench(BenchCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,4 +118,501 @@ pub(crate) struct ChainArgs {
     /// Directory of daily candles whose last close seeds the pools (deploy only).
     #[arg(long, env = "CAIRN_PRICES_DIR")]
     pub(crate) prices_dir: Option<PathBuf>,
+}
+
+/// Default address of `cairn log serve`.
+pub(crate) const DEFAULT_LOG_LISTEN: &str = "127.0.0.1:7300";
+/// Default URL clients use for the log.
+pub(crate) const DEFAULT_LOG_URL: &str = "http://127.0.0.1:7300";
+/// Default log origin (checkpoint origin line and key name).
+pub(crate) const DEFAULT_ORIGIN: &str = "cairn.local/log";
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LogCmd {
+    /// Serve the log over HTTP (tlog-tiles, add, proofs, lineage), cosigned by witnesses and
+    /// anchored on chain when configured.
+    Serve(LogServeArgs),
+    /// Sign a statement (or take a signed DSSE envelope) and append it; prints the index at once,
+    /// then writes the bundle with its inclusion proof.
+    Add(LogAddArgs),
+    /// Print the latest signed checkpoint.
+    Checkpoint(LogUrlArgs),
+    /// Anchor the log's latest checkpoint in the ProvenanceAnchor contract.
+    Anchor(LogAnchorArgs),
+    /// Print the log's verifier key (creating the log key if needed).
+    Key(LogKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogServeArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = DEFAULT_LOG_LISTEN, env = "CAIRN_LOG_LISTEN")]
+    pub(crate) listen: String,
+    /// Log directory. Default: <data-dir>/log
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// Checkpoint origin (also the log key's name).
+    #[arg(long, default_value = DEFAULT_ORIGIN, env = "CAIRN_LOG_ORIGIN")]
+    pub(crate) origin: String,
+    /// A witness to ask for cosignatures, as URL=VERIFIER_KEY (repeatable).
+    #[arg(long)]
+    pub(crate) witness: Vec<String>,
+    /// Anchor the latest checkpoint on chain every this many seconds (0: never).
+    #[arg(long, env = "CAIRN_ANCHOR_INTERVAL")]
+    pub(crate) anchor_interval: Option<u64>,
+    #[command(flatten)]
+    pub(crate) chain: AnchorArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogKeyArgs {
+    /// Log directory. Default: <data-dir>/log
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// Checkpoint origin.
+    #[arg(long, default_value = DEFAULT_ORIGIN, env = "CAIRN_LOG_ORIGIN")]
+    pub(crate) origin: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogUrlArgs {
+    /// URL of the log.
+    #[arg(long, default_value = DEFAULT_LOG_URL, env = "CAIRN_LOG_URL")]
+    pub(crate) log: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogAddArgs {
+    /// An in-toto statement (signed with --key) or a DSSE envelope (JSON).
+    pub(crate) file: PathBuf,
+    /// URL of the log.
+    #[arg(long, default_value = DEFAULT_LOG_URL, env = "CAIRN_LOG_URL")]
+    pub(crate) log: String,
+    /// Attestation key file. Default: $CAIRN_ATTEST_KEY or <data-dir>/keys/attest.key
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+    /// Where to write the bundle. Default: <file stem>.bundle.json beside the input.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogAnchorArgs {
+    /// URL of the log.
+    #[arg(long, default_value = DEFAULT_LOG_URL, env = "CAIRN_LOG_URL")]
+    pub(crate) log: String,
+    /// The log's verifier key to check the checkpoint with. Default: the key the log reports.
+    #[arg(long)]
+    pub(crate) log_key: Option<String>,
+    #[command(flatten)]
+    pub(crate) chain: AnchorArgs,
+}
+
+/// Where anchors go: a chain (default: the local devnet) and the contract.
+#[derive(Debug, Args)]
+pub(crate) struct AnchorArgs {
+    #[command(flatten)]
+    pub(crate) chain: ChainArgs,
+    /// ProvenanceAnchor address. Default: from the deployment manifest.
+    #[arg(long, env = "CAIRN_ANCHOR_CONTRACT")]
+    pub(crate) anchor_contract: Option<alloy::primitives::Address>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WitnessCmd {
+    /// Serve the tlog-witness add-checkpoint API.
+    Serve(WitnessServeArgs),
+    /// Print the witness's cosignature verifier key (creating the key if needed).
+    Key(WitnessKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WitnessServeArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:7301", env = "CAIRN_WITNESS_LISTEN")]
+    pub(crate) listen: String,
+    /// Witness directory (key and state). Default: <data-dir>/witness
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// The witness's name (its key name).
+    #[arg(long, default_value = "cairn.local/witness")]
+    pub(crate) name: String,
+    /// Verifier key of a log to witness (repeatable).
+    #[arg(long)]
+    pub(crate) log_key: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WitnessKeyArgs {
+    /// Witness directory. Default: <data-dir>/witness
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// The witness's name.
+    #[arg(long, default_value = "cairn.local/witness")]
+    pub(crate) name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCmd {
+    /// Create a new Ed25519 attestation key (mode 0600; never printed).
+    Generate {
+        /// Where to write it. Default: <data-dir>/keys/attest.key
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the public half of the attestation key.
+    Show {
+        /// Key file. Default: $CAIRN_ATTEST_KEY or <data-dir>/keys/attest.key
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// A bundle (`*.bundle.json`) or an artifact file whose SHA-256 a statement names.
+    pub(crate) target: PathBuf,
+    /// Directories with the bundles of upstream statements. Default: the target's directory.
+    #[arg(long)]
+    pub(crate) bundles: Vec<PathBuf>,
+    /// The log's verifier key. Default: the local log's key, else the key the --log reports.
+    #[arg(long, env = "CAIRN_LOG_KEY")]
+    pub(crate) log_key: Option<String>,
+    /// A witness whose cosignature is required (repeatable).
+    #[arg(long)]
+    pub(crate) witness_key: Vec<String>,
+    /// How many of the --witness-key witnesses must have cosigned. Default: all of them.
+    #[arg(long)]
+    pub(crate) quorum: Option<usize>,
+    /// The log's URL (online checks only).
+    #[arg(long, env = "CAIRN_LOG_URL")]
+    pub(crate) log: Option<String>,
+    /// Also check (online) that the checkpoint is consistent with the latest on-chain anchor.
+    #[arg(long)]
+    pub(crate) anchor: bool,
+    #[command(flatten)]
+    pub(crate) chain: AnchorArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LineageArgs {
+    /// A digest: sha256:<hex> or blake3:<hex>.
+    pub(crate) digest: String,
+    /// URL of the log.
+    #[arg(long, default_value = DEFAULT_LOG_URL, env = "CAIRN_LOG_URL")]
+    pub(crate) log: String,
+}
+
+/// Options every `cairn attest` kind shares.
+#[derive(Debug, Args)]
+pub(crate) struct AttestCommon {
+    /// Attestation key file. Default: $CAIRN_ATTEST_KEY or <data-dir>/keys/attest.key
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+    /// URL of the log to append the statement to.
+    #[arg(long, default_value = DEFAULT_LOG_URL, env = "CAIRN_LOG_URL")]
+    pub(crate) log: String,
+    /// Where to write the bundle (or, with --no-log, the envelope).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Only sign: write the DSSE envelope instead of logging it.
+    #[arg(long)]
+    pub(crate) no_log: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AttestKind {
+    /// A dataset was registered (hashes the directory; the manifest is the subject).
+    Dataset {
+        /// The dataset directory or file.
+        dir: PathBuf,
+        /// Dataset name.
+        #[arg(long)]
+        name: String,
+        /// License (SPDX id or text).
+        #[arg(long)]
+        license: Option<String>,
+        /// Where the data came from.
+        #[arg(long)]
+        source: Option<String>,
+        #[command(flatten)]
+        common: AttestCommon,
+    },
+    /// A model was produced by a training run.
+    Model {
+        /// The model file (the subject).
+        file: PathBuf,
+        /// The training run: its bundle file or envelope digest.
+        #[arg(long)]
+        run: String,
+        /// Model format (safetensors, gguf, onnx...).
+        #[arg(long)]
+        format: String,
+        /// Number of parameters.
+        #[arg(long)]
+        parameters: Option<u64>,
+        #[command(flatten)]
+        common: AttestCommon,
+    },
+    /// A training run happened.
+    Run {
+        /// The run's record (a file: log, config, trace): the subject.
+        #[arg(long)]
+        subject: PathBuf,
+        /// Compute job id.
+        #[arg(long)]
+        job_id: String,
+        /// Dataset root (blake3:<hex>) or dataset bundle (repeatable).
+        #[arg(long, required = true)]
+        dataset: Vec<String>,
+        /// Training code: a file or a digest.
+        #[arg(long)]
+        code: String,
+        /// Provider that ran it (repeatable).
+        #[arg(long, required = true)]
+        provider: Vec<String>,
+        /// Hyper-parameter KEY=VALUE (repeatable).
+        #[arg(long)]
+        hyper: Vec<String>,
+        /// Root of the step trace (a digest or file).
+        #[arg(long)]
+        step_trace_root: Option<String>,
+        /// Verification outcome: verified, failed or unverified.
+        #[arg(long, default_value = "unverified")]
+        verification: String,
+        #[command(flatten)]
+        common: AttestCommon,
+    },
+    /// An inference was served.
+    Inference {
+        /// The model: file, digest or model bundle.
+        #[arg(long)]
+        model: String,
+        /// The input: file or digest.
+        #[arg(long)]
+        input: String,
+        /// The output file (the subject).
+        #[arg(long)]
+        output: PathBuf,
+        /// Provider that served it.
+        #[arg(long)]
+        provider: Option<String>,
+        /// Compute job id.
+        #[arg(long)]
+        job_id: Option<String>,
+        #[command(flatten)]
+        common: AttestCommon,
+    },
+    /// The wallet agent decided something.
+    Decision {
+        /// The decision record (the subject).
+        #[arg(long)]
+        subject: PathBuf,
+        /// The plan: file or digest.
+        #[arg(long)]
+        plan: String,
+        /// The market snapshot the decision saw: file or digest.
+        #[arg(long)]
+        inputs: String,
+        /// buy, sell, skip, pause or resume.
+        #[arg(long)]
+        kind: String,
+        /// ASSET=BASE_UNITS (repeatable).
+        #[arg(long)]
+        amount: Vec<String>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Risk metric NAME=NUMBER (repeatable).
+        #[arg(long)]
+        risk: Vec<String>,
+        #[command(flatten)]
+        common: AttestCommon,
+    },
+}
+
+impl AttestKind {
+    pub(crate) fn common(&self) -> &AttestCommon {
+        match self {
+            Self::Dataset { common, .. }
+            | Self::Model { common, .. }
+            | Self::Run { common, .. }
+            | Self::Inference { common, .. }
+            | Self::Decision { common, .. } => common,
+        }
+    }
+
+    /// File stem for default output names.
+    pub(crate) fn default_stem(&self) -> String {
+        match self {
+            Self::Dataset { name, .. } => format!("dataset-{name}"),
+            Self::Model { file, .. } => format!("model-{}", stem(file)),
+            Self::Run { job_id, .. } => format!("run-{job_id}"),
+            Self::Inference { output, .. } => format!("inference-{}", stem(output)),
+            Self::Decision { subject, .. } => format!("decision-{}", stem(subject)),
+        }
+    }
+}
+
+fn stem(p: &std::path::Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "x".into())
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DataCmd {
+    /// Content-address a directory or file; print its root and write its manifest.
+    Add {
+        /// Directory or file.
+        path: PathBuf,
+        /// Where to write the manifest. Default: <data-dir>/datasets/<root>.json
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Hash even files the cache says are unchanged.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Check a directory against a root (or a manifest, for exact per-file differences).
+    Verify {
+        /// Directory or file.
+        path: PathBuf,
+        /// Expected root (blake3:<hex>); its manifest is looked up under <data-dir>/datasets.
+        #[arg(long)]
+        root: Option<String>,
+        /// Expected manifest file.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+    },
+    /// Emit a proof that one file belongs to the dataset (checkable without the rest).
+    Prove {
+        /// The dataset directory.
+        dir: PathBuf,
+        /// The file inside it.
+        file: PathBuf,
+        /// Where to write the proof. Default: stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a file proof against a file and a root.
+    CheckProof {
+        /// The proof (JSON).
+        proof: PathBuf,
+        /// The file.
+        file: PathBuf,
+        /// The dataset root it must lead to.
+        #[arg(long)]
+        root: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AgentCmd {
+    /// Replay a plan over historical candles with a DEX cost model; report metrics, JSON and
+    /// charts, or sweep a parameter grid (--sweep) or walk it forward (--walk-forward N).
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BacktestArgs {
+    /// The plan (TOML), e.g. examples/plans/risk-gated-btc60-bnb40.toml.
+    pub(crate) plan: PathBuf,
+    /// OHLCV CSV files, one per asset: PATH (symbol from a ticker column or the file name,
+    /// BTCUSDT_1d.csv -> BTC) or SYMBOL=PATH.
+    #[arg(long, required = true, num_args = 1.., value_name = "CSV")]
+    pub(crate) data: Vec<String>,
+    /// Reject files with gaps (missing bars) instead of treating them as intervals without
+    /// trading.
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// First date to simulate (YYYY-MM-DD).
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// Last date to simulate (YYYY-MM-DD).
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+    /// Directory for the charts (SVG and PNG). Default: <data-dir>/backtests/<plan name>.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) charts: Option<PathBuf>,
+    /// Do not write charts.
+    #[arg(long)]
+    pub(crate) no_charts: bool,
+    /// Run the plan's [sweep.grid] (or a default grid) in parallel and rank the results.
+    #[arg(long)]
+    pub(crate) sweep: bool,
+    /// Walk-forward validation with N folds: sweep on each window, test the best on the next.
+    #[arg(long, value_name = "N")]
+    pub(crate) walk_forward: Option<usize>,
+    /// Metric to rank by: sharpe, sortino, calmar, pnl, cagr, max_drawdown, ulcer.
+    #[arg(long, default_value = "sharpe")]
+    pub(crate) rank_by: String,
+    /// Rows of the ranking to show (0: all).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) top: usize,
+    /// Worker threads for sweeps (default: one per core).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// No progress bar on stderr.
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCmd {
+    /// Sweep the risk-gated plan over the daily and 4-hour candles; report bar x configuration
+    /// steps per second.
+    Backtest(BenchBacktestArgs),
+    /// Durable appends/s, add → integrated latency, inclusion-proof verifications/s, and (with
+    /// --http) end-to-end HTTP adds/s of the transparency log.
+    Log(BenchLogArgs),
+    /// Dataset hashing throughput (MB/s, per core) on a directory.
+    Data(BenchDataArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchLogArgs {
+    /// Entries to append in the throughput run.
+    #[arg(long, default_value_t = 200_000)]
+    pub(crate) entries: u64,
+    /// Concurrent submitters.
+    #[arg(long, default_value_t = 512)]
+    pub(crate) submitters: u64,
+    /// Scratch directory on the disk to measure. Default: a temporary directory under <data-dir>.
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// Also measure end-to-end HTTP adds against a log served in process (this many entries).
+    #[arg(long)]
+    pub(crate) http: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchDataArgs {
+    /// The directory to hash.
+    pub(crate) path: PathBuf,
+    /// Runs (the best is reported; the page cache is warmed first).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) runs: u32,
+    /// Worker threads. Default: one per core.
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchBacktestArgs {
+    /// Directory with <SYMBOL>USDT_1d.csv and <SYMBOL>USDT_4h.csv. Default:
+    /// ../shared/data/market when it has 4-hour files, else data/market.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) market: Option<PathBuf>,
+    /// Plan to sweep (default: the built-in risk-gated BTC 60 / BNB 40 plan).
+    #[arg(long)]
+    pub(crate) plan: Option<PathBuf>,
+    /// Repetitions per dataset.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) repeat: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// No progress bar on stderr.
+    #[arg(long)]
+    pub(crate) no_progress: bool,
 }

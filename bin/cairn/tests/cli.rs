@@ -1,35 +1,10 @@
 //! The real `cairn` binary, run as a user would: the devnet lifecycle and every bad input the
 //! Foundation issue lists. Each test has its own data directory and lets anvil pick a free port.
+mod common;
+
+use common::{cairn, run, stderr};
 use serde_json::Value;
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `cairn` in the repository root (so it finds node_modules and data/market by default), with
-/// no `CAIRN_*` variables leaking in from the caller's environment.
-fn cairn(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    cmd.current_dir(repo()).arg("--data-dir").arg(data_dir);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("CAIRN_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("cairn runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::{Command, Output};
 
 fn json(o: &Output) -> Value {
     assert!(o.status.success(), "cairn failed: {}", stderr(o));

@@ -40,7 +40,9 @@ pub enum Error {
         reason: String,
     },
     /// The log is registered to another account.
-    #[error("log {origin:?} is registered to {submitter}, not {caller}; anchor with the registered key or have it call setSubmitter")]
+    #[error(
+        "log {origin:?} is registered to {submitter}, not {caller}; anchor with the registered key or have it call setSubmitter"
+    )]
     NotSubmitter {
         /// Log origin.
         origin: String,
@@ -89,7 +91,11 @@ pub struct Anchorer {
 impl Anchorer {
     /// An anchorer for the log `origin` at the contract `contract`.
     pub fn new(chain: Chain, contract: Address, origin: impl Into<String>) -> Self {
-        Self { chain, contract, origin: origin.into() }
+        Self {
+            chain,
+            contract,
+            origin: origin.into(),
+        }
     }
 
     /// The log's origin.
@@ -102,15 +108,24 @@ impl Anchorer {
         // Name the contract's custom error when the revert carries one.
         let reason = match e.as_decoded_interface_error::<E>() {
             Some(E::SizeNotGrowing(x)) => {
-                format!("SizeNotGrowing: size {} is not larger than the anchored {}", x.given, x.anchored)
+                format!(
+                    "SizeNotGrowing: size {} is not larger than the anchored {}",
+                    x.given, x.anchored
+                )
             }
-            Some(E::NotSubmitter(x)) => format!("NotSubmitter: {} is not the log's submitter", x.caller),
+            Some(E::NotSubmitter(x)) => {
+                format!("NotSubmitter: {} is not the log's submitter", x.caller)
+            }
             Some(E::UnknownLog(_)) => "UnknownLog: register the log first (registerLog)".to_owned(),
             Some(E::AlreadyRegistered(_)) => "AlreadyRegistered".to_owned(),
             Some(E::ZeroSubmitter(_)) => "ZeroSubmitter".to_owned(),
             None => e.to_string(),
         };
-        Error::Rejected { contract: self.contract, call, reason }
+        Error::Rejected {
+            contract: self.contract,
+            call,
+            reason,
+        }
     }
 
     /// The registered submitter and last anchored size (`None` if unregistered).
@@ -118,7 +133,10 @@ impl Anchorer {
         let c = ProvenanceAnchor::new(self.contract, self.chain.provider());
         let log = self
             .chain
-            .rpc("ProvenanceAnchor.logs", c.logs(origin_hash(&self.origin)).call())
+            .rpc(
+                "ProvenanceAnchor.logs",
+                c.logs(origin_hash(&self.origin)).call(),
+            )
             .await?;
         Ok((log.submitter != Address::ZERO).then_some((log.submitter, log.size)))
     }
@@ -129,17 +147,27 @@ impl Anchorer {
         let me = self.chain.require_funded().await?;
         match self.registration().await? {
             Some((submitter, _)) if submitter == me => Ok(()),
-            Some((submitter, _)) => {
-                Err(Error::NotSubmitter { origin: self.origin.clone(), submitter, caller: me })
-            }
+            Some((submitter, _)) => Err(Error::NotSubmitter {
+                origin: self.origin.clone(),
+                submitter,
+                caller: me,
+            }),
             None => {
                 let c = ProvenanceAnchor::new(self.contract, self.chain.provider());
                 let call = c.registerLog(origin_hash(&self.origin), log_key_hash);
-                let pending = call.send().await.map_err(|e| self.rejected("registerLog", e))?;
+                let pending = call
+                    .send()
+                    .await
+                    .map_err(|e| self.rejected("registerLog", e))?;
                 self.chain.confirm("registerLog", pending).await?;
                 Ok(())
             }
         }
+    }
+
+    /// The latest anchor of this log, if any.
+    pub async fn latest(&self) -> Result<Option<Anchor>> {
+        latest_anchor(&self.chain, self.contract, &self.origin).await
     }
 
     /// Anchors `(size, root)`. The contract reverts unless `size` is larger than the last one.
@@ -170,11 +198,17 @@ pub async fn anchors(chain: &Chain, contract: Address, origin: &str) -> Result<V
         .event_signature(ProvenanceAnchor::Anchored::SIGNATURE_HASH)
         .topic1(origin_hash(origin))
         .from_block(0);
-    let logs = chain.rpc("eth_getLogs", chain.provider().get_logs(&filter)).await?;
+    let logs = chain
+        .rpc("eth_getLogs", chain.provider().get_logs(&filter))
+        .await?;
     let mut out = Vec::with_capacity(logs.len());
     for log in logs {
-        let decoded = ProvenanceAnchor::Anchored::decode_log(&log.inner)
-            .map_err(|e| Error::Rejected { contract, call: "Anchored event", reason: e.to_string() })?;
+        let decoded =
+            ProvenanceAnchor::Anchored::decode_log(&log.inner).map_err(|e| Error::Rejected {
+                contract,
+                call: "Anchored event",
+                reason: e.to_string(),
+            })?;
         out.push(Anchor {
             size: decoded.data.size,
             root: decoded.data.root,
@@ -186,6 +220,10 @@ pub async fn anchors(chain: &Chain, contract: Address, origin: &str) -> Result<V
 }
 
 /// The latest anchor of `origin`, if any.
-pub async fn latest_anchor(chain: &Chain, contract: Address, origin: &str) -> Result<Option<Anchor>> {
+pub async fn latest_anchor(
+    chain: &Chain,
+    contract: Address,
+    origin: &str,
+) -> Result<Option<Anchor>> {
     Ok(anchors(chain, contract, origin).await?.pop())
 }

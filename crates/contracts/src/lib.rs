@@ -55,7 +55,9 @@ mod bindings {
     );
 }
 
-pub use bindings::{ProvenanceAnchor, TestToken, UniswapV2Factory, UniswapV2Pair, UniswapV2Router02, WETH9};
+pub use bindings::{
+    ProvenanceAnchor, TestToken, UniswapV2Factory, UniswapV2Pair, UniswapV2Router02, WETH9,
+};
 
 /// The pair init-code hash that `UniswapV2Library.pairFor` inside Router02 is compiled with.
 ///

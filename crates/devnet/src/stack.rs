@@ -172,8 +172,12 @@ pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> 
             },
         );
     }
-    let anchor =
-        deploy(chain, "deploy ProvenanceAnchor", ProvenanceAnchor::deploy_builder(p)).await?;
+    let anchor = deploy(
+        chain,
+        "deploy ProvenanceAnchor",
+        ProvenanceAnchor::deploy_builder(p),
+    )
+    .await?;
     let working = TestToken::new(usdt.address, p);
     send(
         chain,

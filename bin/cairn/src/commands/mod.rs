@@ -1,6 +1,14 @@
 //! One module per noun; each turns settings into library calls and prints the result.
+mod agent;
+mod anchor;
+mod attest;
+mod bench;
+mod bench_log;
 mod chain;
+mod data;
 mod devnet;
+mod log;
+mod verify;
 
 use crate::{
     cli::{Cli, Command},
@@ -14,5 +22,14 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Devnet(cmd) => devnet::run(cmd, &settings, cli.json).await,
         Command::Chain(cmd) => chain::run(cmd, &settings, cli.json).await,
+        Command::Log(cmd) => log::run(cmd, &settings, cli.json).await,
+        Command::Witness(cmd) => log::witness(cmd, &settings, cli.json).await,
+        Command::Key(cmd) => attest::run(cmd, &settings, cli.json),
+        Command::Attest(cmd) => attest::attest(cmd, &settings, cli.json).await,
+        Command::Data(cmd) => data::run(cmd, &settings, cli.json),
+        Command::Verify(args) => verify::run(args, &settings, cli.json).await,
+        Command::Lineage(args) => verify::lineage(args, cli.json).await,
+        Command::Agent(cmd) => agent::run(cmd, &settings, cli.json),
+        Command::Bench(cmd) => bench::run(cmd, &settings, cli.json),
     }
 }

@@ -1,0 +1,337 @@
+//! The log service under stress and in company: a SIGKILL in the middle of a stream of appends,
+//! witnesses cosigning its checkpoints, and anchors on a real devnet.
+mod common;
+
+use base64::Engine;
+use cairn_attest::{Digest, Envelope, Key, Statement, Subject, predicate::DatasetV1};
+use cairn_tlog::{Checkpoint, Note, verify_consistency};
+use common::{Service, cairn, json, log_serve, run, stderr};
+use serde_json::{Value, json};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+/// A valid, unique, signed dataset statement ready for `POST /add`.
+fn submission(key: &Key, i: u64) -> (Value, String) {
+    let manifest = Digest::sha256_of(format!("manifest {i}").as_bytes());
+    let predicate = DatasetV1 {
+        name: format!("set-{i}"),
+        root: format!(
+            "blake3:{}",
+            Digest::sha256_of(format!("root {i}").as_bytes()).hex()
+        )
+        .parse()
+        .unwrap(),
+        file_count: 1,
+        total_bytes: i,
+        manifest: manifest.clone(),
+        license: None,
+        source: None,
+    };
+    let st = Statement::new(vec![Subject::new("manifest.json", &manifest)], predicate);
+    let env = Envelope::sign_statement(&st, key).unwrap();
+    let digest = env.digest().to_string();
+    (
+        json!({ "envelope": env, "publicKey": key.public().to_base64() }),
+        digest,
+    )
+}
+
+fn checkpoint_of(text: &str) -> Checkpoint {
+    Checkpoint::parse_body(&Note::parse(text).unwrap().text).unwrap()
+}
+
+async fn consistency(http: &reqwest::Client, url: &str, old: u64, new: u64) -> Vec<[u8; 32]> {
+    let text = http
+        .get(format!("{url}/consistency/{old}/{new}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .map(|l| {
+            base64::engine::general_purpose::STANDARD
+                .decode(l)
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_appends_loses_no_acknowledged_entry_and_no_checkpoint_forks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = log_serve(tmp.path(), &[]);
+    let url = log.url.clone();
+    let http = reqwest::Client::new();
+    let key = Key::generate().unwrap();
+
+    let acked: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Checkpoint>>> = Arc::default();
+    // Signed up front, so the stream is as fast as the log can take it.
+    let work: Vec<Vec<(Value, String)>> = (0..8u64)
+        .map(|w| (0..300).map(|j| submission(&key, w + 8 * j)).collect())
+        .collect();
+    let stop = Instant::now() + Duration::from_millis(1000);
+    let mut tasks = Vec::new();
+    for items in work {
+        let (http, url, acked) = (http.clone(), url.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            for (body, digest) in items {
+                let Ok(resp) = http.post(format!("{url}/add")).json(&body).send().await else {
+                    break;
+                };
+                if !resp.status().is_success() {
+                    break;
+                }
+                let Ok(v) = resp.json::<Value>().await else {
+                    break;
+                };
+                assert_eq!(v["envelopeDigest"].as_str().unwrap(), digest);
+                acked
+                    .lock()
+                    .unwrap()
+                    .push((v["index"].as_u64().unwrap(), digest));
+            }
+        }));
+    }
+    {
+        let (http, url, seen) = (http.clone(), url.clone(), seen.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < stop + Duration::from_millis(400) {
+                let Ok(resp) = http.get(format!("{url}/checkpoint")).send().await else {
+                    break;
+                };
+                let Ok(text) = resp.text().await else { break };
+                seen.lock().unwrap().push(checkpoint_of(&text));
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(stop - Instant::now()).await;
+    log.kill(); // SIGKILL mid-stream
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "only {} appends acknowledged before the kill",
+        acked.len()
+    );
+    assert!(seen.len() > 5);
+
+    let log = log_serve(tmp.path(), &[]);
+    let now = checkpoint_of(
+        &http
+            .get(format!("{}/checkpoint", log.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let max_acked = acked.iter().map(|a| a.0).max().unwrap();
+    assert!(
+        now.size > max_acked,
+        "checkpoint {} does not cover acknowledged index {max_acked}",
+        now.size
+    );
+    for (index, digest) in &acked {
+        let e: Value = http
+            .get(format!("{}/entry/{index}", log.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            format!("sha256:{}", e["entry"]["envelope_sha256"].as_str().unwrap()),
+            *digest,
+            "entry {index}"
+        );
+    }
+    for cp in &seen {
+        let proof = consistency(&http, &log.url, cp.size, now.size).await;
+        verify_consistency(cp.size, now.size, &cp.root, &now.root, &proof).unwrap_or_else(|e| {
+            panic!(
+                "checkpoint {} is not consistent with {}: {e}",
+                cp.size, now.size
+            )
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn witnesses_cosign_and_verify_demands_their_cosignatures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let log_key = common::stdout(&run(cairn(d).args(["log", "key"])))
+        .trim()
+        .to_owned();
+    let mut wcmd = cairn(d);
+    wcmd.args([
+        "--json",
+        "witness",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--log-key",
+        &log_key,
+    ]);
+    let witness = Service::start(wcmd);
+    let log = log_serve(
+        d,
+        &["--witness", &format!("{}={}", witness.url, witness.key)],
+    );
+    assert_eq!(log.key, log_key);
+
+    json(cairn(d).args(["--json", "key", "generate"]));
+    let key = Key::read_file(&d.join("keys/attest.key")).unwrap();
+    let http = reqwest::Client::new();
+    let (body, _) = submission(&key, 1);
+    let st = tmp.path().join("envelope.json");
+    std::fs::write(&st, body["envelope"].to_string()).unwrap();
+    let bundle = tmp.path().join("early.bundle.json");
+    json(
+        cairn(d)
+            .args(["--json", "log", "add"])
+            .arg(&st)
+            .args(["--log", &log.url])
+            .arg("--out")
+            .arg(&bundle),
+    );
+
+    // The cosignature arrives shortly after the checkpoint is published.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = http
+            .get(format!("{}/checkpoint", log.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if Note::parse(&text).unwrap().signatures.len() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no witness cosignature: {text}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cosigned = tmp.path().join("cosigned.bundle.json");
+    let b: Value = http
+        .get(format!("{}/bundle/0", log.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    std::fs::write(&cosigned, b.to_string()).unwrap();
+
+    let ok = run(cairn(d).arg("verify").arg(&cosigned).args([
+        "--log-key",
+        &log_key,
+        "--witness-key",
+        &witness.key,
+    ]));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(common::stdout(&ok).contains("cosigned by cairn.local/witness"));
+    // A bundle whose checkpoint no trusted witness cosigned does not meet the policy.
+    let other = Service::start({
+        let mut c = cairn(&d.join("w2"));
+        c.args([
+            "--json",
+            "witness",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-key",
+            &log_key,
+        ]);
+        c
+    });
+    let bad = run(cairn(d).arg("verify").arg(&cosigned).args([
+        "--log-key",
+        &log_key,
+        "--witness-key",
+        &other.key,
+    ]));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("0 of the trusted witnesses"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_are_anchored_on_chain_and_verify_checks_the_anchor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    json(cairn(d).args(["--json", "devnet", "up", "--port", "0"]));
+    struct Down<'a>(&'a std::path::Path);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = cairn(self.0).args(["devnet", "down"]).output();
+        }
+    }
+    let _down = Down(d);
+    let log = log_serve(d, &[]);
+    let key = Key::generate().unwrap();
+    let http = reqwest::Client::new();
+    for i in 0..5 {
+        let (body, _) = submission(&key, i);
+        assert!(
+            http.post(format!("{}/add?wait=integrated", log.url))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        );
+    }
+    let b: Value = http
+        .get(format!("{}/bundle/2", log.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bundle = d.join("two.bundle.json");
+    std::fs::write(&bundle, b.to_string()).unwrap();
+
+    let anchored = json(cairn(d).args(["--json", "log", "anchor", "--log", &log.url]));
+    assert_eq!(anchored["status"], "anchored");
+    assert!(anchored["anchor"]["size"].as_u64().unwrap() >= 5);
+    assert!(anchored["gas_used"].as_u64().unwrap() <= 30_000);
+    let again = json(cairn(d).args(["--json", "log", "anchor", "--log", &log.url]));
+    assert_eq!(again["status"], "up_to_date");
+
+    // The log grows past the anchor; the bundle's checkpoint is still consistent with it.
+    for i in 5..9 {
+        let (body, _) = submission(&key, i);
+        http.post(format!("{}/add?wait=integrated", log.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let v = json(
+        cairn(d)
+            .args(["--json", "verify"])
+            .arg(&bundle)
+            .args(["--log", &log.url, "--anchor"]),
+    );
+    assert_eq!(v["anchor"]["anchoredSize"], anchored["anchor"]["size"]);
+}

@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+
+mod bench;
+mod cache;
+mod dataset;
+pub mod digest;
+mod error;
+pub mod file_hash;
+mod manifest;
+pub mod merkle;
+mod options;
+mod proof;
+mod stats;
+mod walk;
+
+pub use bench::{BenchReport, DEFAULT_BENCH_RUNS, StageRates, bench_hash, stage_rates};
+pub use cache::RACY_WINDOW;
+pub use dataset::{AddReport, Expected, VerifyReport, add, prove, verify};
+pub use digest::{Blake3Hash, Sha256Hash};
+pub use error::{Error, ProofFailure, Result};
+pub use file_hash::{ChunkRef, FileDigest, hash_bytes, hash_file};
+pub use manifest::{DatasetDiff, FORMAT_NAME, FORMAT_VERSION, FileEntry, Manifest};
+pub use options::{DEFAULT_CHUNK_LISTS, DEFAULT_THREADS, Options, Progress};
+pub use proof::{FileProof, FileSource, PROOF_FORMAT_NAME, ProvenFile, verify_file_proof};
+pub use stats::{CacheStatus, Stats};
+pub use walk::SymlinkPolicy;

@@ -1,0 +1,10 @@
+//! Integration tests for cairn-data: known answers, proofs, verify, cache,
+//! content-defined chunking and walking rules.
+
+mod cache;
+mod cdc;
+mod kat;
+mod proofs;
+mod util;
+mod verify;
+mod walk;

@@ -1,0 +1,375 @@
+//! HTTP handlers.
+use crate::{ApiError, BUNDLE_MEDIA_TYPE, BlobStore, Bundle, BundleEntry, submit};
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, Query, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use cairn_attest::Limits;
+use cairn_log::Log;
+use serde::Deserialize;
+use serde_json::json;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+/// Largest blob `PUT /blob` accepts (dataset manifests).
+pub const MAX_BLOB_BYTES: usize = 64 * 1024 * 1024;
+
+/// What the service publishes about itself at `GET /log`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ServerConfig {
+    /// Witnesses the log asks for cosignatures: (name, verifier key).
+    pub witnesses: Vec<(String, String)>,
+    /// The anchor contract and chain, when anchoring is on.
+    pub anchor: Option<serde_json::Value>,
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    log: Log,
+    blobs: BlobStore,
+    limits: Limits,
+    config: Arc<ServerConfig>,
+    adds: Arc<AtomicU64>,
+    duplicates: Arc<AtomicU64>,
+    rejected: Arc<AtomicU64>,
+}
+
+impl AppState {
+    /// State for a log, its blob store and envelope limits.
+    pub fn new(log: Log, blobs: BlobStore, limits: Limits, config: ServerConfig) -> Self {
+        Self {
+            log,
+            blobs,
+            limits,
+            config: Arc::new(config),
+            adds: Arc::default(),
+            duplicates: Arc::default(),
+            rejected: Arc::default(),
+        }
+    }
+}
+
+/// The routes (see the crate docs).
+pub fn router(state: AppState) -> Router {
+    let add_limit = state.limits.max_envelope_bytes * 2 + 1024;
+    Router::new()
+        .route("/checkpoint", get(checkpoint))
+        .route("/tile/{*rest}", get(tile))
+        .route("/add", post(add).layer(DefaultBodyLimit::max(add_limit)))
+        .route("/proof/{index}", get(proof))
+        .route("/bundle/{index}", get(bundle))
+        .route("/consistency/{old}/{new}", get(consistency))
+        .route("/entry/{index}", get(entry))
+        .route("/blob/sha256/{hex}", get(blob))
+        .route(
+            "/blob",
+            put(put_blob).layer(DefaultBodyLimit::max(MAX_BLOB_BYTES)),
+        )
+        .route("/lineage/{digest}", get(lineage))
+        .route("/log", get(info))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+fn text(
+    status: StatusCode,
+    ctype: &'static str,
+    cache: &'static str,
+    body: impl Into<axum::body::Body>,
+) -> Response {
+    let mut r = (status, body.into()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    r
+}
+
+async fn checkpoint(State(s): State<AppState>) -> Response {
+    // Mutable resource: tlog-tiles asks that it not be cached beyond a few seconds.
+    text(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        "no-cache",
+        s.log.checkpoint(),
+    )
+}
+
+async fn tile(State(s): State<AppState>, Path(rest): Path<String>) -> Result<Response, ApiError> {
+    let path = format!("tile/{rest}");
+    cairn_tlog::TileId::parse(&path).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    match s.log.storage().get(&path)? {
+        // A tile path names fixed content (a partial tile has its width in the path).
+        Some(bytes) => Ok(text(
+            StatusCode::OK,
+            "application/octet-stream",
+            "public, max-age=31536000, immutable",
+            bytes,
+        )),
+        None => Err(ApiError::not_found(format!("{path} does not exist (yet)"))),
+    }
+}
+
+#[derive(Deserialize)]
+struct AddQuery {
+    wait: Option<String>,
+}
+
+async fn add(
+    State(s): State<AppState>,
+    Query(q): Query<AddQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let wait = match q.wait.as_deref() {
+        None | Some("sequenced") => false,
+        Some("integrated") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "wait={other:?}: use wait=sequenced or wait=integrated"
+            )));
+        }
+    };
+    let (req, key, _) = submit::prepare(&body, &s.limits).inspect_err(|_| {
+        s.rejected.fetch_add(1, Ordering::Relaxed);
+    })?;
+    // The key is a blob under its own SHA-256 — the entry's signer key hash.
+    s.blobs.put(&key.to_bytes()).map_err(ApiError::internal)?;
+    let digest = format!("sha256:{}", hex::encode(req.envelope_sha256));
+    let seq = s.log.add(req).await?;
+    let counter = if seq.duplicate {
+        &s.duplicates
+    } else {
+        &s.adds
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let mut out = json!({ "index": seq.index, "duplicate": seq.duplicate, "envelopeDigest": digest, "integrated": false });
+    if wait {
+        tokio::time::timeout(Duration::from_secs(30), s.log.wait_integrated(seq.index))
+            .await
+            .map_err(|_| ApiError::internal("integration took longer than 30 s"))??;
+        out["integrated"] = json!(true);
+        out["bundle"] =
+            serde_json::to_value(make_bundle(&s, seq.index)?).map_err(ApiError::internal)?;
+    }
+    Ok(Json(out).into_response())
+}
+
+fn make_bundle(s: &AppState, index: u64) -> Result<Bundle, ApiError> {
+    if index >= s.log.size() {
+        return Err(ApiError::not_found(format!(
+            "entry {index} is not integrated yet (checkpoint size {}); retry shortly",
+            s.log.size()
+        )));
+    }
+    let entry = s.log.entry(index)?;
+    let envelope =
+        cairn_attest::Envelope::from_json(&s.log.envelope(index)?).map_err(ApiError::internal)?;
+    let key = s
+        .blobs
+        .get(&entry.signer_key_hash)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "public key of entry {index} is missing from the blob store"
+            ))
+        })?;
+    Ok(Bundle {
+        media_type: BUNDLE_MEDIA_TYPE.to_owned(),
+        envelope,
+        public_key: STANDARD.encode(key),
+        entry: BundleEntry {
+            index,
+            kind: entry.kind,
+            time_ms: entry.time_ms,
+        },
+        tlog_proof: s.log.tlog_proof(index)?.format(),
+    })
+}
+
+fn parse_index(raw: &str) -> Result<u64, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "{raw:?} is not an entry index (a non-negative integer)"
+        ))
+    })
+}
+
+async fn proof(State(s): State<AppState>, Path(index): Path<String>) -> Result<Response, ApiError> {
+    let index = parse_index(&index)?;
+    let b = make_bundle(&s, index)?;
+    Ok(text(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        "no-cache",
+        b.tlog_proof,
+    ))
+}
+
+async fn bundle(
+    State(s): State<AppState>,
+    Path(index): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(make_bundle(&s, parse_index(&index)?)?).into_response())
+}
+
+async fn consistency(
+    State(s): State<AppState>,
+    Path((old, new)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (old, new) = (parse_index(&old)?, parse_index(&new)?);
+    if old > new {
+        return Err(ApiError::bad_request(format!(
+            "old size {old} is larger than new size {new}"
+        )));
+    }
+    let proof = s.log.consistency_proof(old, new)?;
+    let body: String = proof
+        .iter()
+        .map(|h| format!("{}\n", STANDARD.encode(h)))
+        .collect();
+    Ok(text(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        "public, max-age=31536000, immutable",
+        body,
+    ))
+}
+
+async fn entry(State(s): State<AppState>, Path(index): Path<String>) -> Result<Response, ApiError> {
+    let index = parse_index(&index)?;
+    let entry = s.log.entry(index)?;
+    let envelope: serde_json::Value =
+        serde_json::from_slice(&s.log.envelope(index)?).map_err(ApiError::internal)?;
+    let key = s
+        .blobs
+        .get(&entry.signer_key_hash)
+        .map_err(ApiError::internal)?
+        .map(|k| STANDARD.encode(k));
+    Ok(Json(json!({
+        "index": index,
+        "integrated": index < s.log.size(),
+        "entry": entry,
+        "envelope": envelope,
+        "publicKey": key,
+    }))
+    .into_response())
+}
+
+fn parse_sha256(hex_str: &str) -> Result<[u8; 32], ApiError> {
+    let bytes = hex::decode(hex_str)
+        .ok()
+        .filter(|b| b.len() == 32 && hex_str.bytes().all(|c| !c.is_ascii_uppercase()));
+    bytes
+        .map(|b| b.try_into().expect("32 bytes"))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("{hex_str:?} is not 64 lowercase hex characters"))
+        })
+}
+
+async fn blob(
+    State(s): State<AppState>,
+    Path(hex_str): Path<String>,
+) -> Result<Response, ApiError> {
+    let digest = parse_sha256(&hex_str)?;
+    if let Some((_, env)) = s.log.envelope_by_digest(&digest)? {
+        return Ok(text(
+            StatusCode::OK,
+            "application/json",
+            "public, max-age=31536000, immutable",
+            env,
+        ));
+    }
+    match s.blobs.get(&digest).map_err(ApiError::internal)? {
+        Some(b) => Ok(text(
+            StatusCode::OK,
+            "application/octet-stream",
+            "public, max-age=31536000, immutable",
+            b,
+        )),
+        None => Err(ApiError::not_found(format!("no blob sha256:{hex_str}"))),
+    }
+}
+
+async fn put_blob(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let digest = s.blobs.put(&body).map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "digest": format!("sha256:{}", hex::encode(digest)), "size": body.len() })),
+    )
+        .into_response())
+}
+
+async fn lineage(
+    State(s): State<AppState>,
+    Path(digest): Path<String>,
+) -> Result<Response, ApiError> {
+    let parsed: cairn_attest::Digest = digest
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("{digest:?}: {e} (use <algorithm>:<hex>)")))?;
+    let mut out = Vec::new();
+    for hit in s.log.lineage(&parsed.to_string())? {
+        let entry = s.log.entry(hit.index)?;
+        let statement = cairn_attest::Envelope::from_json(&s.log.envelope(hit.index)?)
+            .ok()
+            .and_then(|e| cairn_attest::parse_statement(&e.payload).ok());
+        out.push(json!({
+            "index": hit.index,
+            "role": hit.role,
+            "kind": entry.kind,
+            "integrated": hit.index < s.log.size(),
+            "envelopeDigest": format!("sha256:{}", hex::encode(entry.envelope_sha256)),
+            "predicateType": statement.as_ref().map(|st| st.predicate_type.clone()),
+            "subject": statement.as_ref().map(|st| st.subject.clone()),
+        }));
+    }
+    Ok(Json(json!({ "digest": parsed.to_string(), "entries": out })).into_response())
+}
+
+async fn info(State(s): State<AppState>) -> Response {
+    Json(json!({
+        "origin": s.log.origin(),
+        "verifierKey": s.log.signer().to_vkey(),
+        "size": s.log.size(),
+        "witnesses": s.config.witnesses.iter().map(|(n, k)| json!({"name": n, "verifierKey": k})).collect::<Vec<_>>(),
+        "anchor": s.config.anchor,
+    }))
+    .into_response()
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let body = format!(
+        "# HELP cairn_log_tree_size Entries covered by the latest checkpoint.\n\
+         # TYPE cairn_log_tree_size gauge\n\
+         cairn_log_tree_size {}\n\
+         # HELP cairn_log_adds_total Statements appended through this process.\n\
+         # TYPE cairn_log_adds_total counter\n\
+         cairn_log_adds_total {}\n\
+         # HELP cairn_log_duplicates_total Submissions that were already in the log.\n\
+         # TYPE cairn_log_duplicates_total counter\n\
+         cairn_log_duplicates_total {}\n\
+         # HELP cairn_log_rejected_total Submissions rejected as invalid.\n\
+         # TYPE cairn_log_rejected_total counter\n\
+         cairn_log_rejected_total {}\n",
+        s.log.size(),
+        s.adds.load(Ordering::Relaxed),
+        s.duplicates.load(Ordering::Relaxed),
+        s.rejected.load(Ordering::Relaxed),
+    );
+    text(
+        StatusCode::OK,
+        "text/plain; version=0.0.4",
+        "no-cache",
+        body,
+    )
+}

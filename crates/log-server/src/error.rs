@@ -1,0 +1,72 @@
+//! One error type for every handler: a status, a short error and a detail for the user.
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+/// An HTTP error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    /// Status code.
+    pub status: StatusCode,
+    /// Short machine-friendly error.
+    pub error: &'static str,
+    /// What was wrong and what to do.
+    pub detail: String,
+}
+
+impl ApiError {
+    pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error: "bad_request",
+            detail: detail.into(),
+        }
+    }
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            error: "not_found",
+            detail: detail.into(),
+        }
+    }
+    pub(crate) fn too_large(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            error: "too_large",
+            detail: detail.into(),
+        }
+    }
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
+        // Internals go to the log, not to the client.
+        tracing::error!(error = %detail, "internal error");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "internal",
+            detail: "the log failed to process the request; see the server log".into(),
+        }
+    }
+}
+
+impl From<cairn_log::Error> for ApiError {
+    fn from(e: cairn_log::Error) -> Self {
+        match e {
+            cairn_log::Error::Rejected(d) if d.contains("limit") => Self::too_large(d),
+            cairn_log::Error::Rejected(d) => Self::bad_request(d),
+            cairn_log::Error::OutOfRange(d) => Self::not_found(d),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({ "error": self.error, "detail": self.detail })),
+        )
+            .into_response()
+    }
+}

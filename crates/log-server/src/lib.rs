@@ -1,0 +1,38 @@
+//! The transparency log as an HTTP service.
+//!
+//! ```text
+//! GET  /checkpoint                     signed note (log signature + witness cosignatures)
+//! GET  /tile/<L>/<N>[.p/<W>]           C2SP tlog-tiles hash tiles
+//! GET  /tile/entries/<N>[.p/<W>]       entry bundles (big-endian u16 length prefixes)
+//! POST /add                            {"envelope": DSSE, "publicKey": base64|hex} → {"index", ...}
+//!                                      (?wait=integrated also returns the tlog-proof)
+//! GET  /proof/<index>                  C2SP tlog-proof against the latest checkpoint
+//! GET  /consistency/<old>/<new>        consistency proof, one base64 hash per line
+//! GET  /entry/<index>                  the entry, its envelope and the signer's public key
+//! GET  /blob/sha256/<hex>              content-addressed blobs (envelopes, keys, manifests)
+//! PUT  /blob                           store a blob → {"digest": "sha256:<hex>"}
+//! GET  /lineage/<alg:hex>              entries mentioning a digest
+//! GET  /log                            origin, verifier key, size, witnesses, anchor contract
+//! GET  /metrics                        Prometheus text format
+//! ```
+//!
+//! Errors are JSON `{"error": ..., "detail": ...}` with a 4xx status for bad input.
+
+mod api;
+pub mod bench;
+mod blobs;
+mod bundle;
+mod client;
+mod cosign;
+mod error;
+mod periodic_anchor;
+mod submit;
+
+pub use api::{AppState, MAX_BLOB_BYTES, ServerConfig, router};
+pub use blobs::BlobStore;
+pub use bundle::{BUNDLE_MEDIA_TYPE, Bundle, BundleEntry, TrustPolicy, Verified};
+pub use client::{ClientError, LogClient, SubmitResponse};
+pub use cosign::{WitnessEndpoint, cosign_loop};
+pub use error::ApiError;
+pub use periodic_anchor::{AnchorStatus, anchor_loop, anchor_once};
+pub use submit::{Submission, kind_of, mentions_of, prepare, statement_mentions};

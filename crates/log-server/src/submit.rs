@@ -1,0 +1,114 @@
+//! Turning a submitted DSSE envelope into a log entry.
+//!
+//! The log accepts only statements it can vouch for: the envelope must be signed by the public
+//! key submitted with it (whose SHA-256 becomes the entry's signer key hash), carry an in-toto
+//! Statement v1 with a known Cairn predicate type, and pass that predicate's validation. What is
+//! stored is the envelope's canonical JSON, so the same envelope always gets the same digest and
+//! a duplicate submission finds the existing entry.
+use crate::ApiError;
+use cairn_attest::{Envelope, KnownPredicate, Limits, PublicKey, Statement, predicate};
+use cairn_log::{AddRequest, Mention, Role, StatementKind};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+/// The body of `POST /add`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Submission {
+    /// The DSSE envelope.
+    pub envelope: serde_json::Value,
+    /// The signer's Ed25519 public key (hex or base64).
+    pub public_key: String,
+}
+
+/// Validates a submission body. Returns the log request, the signer's key and the statement.
+pub fn prepare(
+    body: &[u8],
+    limits: &Limits,
+) -> Result<(AddRequest, PublicKey, Statement<KnownPredicate>), ApiError> {
+    if body.len() > limits.max_envelope_bytes * 2 + 1024 {
+        return Err(ApiError::too_large(format!(
+            "the request is {} bytes; envelopes are limited to {} bytes",
+            body.len(),
+            limits.max_envelope_bytes
+        )));
+    }
+    let sub: Submission = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body must be JSON {{\"envelope\": <DSSE envelope>, \"publicKey\": <hex or base64>}}: {e}"
+        ))
+    })?;
+    let key = PublicKey::parse(&sub.public_key)
+        .map_err(|e| ApiError::bad_request(format!("publicKey: {e}")))?;
+    let raw = serde_json::to_vec(&sub.envelope).map_err(ApiError::internal)?;
+    let envelope = Envelope::from_json_with(&raw, limits).map_err(|e| reject(e, "envelope"))?;
+    let statement = envelope
+        .verify_with(&key, limits)
+        .map_err(|e| reject(e, "envelope"))?;
+    let canonical = envelope.canonical_json();
+    let req = AddRequest {
+        envelope_sha256: Sha256::digest(&canonical).into(),
+        mentions: Some(statement_mentions(&statement, &envelope.digest())),
+        envelope: canonical,
+        kind: kind_of(&statement.predicate_type),
+        signer_key_hash: key.key_hash(),
+    };
+    Ok((req, key, statement))
+}
+
+fn reject(e: cairn_attest::Error, what: &str) -> ApiError {
+    match e {
+        cairn_attest::Error::TooLarge { .. } => ApiError::too_large(format!("{what}: {e}")),
+        e => ApiError::bad_request(format!("{what}: {e}")),
+    }
+}
+
+/// The entry kind for a predicate type.
+pub fn kind_of(predicate_type: &str) -> StatementKind {
+    match predicate_type {
+        predicate::DATASET_V1 => StatementKind::Dataset,
+        predicate::MODEL_V1 => StatementKind::Model,
+        predicate::TRAINING_RUN_V1 => StatementKind::TrainingRun,
+        predicate::INFERENCE_V1 => StatementKind::Inference,
+        predicate::DECISION_V1 => StatementKind::AgentDecision,
+        _ => StatementKind::Other,
+    }
+}
+
+/// The digests a stored (canonical) envelope mentions, for the lineage index: the statement's
+/// subjects and identity digests, and the upstream digests its predicate points at.
+pub fn mentions_of(envelope: &[u8]) -> Vec<Mention> {
+    let Ok(env) = Envelope::from_json(envelope) else {
+        return Vec::new();
+    };
+    let Ok(statement) = cairn_attest::parse_known_statement(&env.payload) else {
+        return Vec::new();
+    };
+    statement_mentions(&statement, &env.digest())
+}
+
+/// The lineage mentions of an already parsed statement carried by the envelope `envelope`.
+pub fn statement_mentions(
+    statement: &Statement<KnownPredicate>,
+    envelope: &cairn_attest::Digest,
+) -> Vec<Mention> {
+    let mut out: Vec<Mention> = statement
+        .provided_digests()
+        .into_iter()
+        .map(|d| Mention {
+            digest: d.to_string(),
+            role: Role::Subject,
+        })
+        .collect();
+    out.extend(statement.upstream_digests().into_iter().map(|d| Mention {
+        digest: d.to_string(),
+        role: Role::Reference,
+    }));
+    // The envelope itself can be cited (a model names its training run by envelope digest).
+    out.push(Mention {
+        digest: envelope.to_string(),
+        role: Role::Subject,
+    });
+    out.dedup_by(|a, b| a.digest == b.digest && a.role == b.role);
+    out
+}

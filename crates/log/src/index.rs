@@ -1,0 +1,162 @@
+//! The lineage index: which entries mention a digest.
+//!
+//! Rekor v2 dropped its search index; its users miss it. Here every digest a statement names —
+//! its subjects and the upstream artifacts its predicate points at — maps to the entry index,
+//! so `cairn lineage <digest>` is one lookup. The index is derived data (rebuilt from the
+//! journal when behind), so SQLite runs with `synchronous=OFF`.
+use crate::Result;
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use std::path::Path;
+
+/// How an entry mentions a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The digest is a subject of the statement (what it is about).
+    Subject,
+    /// The statement's predicate refers to the digest (an input: dataset, model, run...).
+    Reference,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Subject => "subject",
+            Self::Reference => "reference",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "subject" {
+            Self::Subject
+        } else {
+            Self::Reference
+        }
+    }
+}
+
+/// A digest named by a statement, normalised as `<algorithm>:<lowercase hex>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mention {
+    /// The digest.
+    pub digest: String,
+    /// How the statement names it.
+    pub role: Role,
+}
+
+/// One hit of a lineage lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineageHit {
+    /// Entry index.
+    pub index: u64,
+    /// How that entry mentions the digest.
+    pub role: Role,
+}
+
+pub(crate) struct LineageIndex {
+    conn: Connection,
+}
+
+impl LineageIndex {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=OFF;
+             CREATE TABLE IF NOT EXISTS mentions (digest TEXT NOT NULL, idx INTEGER NOT NULL, role TEXT NOT NULL);
+             CREATE INDEX IF NOT EXISTS mentions_digest ON mentions(digest);
+             CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);",
+        )?;
+        Ok(Self { conn })
+    }
+
+    /// How many entries (a prefix of the log) are indexed.
+    pub(crate) fn indexed(&self) -> Result<u64> {
+        let v: Option<i64> = self
+            .conn
+            .query_row("SELECT v FROM meta WHERE k = 'indexed'", [], |r| r.get(0))
+            .ok();
+        Ok(v.unwrap_or(0) as u64)
+    }
+
+    /// Adds the mentions of entries `[from, from + batch.len())` in one transaction.
+    pub(crate) fn add(&mut self, from: u64, batch: &[Vec<Mention>]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            // Entries at or past `from` may have been indexed before a crash: replace them.
+            tx.execute("DELETE FROM mentions WHERE idx >= ?1", params![from as i64])?;
+            let mut insert =
+                tx.prepare_cached("INSERT INTO mentions (digest, idx, role) VALUES (?1, ?2, ?3)")?;
+            for (i, mentions) in batch.iter().enumerate() {
+                for m in mentions {
+                    insert.execute(params![m.digest, (from + i as u64) as i64, m.role.as_str()])?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO meta (k, v) VALUES ('indexed', ?1) ON CONFLICT(k) DO UPDATE SET v = ?1",
+                params![(from + batch.len() as u64) as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub(crate) fn lookup(&self, digest: &str) -> Result<Vec<LineageHit>> {
+        let mut q = self
+            .conn
+            .prepare_cached("SELECT idx, role FROM mentions WHERE digest = ?1 ORDER BY idx")?;
+        let rows = q.query_map(params![digest], |r| {
+            Ok(LineageHit {
+                index: r.get::<_, i64>(0)? as u64,
+                role: Role::parse(&r.get::<_, String>(1)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_find_every_entry_naming_a_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut idx = LineageIndex::open(&dir.path().join("index.sqlite")).unwrap();
+        let m = |d: &str, role| Mention {
+            digest: d.into(),
+            role,
+        };
+        idx.add(
+            0,
+            &[
+                vec![m("sha256:aa", Role::Subject)],
+                vec![
+                    m("sha256:bb", Role::Subject),
+                    m("sha256:aa", Role::Reference),
+                ],
+            ],
+        )
+        .unwrap();
+        assert_eq!(idx.indexed().unwrap(), 2);
+        assert_eq!(
+            idx.lookup("sha256:aa").unwrap(),
+            vec![
+                LineageHit {
+                    index: 0,
+                    role: Role::Subject
+                },
+                LineageHit {
+                    index: 1,
+                    role: Role::Reference
+                }
+            ]
+        );
+        assert!(idx.lookup("sha256:cc").unwrap().is_empty());
+        // Re-indexing from 1 (as after a crash) replaces, never duplicates.
+        idx.add(1, &[vec![m("sha256:bb", Role::Subject)]]).unwrap();
+        assert_eq!(idx.lookup("sha256:aa").unwrap().len(), 1);
+        assert_eq!(idx.lookup("sha256:bb").unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,442 @@
+//! The OHLCV CSV importer.
+//!
+//! Exchanges and data vendors disagree on layouts, so the importer reads the header rather than
+//! assuming column positions: names match in any case (`Close`, `CLOSE`), the time column may be
+//! `timestamp`, `date`, `time`, `datetime` or `open_time`, times may be epoch seconds,
+//! milliseconds or ISO dates, and extra columns (a ticker, trade counts, close times) are
+//! ignored. What it never lets through is data a backtest would silently get wrong: duplicate
+//! or out-of-order times and non-positive prices are rejected naming the line. Missing bars
+//! are reported as [`Gap`]s, or rejected in strict mode.
+use crate::{
+    Error, Gap, Result, Series,
+    series::{find_gaps, infer_interval},
+    time::{format_ms, parse_timestamp},
+};
+use std::{io::Read, path::Path};
+
+/// Accepted header names for the time column.
+pub const TIME_ALIASES: &[&str] = &[
+    "timestamp",
+    "date",
+    "time",
+    "datetime",
+    "open_time",
+    "opentime",
+    "open time",
+    "ts",
+];
+const TIME_ALIASES_TEXT: &str = "timestamp, date, time, datetime, open_time, ts";
+const CLOSE_ALIASES_TEXT: &str = "close, c, price";
+const TICKER_ALIASES: &[&str] = &["ticker", "symbol", "pair", "instrument"];
+
+/// Import settings.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Reject series with missing bars instead of reporting them.
+    pub strict: bool,
+    /// Symbol to give the series; else the ticker column, else the file name
+    /// (see [`symbol_from_name`]).
+    pub symbol: Option<String>,
+}
+
+impl ImportOptions {
+    /// Sets strict gap handling.
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Sets the symbol.
+    pub fn with_symbol(mut self, symbol: impl Into<String>) -> Self {
+        self.symbol = Some(symbol.into());
+        self
+    }
+}
+
+/// Quote-currency suffixes stripped from pair names (`BTCUSDT` → `BTC`).
+const QUOTE_SUFFIXES: &[&str] = &["FDUSD", "USDT", "USDC", "BUSD", "TUSD", "DAI", "USD"];
+
+/// The base-asset symbol in a file or pair name: `BTCUSDT_1d.csv` → `BTC`, `bnb-usdt.csv` →
+/// `BNB`, `ETH.csv` → `ETH`.
+pub fn symbol_from_name(name: &str) -> String {
+    let stem = Path::new(name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let first = stem
+        .split(['_', '-', '.', ' '])
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    for q in QUOTE_SUFFIXES {
+        if first.len() > q.len()
+            && let Some(base) = first.strip_suffix(q)
+        {
+            return base.to_string();
+        }
+    }
+    first
+}
+
+/// Reads and validates a CSV file.
+pub fn read_csv(path: &Path, opts: &ImportOptions) -> Result<Series> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = path.display().to_string();
+    let mut series = parse_csv(std::io::BufReader::new(file), &name, opts)?;
+    if series.symbol.is_empty() {
+        series.symbol = symbol_from_name(&name);
+    }
+    Ok(series)
+}
+
+struct Columns {
+    time: usize,
+    open: Option<usize>,
+    high: Option<usize>,
+    low: Option<usize>,
+    close: usize,
+    volume: Option<usize>,
+    ticker: Option<usize>,
+}
+
+fn find(header: &[String], names: &[&str]) -> Option<usize> {
+    header.iter().position(|h| names.contains(&h.as_str()))
+}
+
+fn columns(header: &[String], source: &str) -> Result<Columns> {
+    let joined = || header.join(", ");
+    let time = find(header, TIME_ALIASES).ok_or_else(|| Error::MissingColumn {
+        source_name: source.to_string(),
+        wanted: "time",
+        aliases: TIME_ALIASES_TEXT,
+        header: joined(),
+    })?;
+    let close = find(header, &["close", "c", "price", "close_price"]).ok_or_else(|| {
+        Error::MissingColumn {
+            source_name: source.to_string(),
+            wanted: "close",
+            aliases: CLOSE_ALIASES_TEXT,
+            header: joined(),
+        }
+    })?;
+    Ok(Columns {
+        time,
+        open: find(header, &["open", "o", "open_price"]),
+        high: find(header, &["high", "h", "high_price"]),
+        low: find(header, &["low", "l", "low_price"]),
+        close,
+        volume: find(header, &["volume", "vol", "v", "base_volume"]),
+        ticker: find(header, TICKER_ALIASES),
+    })
+}
+
+/// Reads and validates CSV text from any reader. `source` names it in messages.
+///
+/// An empty symbol in the result means neither `opts.symbol` nor a ticker column named one
+/// ([`read_csv`] then falls back to the file name).
+pub fn parse_csv<R: Read>(reader: R, source: &str, opts: &ImportOptions) -> Result<Series> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(reader);
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map_or(0, |p| p.line());
+        Error::Csv {
+            source_name: source.to_string(),
+            line,
+            detail: e.to_string(),
+        }
+    };
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(csv_err)?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let cols = columns(&header, source)?;
+
+    let mut s = Series {
+        symbol: opts.symbol.clone().unwrap_or_default(),
+        source: source.to_string(),
+        interval_ms: 0,
+        time: Vec::new(),
+        open: Vec::new(),
+        high: Vec::new(),
+        low: Vec::new(),
+        close: Vec::new(),
+        volume: Vec::new(),
+        gaps: Vec::new(),
+    };
+    let mut lines: Vec<u64> = Vec::new();
+    let mut ticker: Option<String> = None;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_err(e)),
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        if rec.iter().all(str::is_empty) {
+            continue;
+        }
+        let cell = |i: usize| rec.get(i).unwrap_or("");
+        let t_raw = cell(cols.time);
+        let t = parse_timestamp(t_raw).ok_or_else(|| Error::BadCell {
+            source_name: source.to_string(),
+            line,
+            column: header[cols.time].clone(),
+            value: t_raw.to_string(),
+            expected: "a timestamp (epoch seconds/milliseconds or YYYY-MM-DD[ HH:MM:SS])",
+        })?;
+        let num = |i: usize| -> Result<f64> {
+            let raw = cell(i);
+            raw.parse::<f64>().map_err(|_| Error::BadCell {
+                source_name: source.to_string(),
+                line,
+                column: header[i].clone(),
+                value: raw.to_string(),
+                expected: "a number",
+            })
+        };
+        let price = |i: usize| -> Result<f64> {
+            let v = num(i)?;
+            if v.is_finite() && v > 0.0 {
+                Ok(v)
+            } else {
+                Err(Error::NonPositivePrice {
+                    source_name: source.to_string(),
+                    line,
+                    column: header[i].clone(),
+                    value: v,
+                })
+            }
+        };
+        let close = price(cols.close)?;
+        let open = cols.open.map(price).transpose()?.unwrap_or(close);
+        let high = cols.high.map(price).transpose()?.unwrap_or(close);
+        let low = cols.low.map(price).transpose()?.unwrap_or(close);
+        let volume = cols.volume.map(num).transpose()?.unwrap_or(0.0);
+        if high < low {
+            return Err(Error::InconsistentRow {
+                source_name: source.to_string(),
+                line,
+                detail: format!("high {high} is below low {low}"),
+            });
+        }
+        if !(volume.is_finite() && volume >= 0.0) {
+            return Err(Error::InconsistentRow {
+                source_name: source.to_string(),
+                line,
+                detail: format!("volume {volume} is negative or not finite"),
+            });
+        }
+        if let Some(i) = cols.ticker {
+            let tk = cell(i);
+            match &ticker {
+                None => ticker = Some(tk.to_string()),
+                Some(first) if first != tk => {
+                    return Err(Error::MixedTickers {
+                        source_name: source.to_string(),
+                        line,
+                        first: first.clone(),
+                        found: tk.to_string(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        if let (Some(&prev), Some(&prev_line)) = (s.time.last(), lines.last()) {
+            if t == prev {
+                return Err(Error::Duplicate {
+                    source_name: source.to_string(),
+                    line,
+                    first_line: prev_line,
+                    time: format_ms(t),
+                });
+            }
+            if t < prev {
+                return Err(Error::NotMonotonic {
+                    source_name: source.to_string(),
+                    line,
+                    time: format_ms(t),
+                    previous_line: prev_line,
+                    previous: format_ms(prev),
+                });
+            }
+        }
+        s.time.push(t);
+        s.open.push(open);
+        s.high.push(high);
+        s.low.push(low);
+        s.close.push(close);
+        s.volume.push(volume);
+        lines.push(line);
+    }
+    if s.time.len() < 2 {
+        return Err(Error::TooFewRows {
+            source_name: source.to_string(),
+            detail: format!(
+                "{} data row(s); at least 2 are needed to infer the bar interval",
+                s.time.len()
+            ),
+        });
+    }
+    let interval = infer_interval(&s.time).unwrap_or(1);
+    for (w, &line) in s.time.windows(2).zip(&lines[1..]) {
+        let step = w[1] - w[0];
+        if step < interval {
+            return Err(Error::Irregular {
+                source_name: source.to_string(),
+                line,
+                time: format_ms(w[1]),
+                step_ms: step,
+                interval_ms: interval,
+            });
+        }
+    }
+    s.interval_ms = interval;
+    s.gaps = find_gaps(&s.time, &lines, interval);
+    if opts.strict
+        && let Some(g) = s.gaps.first()
+    {
+        return Err(gap_error(source, g));
+    }
+    if s.symbol.is_empty()
+        && let Some(tk) = ticker
+    {
+        s.symbol = symbol_from_name(&tk);
+    }
+    Ok(s)
+}
+
+fn gap_error(source: &str, g: &Gap) -> Error {
+    Error::Gap {
+        source_name: source.to_string(),
+        line: g.line,
+        missing: g.missing,
+        after: format_ms(g.after_ms),
+        before: format_ms(g.before_ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Series> {
+        parse_csv(text.as_bytes(), "t.csv", &ImportOptions::default())
+    }
+
+    #[test]
+    fn reads_the_shipped_layout() {
+        let s = parse(
+            "timestamp,open,high,low,close,volume\n2017-08-17,1,2,0.5,1.5,10\n2017-08-18,1.5,2,1,2,11\n",
+        )
+        .unwrap();
+        assert_eq!(s.close, vec![1.5, 2.0]);
+        assert_eq!(s.interval_ms, 86_400_000);
+        assert!(s.gaps.is_empty());
+    }
+
+    #[test]
+    fn header_in_any_case_epoch_ms_and_ticker_column() {
+        let s = parse(
+            "Ticker,OPEN_TIME,Open,High,Low,Close,Volume,trades\nBNBUSDT,1510000000000,1,1,1,1,0,3\nBNBUSDT,1510014400000,1,2,1,2,0,4\n",
+        )
+        .unwrap();
+        assert_eq!(s.symbol, "BNB");
+        assert_eq!(s.time, vec![1_510_000_000_000, 1_510_014_400_000]);
+        assert_eq!(s.interval_ms, 14_400_000);
+    }
+
+    #[test]
+    fn seconds_and_close_only() {
+        let s = parse("date,close\n1510000000,5\n1510086400,6\n1510172800,7\n").unwrap();
+        assert_eq!(s.open, s.close);
+        assert_eq!(s.time[0], 1_510_000_000_000);
+    }
+
+    #[test]
+    fn rejections_name_the_line() {
+        let cases = [
+            (
+                "date,close\n2020-01-01,1\n2020-01-01,2\n",
+                "line 3: duplicate",
+            ),
+            (
+                "date,close\n2020-01-02,1\n2020-01-01,2\n",
+                "line 3: timestamp 2020-01-01 is earlier",
+            ),
+            (
+                "date,close\n2020-01-01,1\n2020-01-02,0\n",
+                "line 3: close price 0 is not positive",
+            ),
+            (
+                "date,close\n2020-01-01,-1\n2020-01-02,1\n",
+                "line 2: close price -1",
+            ),
+            (
+                "date,close\n2020-01-01,abc\n2020-01-02,1\n",
+                "line 2: column `close` holds \"abc\"",
+            ),
+            (
+                "date,close\n2020-01-01,1\nsoon,1\n",
+                "line 3: column `date`",
+            ),
+            (
+                "date,open,high,low,close\n2020-01-01,1,1,2,1\n2020-01-02,1,1,1,1\n",
+                "line 2: high 1 is below low 2",
+            ),
+            ("when,close\n2020-01-01,1\n", "no time column"),
+            ("date,close\n2020-01-01,1\n", "1 data row"),
+            (
+                "ticker,date,close\nBTCUSDT,2020-01-01,1\nETHUSDT,2020-01-02,1\n",
+                "line 3: ticker",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{want:?} not in {e:?}");
+        }
+    }
+
+    #[test]
+    fn gaps_are_reported_or_rejected_in_strict_mode() {
+        let text = "date,close\n2020-01-01,1\n2020-01-02,1\n2020-01-05,1\n2020-01-06,1\n";
+        let s = parse(text).unwrap();
+        assert_eq!(s.gaps.len(), 1);
+        let g = s.gaps[0];
+        assert_eq!((g.line, g.index, g.missing), (4, 2, 2));
+        let e = parse_csv(
+            text.as_bytes(),
+            "t.csv",
+            &ImportOptions::default().with_strict(true),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("line 4: gap of 2 missing bar(s) between 2020-01-02 and 2020-01-05"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn irregular_step_is_rejected() {
+        let e = parse("ts,close\n0,1\n86400,1\n172800,1\n176400,1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 5"), "{e}");
+    }
+
+    #[test]
+    fn symbols_from_names() {
+        assert_eq!(symbol_from_name("data/market/BTCUSDT_1d.csv"), "BTC");
+        assert_eq!(symbol_from_name("bnb-usdt.csv"), "BNB");
+        assert_eq!(symbol_from_name("ETH.csv"), "ETH");
+        assert_eq!(symbol_from_name("USDT.csv"), "USDT");
+    }
+}
