@@ -209,7 +209,11 @@ async fn witnesses_cosign_and_verify_demands_their_cosignatures() {
             .arg(&bundle),
     );
 
-    // The cosignature arrives shortly after the checkpoint is published.
+    // `log add` waits for the witness, so even its bundle carries the cosignature.
+    let early = run(cairn(d).arg("verify").arg(&bundle).args(["--log-key", &log_key, "--witness-key", &witness.key]));
+    assert!(early.status.success(), "{}", stderr(&early));
+
+    // The cosignature is on the published checkpoint too.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = http

@@ -637,8 +637,12 @@ fn integrate(shared: &Shared, size: &mut u64, pending: &[Pending]) -> Result<()>
     }
     let checkpoint = sign_checkpoint(&shared.config.origin, &shared.signer, &tree, new)?;
     drop(tree);
-    shared.storage.put("checkpoint", checkpoint.as_bytes())?;
-    *shared.checkpoint.write().expect("lock") = checkpoint;
+    {
+        // Under the lock, so a concurrent attach_cosignatures never writes an older note over it.
+        let mut current = shared.checkpoint.write().expect("lock");
+        shared.storage.put("checkpoint", checkpoint.as_bytes())?;
+        *current = checkpoint;
+    }
     *size = new;
     shared.integrated.send_replace(new);
     Ok(())

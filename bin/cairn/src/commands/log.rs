@@ -285,6 +285,27 @@ pub(crate) async fn submit(
             Err(e) => return Err(e.into()),
         }
     };
+    // When the log has witnesses, wait (briefly) for their cosignatures so the bundle carries
+    // them: a verifier that requires witnesses can then check it offline.
+    let witnesses = client
+        .info()
+        .await
+        .ok()
+        .and_then(|i| i["witnesses"].as_array().map(Vec::len))
+        .unwrap_or(0);
+    let mut bundle = bundle;
+    let cosign_deadline = Instant::now() + Duration::from_secs(5);
+    while witnesses > 0 && Instant::now() < cosign_deadline {
+        let signed = cairn_tlog::TlogProof::parse(&bundle.tlog_proof)
+            .ok()
+            .and_then(|p| cairn_tlog::Note::parse(&p.checkpoint).ok())
+            .map_or(0, |n| n.signatures.len());
+        if signed > witnesses {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        bundle = client.bundle(resp.index).await?;
+    }
     let waited = started.elapsed();
     std::fs::write(out, bundle.to_json() + "\n")
         .with_context(|| format!("writing {}", out.display()))?;
