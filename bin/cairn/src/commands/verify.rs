@@ -247,7 +247,18 @@ pub(super) async fn run(
             );
         }
         for d in &lineage.unresolved {
-            let _ = writeln!(s, "  not attested: {d}");
+            // Say which statement points at it: unattested code or inputs are normal, a
+            // missing dataset is not.
+            let by = verified
+                .iter()
+                .find(|(_, v)| v.statement.upstream_digests().contains(d))
+                .map(|(_, v)| {
+                    let kind = v.statement.predicate_type.rsplit('/').nth(1).unwrap_or("?").to_owned();
+                    let name = v.statement.subject.first().map(|x| x.name.clone()).unwrap_or_default();
+                    format!(" (named by the {kind} statement of {name})")
+                })
+                .unwrap_or_default();
+            let _ = writeln!(s, "  not attested: {d}{by}");
         }
         if let Some(a) = &anchor_report {
             let _ = writeln!(
