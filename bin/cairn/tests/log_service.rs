@@ -339,3 +339,40 @@ async fn checkpoints_are_anchored_on_chain_and_verify_checks_the_anchor() {
     );
     assert_eq!(v["anchor"]["anchoredSize"], anchored["anchor"]["size"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_serve_anchors_periodically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    json(cairn(d).args(["--json", "devnet", "up", "--port", "0"]));
+    struct Down<'a>(&'a std::path::Path);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            let _ = cairn(self.0).args(["devnet", "down"]).output();
+        }
+    }
+    let _down = Down(d);
+    let log = log_serve(d, &["--anchor-interval", "1"]);
+    let key = Key::generate().unwrap();
+    let http = reqwest::Client::new();
+    for i in 0..3 {
+        let (body, _) = submission(&key, i);
+        assert!(http.post(format!("{}/add?wait=integrated", log.url)).json(&body).send().await.unwrap().status().is_success());
+    }
+    let b: Value = http.get(format!("{}/bundle/1", log.url)).send().await.unwrap().json().await.unwrap();
+    let bundle = d.join("one.bundle.json");
+    std::fs::write(&bundle, b.to_string()).unwrap();
+    // Nobody runs `log anchor`: the service's own anchorer must put the checkpoint on chain.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = run(cairn(d).args(["--json", "verify"]).arg(&bundle).args(["--log", &log.url, "--anchor"]));
+        if out.status.success() {
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["anchor"]["anchoredSize"], 3);
+            break;
+        }
+        assert!(stderr(&out).contains("no anchor on chain"), "{}", stderr(&out));
+        assert!(Instant::now() < deadline, "the periodic anchorer never anchored");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
