@@ -210,7 +210,12 @@ async fn witnesses_cosign_and_verify_demands_their_cosignatures() {
     );
 
     // `log add` waits for the witness, so even its bundle carries the cosignature.
-    let early = run(cairn(d).arg("verify").arg(&bundle).args(["--log-key", &log_key, "--witness-key", &witness.key]));
+    let early = run(cairn(d).arg("verify").arg(&bundle).args([
+        "--log-key",
+        &log_key,
+        "--witness-key",
+        &witness.key,
+    ]));
     assert!(early.status.success(), "{}", stderr(&early));
 
     // The cosignature is on the published checkpoint too.
@@ -357,22 +362,47 @@ async fn log_serve_anchors_periodically() {
     let http = reqwest::Client::new();
     for i in 0..3 {
         let (body, _) = submission(&key, i);
-        assert!(http.post(format!("{}/add?wait=integrated", log.url)).json(&body).send().await.unwrap().status().is_success());
+        assert!(
+            http.post(format!("{}/add?wait=integrated", log.url))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        );
     }
-    let b: Value = http.get(format!("{}/bundle/1", log.url)).send().await.unwrap().json().await.unwrap();
+    let b: Value = http
+        .get(format!("{}/bundle/1", log.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let bundle = d.join("one.bundle.json");
     std::fs::write(&bundle, b.to_string()).unwrap();
     // Nobody runs `log anchor`: the service's own anchorer must put the checkpoint on chain.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let out = run(cairn(d).args(["--json", "verify"]).arg(&bundle).args(["--log", &log.url, "--anchor"]));
+        let out = run(cairn(d)
+            .args(["--json", "verify"])
+            .arg(&bundle)
+            .args(["--log", &log.url, "--anchor"]));
         if out.status.success() {
             let v: Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(v["anchor"]["anchoredSize"], 3);
             break;
         }
-        assert!(stderr(&out).contains("no anchor on chain"), "{}", stderr(&out));
-        assert!(Instant::now() < deadline, "the periodic anchorer never anchored");
+        assert!(
+            stderr(&out).contains("no anchor on chain"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the periodic anchorer never anchored"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -253,8 +253,19 @@ pub(super) async fn run(
                 .iter()
                 .find(|(_, v)| v.statement.upstream_digests().contains(d))
                 .map(|(_, v)| {
-                    let kind = v.statement.predicate_type.rsplit('/').nth(1).unwrap_or("?").to_owned();
-                    let name = v.statement.subject.first().map(|x| x.name.clone()).unwrap_or_default();
+                    let kind = v
+                        .statement
+                        .predicate_type
+                        .rsplit('/')
+                        .nth(1)
+                        .unwrap_or("?")
+                        .to_owned();
+                    let name = v
+                        .statement
+                        .subject
+                        .first()
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default();
                     format!(" (named by the {kind} statement of {name})")
                 })
                 .unwrap_or_default();
