@@ -54,6 +54,15 @@ pub(crate) enum Command {
     /// Benchmarks (`cairn bench backtest`: bar x configuration steps per second).
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Run a compute node: job API, matching, leases, escrow settlement, receipts.
+    #[command(subcommand)]
+    Node(NodeCmd),
+    /// Share this machine as a compute provider (`cairn worker --node URL --key FILE`), or show
+    /// its jobs and earnings (`cairn worker status`).
+    Worker(WorkerArgs),
+    /// Submit compute jobs and follow them: submit, status, logs, result, cancel.
+    #[command(subcommand)]
+    Job(JobCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -567,6 +576,9 @@ pub(crate) enum BenchCmd {
     Log(BenchLogArgs),
     /// Dataset hashing throughput (MB/s, per core) on a directory.
     Data(BenchDataArgs),
+    /// Compute node: submit→running latency over N jobs on a devnet with 1 s blocks, and
+    /// matching + settlement bookkeeping throughput (jobs/s, chain batched).
+    Compute(BenchComputeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -615,4 +627,171 @@ pub(crate) struct BenchBacktestArgs {
     /// No progress bar on stderr.
     #[arg(long)]
     pub(crate) no_progress: bool,
+}
+
+/// Default URL of `cairn node serve`.
+pub(crate) const DEFAULT_NODE_URL: &str = "http://127.0.0.1:7400";
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NodeCmd {
+    /// Serve the compute node's HTTP API; prints {"listening": URL, ...} first with --json.
+    Serve(NodeServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NodeServeArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = cairn_node::DEFAULT_LISTEN, env = "CAIRN_NODE_LISTEN")]
+    pub(crate) listen: String,
+    /// Node directory (database, blobs, receipt key). Default: <data-dir>/node
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// Transparency log that receives the job receipts.
+    #[arg(long, env = "CAIRN_LOG_URL")]
+    pub(crate) log: Option<String>,
+    /// Milliseconds between worker heartbeats.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) heartbeat_ms: u64,
+    /// A provider silent this many milliseconds loses its jobs to others.
+    #[arg(long, default_value_t = 3000)]
+    pub(crate) lease_ms: u64,
+    #[command(flatten)]
+    pub(crate) market: MarketArgs,
+}
+
+/// Which chain, key and ComputeMarket (default: the local devnet and its manifest).
+#[derive(Debug, Args)]
+pub(crate) struct MarketArgs {
+    #[command(flatten)]
+    pub(crate) chain: ChainArgs,
+    /// ComputeMarket address. Default: from the deployment manifest.
+    #[arg(long, env = "CAIRN_MARKET_CONTRACT")]
+    pub(crate) market_contract: Option<alloy::primitives::Address>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct WorkerArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<WorkerCmd>,
+    #[command(flatten)]
+    pub(crate) run: WorkerRunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WorkerCmd {
+    /// Stake, advertise, heartbeat and run jobs until stopped (the default).
+    Run(WorkerRunArgs),
+    /// The worker's jobs and earnings, from its local state (refreshed from the node if it
+    /// answers).
+    Status(WorkerStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerRunArgs {
+    /// URL of the node.
+    #[arg(long, default_value = DEFAULT_NODE_URL, env = "CAIRN_NODE_URL")]
+    pub(crate) node: String,
+    /// File with the provider's hex private key (created on the devnet when missing).
+    #[arg(long, env = "CAIRN_WORKER_KEY")]
+    pub(crate) key: Option<PathBuf>,
+    /// CPU cores to offer (at most the detected ones).
+    #[arg(long)]
+    pub(crate) cores: Option<u32>,
+    /// Memory to offer, e.g. "4 GiB" (at most the detected MemTotal).
+    #[arg(long)]
+    pub(crate) memory: Option<String>,
+    /// GPUs to offer (at most the ones NVML reports).
+    #[arg(long)]
+    pub(crate) gpus: Option<u32>,
+    /// Ask: USDT base units per million fuel units.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) ask_mfuel: u64,
+    /// Ask: USDT base units per second of wall time.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) ask_second: u64,
+    /// Stake to bond, USDT base units. Default: the market's minimum.
+    #[arg(long)]
+    pub(crate) stake: Option<String>,
+    /// JSON-RPC URL of the chain. Default: the one the node reports.
+    #[arg(long, env = "CAIRN_RPC_URL")]
+    pub(crate) rpc_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerStatusArgs {
+    /// The provider's key file (to find its state). Default: the only worker under <data-dir>.
+    #[arg(long, env = "CAIRN_WORKER_KEY")]
+    pub(crate) key: Option<PathBuf>,
+}
+
+/// The node a job command talks to.
+#[derive(Debug, Args)]
+pub(crate) struct NodeUrlArgs {
+    /// URL of the node.
+    #[arg(long, default_value = DEFAULT_NODE_URL, env = "CAIRN_NODE_URL")]
+    pub(crate) node: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobCmd {
+    /// Upload the module and inputs to the node, escrow the payment on chain, submit; prints
+    /// the job id.
+    Submit {
+        /// The job file (TOML).
+        file: PathBuf,
+        #[command(flatten)]
+        node: NodeUrlArgs,
+        #[command(flatten)]
+        chain: ChainArgs,
+    },
+    /// The job's state, and why it is waiting, stuck or stopped.
+    Status {
+        /// Job id.
+        id: u64,
+        #[command(flatten)]
+        node: NodeUrlArgs,
+    },
+    /// The job's history and the run's stdout and stderr.
+    Logs {
+        /// Job id.
+        id: u64,
+        #[command(flatten)]
+        node: NodeUrlArgs,
+    },
+    /// Download the outputs and the receipt bundle (for `cairn verify`).
+    Result {
+        /// Job id.
+        id: u64,
+        /// Directory to write into. Default: ./job-<id>
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeUrlArgs,
+    },
+    /// Stop the job and refund the escrow (signed by the requester's key).
+    Cancel {
+        /// Job id.
+        id: u64,
+        #[command(flatten)]
+        node: NodeUrlArgs,
+        #[command(flatten)]
+        chain: ChainArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchComputeArgs {
+    /// Jobs in the submit→running latency run.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) jobs: usize,
+    /// Jobs in the bookkeeping throughput run.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) throughput_jobs: usize,
+    /// Seconds between devnet blocks for the latency run.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) block_time: u64,
+    /// Scratch directory. Default: a temporary directory under <data-dir>.
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
 }

@@ -32,6 +32,12 @@ mod bindings {
     alloy::sol!(
         #[sol(rpc)]
         #[derive(Debug)]
+        ComputeMarket,
+        "../../contracts/out/ComputeMarket.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
         UniswapV2Factory,
         "../../contracts/out/uniswap/UniswapV2Factory.json"
     );
@@ -56,7 +62,8 @@ mod bindings {
 }
 
 pub use bindings::{
-    ProvenanceAnchor, TestToken, UniswapV2Factory, UniswapV2Pair, UniswapV2Router02, WETH9,
+    ComputeMarket, ProvenanceAnchor, TestToken, UniswapV2Factory, UniswapV2Pair, UniswapV2Router02,
+    WETH9,
 };
 
 /// The pair init-code hash that `UniswapV2Library.pairFor` inside Router02 is compiled with.
@@ -95,6 +102,7 @@ mod tests {
         for code in [
             &TestToken::BYTECODE,
             &ProvenanceAnchor::BYTECODE,
+            &ComputeMarket::BYTECODE,
             &UniswapV2Factory::BYTECODE,
             &UniswapV2Router02::BYTECODE,
             &WETH9::BYTECODE,

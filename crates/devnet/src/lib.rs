@@ -5,7 +5,8 @@
 //!                        │                 ▲ pid + rpc in devnet/state.json
 //!                        ▼                 │
 //!                 stack::ensure ──▶ WETH9, UniswapV2Factory, Router02, USDT/WBTC/WBNB,
-//!                        │           pools seeded at the last daily close
+//!                        │           pools seeded at the last daily close,
+//!                        │           ProvenanceAnchor, ComputeMarket (USDT escrow)
 //!                        ▼
 //!                 deployment.json (chain id, RPC URL, addresses, block number)
 //! ```
@@ -29,7 +30,10 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use prices::{SeedPrice, last_close};
-pub use stack::{PAIRS, TOKENS, deploy_stack, ensure_stack, pair_address};
+pub use stack::{
+    COMPUTE_CHALLENGE_WINDOW_SECS, COMPUTE_FEE_BPS, COMPUTE_MIN_STAKE_USDT,
+    COMPUTE_UNBONDING_DELAY_SECS, PAIRS, TOKENS, deploy_stack, ensure_stack, pair_address,
+};
 
 use cairn_chain::{Chain, ChainConfig, Deployment, KeySource};
 use serde::Serialize;

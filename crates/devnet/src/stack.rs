@@ -1,5 +1,6 @@
-//! The contracts every devnet carries: Cairn's `ProvenanceAnchor`, WETH9, Uniswap V2 Factory and
-//! Router02, the USDT / WBTC / WBNB test tokens, and USDT pools seeded at real prices.
+//! The contracts every devnet carries: Cairn's `ProvenanceAnchor` and `ComputeMarket`, WETH9,
+//! Uniswap V2 Factory and Router02, the USDT / WBTC / WBNB test tokens, and USDT pools seeded at
+//! real prices.
 use crate::{DevnetConfig, Error, Result, prices::last_close};
 use alloy::{
     contract::RawCallBuilder,
@@ -8,8 +9,8 @@ use alloy::{
 };
 use cairn_chain::{Chain, Deployment, PoolInfo, TokenInfo};
 use cairn_contracts::{
-    PAIR_INIT_CODE_HASH, ProvenanceAnchor, TestToken, UniswapV2Factory, UniswapV2Router02, WETH9,
-    pair_init_code_hash, router_expects_init_code_hash,
+    ComputeMarket, PAIR_INIT_CODE_HASH, ProvenanceAnchor, TestToken, UniswapV2Factory,
+    UniswapV2Router02, WETH9, pair_init_code_hash, router_expects_init_code_hash,
 };
 use std::{collections::BTreeMap, path::Path};
 
@@ -28,6 +29,17 @@ pub const PAIRS: [(&str, &str, &str); 2] = [
 
 /// USDT minted to the deployer beyond the pool seeds, for swaps and demos.
 const WORKING_USDT: u64 = 1_000_000;
+
+/// The devnet `ComputeMarket`'s unbonding delay: a day, so a provider cannot dodge a slash for
+/// a job it just took by unstaking.
+pub const COMPUTE_UNBONDING_DELAY_SECS: u64 = 86_400;
+/// The devnet `ComputeMarket`'s challenge window: a minute, long enough for the node to check
+/// a result, short enough that demos settle quickly.
+pub const COMPUTE_CHALLENGE_WINDOW_SECS: u64 = 60;
+/// The devnet `ComputeMarket`'s fee on settled payments, in basis points (1%).
+pub const COMPUTE_FEE_BPS: u16 = 100;
+/// The devnet `ComputeMarket`'s minimum provider stake, in whole USDT.
+pub const COMPUTE_MIN_STAKE_USDT: u64 = 100;
 
 /// Reuses the deployment in the manifest when every contract in it is live on this chain;
 /// deploys everything otherwise. Returns the deployment and whether it was reused.
@@ -178,6 +190,22 @@ pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> 
         ProvenanceAnchor::deploy_builder(p),
     )
     .await?;
+    // The compute market escrows USDT; the deployer is both operator (the node) and treasury.
+    let market = deploy(
+        chain,
+        "deploy ComputeMarket",
+        ComputeMarket::deploy_builder(
+            p,
+            usdt.address,
+            deployer,
+            COMPUTE_UNBONDING_DELAY_SECS,
+            COMPUTE_CHALLENGE_WINDOW_SECS,
+            COMPUTE_FEE_BPS,
+            deployer,
+            units(COMPUTE_MIN_STAKE_USDT as f64, usdt.decimals),
+        ),
+    )
+    .await?;
     let working = TestToken::new(usdt.address, p);
     send(
         chain,
@@ -191,6 +219,7 @@ pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> 
         ("uniswap_v2_factory".to_owned(), factory),
         ("uniswap_v2_router02".to_owned(), router),
         ("provenance_anchor".to_owned(), anchor),
+        ("compute_market".to_owned(), market),
     ]);
     Ok(Deployment {
         chain_id: chain.chain_id(),

@@ -71,6 +71,7 @@ pub fn kind_of(predicate_type: &str) -> StatementKind {
         predicate::TRAINING_RUN_V1 => StatementKind::TrainingRun,
         predicate::INFERENCE_V1 => StatementKind::Inference,
         predicate::DECISION_V1 => StatementKind::AgentDecision,
+        predicate::JOB_RECEIPT_V1 => StatementKind::JobReceipt,
         _ => StatementKind::Other,
     }
 }

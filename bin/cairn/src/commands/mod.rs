@@ -3,12 +3,16 @@ mod agent;
 mod anchor;
 mod attest;
 mod bench;
+mod bench_compute;
 mod bench_log;
 mod chain;
 mod data;
 mod devnet;
+mod job;
 mod log;
+mod node;
 mod verify;
+mod worker;
 
 use crate::{
     cli::{Cli, Command},
@@ -30,6 +34,12 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(args, &settings, cli.json).await,
         Command::Lineage(args) => verify::lineage(args, cli.json).await,
         Command::Agent(cmd) => agent::run(cmd, &settings, cli.json),
+        Command::Bench(crate::cli::BenchCmd::Compute(a)) => {
+            node::bench(a, &settings, cli.json).await
+        }
         Command::Bench(cmd) => bench::run(cmd, &settings, cli.json),
+        Command::Node(cmd) => node::run(cmd, &settings, cli.json).await,
+        Command::Worker(args) => worker::run(args, &settings, cli.json).await,
+        Command::Job(cmd) => job::run(cmd, &settings, cli.json).await,
     }
 }

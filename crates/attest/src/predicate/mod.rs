@@ -10,6 +10,7 @@
 //!                                              training-run/v1 ──datasets──▶ dataset/v1 (root)
 //!                                                        └─code
 //!  decision/v1 ──plan, inputs──▶ (any attested artifact, e.g. an inference output)
+//!  job-receipt/v1 (subject: outputs) ──spec, module, inputs, inputRoots──▶ dataset/v1 (root)
 //! ```
 //!
 //! [`Predicate::upstream_digests`] lists the arrows leaving a statement;
@@ -21,12 +22,14 @@ use serde_json::Value;
 mod dataset;
 mod decision;
 mod inference;
+mod job_receipt;
 mod model;
 mod training_run;
 
 pub use dataset::DatasetV1;
 pub use decision::{DecisionKind, DecisionV1};
 pub use inference::InferenceV1;
+pub use job_receipt::{JobReceiptV1, ReceiptOutput, ReceiptPayment};
 pub use model::ModelV1;
 pub use training_run::{TrainingRunV1, Verification, VerificationOutcome};
 
@@ -40,14 +43,17 @@ pub const TRAINING_RUN_V1: &str = "https://cairn.dev/attestation/training-run/v1
 pub const INFERENCE_V1: &str = "https://cairn.dev/attestation/inference/v1";
 /// `predicateType` of [`DecisionV1`].
 pub const DECISION_V1: &str = "https://cairn.dev/attestation/decision/v1";
+/// `predicateType` of [`JobReceiptV1`].
+pub const JOB_RECEIPT_V1: &str = "https://cairn.dev/attestation/job-receipt/v1";
 
 /// Every predicate type [`crate::parse_known_statement`] accepts.
-pub const KNOWN_PREDICATE_TYPES: [&str; 5] = [
+pub const KNOWN_PREDICATE_TYPES: [&str; 6] = [
     DATASET_V1,
     MODEL_V1,
     TRAINING_RUN_V1,
     INFERENCE_V1,
     DECISION_V1,
+    JOB_RECEIPT_V1,
 ];
 
 /// A typed predicate: its type URI, its validation, and its lineage links.
@@ -110,6 +116,8 @@ pub enum KnownPredicate {
     Inference(InferenceV1),
     /// [`DECISION_V1`].
     Decision(DecisionV1),
+    /// [`JOB_RECEIPT_V1`].
+    JobReceipt(JobReceiptV1),
 }
 
 impl KnownPredicate {
@@ -123,6 +131,7 @@ impl KnownPredicate {
             TRAINING_RUN_V1 => Self::TrainingRun(json::decode(value, AT)?),
             INFERENCE_V1 => Self::Inference(json::decode(value, AT)?),
             DECISION_V1 => Self::Decision(json::decode(value, AT)?),
+            JOB_RECEIPT_V1 => Self::JobReceipt(json::decode(value, AT)?),
             other => return Err(unknown_predicate_type(other)),
         })
     }
@@ -135,6 +144,7 @@ impl KnownPredicate {
             Self::TrainingRun(p) => p,
             Self::Inference(p) => p,
             Self::Decision(p) => p,
+            Self::JobReceipt(p) => p,
         }
     }
 }
@@ -200,4 +210,5 @@ known_from! {
     TrainingRunV1 => TrainingRun,
     InferenceV1 => Inference,
     DecisionV1 => Decision,
+    JobReceiptV1 => JobReceipt,
 }

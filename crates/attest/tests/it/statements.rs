@@ -46,7 +46,42 @@ fn samples() -> Vec<(Statement<KnownPredicate>, &'static str)> {
             ),
             predicate::DECISION_V1,
         ),
+        (
+            Statement::new(
+                vec![Subject::of_bytes("counts.txt", b"a 1")],
+                job_receipt(b"a 1").into(),
+            ),
+            predicate::JOB_RECEIPT_V1,
+        ),
     ]
+}
+
+fn job_receipt(output: &[u8]) -> predicate::JobReceiptV1 {
+    let addr = "0x00000000000000000000000000000000000000aa".to_string();
+    predicate::JobReceiptV1 {
+        job_id: "7".into(),
+        chain_id: 31337,
+        market: addr.clone(),
+        spec: Digest::sha256_of(b"spec"),
+        module: Digest::sha256_of(b"module"),
+        inputs: vec![Digest::sha256_of(b"input")],
+        input_roots: vec![],
+        outputs: vec![predicate::ReceiptOutput {
+            name: "counts.txt".into(),
+            digest: Digest::sha256_of(output),
+        }],
+        provider: addr.clone(),
+        outcome: "succeeded".into(),
+        fuel_used: 1,
+        wall_time_ms: 1,
+        payment: predicate::ReceiptPayment {
+            token: addr,
+            escrowed: "10".into(),
+            paid: "9".into(),
+            fee: "1".into(),
+            refunded: "0".into(),
+        },
+    }
 }
 
 fn to_value(statement: &Statement<KnownPredicate>) -> Value {
@@ -69,6 +104,7 @@ fn predicate_type_uris() {
             "https://cairn.dev/attestation/training-run/v1",
             "https://cairn.dev/attestation/inference/v1",
             "https://cairn.dev/attestation/decision/v1",
+            "https://cairn.dev/attestation/job-receipt/v1",
         ]
     );
 }
@@ -101,7 +137,7 @@ fn statement_json_field_order_is_type_subject_predicate_type_predicate() {
 #[test]
 fn bad_predicate_fields_are_named_by_path() {
     let statements: Vec<Value> = samples().iter().map(|(s, _)| to_value(s)).collect();
-    let [dataset, run, model, inference, decision] = statements.try_into().unwrap();
+    let [dataset, run, model, inference, decision, _receipt] = statements.try_into().unwrap();
     let cases: Vec<(Value, &str, Value, &str)> = vec![
         (
             dataset.clone(),

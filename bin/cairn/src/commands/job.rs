@@ -1,0 +1,335 @@
+//! `cairn job submit|status|logs|result|cancel`.
+use crate::{
+    cli::{ChainArgs, JobCmd},
+    commands::node::{chain, fund_on_devnet},
+    config::Settings,
+    output,
+};
+use alloy::primitives::{B256, U256};
+use anyhow::{Context, Result, anyhow, bail};
+use cairn_compute::{BlobRef, InputRef, JobFile, api::JobView, fmt_usdt};
+use cairn_escrow::Escrow;
+use cairn_node::NodeClient;
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
+
+/// Devnet account that requests jobs by default (0 operates the market).
+const DEVNET_REQUESTER: usize = 1;
+
+pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Result<ExitCode> {
+    match cmd {
+        JobCmd::Submit { file, node, chain } => {
+            submit(file, &node.node, chain, settings, json_out).await
+        }
+        JobCmd::Status { id, node } => {
+            let v = NodeClient::new(&node.node).job(*id).await?;
+            if json_out {
+                output::json(&v);
+            } else {
+                output::print(&status_text(&v));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCmd::Logs { id, node } => {
+            let logs = NodeClient::new(&node.node).logs(*id).await?;
+            if json_out {
+                output::json(&logs);
+            } else {
+                let mut s = String::new();
+                for e in &logs.events {
+                    s.push_str(&format!("{}  {}\n", e.at_ms, e.message));
+                }
+                for (name, text) in [("stdout", &logs.stdout), ("stderr", &logs.stderr)] {
+                    if let Some(t) = text.as_ref().filter(|t| !t.is_empty()) {
+                        s.push_str(&format!("--- {name}\n{t}"));
+                        if !t.ends_with('\n') {
+                            s.push('\n');
+                        }
+                    }
+                }
+                output::print(&s);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        JobCmd::Result { id, out, node } => result(*id, out.as_deref(), &node.node, json_out).await,
+        JobCmd::Cancel { id, node, chain: c } => {
+            let signer = chain_signer(settings, c)?;
+            let v = NodeClient::new(&node.node)
+                .with_signer(signer)
+                .cancel(*id)
+                .await?;
+            if json_out {
+                output::json(&v);
+            } else {
+                output::print(&status_text(&v));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The requester's key, as the chain connection uses it.
+fn chain_signer(
+    settings: &Settings,
+    args: &ChainArgs,
+) -> Result<alloy::signers::local::PrivateKeySigner> {
+    let (_, key) = settings.chain(args)?;
+    match key {
+        Some(k) => Ok(k.load()?),
+        None => {
+            let dev = cairn_devnet::dev_accounts(&settings.devnet(None))?;
+            Ok(dev
+                .key(DEVNET_REQUESTER)
+                .ok_or_else(|| anyhow!("the devnet has no requester account"))?
+                .load()?)
+        }
+    }
+}
+
+fn status_text(v: &JobView) -> String {
+    let mut s = format!("job {} ({}): {}\n", v.id, v.name, v.state);
+    if let Some(r) = &v.reason {
+        s.push_str(&format!("  {r}\n"));
+    }
+    if let Some(p) = &v.provider {
+        s.push_str(&format!("  provider {p}\n"));
+    }
+    if let Some(r) = &v.result {
+        s.push_str(&format!(
+            "  fuel {} · wall time {} ms · {} output file(s)\n",
+            r.fuel_used,
+            r.wall_time_ms,
+            r.outputs.len()
+        ));
+    }
+    s.push_str(&format!("  escrowed {}", fmt_usdt(v.payment)));
+    if let Some(p) = v.paid {
+        s.push_str(&format!(", paid {}", fmt_usdt(p)));
+    }
+    if let Some(r) = v.refunded {
+        s.push_str(&format!(", refunded {}", fmt_usdt(r)));
+    }
+    s.push('\n');
+    if let Some(r) = &v.receipt {
+        s.push_str(&format!(
+            "  receipt: log index {} ({})\n",
+            r.index, r.envelope_digest
+        ));
+    }
+    s
+}
+
+/// Every regular file under `dir`, as (dataset-relative path, absolute path), sorted.
+fn dataset_files(dir: &Path) -> Result<(Vec<(String, PathBuf)>, String)> {
+    let report = cairn_data::add(dir, &cairn_data::Options::default())
+        .map_err(|e| anyhow!("dataset {}: {e}", dir.display()))?;
+    let files = report
+        .manifest
+        .files()
+        .iter()
+        .map(|f| (f.path.clone(), dir.join(&f.path)))
+        .collect();
+    Ok((files, report.manifest.root().to_string()))
+}
+
+async fn submit(
+    file: &Path,
+    node_url: &str,
+    chain_args: &ChainArgs,
+    settings: &Settings,
+    json_out: bool,
+) -> Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let job = JobFile::from_toml(&text).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let base = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let node = NodeClient::new(node_url);
+    let info = node.info().await?;
+
+    // Upload the module and the inputs to the node's content-addressed store.
+    let module_path = base.join(&job.module);
+    let module = std::fs::read(&module_path)
+        .with_context(|| format!("{}: module {}", file.display(), module_path.display()))?;
+    let module_ref = node.put_blob(module).await?;
+    let mut named: Vec<(String, PathBuf)> = Vec::new();
+    for (i, p) in job.inputs.iter().enumerate() {
+        let path = base.join(p);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| anyhow!("{}: inputs[{i}] {p:?} names no file", file.display()))?;
+        named.push((name, path));
+    }
+    let mut root = None;
+    if let Some(d) = &job.dataset {
+        let (files, r) = dataset_files(&base.join(d))?;
+        named.extend(files);
+        root = Some(r);
+    }
+    let mut inputs = Vec::with_capacity(named.len());
+    for (name, path) in named {
+        if inputs.iter().any(|i: &InputRef| i.name == name) {
+            bail!(
+                "{}: two inputs are named {name:?} under /input; rename one",
+                file.display()
+            );
+        }
+        let bytes = std::fs::read(&path).with_context(|| format!("input {}", path.display()))?;
+        let blob: BlobRef = node.put_blob(bytes).await?;
+        inputs.push(InputRef { name, blob });
+    }
+    let spec = job
+        .resolve(module_ref, inputs, root)
+        .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+
+    // Escrow the payment on chain against the spec's digest.
+    let chain = chain(settings, chain_args, DEVNET_REQUESTER).await?;
+    if chain.chain_id() != info.chain_id {
+        bail!(
+            "the node settles on chain {} but the requester's chain is {}; pass --rpc-url for chain {}",
+            info.chain_id,
+            chain.chain_id(),
+            info.chain_id
+        );
+    }
+    let me = chain.require_signer()?;
+    let token = info
+        .token
+        .parse()
+        .map_err(|_| anyhow!("bad token from node"))?;
+    let market = info
+        .market
+        .parse()
+        .map_err(|_| anyhow!("bad market from node"))?;
+    let escrow = Escrow::new(chain.clone(), market);
+    let payment = U256::from(spec.payment);
+    let mut have = escrow.token_balance(me).await?;
+    // On the devnet, a requester short of tokens gets a hundred jobs' worth from the deployer.
+    if have < payment
+        && fund_on_devnet(settings, &chain, token, me, payment * U256::from(100u64)).await?
+    {
+        have = escrow.token_balance(me).await?;
+    }
+    if have < payment {
+        bail!(
+            "{me} holds {} of the payment token but the job escrows {}; fund the account",
+            have,
+            fmt_usdt(spec.payment)
+        );
+    }
+    escrow.ensure_allowance(payment).await?;
+    let now = escrow.chain_time().await?;
+    let posted = escrow
+        .post_job(
+            B256::from(spec.digest()),
+            payment,
+            now + spec.accept_within_secs,
+            now + spec.deadline_secs,
+        )
+        .await?;
+    let id = posted.first();
+    let view = node
+        .submit(&cairn_compute::api::SubmitJob { job_id: id, spec })
+        .await?;
+    if json_out {
+        output::json(&view);
+    } else {
+        output::print(&format!("{id}\n"));
+        eprint!(
+            "submitted job {id}: escrowed {} (tx {})\n{}",
+            fmt_usdt(view.payment),
+            posted.tx.tx_hash,
+            status_text(&view)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn result(id: u64, out: Option<&Path>, node_url: &str, json_out: bool) -> Result<ExitCode> {
+    let node = NodeClient::new(node_url);
+    let v = node.job(id).await?;
+    let Some(r) = &v.result else {
+        bail!(
+            "job {id} has no result yet ({}{}); see `cairn job status {id}`",
+            v.state,
+            v.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    };
+    let dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(format!("job-{id}")));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = Vec::new();
+    let fetch = |o: &cairn_compute::api::OutputRef| BlobRef {
+        sha256: o.sha256.clone(),
+        size: o.size,
+    };
+    for o in &r.outputs {
+        let path = dir.join("output").join(&o.name);
+        cairn_compute::validate_input_name("output", &o.name)
+            .map_err(|e| anyhow!("the node reported a bad output name: {e}"))?;
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        std::fs::write(&path, node.blob(&fetch(o)).await?)?;
+        written.push(path);
+    }
+    for (name, o) in [("stdout.txt", &r.stdout), ("stderr.txt", &r.stderr)] {
+        let path = dir.join(name);
+        std::fs::write(&path, node.blob(&fetch(o)).await?)?;
+        written.push(path);
+    }
+    let mut receipt_path = None;
+    if let Some(rc) = &v.receipt {
+        let log = cairn_log_server::LogClient::new(&rc.log);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let bundle = loop {
+            match log.bundle(rc.index).await {
+                Ok(b) => break b,
+                Err(cairn_log_server::ClientError::Api { status: 404, .. })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let path = dir.join("receipt.bundle.json");
+        std::fs::write(&path, bundle.to_json() + "\n")?;
+        receipt_path = Some(path);
+    }
+    if json_out {
+        output::json(&serde_json::json!({
+            "id": id,
+            "state": v.state,
+            "files": written,
+            "receipt": receipt_path,
+        }));
+    } else {
+        let mut s = format!(
+            "job {id} ({}): wrote {} file(s) to {}\n",
+            v.state,
+            written.len(),
+            dir.display()
+        );
+        match &receipt_path {
+            Some(p) => s.push_str(&format!(
+                "receipt bundle: {} (check it with `cairn verify {}`)\n",
+                p.display(),
+                p.display()
+            )),
+            None => s.push_str("no receipt yet: it is logged once the job is paid out\n"),
+        }
+        output::print(&s);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,195 @@
+//! `cairn node serve`, and the chain plumbing the compute commands share: which chain, key and
+//! ComputeMarket (the local devnet by default), and funding fresh accounts on the devnet.
+use crate::{
+    cli::{BenchComputeArgs, ChainArgs, NodeCmd},
+    config::Settings,
+    output,
+};
+use alloy::{
+    primitives::{Address, U256},
+    signers::local::PrivateKeySigner,
+};
+use anyhow::{Context, Result, anyhow};
+use cairn_chain::{Chain, ChainConfig, Deployment};
+use cairn_escrow::Escrow;
+use cairn_node::{Node, NodeConfig};
+use serde_json::json;
+use std::{process::ExitCode, sync::Arc, time::Duration};
+
+/// The chain for a compute command: explicit `--rpc-url`/`--key-file` (or config/env) win;
+/// otherwise the running local devnet, signing with its account `devnet_account` (0 is the
+/// deployer, which operates the devnet's ComputeMarket).
+pub(crate) async fn chain(
+    settings: &Settings,
+    args: &ChainArgs,
+    devnet_account: usize,
+) -> Result<Chain> {
+    let (cfg, key) = settings.chain(args)?;
+    if args.rpc_url.is_some() || key.is_some() {
+        let key = key.ok_or(cairn_chain::Error::NoSigner {
+            var: cairn_chain::PRIVATE_KEY_ENV,
+        })?;
+        return Ok(Chain::connect(&cfg, Some(key.load()?)).await?);
+    }
+    let dcfg = settings.devnet(None);
+    let devnet = cairn_devnet::status(&dcfg).await?.ok_or_else(|| {
+        anyhow!("no chain: start the devnet (`cairn devnet up`) or pass --rpc-url and --key-file")
+    })?;
+    let dev = cairn_devnet::dev_accounts(&dcfg)?;
+    let key = dev
+        .key(devnet_account)
+        .ok_or_else(|| anyhow!("the devnet has no account {devnet_account}"))?;
+    Ok(cairn_devnet::connect(&devnet, Some(key)).await?)
+}
+
+/// The ComputeMarket: `explicit`, else the deployment manifest's `compute_market` for this chain.
+pub(crate) fn market_address(
+    settings: &Settings,
+    chain_id: u64,
+    explicit: Option<Address>,
+) -> Result<Address> {
+    if let Some(a) = explicit {
+        return Ok(a);
+    }
+    for path in [
+        settings.data_dir.join("deployment.json"),
+        settings
+            .data_dir
+            .join(format!("deployment-{chain_id}.json")),
+    ] {
+        if let Some(d) = Deployment::read(&path)?.filter(|d| d.chain_id == chain_id)
+            && let Some(a) = d.contract("compute_market")
+        {
+            return Ok(a);
+        }
+    }
+    Err(anyhow!(
+        "no ComputeMarket known for chain {chain_id}: pass --market-contract <address> or deploy with `cairn devnet up`"
+    ))
+}
+
+/// On the local devnet only (same RPC URL and chain id as the running devnet): gives `who`
+/// gas money and mints it `usdt` base units of the market token from the deployer, when it has
+/// less. Returns whether anything was sent. Elsewhere, accounts must be funded by their owners.
+pub(crate) async fn fund_on_devnet(
+    settings: &Settings,
+    chain: &Chain,
+    token: Address,
+    who: Address,
+    usdt: U256,
+) -> Result<bool> {
+    let dcfg = settings.devnet(None);
+    let Some(devnet) = cairn_devnet::status(&dcfg).await.ok().flatten() else {
+        return Ok(false);
+    };
+    if devnet.rpc_url != chain.url() || devnet.chain_id != chain.chain_id() {
+        return Ok(false);
+    }
+    let dev = cairn_devnet::dev_accounts(&dcfg)?;
+    let deployer = cairn_devnet::connect(&devnet, Some(dev.deployer_key())).await?;
+    let mut sent = false;
+    let gas_money = U256::from(10u64).pow(U256::from(19u64)); // 10 ETH
+    if deployer.balance(who).await? < gas_money / U256::from(2u64) {
+        deployer.send_ether(who, gas_money).await?;
+        sent = true;
+    }
+    let t = cairn_contracts::TestToken::new(token, deployer.provider());
+    let balance = deployer
+        .rpc("balanceOf", async { t.balanceOf(who).call().await })
+        .await?;
+    if balance < usdt {
+        let pending = deployer
+            .rpc("mint", async { t.mint(who, usdt - balance).send().await })
+            .await?;
+        deployer.confirm("mint USDT", pending).await?;
+        sent = true;
+    }
+    Ok(sent)
+}
+
+/// Reads a hex private key file.
+pub(crate) fn read_key(path: &std::path::Path) -> Result<PrivateKeySigner> {
+    cairn_chain::KeySource::File(path.to_owned())
+        .load()
+        .with_context(|| format!("reading the key in {}", path.display()))
+}
+
+pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> Result<ExitCode> {
+    let NodeCmd::Serve(a) = cmd;
+    let chain = chain(settings, &a.market.chain, 0).await?;
+    let market = market_address(settings, chain.chain_id(), a.market.market_contract)?;
+    if !chain.has_code(market).await? {
+        return Err(anyhow!(
+            "no contract code at {market} on chain {}: check --market-contract",
+            chain.chain_id()
+        ));
+    }
+    let operator = chain.require_funded().await?;
+    let escrow = Escrow::new(chain.clone(), market);
+    let cfg = escrow.config().await?;
+    if cfg.operator != operator {
+        return Err(anyhow!(
+            "{operator} is not the operator of the ComputeMarket at {market} ({} is); pass the operator's --key-file",
+            cfg.operator
+        ));
+    }
+    let dir = a
+        .dir
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("node"));
+    let mut config = NodeConfig::new(&dir, chain.url()).with_lease(
+        Duration::from_millis(a.heartbeat_ms.max(50)),
+        Duration::from_millis(a.lease_ms.max(100)),
+    );
+    if let Some(log) = &a.log {
+        config = config.with_log(log.clone());
+    }
+    let node = Node::open(config, Arc::new(escrow)).await?;
+    node.spawn_loops();
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {}: the address is busy or invalid; pass --listen HOST:PORT",
+                a.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let info = node.info();
+    if json_out {
+        // One line, so a supervisor can read the address before the service runs.
+        let line = json!({
+            "listening": format!("http://{addr}"),
+            "verifierKey": info.receipt_key,
+            "market": info.market,
+            "chainId": info.chain_id,
+        });
+        output::print(&format!("{line}\n"));
+    } else {
+        output::print(&format!(
+            "compute node listening on http://{addr}\nmarket {} on chain {} (operator {operator})\nreceipts: {}\n",
+            info.market,
+            info.chain_id,
+            a.log.as_deref().unwrap_or("off (pass --log <url>)")
+        ));
+    }
+    axum::serve(listener, cairn_node::router(node))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn bench(
+    args: &BenchComputeArgs,
+    settings: &Settings,
+    json_out: bool,
+) -> Result<ExitCode> {
+    super::bench_compute::run(args, settings, json_out).await
+}
+
+/// A chain config for an RPC URL the node reported, checked against its chain id.
+pub(crate) fn config_for(rpc_url: &str, chain_id: u64) -> ChainConfig {
+    ChainConfig::new(rpc_url).with_chain_id(chain_id)
+}

@@ -1,0 +1,286 @@
+//! `cairn worker [run] --node URL --key FILE` and `cairn worker status`.
+use crate::{
+    cli::{WorkerArgs, WorkerCmd, WorkerRunArgs, WorkerStatusArgs},
+    commands::node::{config_for, fund_on_devnet, read_key},
+    config::Settings,
+    output,
+};
+use alloy::{primitives::U256, signers::local::PrivateKeySigner};
+use anyhow::{Context, Result, anyhow, bail};
+use cairn_chain::Chain;
+use cairn_compute::{ByteSize, Price, Resources};
+use cairn_escrow::Escrow;
+use cairn_node::NodeClient;
+use cairn_worker::{Worker, WorkerConfig, WorkerState, detect, state_dir};
+use serde_json::json;
+use std::{io::Write, path::Path, process::ExitCode, time::Duration};
+
+pub(super) async fn run(
+    args: &WorkerArgs,
+    settings: &Settings,
+    json_out: bool,
+) -> Result<ExitCode> {
+    match &args.command {
+        None => serve(&args.run, settings, json_out).await,
+        Some(WorkerCmd::Run(a)) => serve(a, settings, json_out).await,
+        Some(WorkerCmd::Status(a)) => status(a, settings, json_out).await,
+    }
+}
+
+/// Whether the local devnet is up (keys may then be created and funded on the fly).
+async fn devnet_running(settings: &Settings) -> bool {
+    cairn_devnet::status(&settings.devnet(None))
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+}
+
+/// The worker's key: the file, or (on the devnet, when the file does not exist yet) a fresh
+/// key written there with mode 0600.
+async fn key(path: &Path, settings: &Settings) -> Result<PrivateKeySigner> {
+    if path.exists() {
+        return read_key(path);
+    }
+    if !devnet_running(settings).await {
+        bail!(
+            "{} does not exist: pass --key with the provider's hex private key file",
+            path.display()
+        );
+    }
+    let key = PrivateKeySigner::random();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(format!("0x{}\n", alloy::primitives::hex::encode(key.to_bytes())).as_bytes())?;
+    f.sync_all()?;
+    eprintln!(
+        "created provider key {} for {} (devnet)",
+        path.display(),
+        key.address()
+    );
+    Ok(key)
+}
+
+fn capacity(a: &WorkerRunArgs) -> Result<(Resources, Vec<String>, cairn_worker::Detected)> {
+    let d = detect();
+    let memory = match &a.memory {
+        Some(m) => {
+            m.parse::<ByteSize>()
+                .map_err(|e| anyhow!("--memory: {e}"))?
+                .0
+        }
+        None => d.memory_bytes,
+    };
+    if d.memory_bytes > 0 && memory > d.memory_bytes {
+        bail!(
+            "--memory {} is more than this machine has ({})",
+            ByteSize(memory),
+            ByteSize(d.memory_bytes)
+        );
+    }
+    let cores = a.cores.unwrap_or(d.cpu_cores);
+    if cores == 0 || cores > d.cpu_cores {
+        bail!(
+            "--cores {cores}: this machine has 1 to {} cores to offer",
+            d.cpu_cores
+        );
+    }
+    let gpus = a.gpus.unwrap_or(d.gpus.len() as u32);
+    if gpus as usize > d.gpus.len() {
+        bail!(
+            "--gpus {gpus}: NVML reports {} GPU(s) on this machine{}",
+            d.gpus.len(),
+            d.gpu_note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
+    }
+    let names = d
+        .gpus
+        .iter()
+        .take(gpus as usize)
+        .map(|g| g.name.clone())
+        .collect();
+    Ok((
+        Resources {
+            cpu_cores: cores,
+            memory_bytes: memory,
+            gpus,
+        },
+        names,
+        d,
+    ))
+}
+
+async fn serve(a: &WorkerRunArgs, settings: &Settings, json_out: bool) -> Result<ExitCode> {
+    let key_path = a
+        .key
+        .clone()
+        .ok_or_else(|| anyhow!("pass --key <file> with the provider's hex private key"))?;
+    let signer = key(&key_path, settings).await?;
+    let (capacity, gpu_names, detected) = capacity(a)?;
+    // The node may still be starting: wait for it a little.
+    let client = NodeClient::new(&a.node);
+    let mut attempt = 0;
+    let info = loop {
+        match client.info().await {
+            Ok(i) => break i,
+            Err(e) if e.is_transient() && attempt < 8 => {
+                tokio::time::sleep(cairn_worker::retry::backoff(
+                    attempt,
+                    Duration::from_secs(2),
+                ))
+                .await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let rpc = a.rpc_url.clone().unwrap_or_else(|| info.rpc_url.clone());
+    let chain = Chain::connect(&config_for(&rpc, info.chain_id), Some(signer.clone())).await?;
+    let min_stake: U256 = info
+        .min_stake
+        .parse()
+        .map_err(|_| anyhow!("bad minStake from node"))?;
+    let stake = match &a.stake {
+        Some(s) => s
+            .parse::<U256>()
+            .map_err(|_| anyhow!("--stake {s:?}: expected base units"))?,
+        None => min_stake,
+    };
+    let token = info
+        .token
+        .parse()
+        .map_err(|_| anyhow!("bad token from node"))?;
+    fund_on_devnet(settings, &chain, token, signer.address(), stake).await?;
+    let market = info
+        .market
+        .parse()
+        .map_err(|_| anyhow!("bad market from node"))?;
+    let escrow = Escrow::new(chain, market);
+    let dir = state_dir(&settings.data_dir, &signer.address().to_string());
+    let config = WorkerConfig {
+        dir,
+        capacity,
+        gpu_names,
+        ask: Price {
+            per_mfuel: a.ask_mfuel,
+            per_second: a.ask_second,
+        },
+        stake: Some(stake),
+    };
+    let worker = Worker::new(config, signer, &a.node, escrow, info).await?;
+    let bonded = worker.ensure_registered().await?;
+    let view = worker.advertise().await?;
+    if json_out {
+        let line = json!({
+            "worker": worker.address(),
+            "node": a.node,
+            "capacity": capacity,
+            "stake": bonded.to_string(),
+            "gpuNote": detected.gpu_note,
+            "reputation": view.reputation,
+        });
+        output::print(&format!("{line}\n"));
+    } else {
+        output::print(&format!(
+            "provider {} working for {}\noffers {capacity}{}\nstake {bonded} base units\n",
+            worker.address(),
+            a.node,
+            detected
+                .gpu_note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ));
+    }
+    tokio::select! {
+        r = worker.run() => r?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(a: &WorkerStatusArgs, settings: &Settings, json_out: bool) -> Result<ExitCode> {
+    let dir = match &a.key {
+        Some(k) => state_dir(&settings.data_dir, &read_key(k)?.address().to_string()),
+        None => {
+            let root = settings.data_dir.join("worker");
+            let dirs: Vec<_> = std::fs::read_dir(&root)
+                .map(|it| it.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            match dirs.as_slice() {
+                [one] => one.clone(),
+                [] => bail!(
+                    "no worker state under {}: run `cairn worker --node URL --key FILE` first",
+                    root.display()
+                ),
+                _ => bail!(
+                    "{} workers under {}: pass --key to pick one",
+                    dirs.len(),
+                    root.display()
+                ),
+            }
+        }
+    };
+    let mut state = WorkerState::load(&dir)?;
+    // Refresh settled payments from the node when it answers (best effort).
+    let mut node_note = None;
+    if !state.node.is_empty() {
+        let client = NodeClient::new(&state.node);
+        for j in state
+            .jobs
+            .iter_mut()
+            .filter(|j| j.status == cairn_worker::JobStatus::Committed)
+        {
+            match client.job(j.id).await {
+                Ok(v) if v.state == cairn_compute::JobState::Settled => {
+                    j.status = cairn_worker::JobStatus::Paid;
+                    j.paid = v.paid.unwrap_or(0);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    node_note = Some(format!(
+                        "node not reachable ({e}); showing the last known state"
+                    ));
+                    break;
+                }
+            }
+        }
+        state.save(&dir)?;
+    }
+    if json_out {
+        let mut v = serde_json::to_value(&state)?;
+        v["earned"] = json!(state.earned());
+        v["pending"] = json!(state.pending());
+        output::json(&v);
+    } else {
+        output::print(&state.summary());
+        for j in state.jobs.iter().rev().take(10) {
+            output::print(&format!(
+                "  job {} {:<10} {:?} fuel {} paid {}{}\n",
+                j.id,
+                j.name,
+                j.status,
+                j.fuel_used,
+                cairn_compute::fmt_usdt(j.paid),
+                j.note
+                    .as_deref()
+                    .map(|n| format!(" — {n}"))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(n) = node_note {
+            output::print(&format!("{n}\n"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

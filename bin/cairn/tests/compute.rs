@@ -1,0 +1,469 @@
+//! The compute layer end to end, through the real binary: anvil (`cairn devnet up`), a real
+//! `cairn log serve`, a real `cairn node serve` and two real `cairn worker` processes.
+//!
+//! - a word-count job over a small dataset runs, is paid (token balances on chain), and its
+//!   receipt verifies with `cairn verify`;
+//! - a job nobody can take says why;
+//! - hostile modules (endless loop, memory bomb, network import, scratch escape) are stopped with
+//!   the reason in `cairn job status`, and the requester is refunded in full;
+//! - SIGKILL of the worker running a long job hands the job to the other worker, which finishes
+//!   it.
+//!
+//! Waiting is polling with deadlines, never fixed sleeps.
+mod common;
+
+use common::{Service, cairn, json, log_serve, repo, run, stderr, stdout};
+use serde_json::{Value, json};
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// A `cairn worker` process, killed when dropped.
+struct Worker {
+    child: Child,
+    address: String,
+}
+
+impl Worker {
+    fn start(d: &Path, node: &str, key: &Path, log: &Path) -> Self {
+        let mut child = cairn(d)
+            .args(["--json", "worker", "--node", node, "--key"])
+            .arg(key)
+            .args(["--memory", "4 GiB", "--cores", "1", "--ask-mfuel", "1"])
+            .env("RUST_LOG", "cairn_worker=info,warn")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("worker starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!(
+                "bad worker banner {line:?} ({e}); stderr:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        });
+        Self {
+            child,
+            address: v["worker"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Stops the devnet when the test ends, pass or fail.
+struct Down(PathBuf);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = cairn(&self.0).args(["devnet", "down"]).output();
+    }
+}
+
+async fn rpc(url: &str, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let v: Value = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v.get("error").is_none(), "{method}: {v}");
+    v["result"].clone()
+}
+
+/// ERC-20 `balanceOf(who)` by `eth_call`.
+async fn balance(url: &str, token: &str, who: &str) -> u128 {
+    let data = format!(
+        "0x70a08231{:0>64}",
+        who.trim_start_matches("0x").to_lowercase()
+    );
+    let r = rpc(
+        url,
+        "eth_call",
+        json!([{"to": token, "data": data}, "latest"]),
+    )
+    .await;
+    u128::from_str_radix(r.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+fn status(d: &Path, node: &str, id: u64) -> Value {
+    json(cairn(d).args(["--json", "job", "status", &id.to_string(), "--node", node]))
+}
+
+/// Polls `job status` until `done` holds (or panics after `secs`, showing the job's logs).
+fn wait_for(d: &Path, node: &str, id: u64, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = status(d, node, id);
+        if done(&v) {
+            return v;
+        }
+        if Instant::now() > deadline {
+            let logs = run(cairn(d).args(["job", "logs", &id.to_string(), "--node", node]));
+            panic!("job {id} stuck: {v:#}\n{}", stdout(&logs));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn submit(d: &Path, node: &str, job: &Path) -> Value {
+    json(
+        cairn(d)
+            .args(["--json", "job", "submit"])
+            .arg(job)
+            .args(["--node", node]),
+    )
+}
+
+fn write_job(dir: &Path, name: &str, module: &str, toml: &str) -> PathBuf {
+    std::fs::write(dir.join(format!("{name}.wat")), module).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!("name = \"{name}\"\nmodule = \"{name}.wat\"\n{toml}"),
+    )
+    .unwrap();
+    path
+}
+
+const LOOP: &str = r#"(module (memory (export "memory") 1)
+  (func (export "_start") (loop $l (br $l))))"#;
+
+const MEMORY_BOMB: &str = r#"(module (memory (export "memory") 1)
+  (func (export "_start")
+    (loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))))"#;
+
+const NETWORK: &str = r#"(module
+  (import "wasi_snapshot_preview1" "sock_accept" (func $accept (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (drop (call $accept (i32.const 3) (i32.const 0) (i32.const 0)))))"#;
+
+/// Opens `../../etc/passwd` relative to /scratch (fd 5).
+const ESCAPE: &str = r#"(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "../../etc/passwd")
+  (func (export "_start")
+    (call $exit (call $open (i32.const 5) (i32.const 0) (i32.const 64) (i32.const 16)
+      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 8)))))"#;
+
+/// Counts to five billion: a few seconds of honest work (longer than the test takes to notice
+/// it running and kill its worker), then exit 0.
+const LONG: &str = r#"(module (memory (export "memory") 1)
+  (func (export "_start") (local $i i64)
+    (loop $l
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br_if $l (i64.lt_u (local.get $i) (i64.const 5000000000))))))"#;
+
+fn wordcount_wasm() -> PathBuf {
+    let path = repo().join("target/jobs/wordcount.wasm");
+    if !path.is_file() {
+        let made = Command::new("make")
+            .arg("target/jobs/wordcount.wasm")
+            .current_dir(repo())
+            .status()
+            .expect("make runs");
+        assert!(made.success(), "build the example jobs with `make jobs`");
+    }
+    path
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("cairn");
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(work.join("data/more")).unwrap();
+
+    let up = json(cairn(&d).args(["--json", "devnet", "up", "--port", "0"]));
+    let _down = Down(d.clone());
+    let rpc_url = up["devnet"]["rpc_url"].as_str().unwrap().to_owned();
+    let usdt = up["deployment"]["tokens"]["USDT"]["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let log = log_serve(&d, &[]);
+    let node = Service::start({
+        let mut c = cairn(&d);
+        c.args([
+            "--json",
+            "node",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            &log.url,
+            "--heartbeat-ms",
+            "200",
+            "--lease-ms",
+            "1200",
+        ]);
+        c
+    });
+    let n = node.url.clone();
+    let mut w1 = Worker::start(&d, &n, &work.join("w1.key"), &work.join("w1.log"));
+    let mut w2 = Worker::start(&d, &n, &work.join("w2.key"), &work.join("w2.log"));
+    assert_ne!(w1.address, w2.address);
+
+    // 1. Word count over a small dataset: runs, is paid, the receipt verifies.
+    std::fs::write(
+        work.join("data/a.txt"),
+        "the quick brown fox\nthe lazy dog\n",
+    )
+    .unwrap();
+    std::fs::write(work.join("data/b.txt"), "The dog barks. THE END\n").unwrap();
+    std::fs::write(work.join("data/more/c.txt"), "fox fox fox\n").unwrap();
+    let wc = work.join("wordcount.toml");
+    std::fs::write(
+        &wc,
+        format!(
+            "name = \"wordcount\"\nmodule = {:?}\ndataset = \"data\"\n[resources]\nmemory = \"64 MiB\"\n[limits]\nfuel = 1_000_000_000\nwall_time_secs = 30\n[price]\nper_mfuel = 10\n",
+            wordcount_wasm().display().to_string()
+        ),
+    )
+    .unwrap();
+    let v = submit(&d, &n, &wc);
+    let id = v["id"].as_u64().unwrap();
+    let payment = v["payment"].as_u64().unwrap();
+    assert_eq!(payment, 10_000);
+    let v = wait_for(&d, &n, id, 30, |v| v["state"] == "committed");
+    let provider = v["provider"].as_str().unwrap().to_owned();
+    // The challenge window (60 s on the devnet) passes; the node settles.
+    rpc(&rpc_url, "evm_increaseTime", json!([61])).await;
+    rpc(&rpc_url, "evm_mine", json!([])).await;
+    let v = wait_for(&d, &n, id, 20, |v| {
+        v["state"] == "settled" && !v["receipt"].is_null()
+    });
+    let paid = v["paid"].as_u64().unwrap();
+    assert_eq!(paid, payment - payment / 100, "1% fee");
+    // The provider's stake went into the market at registration; what it holds now is its pay.
+    assert_eq!(balance(&rpc_url, &usdt, &provider).await, paid as u128);
+    let text = stdout(&run(cairn(&d).args([
+        "job",
+        "status",
+        &id.to_string(),
+        "--node",
+        &n,
+    ])));
+    assert!(
+        text.contains("settled") && text.contains("paid 0.0099 USDT"),
+        "{text}"
+    );
+
+    let out = work.join("wc-result");
+    json(
+        cairn(&d)
+            .args([
+                "--json",
+                "job",
+                "result",
+                &id.to_string(),
+                "--node",
+                &n,
+                "--out",
+            ])
+            .arg(&out),
+    );
+    let counts = std::fs::read_to_string(out.join("output/counts.txt")).unwrap();
+    assert!(counts.starts_with("4 fox\n4 the\n2 dog\n"), "{counts}");
+    let verified = json(
+        cairn(&d)
+            .args(["--json", "verify"])
+            .arg(out.join("receipt.bundle.json")),
+    );
+    assert_eq!(verified["verified"], true);
+    assert_eq!(
+        verified["lineage"][0]["predicateType"],
+        "https://cairn.dev/attestation/job-receipt/v1"
+    );
+    let logs = stdout(&run(cairn(&d).args([
+        "job",
+        "logs",
+        &id.to_string(),
+        "--node",
+        &n,
+    ])));
+    assert!(logs.contains("receipt logged"), "{logs}");
+
+    // 2. Jobs nobody can take say why.
+    let big = write_job(
+        &work,
+        "big",
+        LOOP,
+        "[resources]\nmemory = \"64 GiB\"\n[price]\nper_mfuel = 10\n",
+    );
+    let v = submit(&d, &n, &big);
+    assert_eq!(v["state"], "queued");
+    assert_eq!(
+        v["reason"],
+        "nobody can take it: no provider with ≥ 64 GiB memory (largest: 4 GiB)"
+    );
+    let gpu = write_job(
+        &work,
+        "gpu",
+        LOOP,
+        "[resources]\ngpus = 1\n[price]\nper_mfuel = 10\n",
+    );
+    let gid = submit(&d, &n, &gpu)["id"].as_u64().unwrap();
+    let text = stdout(&run(cairn(&d).args([
+        "job",
+        "status",
+        &gid.to_string(),
+        "--node",
+        &n,
+    ])));
+    assert!(text.contains("no GPU provider online"), "{text}");
+    let cheap = write_job(&work, "cheap", LOOP, "[price]\nper_second = 1\n");
+    let v = submit(&d, &n, &cheap);
+    assert_eq!(
+        v["reason"],
+        "nobody can take it: price 0 below every ask (lowest: 1)"
+    );
+    let big_payment = 10_000u128;
+    let cancelled = [v["id"].as_u64().unwrap(), gid];
+    for id in cancelled {
+        let v = json(cairn(&d).args(["--json", "job", "cancel", &id.to_string(), "--node", &n]));
+        assert_eq!(v["state"], "cancelled");
+    }
+
+    // 3. Hostile modules are stopped, with the reason; the requester is refunded in full.
+    let requester = v["requester"].as_str().unwrap().to_owned();
+    let hostile = [
+        ("loop", LOOP, "[limits]\nfuel = 10_000_000\n", "out of fuel"),
+        (
+            "bomb",
+            MEMORY_BOMB,
+            "[resources]\nmemory = \"16 MiB\"\n",
+            "memory limit",
+        ),
+        ("network", NETWORK, "", "denied"),
+        ("escape", ESCAPE, "", "denied"),
+    ];
+    let mut ids = Vec::new();
+    let mut escrowed = 0;
+    for (name, module, extra, _) in hostile {
+        let job = write_job(
+            &work,
+            name,
+            module,
+            &format!("{extra}[price]\nper_mfuel = 10\n"),
+        );
+        let v = submit(&d, &n, &job);
+        escrowed += v["payment"].as_u64().unwrap() as u128;
+        ids.push(v["id"].as_u64().unwrap());
+    }
+    for ((name, _, _, why), id) in hostile.iter().zip(&ids) {
+        let v = wait_for(&d, &n, *id, 30, |v| {
+            v["state"] == "failed" && !v["refunded"].is_null()
+        });
+        let reason = v["reason"].as_str().unwrap();
+        assert!(reason.starts_with(why), "{name}: {reason}");
+        assert!(reason.contains("refunded"), "{name}: {reason}");
+        assert_eq!(v["refunded"], v["payment"]);
+        if *name == "escape" {
+            assert!(reason.contains("escapes /scratch"), "{reason}");
+        }
+        if *name == "network" {
+            assert!(reason.contains("sock_accept"), "{reason}");
+        }
+    }
+    for id in cancelled {
+        wait_for(&d, &n, id, 20, |v| !v["refunded"].is_null());
+    }
+    // The requester was funded once (100 x the first payment); only the settled word count
+    // and the still queued 64 GiB job are spent.
+    assert!(escrowed > 0);
+    assert_eq!(
+        balance(&rpc_url, &usdt, &requester).await,
+        100 * payment as u128 - payment as u128 - big_payment
+    );
+    // The providers were not held responsible.
+    let providers: Value = reqwest::get(format!("{n}/providers"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for p in providers.as_array().unwrap() {
+        assert_eq!(p["leasesLost"], 0, "{p}");
+    }
+
+    // 4. The worker running a long job is killed; the other worker finishes it.
+    let long = write_job(
+        &work,
+        "long",
+        LONG,
+        "[limits]\nfuel = 50_000_000_000\nwall_time_secs = 120\n[price]\nper_mfuel = 1\n",
+    );
+    let id = submit(&d, &n, &long)["id"].as_u64().unwrap();
+    let v = wait_for(&d, &n, id, 20, |v| v["state"] == "running");
+    let first = v["provider"].as_str().unwrap().to_owned();
+    let (victim, survivor) = if first == w1.address {
+        (&mut w1, w2.address.clone())
+    } else {
+        (&mut w2, w1.address.clone())
+    };
+    victim.kill();
+    let v = wait_for(&d, &n, id, 45, |v| v["state"] == "committed");
+    assert_eq!(v["provider"], survivor.as_str());
+    assert_eq!(v["providers"].as_array().unwrap().len(), 2);
+    let logs = stdout(&run(cairn(&d).args([
+        "job",
+        "logs",
+        &id.to_string(),
+        "--node",
+        &n,
+    ])));
+    assert!(logs.contains("missed its heartbeats"), "{logs}");
+
+    // The survivor's own record says so (it writes it right after reporting).
+    let key = work.join(if survivor == w1.address {
+        "w1.key"
+    } else {
+        "w2.key"
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let o = run(cairn(&d)
+            .args(["--json", "worker", "status", "--key"])
+            .arg(&key));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rec = s["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .cloned();
+        if rec.as_ref().is_some_and(|r| r["status"] == "committed") {
+            assert_eq!(s["address"], survivor.as_str());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "worker status never showed job {id}: {s:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+/// @title ComputeMarket
+/// @notice Escrow and settlement for Cairn compute jobs. Matching happens off chain: the node
+///         (the operator) pairs jobs with providers and records the pairing here; the chain only
+///         holds the requester's payment and the providers' stake, and moves them by these rules:
+///
+///         Open ──assign──▶ Assigned ──commitResult──▶ Committed ──(window over) settle──▶ Settled
+///          │ cancel (requester)  │ reassign (operator)    │ challenge (requester/operator)
+///          ▼                     ▼                        ▼
+///         Cancelled        Refunded (past deadline,   Challenged ──▶ Settled | Refunded (arbiter)
+///         Refunded (past    or operator: job failed)
+///         acceptBy, or operator)
+///
+///         A committed result can only be undone through a challenge inside the window, so a
+///         provider that delivered is paid unless someone objected in time.
+/// @dev    Gas matters (the node keeps ≥ 100 jobs/s of bookkeeping on chain): a job is three
+///         storage slots, the batch calls move tokens once per batch (or once per run of equal
+///         recipients), and everything readers only need to follow history lives in events.
+///         The payment token is assumed to move exact amounts (no fee-on-transfer tokens).
+contract ComputeMarket is ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Where a job is in its life. `None` means the id was never posted.
+    enum JobState {
+        None,
+        Open,
+        Assigned,
+        Committed,
+        Challenged,
+        Settled,
+        Refunded,
+        Cancelled
+    }
+
+    /// @notice A provider's bond. One storage slot.
+    struct Provider {
+        uint96 stake; //     bonded and slashable; counts towards eligibility
+        uint96 unbonding; // leaving: still slashable, withdrawable from unlockAt on
+        uint48 unlockAt; //  when `unbonding` can be withdrawn
+        bool active; //      registered and not fully unstaked
+    }
+
+    /// @notice A job. Three storage slots.
+    struct Job {
+        address requester; // slot 0
+        uint96 payment; //    slot 0
+        address provider; //  slot 1: zero until assigned
+        JobState state; //    slot 1
+        uint40 deadline; //   slot 1: the provider must commit a result by then
+        // slot 1: the time the current state runs out. Open: acceptBy (the job must be assigned
+        // by then). Committed/Challenged: the end of the challenge window. acceptBy is dead once
+        // a job is assigned, so the two share a field instead of costing a fourth slot.
+        uint40 expiry;
+        // slot 2: the job spec digest until a result is committed, then
+        // resultCommitment(spec, output, trace), binding the three for a later dispute. The
+        // separate digests travel in JobPosted and ResultCommitted.
+        bytes32 digest;
+    }
+
+    /// @notice Basis points in one whole.
+    uint16 public constant BPS = 10_000;
+
+    /// @notice The ERC-20 used for payments and stake.
+    IERC20 public immutable token;
+    /// @notice Seconds between requestUnstake and withdrawStake.
+    uint64 public immutable unbondingDelay;
+    /// @notice Seconds after commitResult during which the requester or operator may challenge.
+    uint64 public immutable challengeWindow;
+    /// @notice Fee on each settled payment, in basis points, paid to the treasury.
+    uint16 public immutable feeBps;
+    /// @notice Receives fees.
+    address public immutable treasury;
+    /// @notice Stake a provider needs to be assigned jobs.
+    uint256 public immutable minStake;
+
+    /// @notice The node: assigns jobs, reassigns, refunds failed jobs, challenges.
+    address public operator;
+    /// @notice Resolves challenges and slashes (the operator may too). Zero: operator only.
+    address public arbiter;
+    /// @notice The id the next posted job gets. Ids start at 1.
+    uint256 public nextJobId;
+
+    /// @notice Providers by address.
+    mapping(address => Provider) public providers;
+    /// @notice Jobs by id.
+    mapping(uint256 => Job) public jobs;
+
+    /// @notice A provider registered with its first stake.
+    event ProviderRegistered(address indexed provider, uint256 stake);
+    /// @notice A provider added stake; `stake` is the new total.
+    event StakeAdded(address indexed provider, uint256 amount, uint256 stake);
+    /// @notice A provider started unbonding `amount`; it can be withdrawn from `unlockAt` on.
+    event UnstakeRequested(address indexed provider, uint256 amount, uint64 unlockAt);
+    /// @notice A provider withdrew unbonded stake.
+    event StakeWithdrawn(address indexed provider, uint256 amount);
+    /// @notice A job was posted with its payment escrowed.
+    event JobPosted(
+        uint256 indexed jobId,
+        address indexed requester,
+        bytes32 specDigest,
+        uint256 payment,
+        uint64 acceptBy,
+        uint64 deadline
+    );
+    /// @notice The requester cancelled an open job and got the payment back.
+    event JobCancelled(uint256 indexed jobId);
+    /// @notice The operator assigned (`previous` zero) or reassigned a job.
+    event JobAssigned(uint256 indexed jobId, address indexed provider, address previous);
+    /// @notice The assigned provider committed a result; it can be challenged until `challengeEnds`.
+    event ResultCommitted(
+        uint256 indexed jobId,
+        address indexed provider,
+        bytes32 outputDigest,
+        bytes32 traceRoot,
+        uint64 challengeEnds
+    );
+    /// @notice A committed result was challenged.
+    event JobChallenged(uint256 indexed jobId, address indexed by);
+    /// @notice A job was settled: `paid` to the provider, `fee` to the treasury.
+    event JobSettled(uint256 indexed jobId, address indexed provider, uint256 paid, uint256 fee);
+    /// @notice A job's payment went back to its requester.
+    event JobRefunded(uint256 indexed jobId, address indexed requester, uint256 amount);
+    /// @notice Stake was taken from a provider and paid to `beneficiary`.
+    event ProviderSlashed(address indexed provider, uint256 amount, address indexed beneficiary);
+    /// @notice The operator changed.
+    event OperatorChanged(address indexed previous, address indexed operator);
+    /// @notice The arbiter changed.
+    event ArbiterChanged(address indexed previous, address indexed arbiter);
+
+    /// @notice An address parameter was zero.
+    error ZeroAddress();
+    /// @notice The fee is above 100%.
+    error InvalidFee(uint16 feeBps);
+    /// @notice A delay does not fit in 32 bits of seconds.
+    error InvalidDelay(uint64 delay);
+    /// @notice An amount was zero.
+    error ZeroAmount();
+    /// @notice An amount does not fit the 96-bit storage field.
+    error AmountTooLarge(uint256 amount);
+    /// @notice A batch was empty.
+    error EmptyBatch();
+    /// @notice Two batch arrays differ in length.
+    error LengthMismatch(uint256 expected, uint256 actual);
+    /// @notice The caller is not the operator.
+    error NotOperator(address caller);
+    /// @notice The caller is neither the arbiter nor the operator.
+    error NotArbiter(address caller);
+    /// @notice The provider is already registered and active.
+    error AlreadyRegistered(address provider);
+    /// @notice The provider is not registered (or fully unstaked).
+    error NotRegistered(address provider);
+    /// @notice Registration would leave the stake below the minimum.
+    error StakeBelowMinimum(uint256 stake, uint256 minStake);
+    /// @notice The provider has less stake than requested.
+    error InsufficientStake(address provider, uint256 available, uint256 requested);
+    /// @notice The provider has nothing unbonding.
+    error NothingToWithdraw(address provider);
+    /// @notice The unbonding delay has not passed.
+    error StillUnbonding(address provider, uint64 unlockAt, uint64 now);
+    /// @notice acceptBy must lie in the future and before the deadline (and fit 40 bits).
+    error InvalidTimes(uint64 acceptBy, uint64 deadline, uint64 now);
+    /// @notice No job has this id.
+    error UnknownJob(uint256 jobId);
+    /// @notice The job is not in a state that allows this call.
+    error WrongState(uint256 jobId, JobState state);
+    /// @notice Only the requester may do this.
+    error NotRequester(uint256 jobId, address caller);
+    /// @notice Only the requester or the operator may do this.
+    error NotRequesterOrOperator(uint256 jobId, address caller);
+    /// @notice Only the assigned provider may do this.
+    error NotAssignedProvider(uint256 jobId, address caller);
+    /// @notice The provider is not active or has less than minStake.
+    error ProviderNotEligible(address provider);
+    /// @notice The job is already assigned to this provider.
+    error SameProvider(uint256 jobId, address provider);
+    /// @notice The job was not assigned by its acceptBy time.
+    error AcceptWindowClosed(uint256 jobId, uint64 acceptBy);
+    /// @notice The job's result deadline has passed.
+    error DeadlinePassed(uint256 jobId, uint64 deadline);
+    /// @notice The challenge window is over.
+    error ChallengeWindowClosed(uint256 jobId, uint64 endsAt);
+    /// @notice The challenge window is still open.
+    error ChallengeWindowOpen(uint256 jobId, uint64 endsAt);
+    /// @notice The job has not expired yet (anyone may refund it once `expiresAt` has passed).
+    error NotExpired(uint256 jobId, uint64 expiresAt);
+    /// @notice A job in this state is never refunded.
+    error NotRefundable(uint256 jobId, JobState state);
+
+    modifier onlyOperator() {
+        if (msg.sender != operator) revert NotOperator(msg.sender);
+        _;
+    }
+
+    modifier onlyArbiter() {
+        if (!_isArbiter(msg.sender)) revert NotArbiter(msg.sender);
+        _;
+    }
+
+    constructor(
+        IERC20 token_,
+        address operator_,
+        uint64 unbondingDelay_,
+        uint64 challengeWindow_,
+        uint16 feeBps_,
+        address treasury_,
+        uint256 minStake_
+    ) {
+        if (address(token_) == address(0) || operator_ == address(0) || treasury_ == address(0)) {
+            revert ZeroAddress();
+        }
+        if (feeBps_ > BPS) revert InvalidFee(feeBps_);
+        if (unbondingDelay_ > type(uint32).max) revert InvalidDelay(unbondingDelay_);
+        if (challengeWindow_ > type(uint32).max) revert InvalidDelay(challengeWindow_);
+        if (minStake_ > type(uint96).max) revert AmountTooLarge(minStake_);
+        token = token_;
+        operator = operator_;
+        unbondingDelay = unbondingDelay_;
+        challengeWindow = challengeWindow_;
+        feeBps = feeBps_;
+        treasury = treasury_;
+        minStake = minStake_;
+        // Start at 1 (0 means "no job") and keep the slot non-zero, so posting never pays for
+        // a fresh slot.
+        nextJobId = 1;
+        emit OperatorChanged(address(0), operator_);
+    }
+
+    // ------------------------------------------------------------------ administration
+
+    /// @notice Hands the operator role to `operator_` (key rotation).
+    function setOperator(address operator_) external onlyOperator {
+        if (operator_ == address(0)) revert ZeroAddress();
+        emit OperatorChanged(operator, operator_);
+        operator = operator_;
+    }
+
+    /// @notice Sets the arbiter (zero: the operator alone arbitrates).
+    function setArbiter(address arbiter_) external onlyOperator {
+        emit ArbiterChanged(arbiter, arbiter_);
+        arbiter = arbiter_;
+    }
+
+    // ------------------------------------------------------------------ providers
+
+    /// @notice Registers the caller as a provider, bonding `amount` (needs an allowance).
+    ///         A provider that fully unstaked registers again the same way.
+    function registerProvider(uint256 amount) external nonReentrant {
+        Provider storage p = providers[msg.sender];
+        if (p.active) revert AlreadyRegistered(msg.sender);
+        uint256 stake = uint256(p.stake) + amount;
+        if (stake < minStake) revert StakeBelowMinimum(stake, minStake);
+        p.stake = _u96(stake);
+        p.active = true;
+        if (amount > 0) token.safeTransferFrom(msg.sender, address(this), amount);
+        emit ProviderRegistered(msg.sender, stake);
+    }
+
+    /// @notice Bonds `amount` more.
+    function addStake(uint256 amount) external nonReentrant {
+        Provider storage p = providers[msg.sender];
+        if (!p.active) revert NotRegistered(msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        uint256 stake = uint256(p.stake) + amount;
+        p.stake = _u96(stake);
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        emit StakeAdded(msg.sender, amount, stake);
+    }
+
+    /// @notice Starts unbonding `amount`; it stays slashable until withdrawn. Each request
+    ///         restarts the delay for everything unbonding. Unstaking everything deactivates.
+    function requestUnstake(uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        Provider storage p = providers[msg.sender];
+        uint256 stake = p.stake;
+        if (amount > stake) revert InsufficientStake(msg.sender, stake, amount);
+        uint64 unlockAt = uint64(block.timestamp) + unbondingDelay;
+        p.stake = uint96(stake - amount);
+        p.unbonding = _u96(uint256(p.unbonding) + amount);
+        p.unlockAt = uint48(unlockAt);
+        if (stake == amount) p.active = false;
+        emit UnstakeRequested(msg.sender, amount, unlockAt);
+    }
+
+    /// @notice Withdraws everything unbonding once the unbonding delay has passed.
+    function withdrawStake() external nonReentrant {
+        Provider storage p = providers[msg.sender];
+        uint256 amount = p.unbonding;
+        if (amount == 0) revert NothingToWithdraw(msg.sender);
+        if (block.timestamp < p.unlockAt) {
+            revert StillUnbonding(msg.sender, p.unlockAt, uint64(block.timestamp));
+        }
+        p.unbonding = 0;
+        token.safeTransfer(msg.sender, amount);
+        emit StakeWithdrawn(msg.sender, amount);
+    }
+
+    /// @notice Whether `provider` may be assigned jobs now.
+    function isEligible(address provider) public view returns (bool) {
+        Provider storage p = providers[provider];
+        return p.active && p.stake >= minStake;
+    }
+
+    // ------------------------------------------------------------------ posting
+
+    /// @notice Posts a job, escrowing `payment` from the caller (needs an allowance).
+    /// @param specDigest digest of the job spec (the node's content-addressed JobSpec).
+    /// @param acceptBy the job must be assigned by then (unix seconds), else anyone may refund.
+    /// @param deadline the result must be committed by then, else anyone may refund.
+    function postJob(bytes32 specDigest, uint256 payment, uint64 acceptBy, uint64 deadline)
+        external
+        nonReentrant
+        returns (uint256 jobId)
+    {
+        _checkTimes(acceptBy, deadline);
+        jobId = nextJobId;
+        _open(jobId, specDigest, payment, acceptBy, deadline);
+        nextJobId = jobId + 1;
+        token.safeTransferFrom(msg.sender, address(this), payment);
+    }
+
+    /// @notice Posts `specDigests.length` jobs sharing acceptBy and deadline, escrowing the sum
+    ///         of `payments` in one transfer. Ids are consecutive from the returned `firstId`.
+    function postJobs(
+        bytes32[] calldata specDigests,
+        uint256[] calldata payments,
+        uint64 acceptBy,
+        uint64 deadline
+    ) external nonReentrant returns (uint256 firstId) {
+        uint256 n = specDigests.length;
+        if (n == 0) revert EmptyBatch();
+        if (payments.length != n) revert LengthMismatch(n, payments.length);
+        _checkTimes(acceptBy, deadline);
+        firstId = nextJobId;
+        uint256 total;
+        for (uint256 i; i < n; ++i) {
+            _open(firstId + i, specDigests[i], payments[i], acceptBy, deadline);
+            total += payments[i];
+        }
+        nextJobId = firstId + n;
+        token.safeTransferFrom(msg.sender, address(this), total);
+    }
+
+    /// @notice The requester takes back an Open job's payment.
+    function cancelJob(uint256 jobId) external nonReentrant {
+        Job storage j = jobs[jobId];
+        JobState state = j.state;
+        if (state == JobState.None) revert UnknownJob(jobId);
+        if (j.requester != msg.sender) revert NotRequester(jobId, msg.sender);
+        if (state != JobState.Open) revert WrongState(jobId, state);
+        j.state = JobState.Cancelled;
+        emit JobCancelled(jobId);
+        token.safeTransfer(msg.sender, j.payment);
+    }
+
+    // ------------------------------------------------------------------ assignment
+
+    /// @notice Assigns an Open job to an eligible provider (operator, before acceptBy).
+    function assignJob(uint256 jobId, address provider) external onlyOperator {
+        _assign(jobId, provider);
+    }
+
+    /// @notice Assigns `jobIds[i]` to `providers_[i]`; reverts as a whole if any fails.
+    function assignJobs(uint256[] calldata jobIds, address[] calldata providers_) external onlyOperator {
+        uint256 n = jobIds.length;
+        if (n == 0) revert EmptyBatch();
+        if (providers_.length != n) revert LengthMismatch(n, providers_.length);
+        for (uint256 i; i < n; ++i) {
+            _assign(jobIds[i], providers_[i]);
+        }
+    }
+
+    /// @notice Moves an Assigned job to another eligible provider (the first one vanished).
+    function reassignJob(uint256 jobId, address provider) external onlyOperator {
+        Job storage j = jobs[jobId];
+        JobState state = j.state;
+        if (state != JobState.Assigned) _revertState(jobId, state);
+        if (block.timestamp > j.deadline) revert DeadlinePassed(jobId, j.deadline);
+        address previous = j.provider;
+        if (provider == previous) revert SameProvider(jobId, provider);
+        if (!isEligible(provider)) revert ProviderNotEligible(provider);
+        j.provider = provider;
+        emit JobAssigned(jobId, provider, previous);
+    }
+
+    // ------------------------------------------------------------------ results
+
+    /// @notice The assigned provider commits its result before the deadline; the challenge
+    ///         window starts.
+    /// @param outputDigest digest of the job's outputs.
+    /// @param traceRoot Merkle root of the execution trace (for disputes in part 2).
+    function commitResult(uint256 jobId, bytes32 outputDigest, bytes32 traceRoot) external {
+        Job storage j = jobs[jobId];
+        JobState state = j.state;
+        if (state == JobState.None) revert UnknownJob(jobId);
+        if (j.provider != msg.sender) revert NotAssignedProvider(jobId, msg.sender);
+        if (state != JobState.Assigned) revert WrongState(jobId, state);
+        if (block.timestamp > j.deadline) revert DeadlinePassed(jobId, j.deadline);
+        uint64 ends = uint64(block.timestamp) + challengeWindow;
+        j.state = JobState.Committed;
+        j.expiry = uint40(ends);
+        j.digest = resultCommitment(j.digest, outputDigest, traceRoot);
+        emit ResultCommitted(jobId, msg.sender, outputDigest, traceRoot, ends);
+    }
+
+    /// @notice The requester or the operator objects to a committed result inside the window.
+    function challenge(uint256 jobId) external {
+        Job storage j = jobs[jobId];
+        JobState state = j.state;
+        if (state == JobState.None) revert UnknownJob(jobId);
+        if (msg.sender != j.requester && msg.sender != operator) {
+            revert NotRequesterOrOperator(jobId, msg.sender);
+        }
+        if (state != JobState.Committed) revert WrongState(jobId, state);
+        if (block.timestamp >= j.expiry) revert ChallengeWindowClosed(jobId, j.expiry);
+        j.state = JobState.Challenged;
+        emit JobChallenged(jobId, msg.sender);
+    }
+
+    /// @notice What a committed job's `digest` becomes: keccak256(abi.encode(spec, output, trace)).
+    function resultCommitment(bytes32 specDigest, bytes32 outputDigest, bytes32 traceRoot)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(specDigest, outputDigest, traceRoot));
+    }
+
+    // ------------------------------------------------------------------ settlement
+
+    /// @notice Pays the provider `payment − fee` and the treasury the fee. Anyone may settle a
+    ///         Committed job once the challenge window is over; a Challenged job only the
+    ///         arbiter (or operator), when the challenge failed.
+    function settle(uint256 jobId) external nonReentrant {
+        (address provider, uint256 paid, uint256 fee) = _settle(jobId);
+        if (paid > 0) token.safeTransfer(provider, paid);
+        if (fee > 0) token.safeTransfer(treasury, fee);
+    }
+
+    /// @notice Settles every job in `jobIds` (same rules as settle; all or nothing). Consecutive
+    ///         jobs of one provider are paid in one transfer, so sort ids by provider.
+    function settleMany(uint256[] calldata jobIds) external nonReentrant {
+        uint256 n = jobIds.length;
+        if (n == 0) revert EmptyBatch();
+        address run;
+        uint256 runAmount;
+        uint256 fees;
+        for (uint256 i; i < n; ++i) {
+            (address provider, uint256 paid, uint256 fee) = _settle(jobIds[i]);
+            if (provider != run) {
+                if (runAmount > 0) token.safeTransfer(run, runAmount);
+                (run, runAmount) = (provider, 0);
+            }
+            runAmount += paid;
+            fees += fee;
+        }
+        if (runAmount > 0) token.safeTransfer(run, runAmount);
+        if (fees > 0) token.safeTransfer(treasury, fees);
+    }
+
+    /// @notice Returns a job's payment to its requester. Anyone may refund an Open job past
+    ///         acceptBy or an Assigned job past its deadline; the operator may refund an Open
+    ///         or Assigned job at any time (the job failed); the arbiter or operator a
+    ///         Challenged job (the challenge held).
+    function refund(uint256 jobId) external nonReentrant {
+        (address requester, uint256 amount) = _refund(jobId);
+        token.safeTransfer(requester, amount);
+    }
+
+    /// @notice Refunds every job in `jobIds` (same rules as refund; all or nothing).
+    ///         Consecutive jobs of one requester are paid in one transfer.
+    function refundMany(uint256[] calldata jobIds) external nonReentrant {
+        uint256 n = jobIds.length;
+        if (n == 0) revert EmptyBatch();
+        address run;
+        uint256 runAmount;
+        for (uint256 i; i < n; ++i) {
+            (address requester, uint256 amount) = _refund(jobIds[i]);
+            if (requester != run) {
+                if (runAmount > 0) token.safeTransfer(run, runAmount);
+                (run, runAmount) = (requester, 0);
+            }
+            runAmount += amount;
+        }
+        if (runAmount > 0) token.safeTransfer(run, runAmount);
+    }
+
+    // ------------------------------------------------------------------ slashing (part 2 hook)
+
+    /// @notice Takes `amount` of a provider's bond (stake first, then unbonding) and pays it to
+    ///         `beneficiary`. Arbiter or operator only; dispute resolution decides when.
+    function slash(address provider, uint256 amount, address beneficiary) external onlyArbiter nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        if (beneficiary == address(0)) revert ZeroAddress();
+        Provider storage p = providers[provider];
+        uint256 stake = p.stake;
+        uint256 unbonding = p.unbonding;
+        if (amount > stake + unbonding) revert InsufficientStake(provider, stake + unbonding, amount);
+        uint256 fromStake = amount < stake ? amount : stake;
+        p.stake = uint96(stake - fromStake);
+        p.unbonding = uint96(unbonding - (amount - fromStake));
+        emit ProviderSlashed(provider, amount, beneficiary);
+        token.safeTransfer(beneficiary, amount);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _isArbiter(address who) private view returns (bool) {
+        return who == operator || (who == arbiter && who != address(0));
+    }
+
+    function _u96(uint256 x) private pure returns (uint96) {
+        if (x > type(uint96).max) revert AmountTooLarge(x);
+        return uint96(x);
+    }
+
+    function _revertState(uint256 jobId, JobState state) private pure {
+        if (state == JobState.None) revert UnknownJob(jobId);
+        revert WrongState(jobId, state);
+    }
+
+    function _checkTimes(uint64 acceptBy, uint64 deadline) private view {
+        if (acceptBy <= block.timestamp || deadline <= acceptBy || deadline > type(uint40).max) {
+            revert InvalidTimes(acceptBy, deadline, uint64(block.timestamp));
+        }
+    }
+
+    function _open(uint256 jobId, bytes32 specDigest, uint256 payment, uint64 acceptBy, uint64 deadline)
+        private
+    {
+        if (payment == 0) revert ZeroAmount();
+        jobs[jobId] = Job({
+            requester: msg.sender,
+            payment: _u96(payment),
+            provider: address(0),
+            state: JobState.Open,
+            deadline: uint40(deadline),
+            expiry: uint40(acceptBy),
+            digest: specDigest
+        });
+        emit JobPosted(jobId, msg.sender, specDigest, payment, acceptBy, deadline);
+    }
+
+    function _assign(uint256 jobId, address provider) private {
+        Job storage j = jobs[jobId];
+        JobState state = j.state;
+        if (state != JobState.Open) _revertState(jobId, state);
+        if (block.timestamp > j.expiry) revert AcceptWindowClosed(jobId, j.expiry);
+        if (!isEligible(provider)) revert ProviderNotEligible(provider);
+        j.provider = provider;
+        j.state = JobState.Assigned;
+        emit JobAssigned(jobId, provider, address(0));
+    }
+
+    function _settle(uint256 jobId) private returns (address provider, uint256 paid, uint256 fee) {
+        Job storage j = jobs[jobId];
+        JobState state = j.state;
+        if (state == JobState.Committed) {
+            if (block.timestamp < j.expiry) revert ChallengeWindowOpen(jobId, j.expiry);
+        } else if (state == JobState.Challenged) {
+            if (!_isArbiter(msg.sender)) revert NotArbiter(msg.sender);
+        } else {
+            _revertState(jobId, state);
+        }
+        j.state = JobState.Settled;
+        provider = j.provider;
+        uint256 payment = j.payment;
+        fee = (payment * feeBps) / BPS;
+        paid = payment - fee;
+        emit JobSettled(jobId, provider, paid, fee);
+    }
+
+    function _refund(uint256 jobId) private returns (address requester, uint256 amount) {
+        Job storage j = jobs[jobId];
+        JobState state = j.state;
+        if (state == JobState.Open || state == JobState.Assigned) {
+            uint64 expiresAt = state == JobState.Open ? j.expiry : j.deadline;
+            if (block.timestamp <= expiresAt && msg.sender != operator) revert NotExpired(jobId, expiresAt);
+        } else if (state == JobState.Challenged) {
+            if (!_isArbiter(msg.sender)) revert NotArbiter(msg.sender);
+        } else if (state == JobState.None) {
+            revert UnknownJob(jobId);
+        } else {
+            revert NotRefundable(jobId, state);
+        }
+        j.state = JobState.Refunded;
+        requester = j.requester;
+        amount = j.payment;
+        emit JobRefunded(jobId, requester, amount);
+    }
+}

@@ -1,0 +1,343 @@
+//! The node's HTTP API: request and answer bodies shared by `cairn-node` (server), `cairn-worker`
+//! and the CLI (clients), so both sides compile against one definition.
+//!
+//! ```text
+//! GET  /info                          NodeInfo: chain, contract, token, lease timing, receipt key
+//! PUT  /blob                          bytes → BlobRef (content-addressed store)
+//! GET  /blob/<sha256 hex>             bytes
+//! POST /jobs                          SubmitJob → JobView   (payment already escrowed on chain)
+//! GET  /jobs/<id>                     JobView (state, why, result, receipt)
+//! GET  /jobs/<id>/logs                JobLogs (events, stdout, stderr)
+//! POST /jobs/<id>/cancel              signed by the requester → JobView
+//! POST /providers                     signed ProviderAdvert → ProviderView
+//! POST /providers/<addr>/heartbeat    signed Heartbeat → HeartbeatReply
+//! POST /providers/<addr>/claim        signed; long-polls for an Assignment (204: none)
+//! POST /jobs/<id>/started             signed by the lease holder
+//! POST /jobs/<id>/result              signed RunReport
+//! POST /jobs/<id>/release             signed: the provider gives the job back
+//! GET  /providers[/<addr>]            ProviderView(s)
+//! ```
+//!
+//! Requests that act for a provider or requester carry an `x-cairn-auth` header:
+//! `<address>:<unix ms>:<0x signature>`, an EIP-191 personal-sign signature of
+//! [`auth_message`] by that address's key. The node accepts a timestamp within
+//! [`AUTH_MAX_SKEW_MS`] of its clock.
+use crate::{JobSpec, JobState, Price, Resources, StopReason};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// The header that carries a request signature.
+pub const AUTH_HEADER: &str = "x-cairn-auth";
+/// How far a signed request's timestamp may be from the node's clock.
+pub const AUTH_MAX_SKEW_MS: u64 = 60_000;
+
+/// The text a client signs for a request: method, path, timestamp and the body's SHA-256, so a
+/// signature cannot be replayed on another request or with another body.
+pub fn auth_message(method: &str, path: &str, unix_ms: u64, body: &[u8]) -> String {
+    format!(
+        "cairn-node-request\n{method} {path}\n{unix_ms}\n{}",
+        hex::encode(Sha256::digest(body))
+    )
+}
+
+/// What the node tells clients about itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeInfo {
+    /// Software version.
+    pub version: String,
+    /// Chain id of the escrow contract.
+    pub chain_id: u64,
+    /// An RPC URL for that chain (clients may use their own).
+    pub rpc_url: String,
+    /// The ComputeMarket contract.
+    pub market: String,
+    /// The ERC-20 token of stakes and payments.
+    pub token: String,
+    /// The operator that assigns and settles (the node's chain account).
+    pub operator: String,
+    /// Minimum stake for a provider, in token base units.
+    pub min_stake: String,
+    /// How often workers should heartbeat.
+    pub heartbeat_ms: u64,
+    /// A lease lapses after this long without a heartbeat.
+    pub lease_ms: u64,
+    /// The node's Ed25519 receipt-signing key (base64).
+    pub receipt_key: String,
+    /// The transparency log receipts go to, if any.
+    pub log: Option<String>,
+}
+
+/// A provider's offer, sent when its worker starts (and whenever it changes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderAdvert {
+    /// Its chain address (`0x…`); must be the request signer.
+    pub address: String,
+    /// Resources offered.
+    pub capacity: Resources,
+    /// Its ask.
+    pub ask: Price,
+    /// GPU model names, as NVML reported them.
+    #[serde(default)]
+    pub gpu_names: Vec<String>,
+    /// Worker software version.
+    pub version: String,
+}
+
+/// A provider as the node sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderView {
+    /// Address.
+    pub address: String,
+    /// Resources offered.
+    pub capacity: Resources,
+    /// Resources not leased.
+    pub free: Resources,
+    /// Ask.
+    pub ask: Price,
+    /// GPU names.
+    pub gpu_names: Vec<String>,
+    /// 0 to 1.
+    pub reputation: f64,
+    /// Heartbeats current.
+    pub online: bool,
+    /// Milliseconds since the last heartbeat.
+    pub last_seen_ms_ago: u64,
+    /// Jobs it completed and was paid for (or will be).
+    pub jobs_completed: u64,
+    /// Jobs that ended in a module fault on it (not held against it).
+    pub jobs_failed: u64,
+    /// Leases it lost by missing heartbeats.
+    pub leases_lost: u64,
+    /// Token base units settled to it.
+    pub earned: u64,
+    /// Jobs it holds now.
+    pub leased: Vec<u64>,
+}
+
+/// A worker's heartbeat.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    /// Jobs it is running.
+    #[serde(default)]
+    pub running: Vec<u64>,
+}
+
+/// The node's answer to a heartbeat.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatReply {
+    /// Jobs the worker should abandon: no longer its own (lease lapsed, cancelled).
+    pub abandon: Vec<u64>,
+}
+
+/// A lease on a job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assignment {
+    /// Job id (the escrow contract's job id).
+    pub job_id: u64,
+    /// What to run.
+    pub spec: JobSpec,
+    /// Attempt number (1 for the first provider).
+    pub attempt: u32,
+    /// Unix ms by which the result must be committed on chain.
+    pub deadline_unix_ms: u64,
+}
+
+/// The requester's submission, after escrowing payment with the spec's digest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubmitJob {
+    /// The escrow's job id.
+    pub job_id: u64,
+    /// The spec whose digest was escrowed.
+    pub spec: JobSpec,
+}
+
+/// A file a job produced.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutputRef {
+    /// Path under `/output` (or `stdout`/`stderr` for the streams).
+    pub name: String,
+    /// Hex SHA-256.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+impl OutputRef {
+    /// The reference for `bytes` named `name`.
+    pub fn of(name: impl Into<String>, bytes: &[u8]) -> Self {
+        Self {
+            name: name.into(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+            size: bytes.len() as u64,
+        }
+    }
+}
+
+/// The digest a provider commits on chain: SHA-256 of the canonical JSON
+/// `{"files":[...sorted by name...],"stdout":<OutputRef>}`. Two honest providers running the
+/// same deterministic module produce the same digest.
+pub fn output_digest(files: &[OutputRef], stdout: &OutputRef) -> [u8; 32] {
+    let mut sorted = files.to_vec();
+    sorted.sort();
+    let doc = serde_json::json!({ "files": sorted, "stdout": stdout });
+    Sha256::digest(serde_json::to_vec(&doc).expect("serializable")).into()
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum RunOutcome {
+    /// Exit status 0; outputs are the result.
+    Succeeded,
+    /// Stopped by the sandbox or a non-zero exit.
+    Failed {
+        /// Why.
+        reason: StopReason,
+    },
+}
+
+/// What a worker reports when a run ends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunReport {
+    /// Job id.
+    pub job_id: u64,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// Fuel consumed.
+    pub fuel_used: u64,
+    /// Wall time in milliseconds.
+    pub wall_time_ms: u64,
+    /// Files under `/output`, uploaded to the node's store.
+    pub outputs: Vec<OutputRef>,
+    /// Standard output, uploaded.
+    pub stdout: OutputRef,
+    /// Standard error, uploaded.
+    pub stderr: OutputRef,
+    /// Hex [`output_digest`], committed on chain for a success.
+    pub output_digest: String,
+    /// Hex trace root committed with it.
+    pub trace_root: String,
+    /// The commit transaction, for a success.
+    pub commit_tx: Option<String>,
+}
+
+/// A job as `cairn job status` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    /// Job id.
+    pub id: u64,
+    /// Spec name.
+    pub name: String,
+    /// State.
+    pub state: JobState,
+    /// Why it is stuck, waiting or stopped, in words (None when simply progressing).
+    pub reason: Option<String>,
+    /// The structured stop reason, for terminal states other than `settled`.
+    pub stop: Option<StopReason>,
+    /// Requester address.
+    pub requester: String,
+    /// Current (or last) provider.
+    pub provider: Option<String>,
+    /// Providers that held it, in order.
+    pub providers: Vec<String>,
+    /// Hex SHA-256 of the spec.
+    pub spec_digest: String,
+    /// Escrowed payment, token base units.
+    pub payment: u64,
+    /// Paid to the provider (after the fee), once settled.
+    pub paid: Option<u64>,
+    /// Refunded to the requester, once refunded.
+    pub refunded: Option<u64>,
+    /// Unix ms of submission.
+    pub submitted_ms: u64,
+    /// Unix ms a provider started it (latest attempt).
+    pub started_ms: Option<u64>,
+    /// Unix ms it reached a terminal state.
+    pub finished_ms: Option<u64>,
+    /// The run report, when one came in.
+    pub result: Option<RunReport>,
+    /// The receipt in the transparency log.
+    pub receipt: Option<ReceiptRef>,
+    /// Chain transactions about it, by purpose (`assign`, `commit`, `settle`, `refund`, ...).
+    pub txs: Vec<(String, String)>,
+}
+
+/// Where a job's receipt is in the transparency log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptRef {
+    /// The log's URL.
+    pub log: String,
+    /// Entry index.
+    pub index: u64,
+    /// `sha256:` of the envelope.
+    pub envelope_digest: String,
+}
+
+/// One event in a job's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobEvent {
+    /// Unix ms.
+    pub at_ms: u64,
+    /// What happened.
+    pub message: String,
+}
+
+/// `cairn job logs`: the node's history of the job and the run's streams.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobLogs {
+    /// Job id.
+    pub id: u64,
+    /// Events, oldest first.
+    pub events: Vec<JobEvent>,
+    /// Standard output of the last run (lossy UTF-8).
+    pub stdout: Option<String>,
+    /// Standard error of the last run (lossy UTF-8).
+    pub stderr: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_digest_ignores_file_order_but_not_content() {
+        let a = OutputRef::of("a.txt", b"1");
+        let b = OutputRef::of("b.txt", b"2");
+        let out = OutputRef::of("stdout", b"hi");
+        let d1 = output_digest(&[a.clone(), b.clone()], &out);
+        assert_eq!(d1, output_digest(&[b.clone(), a.clone()], &out));
+        assert_ne!(d1, output_digest(&[a, OutputRef::of("b.txt", b"3")], &out));
+    }
+
+    #[test]
+    fn auth_messages_bind_method_path_time_and_body() {
+        let m = auth_message("POST", "/jobs/1/result", 5, b"{}");
+        assert_ne!(m, auth_message("POST", "/jobs/2/result", 5, b"{}"));
+        assert_ne!(m, auth_message("POST", "/jobs/1/result", 6, b"{}"));
+        assert_ne!(m, auth_message("POST", "/jobs/1/result", 5, b"{ }"));
+        assert!(m.starts_with("cairn-node-request\nPOST /jobs/1/result\n5\n"));
+    }
+
+    #[test]
+    fn outcomes_serialize_with_a_status_tag() {
+        let v = serde_json::to_value(RunOutcome::Failed {
+            reason: StopReason::OutOfFuel { limit: 9 },
+        })
+        .unwrap();
+        assert_eq!(v["status"], "failed");
+        assert_eq!(v["reason"]["kind"], "outOfFuel");
+    }
+}

@@ -1,0 +1,283 @@
+//! A client of the node's HTTP API, for workers and the CLI. Requests that act for an account
+//! are signed with its key ([`crate::sign_request`]).
+use crate::auth::sign_request;
+use alloy::signers::local::PrivateKeySigner;
+use cairn_compute::{
+    BlobRef,
+    api::{
+        AUTH_HEADER, Assignment, Heartbeat, HeartbeatReply, JobLogs, JobView, NodeInfo,
+        ProviderAdvert, ProviderView, RunReport, SubmitJob,
+    },
+};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// Why a node request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nothing answered (or the connection broke): worth retrying.
+    #[error(
+        "cannot reach the node at {url}: {reason}; start it with `cairn node serve` or pass --node <url>"
+    )]
+    Unreachable {
+        /// Base URL.
+        url: String,
+        /// Transport error.
+        reason: String,
+    },
+    /// The node answered with an error.
+    #[error("the node refused ({status}): {detail}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The node's explanation.
+        detail: String,
+    },
+    /// The answer did not parse.
+    #[error("unexpected answer from the node: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// Whether retrying the same request later may succeed (transport failures and 5xx).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            Self::Api { status, .. } => *status >= 500 || *status == 429,
+            Self::Decode(_) => false,
+        }
+    }
+}
+
+/// HTTP client for one node.
+#[derive(Debug, Clone)]
+pub struct NodeClient {
+    base: String,
+    http: reqwest::Client,
+    signer: Option<PrivateKeySigner>,
+}
+
+impl NodeClient {
+    /// A client for the node at `base` (e.g. `http://127.0.0.1:7400`).
+    pub fn new(base: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http,
+            signer: None,
+        }
+    }
+
+    /// Signs requests with `signer`.
+    pub fn with_signer(mut self, signer: PrivateKeySigner) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        let resp = req.send().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: error_chain(&e),
+        })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        let detail = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["detail"].as_str().map(str::to_owned))
+            .unwrap_or(body);
+        Err(ClientError::Api { status, detail })
+    }
+
+    async fn json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ClientError> {
+        resp.json()
+            .await
+            .map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        Self::json(
+            self.send(self.http.get(format!("{}{path}", self.base)))
+                .await?,
+        )
+        .await
+    }
+
+    /// POSTs `body` as JSON, signed when the client has a signer.
+    async fn post(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<reqwest::Response, ClientError> {
+        let bytes = serde_json::to_vec(body).expect("serializable");
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Some(s) = &self.signer {
+            req = req.header(AUTH_HEADER, sign_request(s, "POST", path, &bytes));
+        }
+        self.send(req.body(bytes)).await
+    }
+
+    /// The node's self-description.
+    pub async fn info(&self) -> Result<NodeInfo, ClientError> {
+        self.get("/info").await
+    }
+
+    /// Stores a blob.
+    pub async fn put_blob(&self, bytes: Vec<u8>) -> Result<BlobRef, ClientError> {
+        let resp = self
+            .send(
+                self.http
+                    .put(format!("{}/blob", self.base))
+                    .timeout(Duration::from_secs(600))
+                    .body(bytes),
+            )
+            .await?;
+        Self::json(resp).await
+    }
+
+    /// Fetches a blob and checks it is the one named.
+    pub async fn blob(&self, r: &BlobRef) -> Result<Vec<u8>, ClientError> {
+        let resp = self
+            .send(
+                self.http
+                    .get(format!("{}/blob/{}", self.base, r.sha256))
+                    .timeout(Duration::from_secs(600)),
+            )
+            .await?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: e.to_string(),
+            })?
+            .to_vec();
+        if !r.matches(&bytes) {
+            return Err(ClientError::Decode(format!(
+                "blob sha256:{} came back with other content",
+                r.sha256
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Submits an escrowed job.
+    pub async fn submit(&self, req: &SubmitJob) -> Result<JobView, ClientError> {
+        Self::json(self.post("/jobs", req).await?).await
+    }
+
+    /// A job's status.
+    pub async fn job(&self, id: u64) -> Result<JobView, ClientError> {
+        self.get(&format!("/jobs/{id}")).await
+    }
+
+    /// A job's history and streams.
+    pub async fn logs(&self, id: u64) -> Result<JobLogs, ClientError> {
+        self.get(&format!("/jobs/{id}/logs")).await
+    }
+
+    /// Cancels a job (signed by the requester).
+    pub async fn cancel(&self, id: u64) -> Result<JobView, ClientError> {
+        Self::json(
+            self.post(&format!("/jobs/{id}/cancel"), &serde_json::json!({}))
+                .await?,
+        )
+        .await
+    }
+
+    /// Advertises the signer as a provider.
+    pub async fn advertise(&self, ad: &ProviderAdvert) -> Result<ProviderView, ClientError> {
+        Self::json(self.post("/providers", ad).await?).await
+    }
+
+    /// A provider's view.
+    pub async fn provider(&self, address: &str) -> Result<ProviderView, ClientError> {
+        self.get(&format!("/providers/{address}")).await
+    }
+
+    /// Every provider.
+    pub async fn providers(&self) -> Result<Vec<ProviderView>, ClientError> {
+        self.get("/providers").await
+    }
+
+    fn me(&self) -> String {
+        self.signer
+            .as_ref()
+            .map(|s| s.address().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Sends a heartbeat.
+    pub async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply, ClientError> {
+        let path = format!("/providers/{}/heartbeat", self.me());
+        Self::json(self.post(&path, hb).await?).await
+    }
+
+    /// Long-polls for a lease.
+    pub async fn claim(&self) -> Result<Option<Assignment>, ClientError> {
+        let path = format!("/providers/{}/claim", self.me());
+        let resp = self.post(&path, &serde_json::json!({})).await?;
+        if resp.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        Self::json(resp).await.map(Some)
+    }
+
+    /// Reports that a leased job started.
+    pub async fn started(&self, id: u64) -> Result<JobView, ClientError> {
+        Self::json(
+            self.post(&format!("/jobs/{id}/started"), &serde_json::json!({}))
+                .await?,
+        )
+        .await
+    }
+
+    /// Gives a leased job back.
+    pub async fn release(&self, id: u64, reason: &str) -> Result<JobView, ClientError> {
+        Self::json(
+            self.post(
+                &format!("/jobs/{id}/release"),
+                &serde_json::json!({ "reason": reason }),
+            )
+            .await?,
+        )
+        .await
+    }
+
+    /// Reports a run's end.
+    pub async fn report(&self, report: &RunReport) -> Result<JobView, ClientError> {
+        Self::json(
+            self.post(&format!("/jobs/{}/result", report.job_id), report)
+                .await?,
+        )
+        .await
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = inner.source();
+    }
+    s
+}

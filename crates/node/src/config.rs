@@ -1,0 +1,81 @@
+//! The node's settings: where it keeps state and how patient it is with workers.
+use std::{path::PathBuf, time::Duration};
+
+/// Default address of `cairn node serve`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
+/// How often workers are asked to heartbeat.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_millis(1_000);
+/// A lease lapses (and its job goes to another provider) after this long without a heartbeat:
+/// three missed heartbeats.
+pub const DEFAULT_LEASE: Duration = Duration::from_millis(3_000);
+/// How long a worker's claim request waits for an assignment before answering "none".
+pub const DEFAULT_CLAIM_WAIT: Duration = Duration::from_secs(10);
+/// How often the scheduler and the chain loop look for work when nothing wakes them.
+pub const DEFAULT_TICK: Duration = Duration::from_millis(250);
+/// Most jobs in one batched chain call (assignJobs, settleMany, refundMany).
+pub const DEFAULT_BATCH: usize = 200;
+
+/// Everything the node needs besides its chain connection.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Directory for the database, blobs and the receipt key.
+    pub dir: PathBuf,
+    /// Heartbeat interval asked of workers.
+    pub heartbeat: Duration,
+    /// Lease timeout.
+    pub lease: Duration,
+    /// Long-poll duration of claims.
+    pub claim_wait: Duration,
+    /// Idle tick of the background loops.
+    pub tick: Duration,
+    /// Batch size cap for chain calls.
+    pub batch: usize,
+    /// URL of the transparency log receipts are appended to (`None`: no receipts).
+    pub log: Option<String>,
+    /// RPC URL told to workers in `/info` (they may use their own).
+    pub public_rpc_url: String,
+}
+
+impl NodeConfig {
+    /// Defaults with state under `dir`.
+    pub fn new(dir: impl Into<PathBuf>, public_rpc_url: impl Into<String>) -> Self {
+        Self {
+            dir: dir.into(),
+            heartbeat: DEFAULT_HEARTBEAT,
+            lease: DEFAULT_LEASE,
+            claim_wait: DEFAULT_CLAIM_WAIT,
+            tick: DEFAULT_TICK,
+            batch: DEFAULT_BATCH,
+            log: None,
+            public_rpc_url: public_rpc_url.into(),
+        }
+    }
+
+    /// Appends receipts to the log at `url`.
+    pub fn with_log(mut self, url: impl Into<String>) -> Self {
+        self.log = Some(url.into());
+        self
+    }
+
+    /// Sets the heartbeat interval and the lease (which must be longer).
+    pub fn with_lease(mut self, heartbeat: Duration, lease: Duration) -> Self {
+        self.heartbeat = heartbeat;
+        self.lease = lease.max(heartbeat * 2);
+        self
+    }
+
+    /// The SQLite database.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("node.db")
+    }
+
+    /// The content-addressed blob store.
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.dir.join("blobs")
+    }
+
+    /// The Ed25519 key that signs receipts.
+    pub fn receipt_key_path(&self) -> PathBuf {
+        self.dir.join("receipt.key")
+    }
+}

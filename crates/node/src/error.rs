@@ -1,0 +1,87 @@
+//! Errors of the node, and how they answer over HTTP.
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+/// What can go wrong in the node.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request was malformed or names something invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request was not signed, or not by the right account.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The job, provider or blob does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the job's state (already settled, not yours any more, ...).
+    #[error("{0}")]
+    Conflict(String),
+    /// The chain refused or could not be reached.
+    #[error("chain: {0}")]
+    Chain(#[from] cairn_escrow::Error),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A file could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// Stored state did not decode (a bug or a foreign database).
+    #[error("corrupt node state: {0}")]
+    Corrupt(String),
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+impl From<cairn_compute::Error> for Error {
+    fn from(e: cairn_compute::Error) -> Self {
+        match e {
+            cairn_compute::Error::Transition { .. } => Self::Conflict(e.to_string()),
+            e => Self::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, error, detail) = match &self {
+            Self::BadRequest(d) => (StatusCode::BAD_REQUEST, "bad_request", d.clone()),
+            Self::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", d.clone()),
+            Self::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", d.clone()),
+            Self::Conflict(d) => (StatusCode::CONFLICT, "conflict", d.clone()),
+            Self::Chain(e) if e.revert_name().is_some() => {
+                (StatusCode::CONFLICT, "chain_rejected", e.to_string())
+            }
+            Self::Chain(e) => (StatusCode::BAD_GATEWAY, "chain_unavailable", e.to_string()),
+            other => {
+                // Internals go to the node's log, not to the client.
+                tracing::error!(error = %other, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the node failed to process the request; see its log".to_owned(),
+                )
+            }
+        };
+        (status, Json(json!({ "error": error, "detail": detail }))).into_response()
+    }
+}

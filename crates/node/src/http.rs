@@ -1,0 +1,209 @@
+//! The HTTP API (see [`cairn_compute::api`] for the routes and bodies).
+use crate::{Error, Node, Result, auth};
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use cairn_compute::{
+    BlobRef,
+    api::{Heartbeat, ProviderAdvert, RunReport, SubmitJob},
+};
+use serde::de::DeserializeOwned;
+
+/// Largest blob the node stores (module or input): 256 MiB.
+pub const MAX_BLOB_BYTES: usize = 256 << 20;
+/// Largest JSON body.
+const MAX_JSON_BYTES: usize = 4 << 20;
+
+/// The node's router.
+pub fn router(node: Node) -> Router {
+    Router::new()
+        .route("/info", get(info))
+        .route(
+            "/blob",
+            put(put_blob).layer(DefaultBodyLimit::max(MAX_BLOB_BYTES)),
+        )
+        .route("/blob/{sha256}", get(get_blob))
+        .route("/jobs", post(submit))
+        .route("/jobs/{id}", get(job))
+        .route("/jobs/{id}/logs", get(logs))
+        .route("/jobs/{id}/cancel", post(cancel))
+        .route("/jobs/{id}/started", post(started))
+        .route("/jobs/{id}/result", post(result))
+        .route("/jobs/{id}/release", post(release))
+        .route("/providers", post(advertise).get(providers))
+        .route("/providers/{addr}", get(provider))
+        .route("/providers/{addr}/heartbeat", post(heartbeat))
+        .route("/providers/{addr}/claim", post(claim))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .with_state(node)
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::BadRequest(format!("the body must be a JSON {what}: {e}")))
+}
+
+fn job_id(s: &str) -> Result<u64> {
+    s.parse()
+        .map_err(|_| Error::BadRequest(format!("job id {s:?} is not a number")))
+}
+
+/// The signer, who must be the provider named in the path.
+fn provider_signer(
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    addr: &str,
+    body: &[u8],
+) -> Result<alloy::primitives::Address> {
+    let signer = auth::verify(headers, method, path, body)?;
+    let named = crate::node::parse_address("provider", addr)?;
+    if named != signer {
+        return Err(Error::Unauthorized(format!(
+            "the request is for {named} but was signed by {signer}"
+        )));
+    }
+    Ok(signer)
+}
+
+async fn info(State(node): State<Node>) -> Response {
+    Json(node.info()).into_response()
+}
+
+async fn put_blob(State(node): State<Node>, body: Bytes) -> Result<Response> {
+    let store = node.blobs().clone();
+    let bytes = body.to_vec();
+    let r = tokio::task::spawn_blocking(move || {
+        let r = BlobRef::of(&bytes);
+        store.put(&bytes).map(|_| r)
+    })
+    .await
+    .map_err(|e| Error::Corrupt(e.to_string()))?
+    .map_err(|e| Error::io("storing a blob", e))?;
+    Ok(Json(r).into_response())
+}
+
+async fn get_blob(State(node): State<Node>, Path(sha): Path<String>) -> Result<Response> {
+    let mut d = [0u8; 32];
+    hex::decode_to_slice(&sha, &mut d)
+        .map_err(|_| Error::BadRequest(format!("{sha:?} is not a hex SHA-256")))?;
+    let store = node.blobs().clone();
+    let bytes = tokio::task::spawn_blocking(move || store.get(&d))
+        .await
+        .map_err(|e| Error::Corrupt(e.to_string()))?
+        .map_err(|e| Error::io("reading a blob", e))?
+        .ok_or_else(|| Error::NotFound(format!("no blob sha256:{sha}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response> {
+    let req: SubmitJob = parse(&body, "SubmitJob")?;
+    let view = node.submit(req).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn job(State(node): State<Node>, Path(id): Path<String>) -> Result<Response> {
+    Ok(Json(node.job(job_id(&id)?)?).into_response())
+}
+
+async fn logs(State(node): State<Node>, Path(id): Path<String>) -> Result<Response> {
+    Ok(Json(node.logs(job_id(&id)?)?).into_response())
+}
+
+async fn cancel(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let signer = auth::verify(&headers, "POST", &format!("/jobs/{id}/cancel"), &body)?;
+    Ok(Json(node.cancel(signer, job_id(&id)?)?).into_response())
+}
+
+async fn started(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let signer = auth::verify(&headers, "POST", &format!("/jobs/{id}/started"), &body)?;
+    Ok(Json(node.started(signer, job_id(&id)?)?).into_response())
+}
+
+async fn release(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let signer = auth::verify(&headers, "POST", &format!("/jobs/{id}/release"), &body)?;
+    let why: serde_json::Value = parse(&body, "{\"reason\": ...}")?;
+    let why = why["reason"]
+        .as_str()
+        .unwrap_or("no reason given")
+        .to_owned();
+    Ok(Json(node.release(signer, job_id(&id)?, &why)?).into_response())
+}
+
+async fn result(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let signer = auth::verify(&headers, "POST", &format!("/jobs/{id}/result"), &body)?;
+    let report: RunReport = parse(&body, "RunReport")?;
+    if report.job_id != job_id(&id)? {
+        return Err(Error::BadRequest(format!(
+            "the report is for job {}, posted to job {id}",
+            report.job_id
+        )));
+    }
+    Ok(Json(node.report(signer, report).await?).into_response())
+}
+
+async fn advertise(State(node): State<Node>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let signer = auth::verify(&headers, "POST", "/providers", &body)?;
+    let ad: ProviderAdvert = parse(&body, "ProviderAdvert")?;
+    Ok(Json(node.advertise(signer, ad).await?).into_response())
+}
+
+async fn providers(State(node): State<Node>) -> Result<Response> {
+    Ok(Json(node.providers()?).into_response())
+}
+
+async fn provider(State(node): State<Node>, Path(addr): Path<String>) -> Result<Response> {
+    Ok(Json(node.provider(&addr)?).into_response())
+}
+
+async fn heartbeat(
+    State(node): State<Node>,
+    Path(addr): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let path = format!("/providers/{addr}/heartbeat");
+    let signer = provider_signer(&headers, "POST", &path, &addr, &body)?;
+    let hb: Heartbeat = parse(&body, "Heartbeat")?;
+    Ok(Json(node.heartbeat(signer, &hb)?).into_response())
+}
+
+async fn claim(
+    State(node): State<Node>,
+    Path(addr): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let path = format!("/providers/{addr}/claim");
+    let signer = provider_signer(&headers, "POST", &path, &addr, &body)?;
+    let wait = node.shared.config.claim_wait;
+    match node.claim_wait(signer, wait).await? {
+        Some(a) => Ok(Json(a).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}

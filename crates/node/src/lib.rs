@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+
+mod auth;
+mod chain_loop;
+mod client;
+mod config;
+mod error;
+mod http;
+pub mod ledger;
+mod node;
+mod receipts;
+mod store;
+
+pub use auth::sign_request;
+pub use client::{ClientError, NodeClient};
+pub use config::{
+    DEFAULT_BATCH, DEFAULT_CLAIM_WAIT, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_LISTEN,
+    DEFAULT_TICK, NodeConfig,
+};
+pub use error::{Error, Result};
+pub use http::{MAX_BLOB_BYTES, router};
+pub use ledger::{Ledger, MemoryLedger, Metered};
+pub use node::Node;

@@ -1,0 +1,958 @@
+//! The node's state machine: submissions, matching, leases, results, cancellation.
+//!
+//! ```text
+//!  POST /jobs ──▶ check escrow on chain ──▶ Queued ──schedule()──▶ Assigned ──claim──▶ worker
+//!                                             ▲   (matching)          │ todo = assign ──▶ chain loop
+//!        lease lapsed (no heartbeat) ─────────┘                       ▼
+//!                                                      started ──▶ Running ──result──▶ Committed
+//!                                                                     │ module fault      │ todo = settle
+//!                                                                     ▼                   ▼
+//!                                                      Failed (todo = refund)     Settled ──▶ receipt
+//! ```
+//!
+//! Every operation here is synchronous under one lock around the SQLite store: they are short
+//! (microseconds) and never wait on the network. What must wait on the chain is recorded as a
+//! [`Todo`] on the job and done by the chain loop in batches ([`crate::chain_loop`]).
+use crate::{
+    Error, NodeConfig, Result,
+    ledger::Ledger,
+    store::{JobRow, ProviderRow, Store, Todo},
+};
+use alloy::primitives::Address;
+use cairn_attest::Key;
+use cairn_compute::{
+    Demand, JobState, NoMatch, Offer, Resources, StopReason,
+    api::{
+        Assignment, Heartbeat, HeartbeatReply, JobLogs, JobView, NodeInfo, ProviderAdvert,
+        ProviderView, RunOutcome, RunReport, SubmitJob,
+    },
+    choose, fmt_usdt, reputation,
+};
+use cairn_escrow::MarketConfig;
+use cairn_log_server::BlobStore;
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::Notify;
+
+/// Seconds before a job's acceptance deadline after which it is no longer assigned (the
+/// assignment must reach the chain before `acceptBy`).
+const ASSIGN_MARGIN_SECS: u64 = 5;
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Normalizes an address string (checksummed `0x…`), naming `what` on failure.
+pub(crate) fn parse_address(what: &str, s: &str) -> Result<Address> {
+    s.parse::<Address>().map_err(|_| {
+        Error::BadRequest(format!(
+            "{what}: {s:?} is not a 0x-prefixed 20-byte address"
+        ))
+    })
+}
+
+/// The compute node. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: NodeConfig,
+    store: Mutex<Store>,
+    /// Last heartbeat per provider.
+    live: Mutex<HashMap<String, Instant>>,
+    pub(crate) blobs: BlobStore,
+    pub(crate) ledger: Arc<dyn Ledger>,
+    pub(crate) market: MarketConfig,
+    /// Chain clock minus local clock, seconds (anvil's clock can be moved).
+    chain_offset: AtomicI64,
+    /// Wakes claim long-polls when leases are handed out.
+    pub(crate) assignments: Notify,
+    /// Wakes the chain loop.
+    pub(crate) chain_wake: Notify,
+    /// Wakes the receipt loop.
+    pub(crate) receipt_wake: Notify,
+    pub(crate) receipt_key: Key,
+    pub(crate) log: Option<cairn_log_server::LogClient>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("dir", &self.shared.config.dir)
+            .field("market", &self.shared.ledger.market())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Opens the node's state under `config.dir` and reads the market's parameters. Background
+    /// loops are not started: see [`Node::spawn_loops`].
+    pub async fn open(config: NodeConfig, ledger: Arc<dyn Ledger>) -> Result<Self> {
+        std::fs::create_dir_all(&config.dir)
+            .map_err(|e| Error::io(format!("creating {}", config.dir.display()), e))?;
+        let store = Store::open(&config.db_path())?;
+        let blobs = BlobStore::new(config.blobs_dir())
+            .map_err(|e| Error::io(format!("opening {}", config.blobs_dir().display()), e))?;
+        let receipt_key = load_or_create_key(&config.receipt_key_path())?;
+        let market = ledger.config().await?;
+        let chain_time = ledger.chain_time().await?;
+        let offset = chain_time as i64 - (now_ms() / 1000) as i64;
+        // Providers holding leases get one lease period of grace after a node restart.
+        let mut live = HashMap::new();
+        for j in store
+            .read()
+            .jobs_in(&[JobState::Assigned, JobState::Running])?
+        {
+            if let Some(p) = j.provider {
+                live.insert(p, Instant::now());
+            }
+        }
+        let log = config.log.clone().map(cairn_log_server::LogClient::new);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                store: Mutex::new(store),
+                live: Mutex::new(live),
+                blobs,
+                ledger,
+                market,
+                chain_offset: AtomicI64::new(offset),
+                assignments: Notify::new(),
+                chain_wake: Notify::new(),
+                receipt_wake: Notify::new(),
+                receipt_key,
+                log,
+            }),
+        })
+    }
+
+    /// Starts the scheduler, chain and receipt loops on the current runtime.
+    pub fn spawn_loops(&self) {
+        tokio::spawn(crate::chain_loop::run(self.clone()));
+        tokio::spawn(crate::receipts::run(self.clone()));
+        let node = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = node.schedule() {
+                    tracing::error!(error = %e, "scheduling failed");
+                }
+                tokio::time::sleep(node.shared.config.tick).await;
+            }
+        });
+    }
+
+    /// Runs one round of chain work now (assignments, refunds, settlements due); the loop
+    /// started by [`Node::spawn_loops`] does this by itself. Returns whether anything was sent.
+    pub async fn chain_pass(&self) -> Result<bool> {
+        crate::chain_loop::pass(self).await
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        self.shared.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn live(&self) -> MutexGuard<'_, HashMap<String, Instant>> {
+        self.shared.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The chain's clock, estimated from the last reading and the local clock.
+    pub(crate) fn chain_now(&self) -> u64 {
+        let local = (now_ms() / 1000) as i64;
+        (local + self.shared.chain_offset.load(Ordering::Relaxed)).max(0) as u64
+    }
+
+    pub(crate) fn set_chain_time(&self, chain_time: u64) {
+        let local = (now_ms() / 1000) as i64;
+        self.shared
+            .chain_offset
+            .store(chain_time as i64 - local, Ordering::Relaxed);
+    }
+
+    /// What the node tells clients about itself.
+    pub fn info(&self) -> NodeInfo {
+        let s = &self.shared;
+        NodeInfo {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            chain_id: s.ledger.chain_id(),
+            rpc_url: s.config.public_rpc_url.clone(),
+            market: s.ledger.market().to_string(),
+            token: s.market.token.to_string(),
+            operator: s.market.operator.to_string(),
+            min_stake: s.market.min_stake.to_string(),
+            heartbeat_ms: s.config.heartbeat.as_millis() as u64,
+            lease_ms: s.config.lease.as_millis() as u64,
+            receipt_key: s.receipt_key.public().to_base64(),
+            log: s.config.log.clone(),
+        }
+    }
+
+    /// The content-addressed store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.shared.blobs
+    }
+
+    // ------------------------------------------------------------------ requesters
+
+    /// Accepts a job whose payment the requester escrowed on chain with the spec's digest.
+    pub async fn submit(&self, req: SubmitJob) -> Result<JobView> {
+        req.spec.validate()?;
+        for (i, blob) in req.spec.blobs().enumerate() {
+            let digest = blob.digest().expect("validated");
+            let what = if i == 0 {
+                "module".to_owned()
+            } else {
+                format!("input {:?}", req.spec.inputs[i - 1].name)
+            };
+            match self.shared.blobs.get(&digest) {
+                Ok(Some(b)) if blob.matches(&b) => {}
+                Ok(_) => {
+                    return Err(Error::BadRequest(format!(
+                        "{what} (sha256:{}, {} bytes) is not in the node's store; upload it first (PUT /blob)",
+                        blob.sha256, blob.size
+                    )));
+                }
+                Err(e) => return Err(Error::io("reading a blob", e)),
+            }
+        }
+        let chain_job = self.shared.ledger.job(req.job_id).await?.ok_or_else(|| {
+            Error::BadRequest(format!(
+                "job {} is not posted on the ComputeMarket at {}; escrow it first (postJob)",
+                req.job_id,
+                self.shared.ledger.market()
+            ))
+        })?;
+        let digest = req.spec.digest();
+        if chain_job.state != cairn_escrow::JobState::Open {
+            return Err(Error::Conflict(format!(
+                "job {} is {} on chain, not open",
+                req.job_id, chain_job.state
+            )));
+        }
+        if chain_job.digest.0 != digest {
+            return Err(Error::BadRequest(format!(
+                "job {} escrows spec digest {}, but this spec's digest is 0x{}",
+                req.job_id,
+                chain_job.digest,
+                hex::encode(digest)
+            )));
+        }
+        if chain_job.payment != alloy::primitives::U256::from(req.spec.payment) {
+            return Err(Error::BadRequest(format!(
+                "job {} escrows {} base units, but the spec's payment is {}",
+                req.job_id, chain_job.payment, req.spec.payment
+            )));
+        }
+        let now = now_ms();
+        let row = JobRow {
+            id: req.job_id,
+            spec_digest: hex::encode(digest),
+            spec: req.spec,
+            requester: chain_job.requester.to_string(),
+            state: JobState::Queued,
+            stop: None,
+            waiting: None,
+            provider: None,
+            providers: vec![],
+            excluded: vec![],
+            attempt: 0,
+            claimed: false,
+            chain_provider: None,
+            todo: None,
+            receipt_todo: false,
+            accept_by: chain_job.expiry,
+            deadline: chain_job.deadline,
+            challenge_ends: None,
+            submitted_ms: now,
+            started_ms: None,
+            finished_ms: None,
+            result: None,
+            paid: None,
+            fee: None,
+            refunded: None,
+            receipt: None,
+            txs: vec![],
+        };
+        self.store().tx(|t| {
+            if t.job(row.id)?.is_some() {
+                return Err(Error::Conflict(format!(
+                    "job {} was already submitted",
+                    row.id
+                )));
+            }
+            t.put_job(&row)?;
+            t.event(
+                row.id,
+                now,
+                &format!(
+                    "submitted by {}: {} escrowed, accept by chain time {}, deadline {}",
+                    row.requester,
+                    fmt_usdt(row.spec.payment),
+                    row.accept_by,
+                    row.deadline
+                ),
+            )
+        })?;
+        self.schedule_some(Some(row.id))?;
+        self.job(row.id)
+    }
+
+    /// A job as `cairn job status` shows it.
+    pub fn job(&self, id: u64) -> Result<JobView> {
+        let row = self
+            .store()
+            .read()
+            .job(id)?
+            .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?;
+        Ok(view(&row))
+    }
+
+    /// A job's history and streams.
+    pub fn logs(&self, id: u64) -> Result<JobLogs> {
+        let (row, events) = {
+            let store = self.store();
+            let r = store.read();
+            let row = r
+                .job(id)?
+                .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?;
+            (row, r.events(id)?)
+        };
+        let stream = |o: Option<&cairn_compute::api::OutputRef>| -> Option<String> {
+            let o = o?;
+            let mut d = [0u8; 32];
+            hex::decode_to_slice(&o.sha256, &mut d).ok()?;
+            let bytes = self.shared.blobs.get(&d).ok()??;
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        Ok(JobLogs {
+            id,
+            events,
+            stdout: stream(row.result.as_ref().map(|r| &r.stdout)),
+            stderr: stream(row.result.as_ref().map(|r| &r.stderr)),
+        })
+    }
+
+    /// The requester (checked by the caller's signature) stops a job and gets a refund. A job
+    /// whose result is committed cannot be cancelled.
+    pub fn cancel(&self, requester: Address, id: u64) -> Result<JobView> {
+        let now = now_ms();
+        self.store().tx(|t| {
+            let mut j = t
+                .job(id)?
+                .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?;
+            if j.requester != requester.to_string() {
+                return Err(Error::Unauthorized(format!(
+                    "job {id} belongs to {}, not {requester}",
+                    j.requester
+                )));
+            }
+            if j.state == JobState::Cancelled {
+                return Ok(());
+            }
+            j.state.check(id, JobState::Cancelled).map_err(|_| {
+                Error::Conflict(format!(
+                    "job {id} is {}; only queued, assigned or running jobs can be cancelled",
+                    j.state
+                ))
+            })?;
+            j.state = JobState::Cancelled;
+            j.stop = Some(StopReason::Cancelled);
+            j.todo = Some(Todo::Refund);
+            j.finished_ms = Some(now);
+            t.put_job(&j)?;
+            t.event(id, now, "cancelled by the requester; refund queued")
+        })?;
+        self.shared.chain_wake.notify_one();
+        self.job(id)
+    }
+
+    // ------------------------------------------------------------------ providers
+
+    /// Registers or updates a provider (its stake is checked on chain).
+    pub async fn advertise(&self, signer: Address, ad: ProviderAdvert) -> Result<ProviderView> {
+        let addr = parse_address("address", &ad.address)?;
+        if addr != signer {
+            return Err(Error::Unauthorized(format!(
+                "the advert is for {addr} but was signed by {signer}"
+            )));
+        }
+        ad.ask.validate("ask")?;
+        if ad.capacity.cpu_cores == 0 || ad.capacity.memory_bytes == 0 {
+            return Err(Error::BadRequest(
+                "capacity: a provider must offer at least one core and some memory".into(),
+            ));
+        }
+        if !self.shared.ledger.is_eligible(addr).await? {
+            return Err(Error::Conflict(format!(
+                "{addr} is not an eligible provider on the ComputeMarket at {}: register with at least {} base units of stake first",
+                self.shared.ledger.market(),
+                self.shared.market.min_stake
+            )));
+        }
+        let key = addr.to_string();
+        self.store().tx(|t| {
+            let mut p = t.provider(&key)?.unwrap_or(ProviderRow {
+                address: key.clone(),
+                capacity: ad.capacity,
+                ask: ad.ask,
+                gpu_names: vec![],
+                version: String::new(),
+                completed: 0,
+                failed: 0,
+                lost: 0,
+                earned: 0,
+            });
+            p.capacity = ad.capacity;
+            p.ask = ad.ask;
+            p.gpu_names = ad.gpu_names.clone();
+            p.version = ad.version.clone();
+            t.put_provider(&p)
+        })?;
+        self.live().insert(key.clone(), Instant::now());
+        self.schedule()?;
+        self.provider(&key)
+    }
+
+    /// Records a heartbeat; answers with the jobs the worker should drop.
+    pub fn heartbeat(&self, signer: Address, hb: &Heartbeat) -> Result<HeartbeatReply> {
+        let key = signer.to_string();
+        let known = self.store().read().provider(&key)?.is_some();
+        if !known {
+            return Err(Error::NotFound(format!(
+                "{key} has not advertised to this node; POST /providers first"
+            )));
+        }
+        let was_offline = self.live().insert(key.clone(), Instant::now()).is_none();
+        let leased: Vec<u64> = self
+            .store()
+            .read()
+            .leased_to(&key)?
+            .iter()
+            .map(|j| j.id)
+            .collect();
+        let abandon = hb
+            .running
+            .iter()
+            .copied()
+            .filter(|id| !leased.contains(id))
+            .collect();
+        if was_offline {
+            self.schedule()?;
+        }
+        Ok(HeartbeatReply { abandon })
+    }
+
+    /// Hands the provider its oldest unclaimed lease, if any.
+    pub fn claim(&self, signer: Address) -> Result<Option<Assignment>> {
+        let key = signer.to_string();
+        self.live().insert(key.clone(), Instant::now());
+        let now = now_ms();
+        let offset = self.chain_now() as i64 - (now / 1000) as i64;
+        self.store().tx(|t| {
+            let Some(mut j) = t
+                .leased_to(&key)?
+                .into_iter()
+                .find(|j| j.state == JobState::Assigned && !j.claimed)
+            else {
+                return Ok(None);
+            };
+            j.claimed = true;
+            t.put_job(&j)?;
+            t.event(j.id, now, &format!("lease picked up by {key}"))?;
+            Ok(Some(Assignment {
+                job_id: j.id,
+                spec: j.spec.clone(),
+                attempt: j.attempt,
+                deadline_unix_ms: ((j.deadline as i64 - offset).max(0) as u64) * 1000,
+            }))
+        })
+    }
+
+    /// Waits up to `wait` for a lease for `signer`.
+    pub async fn claim_wait(&self, signer: Address, wait: Duration) -> Result<Option<Assignment>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = self.shared.assignments.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(a) = self.claim(signer)? {
+                return Ok(Some(a));
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn leased_job(t: &crate::store::Tx<'_>, signer: Address, id: u64) -> Result<JobRow> {
+        let j = t
+            .job(id)?
+            .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?;
+        if j.provider.as_deref() != Some(signer.to_string().as_str()) || !j.state.is_leased() {
+            return Err(Error::Conflict(format!(
+                "job {id} is not leased to {signer} (it is {}{}); drop it",
+                j.state,
+                j.provider
+                    .as_ref()
+                    .map(|p| format!(" with {p}"))
+                    .unwrap_or_default()
+            )));
+        }
+        Ok(j)
+    }
+
+    /// The lease holder started running the job.
+    pub fn started(&self, signer: Address, id: u64) -> Result<JobView> {
+        let now = now_ms();
+        self.store().tx(|t| {
+            let mut j = Self::leased_job(t, signer, id)?;
+            if j.state == JobState::Assigned {
+                j.state = JobState::Running;
+                j.started_ms = Some(now);
+                t.put_job(&j)?;
+                t.event(
+                    id,
+                    now,
+                    &format!("running on {signer} (attempt {})", j.attempt),
+                )?;
+            }
+            Ok(())
+        })?;
+        self.job(id)
+    }
+
+    /// The lease holder gives the job back (it cannot run it); another provider will.
+    pub fn release(&self, signer: Address, id: u64, why: &str) -> Result<JobView> {
+        let now = now_ms();
+        self.store().tx(|t| {
+            let mut j = Self::leased_job(t, signer, id)?;
+            requeue(&mut j, &signer.to_string());
+            t.put_job(&j)?;
+            t.event(
+                id,
+                now,
+                &format!("{signer} gave the job back ({why}); returned to the queue"),
+            )
+        })?;
+        self.schedule()?;
+        self.job(id)
+    }
+
+    /// The lease holder reports how its run ended. A success must already be committed on
+    /// chain with the reported digests.
+    pub async fn report(&self, signer: Address, report: RunReport) -> Result<JobView> {
+        let id = report.job_id;
+        // Check without holding the lock across the chain read.
+        let spec_digest = {
+            let store = self.store();
+            let j = store
+                .read()
+                .job(id)?
+                .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?;
+            if j.provider.as_deref() != Some(signer.to_string().as_str()) || !j.state.is_leased() {
+                return Err(Error::Conflict(format!(
+                    "job {id} is not leased to {signer} (it is {}); the result is not accepted",
+                    j.state
+                )));
+            }
+            j.spec_digest.clone()
+        };
+        for o in report
+            .outputs
+            .iter()
+            .chain([&report.stdout, &report.stderr])
+        {
+            let mut d = [0u8; 32];
+            hex::decode_to_slice(&o.sha256, &mut d).map_err(|_| {
+                Error::BadRequest(format!("output {:?}: sha256 is not 64 hex digits", o.name))
+            })?;
+            if self
+                .shared
+                .blobs
+                .get(&d)
+                .map_err(|e| Error::io("reading a blob", e))?
+                .is_none_or(|b| b.len() as u64 != o.size)
+            {
+                return Err(Error::BadRequest(format!(
+                    "output {:?} (sha256:{}) is not in the node's store; upload it first",
+                    o.name, o.sha256
+                )));
+            }
+        }
+        let mut challenge_ends = None;
+        if report.outcome == RunOutcome::Succeeded {
+            let expected = cairn_compute::api::output_digest(&report.outputs, &report.stdout);
+            if hex::encode(expected) != report.output_digest {
+                return Err(Error::BadRequest(format!(
+                    "outputDigest {} does not match the outputs (expected {})",
+                    report.output_digest,
+                    hex::encode(expected)
+                )));
+            }
+            let chain_job = self
+                .shared
+                .ledger
+                .job(id)
+                .await?
+                .ok_or_else(|| Error::Corrupt(format!("job {id} vanished from the chain")))?;
+            let parse = |h: &str, what: &str| -> Result<alloy::primitives::B256> {
+                h.parse()
+                    .or_else(|_| format!("0x{h}").parse())
+                    .map_err(|_| Error::BadRequest(format!("{what} is not 32 bytes of hex")))
+            };
+            let commitment = cairn_escrow::result_commitment(
+                parse(&spec_digest, "spec digest")?,
+                parse(&report.output_digest, "outputDigest")?,
+                parse(&report.trace_root, "traceRoot")?,
+            );
+            if chain_job.state != cairn_escrow::JobState::Committed
+                || chain_job.provider != Some(signer)
+                || chain_job.digest != commitment
+            {
+                return Err(Error::Conflict(format!(
+                    "job {id} has no matching result committed on chain by {signer} (chain state: {}); commit it first (commitResult)",
+                    chain_job.state
+                )));
+            }
+            challenge_ends = chain_job.challenge_ends();
+        }
+        let now = now_ms();
+        self.store().tx(|t| {
+            let mut j = Self::leased_job(t, signer, id)?;
+            let key = signer.to_string();
+            let mut p = t.provider(&key)?;
+            match &report.outcome {
+                RunOutcome::Succeeded => {
+                    j.state = JobState::Committed;
+                    j.challenge_ends = challenge_ends;
+                    j.todo = Some(Todo::Settle);
+                    if let Some(tx) = &report.commit_tx {
+                        j.txs.push(("commit".into(), tx.clone()));
+                    }
+                    t.event(
+                        id,
+                        now,
+                        &format!(
+                            "result committed by {signer}: {} fuel, {} ms; settles after the challenge window (chain time {})",
+                            report.fuel_used,
+                            report.wall_time_ms,
+                            challenge_ends.unwrap_or(0)
+                        ),
+                    )?;
+                }
+                RunOutcome::Failed { reason } => {
+                    j.state = JobState::Failed;
+                    j.stop = Some(reason.clone());
+                    j.todo = Some(Todo::Refund);
+                    j.finished_ms = Some(now);
+                    if let Some(p) = p.as_mut() {
+                        p.failed += 1;
+                    }
+                    t.event(
+                        id,
+                        now,
+                        &format!("stopped on {signer}: {reason}; refund to the requester queued"),
+                    )?;
+                }
+            }
+            j.result = Some(report.clone());
+            t.put_job(&j)?;
+            if let Some(p) = p {
+                t.put_provider(&p)?;
+            }
+            Ok(())
+        })?;
+        self.shared.chain_wake.notify_one();
+        self.schedule()?;
+        self.job(id)
+    }
+
+    /// A provider as the node sees it.
+    pub fn provider(&self, address: &str) -> Result<ProviderView> {
+        let key = parse_address("provider", address)?.to_string();
+        let store = self.store();
+        let r = store.read();
+        let p = r
+            .provider(&key)?
+            .ok_or_else(|| Error::NotFound(format!("no provider {key} on this node")))?;
+        let leased = r.leased_to(&key)?;
+        drop(store);
+        Ok(self.provider_view(&p, &leased))
+    }
+
+    /// Every provider.
+    pub fn providers(&self) -> Result<Vec<ProviderView>> {
+        let store = self.store();
+        let r = store.read();
+        let mut out = Vec::new();
+        for p in r.providers()? {
+            let leased = r.leased_to(&p.address)?;
+            out.push((p, leased));
+        }
+        drop(store);
+        Ok(out.iter().map(|(p, l)| self.provider_view(p, l)).collect())
+    }
+
+    fn provider_view(&self, p: &ProviderRow, leased: &[JobRow]) -> ProviderView {
+        let last = self.live().get(&p.address).copied();
+        let ago = last.map(|t| t.elapsed());
+        let used = leased.iter().fold(Resources::default(), |acc, j| {
+            acc.saturating_add(&j.spec.resources)
+        });
+        ProviderView {
+            address: p.address.clone(),
+            capacity: p.capacity,
+            free: p.capacity.saturating_sub(&used),
+            ask: p.ask,
+            gpu_names: p.gpu_names.clone(),
+            reputation: reputation(p.completed, p.lost),
+            online: ago.is_some_and(|a| a <= self.shared.config.lease),
+            last_seen_ms_ago: ago.map_or(u64::MAX, |a| a.as_millis() as u64),
+            jobs_completed: p.completed,
+            jobs_failed: p.failed,
+            leases_lost: p.lost,
+            earned: p.earned,
+            leased: leased.iter().map(|j| j.id).collect(),
+        }
+    }
+
+    // ------------------------------------------------------------------ scheduling
+
+    /// One scheduling pass: lapsed leases go back to the queue, jobs past their deadlines stop,
+    /// queued jobs are matched. Returns how many jobs were assigned.
+    pub fn schedule(&self) -> Result<usize> {
+        self.schedule_some(None)
+    }
+
+    /// A pass that matches only job `only` (when given): a new submission does not rescan a
+    /// long queue.
+    fn schedule_some(&self, only: Option<u64>) -> Result<usize> {
+        let lease = self.shared.config.lease;
+        let lapsed: Vec<(String, Duration)> = {
+            let mut live = self.live();
+            let gone: Vec<(String, Duration)> = live
+                .iter()
+                .filter(|(_, t)| t.elapsed() > lease)
+                .map(|(k, t)| (k.clone(), t.elapsed()))
+                .collect();
+            for (k, _) in &gone {
+                live.remove(k);
+            }
+            gone
+        };
+        let online: HashMap<String, ()> = self.live().keys().map(|k| (k.clone(), ())).collect();
+        let chain_now = self.chain_now();
+        let now = now_ms();
+        let mut assigned = 0;
+        let mut refunds = false;
+        self.store().tx(|t| {
+            for (provider, silent) in &lapsed {
+                let jobs = t.leased_to(provider)?;
+                if jobs.is_empty() {
+                    continue;
+                }
+                if let Some(mut p) = t.provider(provider)? {
+                    p.lost += jobs.len() as u64;
+                    t.put_provider(&p)?;
+                }
+                for mut j in jobs {
+                    requeue(&mut j, provider);
+                    t.put_job(&j)?;
+                    t.event(
+                        j.id,
+                        now,
+                        &format!(
+                            "{provider} missed its heartbeats (silent for {:.1} s); returned to the queue for another provider",
+                            silent.as_secs_f64()
+                        ),
+                    )?;
+                }
+            }
+            // Deadlines, by the chain's clock.
+            for mut j in t.jobs_overdue(chain_now, ASSIGN_MARGIN_SECS)? {
+                let stop = if j.state == JobState::Queued {
+                    let why = j.waiting.clone().unwrap_or_else(|| "no provider took it".into());
+                    (JobState::Expired, StopReason::NobodyCanTake { why })
+                } else {
+                    (JobState::Failed, StopReason::DeadlineMissed)
+                };
+                j.state = stop.0;
+                t.event(j.id, now, &format!("{}; refund queued", stop.1))?;
+                j.stop = Some(stop.1);
+                j.todo = Some(Todo::Refund);
+                j.finished_ms = Some(now);
+                j.provider = None;
+                t.put_job(&j)?;
+                refunds = true;
+            }
+            let mut offers = offers(t, &online)?;
+            let queued = match only {
+                Some(id) => t.job(id)?.into_iter().filter(|j| j.state == JobState::Queued).collect(),
+                None => t.jobs_in(&[JobState::Queued])?,
+            };
+            for mut j in queued {
+                let demand = Demand::of(&j.spec, j.excluded.clone());
+                match choose(&demand, &offers) {
+                    Ok(o) => {
+                        let provider = o.provider.clone();
+                        if let Some(o) = offers.iter_mut().find(|o| o.provider == provider) {
+                            o.free = o.free.saturating_sub(&j.spec.resources);
+                        }
+                        j.state = JobState::Assigned;
+                        j.provider = Some(provider.clone());
+                        j.providers.push(provider.clone());
+                        j.attempt += 1;
+                        j.claimed = false;
+                        j.waiting = None;
+                        if j.chain_provider.as_deref() != Some(provider.as_str()) {
+                            j.todo = Some(Todo::Assign);
+                        }
+                        t.put_job(&j)?;
+                        t.event(
+                            j.id,
+                            now,
+                            &format!("assigned to {provider} (attempt {})", j.attempt),
+                        )?;
+                        assigned += 1;
+                    }
+                    Err(why) => {
+                        let text = explain(&why);
+                        if j.waiting.as_deref() != Some(text.as_str()) {
+                            t.event(j.id, now, &text)?;
+                            j.waiting = Some(text);
+                            t.put_job(&j)?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if assigned > 0 {
+            self.shared.assignments.notify_waiters();
+        }
+        if assigned > 0 || refunds {
+            self.shared.chain_wake.notify_one();
+        }
+        Ok(assigned)
+    }
+}
+
+/// Offers: every provider, online or not, with what its leases leave free.
+fn offers(t: &crate::store::Tx<'_>, online: &HashMap<String, ()>) -> Result<Vec<Offer>> {
+    let used = t.leased_resources()?;
+    Ok(t.providers()?
+        .into_iter()
+        .map(|p| Offer {
+            free: p
+                .capacity
+                .saturating_sub(used.get(&p.address).unwrap_or(&Resources::default())),
+            online: online.contains_key(&p.address),
+            reputation: reputation(p.completed, p.lost),
+            provider: p.address,
+            capacity: p.capacity,
+            ask: p.ask,
+        })
+        .collect())
+}
+
+/// The status line for a job nobody takes.
+fn explain(why: &NoMatch) -> String {
+    if why.is_waiting() {
+        why.to_string()
+    } else {
+        format!("nobody can take it: {why}")
+    }
+}
+
+/// Puts a leased job back in the queue, never to be given to `provider` again.
+fn requeue(j: &mut JobRow, provider: &str) {
+    j.state = JobState::Queued;
+    if !j.excluded.iter().any(|p| p == provider) {
+        j.excluded.push(provider.to_owned());
+    }
+    j.provider = None;
+    j.claimed = false;
+    j.started_ms = None;
+    // The chain still names the old provider: the next assignment is a reassignment.
+    if j.todo == Some(Todo::Assign) {
+        j.todo = None;
+    }
+}
+
+/// The view of a stored job.
+pub(crate) fn view(j: &JobRow) -> JobView {
+    let reason = match j.state {
+        JobState::Queued => j
+            .waiting
+            .clone()
+            .or_else(|| Some("waiting to be matched".into())),
+        JobState::Assigned => j
+            .provider
+            .as_ref()
+            .map(|p| format!("assigned to {p}, waiting for it to start")),
+        JobState::Running => j
+            .provider
+            .as_ref()
+            .map(|p| format!("running on {p} (attempt {})", j.attempt)),
+        JobState::Committed => Some(format!(
+            "result committed; the provider is paid when the challenge window ends (chain time {})",
+            j.challenge_ends.unwrap_or(0)
+        )),
+        JobState::Settled => j.paid.map(|paid| {
+            format!(
+                "paid {} to {} (fee {})",
+                fmt_usdt(paid),
+                j.provider.as_deref().unwrap_or("?"),
+                fmt_usdt(j.fee.unwrap_or(0))
+            )
+        }),
+        JobState::Failed | JobState::Expired | JobState::Cancelled => {
+            j.stop.as_ref().map(|s| match j.refunded {
+                Some(r) => format!("{s}; refunded {} to the requester", fmt_usdt(r)),
+                None => format!("{s}; refund pending"),
+            })
+        }
+    };
+    JobView {
+        id: j.id,
+        name: j.spec.name.clone(),
+        state: j.state,
+        reason,
+        stop: j.stop.clone(),
+        requester: j.requester.clone(),
+        provider: j.provider.clone().or_else(|| j.providers.last().cloned()),
+        providers: j.providers.clone(),
+        spec_digest: j.spec_digest.clone(),
+        payment: j.spec.payment,
+        paid: j.paid,
+        refunded: j.refunded,
+        submitted_ms: j.submitted_ms,
+        started_ms: j.started_ms,
+        finished_ms: j.finished_ms,
+        result: j.result.clone(),
+        receipt: j.receipt.clone(),
+        txs: j.txs.clone(),
+    }
+}
+
+fn load_or_create_key(path: &std::path::Path) -> Result<Key> {
+    if path.exists() {
+        return Key::read_file(path)
+            .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())));
+    }
+    let key = Key::generate().map_err(|e| Error::Corrupt(e.to_string()))?;
+    key.write_file(path)
+        .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))?;
+    Ok(key)
+}

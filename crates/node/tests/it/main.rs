@@ -1,0 +1,462 @@
+//! The node's bookkeeping against an in-memory ledger with the contract's rules: matching,
+//! leases and reassignment, results and settlement, module faults and refunds, cancellation,
+//! expiry with the matcher's reason, and the HTTP surface (signatures, blobs, errors).
+use alloy::{
+    primitives::{Address, B256},
+    signers::local::PrivateKeySigner,
+};
+use axum::{
+    body::Body,
+    http::{Request, StatusCode},
+};
+use cairn_compute::{
+    BlobRef, JobFile, JobSpec, JobState, Price, Resources, StopReason,
+    api::{
+        AUTH_HEADER, Heartbeat, OutputRef, ProviderAdvert, RunOutcome, RunReport, SubmitJob,
+        output_digest,
+    },
+};
+use cairn_node::{MemoryLedger, Node, NodeConfig, router, sign_request};
+use http_body_util::BodyExt;
+use std::{sync::Arc, time::Duration};
+use tower::ServiceExt;
+
+const GIB: u64 = 1 << 30;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    node: Node,
+    ledger: MemoryLedger,
+    requester: Address,
+}
+
+async fn fixture(lease: Duration) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = MemoryLedger::new(1_000_000, 60, 100);
+    let config = NodeConfig::new(dir.path(), "http://127.0.0.1:8545").with_lease(lease / 3, lease);
+    let node = Node::open(config, Arc::new(ledger.clone())).await.unwrap();
+    Fixture {
+        _dir: dir,
+        node,
+        ledger,
+        requester: Address::repeat_byte(0x11),
+    }
+}
+
+impl Fixture {
+    /// A provider with `mem_gib` memory and an ask of `ask` per Mfuel, registered and online.
+    async fn provider(&self, mem_gib: u64, ask: u64) -> PrivateKeySigner {
+        let key = PrivateKeySigner::random();
+        self.ledger.register(key.address());
+        let ad = ProviderAdvert {
+            address: key.address().to_string(),
+            capacity: Resources {
+                cpu_cores: 2,
+                memory_bytes: mem_gib * GIB,
+                gpus: 0,
+            },
+            ask: Price {
+                per_mfuel: ask,
+                per_second: 0,
+            },
+            gpu_names: vec![],
+            version: "test".into(),
+        };
+        self.node.advertise(key.address(), ad).await.unwrap();
+        key
+    }
+
+    /// Uploads a module, escrows a job with `toml` and submits it.
+    async fn submit(&self, extra: &str) -> (u64, JobSpec) {
+        let text = format!(
+            "name = \"t\"\nmodule = \"m.wat\"\n[schedule]\naccept_within_secs = 60\ndeadline_secs = 600\n{extra}"
+        );
+        let module = b"(module)".to_vec();
+        self.node.blobs().put(&module).unwrap();
+        let spec = JobFile::from_toml(&text)
+            .unwrap()
+            .resolve(BlobRef::of(&module), vec![], None)
+            .unwrap();
+        let now = 1_000_000;
+        let id = self.ledger.post(
+            self.requester,
+            B256::from(spec.digest()),
+            spec.payment,
+            now + 60,
+            now + 600,
+        );
+        let view = self
+            .node
+            .submit(SubmitJob {
+                job_id: id,
+                spec: spec.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(view.id, id);
+        (id, spec)
+    }
+
+    /// Runs the worker's side of a successful job: claim, start, upload, commit, report.
+    async fn run_ok(&self, key: &PrivateKeySigner, id: u64) {
+        let a = self.node.claim(key.address()).unwrap().expect("a lease");
+        assert_eq!(a.job_id, id);
+        self.node.started(key.address(), id).unwrap();
+        self.node.chain_pass().await.unwrap(); // the assignment reaches the chain
+        let report = self.report(id, RunOutcome::Succeeded);
+        self.ledger
+            .commit(
+                id,
+                key.address(),
+                report.output_digest.parse().unwrap(),
+                report.trace_root.parse().unwrap(),
+            )
+            .unwrap();
+        self.node.report(key.address(), report).await.unwrap();
+    }
+
+    fn report(&self, id: u64, outcome: RunOutcome) -> RunReport {
+        let counts = b"fox 1\n".to_vec();
+        self.node.blobs().put(&counts).unwrap();
+        self.node.blobs().put(b"").unwrap();
+        let outputs = vec![OutputRef::of("counts.txt", &counts)];
+        let stdout = OutputRef::of("stdout", b"");
+        RunReport {
+            job_id: id,
+            output_digest: hex::encode(output_digest(&outputs, &stdout)),
+            outputs,
+            stdout,
+            stderr: OutputRef::of("stderr", b""),
+            outcome,
+            fuel_used: 1234,
+            wall_time_ms: 5,
+            trace_root: hex::encode([7u8; 32]),
+            commit_tx: None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_job_is_matched_run_committed_and_settled_after_the_window() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let small = f.provider(1, 1).await;
+    let big = f.provider(8, 5).await;
+    let (id, spec) = f
+        .submit("[resources]\nmemory = \"2 GiB\"\n[price]\nper_mfuel = 10\n")
+        .await;
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.state, JobState::Assigned);
+    assert_eq!(v.provider, Some(big.address().to_string()));
+    assert!(f.node.claim(small.address()).unwrap().is_none());
+
+    f.run_ok(&big, id).await;
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.state, JobState::Committed, "{v:?}");
+    // Not settled inside the window.
+    f.node.chain_pass().await.unwrap();
+    assert_eq!(f.node.job(id).unwrap().state, JobState::Committed);
+    f.ledger.advance(61);
+    f.node.chain_pass().await.unwrap();
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.state, JobState::Settled);
+    let fee = spec.payment / 100;
+    assert_eq!(v.paid, Some(spec.payment - fee));
+    let p = f.node.provider(&big.address().to_string()).unwrap();
+    assert_eq!((p.jobs_completed, p.earned), (1, spec.payment - fee));
+    assert!(p.reputation > 0.5);
+    let events = f.node.logs(id).unwrap().events;
+    assert!(
+        events.iter().any(|e| e.message.contains("settled")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_that_stops_heartbeating_loses_its_job_to_another() {
+    let f = fixture(Duration::from_millis(300)).await;
+    let a = f.provider(4, 1).await;
+    let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
+    assert_eq!(
+        f.node.job(id).unwrap().provider,
+        Some(a.address().to_string())
+    );
+    f.node.claim(a.address()).unwrap().unwrap();
+    f.node.started(a.address(), id).unwrap();
+    f.node.chain_pass().await.unwrap();
+    let b = f.provider(4, 1).await;
+    // a falls silent; b keeps heartbeating.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    f.node
+        .heartbeat(b.address(), &Heartbeat::default())
+        .unwrap();
+    f.node.schedule().unwrap();
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.state, JobState::Assigned);
+    assert_eq!(v.provider, Some(b.address().to_string()));
+    assert_eq!(v.providers.len(), 2);
+    // The chain learns of the move through reassignJob.
+    f.node.chain_pass().await.unwrap();
+    assert!(
+        f.node
+            .job(id)
+            .unwrap()
+            .txs
+            .iter()
+            .any(|(what, _)| what == "reassign")
+    );
+    // a's late result is refused; a heartbeat tells it to drop the job.
+    let late = f.report(id, RunOutcome::Succeeded);
+    assert!(f.node.report(a.address(), late).await.is_err());
+    let hb = f
+        .node
+        .heartbeat(a.address(), &Heartbeat { running: vec![id] })
+        .unwrap();
+    assert_eq!(hb.abandon, vec![id]);
+    f.run_ok(&b, id).await;
+    assert_eq!(f.node.job(id).unwrap().state, JobState::Committed);
+    assert_eq!(
+        f.node
+            .provider(&a.address().to_string())
+            .unwrap()
+            .leases_lost,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_job_nobody_can_take_says_why_and_is_refunded_at_expiry() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
+    assert_eq!(
+        f.node.job(id).unwrap().reason.as_deref(),
+        Some("nobody can take it: no provider online")
+    );
+    f.provider(4, 1).await;
+    let (id, _) = f
+        .submit("[resources]\nmemory = \"8 GiB\"\n[price]\nper_mfuel = 10\n")
+        .await;
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.state, JobState::Queued);
+    assert_eq!(
+        v.reason.as_deref(),
+        Some("nobody can take it: no provider with ≥ 8 GiB memory (largest: 4 GiB)")
+    );
+    let (cheap, _) = f.submit("[price]\nper_mfuel = 0\nper_second = 1\n").await;
+    // A provider asking 1 per Mfuel does not take a job bidding 0 per Mfuel.
+    assert!(
+        f.node
+            .job(cheap)
+            .unwrap()
+            .reason
+            .unwrap()
+            .contains("price 0 below every ask (lowest: 1)")
+    );
+    f.ledger.advance(61);
+    f.node.chain_pass().await.unwrap(); // reads the chain clock
+    f.node.schedule().unwrap();
+    f.node.chain_pass().await.unwrap(); // refunds
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.state, JobState::Expired);
+    assert!(matches!(v.stop, Some(StopReason::NobodyCanTake { .. })));
+    assert!(
+        v.reason
+            .unwrap()
+            .contains("no provider with ≥ 8 GiB memory")
+    );
+    assert_eq!(v.refunded, Some(v.payment));
+}
+
+#[tokio::test]
+async fn module_faults_are_refunded_and_do_not_hurt_the_provider() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let p = f.provider(4, 1).await;
+    let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
+    f.node.claim(p.address()).unwrap().unwrap();
+    f.node.started(p.address(), id).unwrap();
+    let report = f.report(
+        id,
+        RunOutcome::Failed {
+            reason: StopReason::OutOfFuel {
+                limit: 1_000_000_000,
+            },
+        },
+    );
+    f.node.report(p.address(), report).await.unwrap();
+    f.node.chain_pass().await.unwrap();
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.state, JobState::Failed);
+    let reason = v.reason.unwrap();
+    assert!(
+        reason.starts_with("out of fuel") && reason.contains("refunded"),
+        "{reason}"
+    );
+    let pv = f.node.provider(&p.address().to_string()).unwrap();
+    assert_eq!((pv.jobs_failed, pv.leases_lost), (1, 0));
+    assert!((pv.reputation - 0.5).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn only_the_requester_cancels_and_committed_jobs_cannot_be() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
+    let e = f.node.cancel(Address::repeat_byte(0x22), id).unwrap_err();
+    assert!(e.to_string().contains("belongs to"), "{e}");
+    let v = f.node.cancel(f.requester, id).unwrap();
+    assert_eq!(v.state, JobState::Cancelled);
+    f.node.chain_pass().await.unwrap();
+    assert_eq!(f.node.job(id).unwrap().refunded, Some(v.payment));
+
+    let p = f.provider(4, 1).await;
+    let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
+    f.run_ok(&p, id).await;
+    let e = f.node.cancel(f.requester, id).unwrap_err();
+    assert!(e.to_string().contains("committed"), "{e}");
+}
+
+async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value, Vec<u8>) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json, bytes)
+}
+
+#[tokio::test]
+async fn http_requires_signatures_and_serves_blobs() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let app = router(f.node.clone());
+    let (s, v, _) = call(
+        &app,
+        Request::put("/blob").body(Body::from("hello")).unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["sha256"], BlobRef::of(b"hello").sha256);
+    let (s, _, bytes) = call(
+        &app,
+        Request::get(format!("/blob/{}", BlobRef::of(b"hello").sha256))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, bytes), (StatusCode::OK, b"hello".to_vec()));
+    let (s, v, _) = call(&app, Request::get("/blob/zz").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+
+    let key = PrivateKeySigner::random();
+    let path = format!("/providers/{}/heartbeat", key.address());
+    let (s, v, _) = call(&app, Request::post(&path).body(Body::from("{}")).unwrap()).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(v["detail"].as_str().unwrap().contains("must be signed"));
+    // Signed, but by someone else than the provider in the path.
+    let other = PrivateKeySigner::random();
+    let (s, _, _) = call(
+        &app,
+        Request::post(&path)
+            .header(AUTH_HEADER, sign_request(&other, "POST", &path, b"{}"))
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Properly signed, but the provider never advertised.
+    let (s, v, _) = call(
+        &app,
+        Request::post(&path)
+            .header(AUTH_HEADER, sign_request(&key, "POST", &path, b"{}"))
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    // An unregistered provider cannot advertise.
+    let ad = serde_json::to_vec(&ProviderAdvert {
+        address: key.address().to_string(),
+        capacity: Resources {
+            cpu_cores: 1,
+            memory_bytes: GIB,
+            gpus: 0,
+        },
+        ask: Price::default(),
+        gpu_names: vec![],
+        version: "t".into(),
+    })
+    .unwrap();
+    let (s, v, _) = call(
+        &app,
+        Request::post("/providers")
+            .header(AUTH_HEADER, sign_request(&key, "POST", "/providers", &ad))
+            .body(Body::from(ad))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not an eligible provider")
+    );
+    let (s, v, _) = call(&app, Request::get("/jobs/99").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let (s, v, _) = call(
+        &app,
+        Request::post("/jobs")
+            .body(Body::from("{\"jobId\":1}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["detail"].as_str().unwrap().contains("SubmitJob"), "{v}");
+}
+
+#[tokio::test]
+async fn a_submission_must_match_its_escrow() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let (id, mut spec) = f.submit("[price]\nper_mfuel = 10\n").await;
+    // The same job again.
+    let e = f
+        .node
+        .submit(SubmitJob {
+            job_id: id,
+            spec: spec.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("already submitted") || e.to_string().contains("not open"),
+        "{e}"
+    );
+    // A spec other than the escrowed one.
+    let other = f.ledger.post(
+        f.requester,
+        B256::from(spec.digest()),
+        spec.payment,
+        1_000_060,
+        1_000_600,
+    );
+    spec.args.push("--evil".into());
+    let e = f
+        .node
+        .submit(SubmitJob {
+            job_id: other,
+            spec,
+        })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("escrows spec digest"), "{e}");
+    // An unknown job id.
+    let (_, spec) = f.submit("[price]\nper_mfuel = 10\n").await;
+    let e = f
+        .node
+        .submit(SubmitJob { job_id: 999, spec })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not posted"), "{e}");
+}

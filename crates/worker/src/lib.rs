@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+
+pub mod detect;
+mod error;
+pub mod retry;
+mod state;
+mod worker;
+
+pub use detect::{Detected, Gpu, detect};
+pub use error::{Error, Result};
+pub use state::{JobRecord, JobStatus, STATE_FILE, WorkerState, state_dir};
+pub use worker::{Worker, WorkerConfig, stop_reason, trace_root};
