@@ -45,7 +45,8 @@ NATIVE_CC     ?= clang
 WASI_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32
 SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-jobs: $(JOBS_DIR)/wordcount.wasm $(JOBS_DIR)/matmul.wasm $(JOBS_DIR)/matmul-native
+jobs: $(JOBS_DIR)/wordcount.wasm $(JOBS_DIR)/matmul.wasm $(JOBS_DIR)/matmul-native \
+      $(JOBS_DIR)/qgemm.wasm $(JOBS_DIR)/qgemm-native
 
 $(JOBS_DIR)/wordcount.wasm: examples/jobs/wordcount/wordcount.c | wasi-toolchain
 	@mkdir -p $(@D)
@@ -60,12 +61,20 @@ $(JOBS_DIR)/matmul-native: examples/jobs/matmul/matmul.c | wasi-toolchain
 	@mkdir -p $(@D)
 	$(NATIVE_CC) -O2 -Wall -Wextra -o $@ $<
 
+$(JOBS_DIR)/qgemm.wasm: examples/jobs/qgemm/qgemm.c | wasi-toolchain
+	@mkdir -p $(@D)
+	$(WASI_CC) $(WASI_CFLAGS) -msimd128 -o $@ $<
+
+$(JOBS_DIR)/qgemm-native: examples/jobs/qgemm/qgemm.c | wasi-toolchain
+	@mkdir -p $(@D)
+	$(NATIVE_CC) -O2 -Wall -Wextra -o $@ $<
+
 # Debian bookworm's clang 14 + wasi-libc; installed only when a package is missing.
 wasi-toolchain:
 	@dpkg -s $(WASI_PACKAGES) >/dev/null 2>&1 || { \
 	  command -v apt-get >/dev/null || { echo "error: install clang, wasm-ld and wasi-libc for wasm32-wasi (Debian: $(WASI_PACKAGES))"; exit 1; }; \
 	  echo "installing the wasm32-wasi C toolchain: $(WASI_PACKAGES)"; \
-	  $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(WASI_PACKAGES); }
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(WASI_PACKAGES); }
 
 deps: $(NPM_STAMP)
 

@@ -579,6 +579,27 @@ pub(crate) enum BenchCmd {
     /// Compute node: submit→running latency over N jobs on a devnet with 1 s blocks, and
     /// matching + settlement bookkeeping throughput (jobs/s, chain batched).
     Compute(BenchComputeArgs),
+    /// A numeric kernel in the wasm sandbox against the same C built natively (`make jobs`).
+    Wasm(BenchWasmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchWasmArgs {
+    /// Kernels to run: matmul (f64, pays NaN canonicalization), qgemm (int8 → int32), or all.
+    #[arg(long, default_value = "all")]
+    pub(crate) kernel: String,
+    /// Matrix size.
+    #[arg(long, default_value_t = 512)]
+    pub(crate) n: u32,
+    /// Multiplications per run.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) reps: u32,
+    /// Runs per side (the best is reported).
+    #[arg(long, default_value_t = 5)]
+    pub(crate) runs: u32,
+    /// Directory with the built jobs. Default: target/jobs
+    #[arg(long, default_value = "target/jobs")]
+    pub(crate) jobs: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,6 @@
-//! `cairn bench log` and `cairn bench data`.
+//! `cairn bench log`, `cairn bench data` and `cairn bench wasm`.
 use crate::{
-    cli::{BenchDataArgs, BenchLogArgs},
+    cli::{BenchDataArgs, BenchLogArgs, BenchWasmArgs},
     config::Settings,
     output,
 };
@@ -106,6 +106,55 @@ pub(super) fn data(args: &BenchDataArgs, json: bool) -> Result<ExitCode> {
             r.bytes_per_sec_per_core / 1e6,
             r.root
         ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn wasm(args: &BenchWasmArgs, json: bool) -> Result<ExitCode> {
+    let kernels: Vec<&str> = match args.kernel.as_str() {
+        "all" => vec!["matmul", "qgemm"],
+        k @ ("matmul" | "qgemm") => vec![k],
+        other => return Err(anyhow!("--kernel {other:?}: use matmul, qgemm or all")),
+    };
+    let kargs = vec![args.n.to_string(), args.reps.to_string()];
+    let mut results = Vec::new();
+    for k in kernels {
+        let (wasm, native) = (
+            args.jobs.join(format!("{k}.wasm")),
+            args.jobs.join(format!("{k}-native")),
+        );
+        if !wasm.is_file() || !native.is_file() {
+            return Err(anyhow!(
+                "{} or {} is missing: run `make jobs`",
+                wasm.display(),
+                native.display()
+            ));
+        }
+        let b = cairn_sandbox::bench_kernel(&wasm, &native, &kargs, args.runs)
+            .map_err(|e| anyhow!("{k}: {e}"))?;
+        results.push((k, b));
+    }
+    if json {
+        let v: serde_json::Map<String, serde_json::Value> = results
+            .iter()
+            .map(|(k, b)| (k.to_string(), serde_json::to_value(b).unwrap_or_default()))
+            .collect();
+        output::json(&v);
+    } else {
+        let mut s = String::new();
+        for (k, b) in &results {
+            s.push_str(&format!(
+                "{k:<7} n={} reps={}  wasm {:.3} s  native {:.3} s  ratio {:.2}x  outputs {}  ({:.2e} fuel/s)\n",
+                args.n,
+                args.reps,
+                b.wasm_time.as_secs_f64(),
+                b.native_time.as_secs_f64(),
+                b.ratio,
+                if b.outputs_match { "identical" } else { "DIFFERENT" },
+                b.fuel_per_sec
+            ));
+        }
+        output::print(&s);
     }
     Ok(ExitCode::SUCCESS)
 }
