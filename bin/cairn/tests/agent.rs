@@ -1,45 +1,15 @@
 //! `cairn agent backtest` run as a user would: a bad plan is rejected naming the key, a bad CSV
 //! naming the row, a backtest of the shipped daily data prints the metrics as JSON and writes
 //! the charts, and a sweep ranks its grid.
+mod common;
+
+use common::{assert_clear_error, cairn, repo, stderr};
 use serde_json::Value;
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn cairn(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    cmd.current_dir(repo()).arg("--data-dir").arg(data_dir);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("CAIRN_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Output;
 
 fn json(o: &Output) -> Value {
     assert!(o.status.success(), "cairn failed: {}", stderr(o));
     serde_json::from_slice(&o.stdout).expect("JSON on stdout")
-}
-
-fn assert_clear_error(o: &Output, needles: &[&str]) {
-    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {}", stderr(o));
-    let err = stderr(o);
-    let lines: Vec<_> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "one error line expected, got: {err}");
-    for n in needles {
-        assert!(lines[0].contains(n), "error line lacks {n:?}: {}", lines[0]);
-    }
-    assert!(!err.contains("panicked"), "panic: {err}");
 }
 
 const DAILY: [&str; 2] = ["data/market/BTCUSDT_1d.csv", "data/market/BNBUSDT_1d.csv"];

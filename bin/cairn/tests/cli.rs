@@ -2,25 +2,13 @@
 //! Foundation issue lists. Each test has its own data directory and lets anvil pick a free port.
 mod common;
 
-use common::{cairn, run, stderr};
+use common::{assert_clear_error, cairn, run, stderr};
 use serde_json::Value;
 use std::process::{Command, Output};
 
 fn json(o: &Output) -> Value {
     assert!(o.status.success(), "cairn failed: {}", stderr(o));
     serde_json::from_slice(&o.stdout).expect("JSON on stdout")
-}
-
-/// Asserts a failure with exactly one `error:` line containing every `needle`.
-fn assert_clear_error(o: &Output, needles: &[&str]) {
-    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {}", stderr(o));
-    let err = stderr(o);
-    let lines: Vec<_> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(lines.len(), 1, "one error line expected, got: {err}");
-    for n in needles {
-        assert!(lines[0].contains(n), "error line lacks {n:?}: {}", lines[0]);
-    }
-    assert!(!err.contains("panicked"), "panic: {err}");
 }
 
 /// A devnet that is stopped when the test ends, pass or fail.

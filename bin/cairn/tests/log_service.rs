@@ -286,14 +286,7 @@ async fn witnesses_cosign_and_verify_demands_their_cosignatures() {
 async fn checkpoints_are_anchored_on_chain_and_verify_checks_the_anchor() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    json(cairn(d).args(["--json", "devnet", "up", "--port", "0"]));
-    struct Down<'a>(&'a std::path::Path);
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            let _ = cairn(self.0).args(["devnet", "down"]).output();
-        }
-    }
-    let _down = Down(d);
+    let _devnet = common::devnet(d);
     let log = log_serve(d, &[]);
     let key = Key::generate().unwrap();
     let http = reqwest::Client::new();
@@ -349,14 +342,7 @@ async fn checkpoints_are_anchored_on_chain_and_verify_checks_the_anchor() {
 async fn log_serve_anchors_periodically() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    json(cairn(d).args(["--json", "devnet", "up", "--port", "0"]));
-    struct Down<'a>(&'a std::path::Path);
-    impl Drop for Down<'_> {
-        fn drop(&mut self) {
-            let _ = cairn(self.0).args(["devnet", "down"]).output();
-        }
-    }
-    let _down = Down(d);
+    let _devnet = common::devnet(d);
     let log = log_serve(d, &["--anchor-interval", "1"]);
     let key = Key::generate().unwrap();
     let http = reqwest::Client::new();

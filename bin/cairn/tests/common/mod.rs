@@ -96,3 +96,30 @@ pub(crate) fn log_serve(data_dir: &Path, extra: &[&str]) -> Service {
         .args(extra);
     Service::start(cmd)
 }
+
+/// Starts `cairn devnet up --port 0` under `data_dir`; the devnet stops when the guard drops.
+pub(crate) fn devnet(data_dir: &Path) -> DevnetGuard {
+    json(cairn(data_dir).args(["--json", "devnet", "up", "--port", "0"]));
+    DevnetGuard(data_dir.to_owned())
+}
+
+/// Stops the devnet of a data directory when dropped, pass or fail.
+pub(crate) struct DevnetGuard(PathBuf);
+
+impl Drop for DevnetGuard {
+    fn drop(&mut self) {
+        let _ = cairn(&self.0).args(["devnet", "down"]).output();
+    }
+}
+
+/// Asserts a failure with exactly one `error:` line containing every `needle`.
+pub(crate) fn assert_clear_error(o: &Output, needles: &[&str]) {
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {}", stderr(o));
+    let err = stderr(o);
+    let lines: Vec<_> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "one error line expected, got: {err}");
+    for n in needles {
+        assert!(lines[0].contains(n), "error line lacks {n:?}: {}", lines[0]);
+    }
+    assert!(!err.contains("panicked"), "panic: {err}");
+}
