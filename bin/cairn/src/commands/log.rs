@@ -176,7 +176,7 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
         LogCmd::Add(a) => {
             let text = std::fs::read(&a.file)
                 .with_context(|| format!("cannot read {}", a.file.display()))?;
-            let key = crate::commands::attest::signing_key(settings, a.key.as_deref())?;
+            let key = crate::commands::keys::signing_key(settings, a.key.as_deref())?;
             let envelope = envelope_from_file(&text, &a.file, &key)?;
             let out = a.out.clone().unwrap_or_else(|| bundle_path(&a.file));
             let resp = submit(&LogClient::new(&a.log), envelope, &key, &out, json).await?;

@@ -9,6 +9,7 @@ mod chain;
 mod data;
 mod devnet;
 mod job;
+mod keys;
 mod log;
 mod node;
 mod verify;
