@@ -3,7 +3,7 @@ use crate::{ApiError, BUNDLE_MEDIA_TYPE, BlobStore, Bundle, BundleEntry, submit}
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, Query, State},
+    extract::{DefaultBodyLimit, Path, Query, State, rejection::BytesRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post, put},
@@ -129,8 +129,9 @@ struct AddQuery {
 async fn add(
     State(s): State<AppState>,
     Query(q): Query<AddQuery>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let body = body.map_err(body_error)?;
     let wait = match q.wait.as_deref() {
         None | Some("sequenced") => false,
         Some("integrated") => true,
@@ -195,6 +196,15 @@ fn make_bundle(s: &AppState, index: u64) -> Result<Bundle, ApiError> {
         },
         tlog_proof: s.log.tlog_proof(index)?.format(),
     })
+}
+
+/// A body the server could not read (over the route's limit, or cut off) as a JSON error.
+fn body_error(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(format!("the request body is too large: {}", e.body_text()))
+    } else {
+        ApiError::bad_request(format!("cannot read the request body: {}", e.body_text()))
+    }
 }
 
 fn parse_index(raw: &str) -> Result<u64, ApiError> {
@@ -301,7 +311,11 @@ async fn blob(
     }
 }
 
-async fn put_blob(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+async fn put_blob(
+    State(s): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(body_error)?;
     let digest = s.blobs.put(&body).map_err(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,

@@ -249,7 +249,7 @@ async fn bad_submissions_are_4xx_with_the_field_named_and_change_nothing() {
         (
             json!({ "envelope": { "payload": "x".repeat(200_000), "payloadType": "t", "signatures": [] }, "publicKey": key.public().to_base64() }).to_string(),
             StatusCode::PAYLOAD_TOO_LARGE,
-            "",
+            "too large",
         ),
     ];
     for (body, status, needle) in cases {
