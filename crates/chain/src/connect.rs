@@ -96,6 +96,11 @@ impl Chain {
     }
 
     /// The underlying alloy provider (with the signer's wallet, when one was given).
+    ///
+    /// Sending through it: estimate gas (or simulate with `.call()`) *before* `.send()`. alloy's
+    /// cached nonce manager takes a nonce while it estimates gas, so a transaction that fails
+    /// estimation leaves a gap and every later transaction from the key waits forever.
+    /// `cairn-escrow` and `cairn-anchor` follow this rule.
     pub fn provider(&self) -> &DynProvider {
         &self.provider
     }
