@@ -236,15 +236,7 @@ async fn witnesses_cosign_and_verify_demands_their_cosignatures() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let cosigned = tmp.path().join("cosigned.bundle.json");
-    let b: Value = http
-        .get(format!("{}/bundle/0", log.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    std::fs::write(&cosigned, b.to_string()).unwrap();
+    save_bundle(&http, &log.url, 0, &cosigned).await;
 
     let ok = run(cairn(d).arg("verify").arg(&cosigned).args([
         "--log-key",
@@ -282,6 +274,33 @@ async fn witnesses_cosign_and_verify_demands_their_cosignatures() {
     );
 }
 
+/// Appends statements `range` and waits until each is integrated.
+async fn append(http: &reqwest::Client, url: &str, key: &Key, range: std::ops::Range<u64>) {
+    for i in range {
+        let (body, _) = submission(key, i);
+        let resp = http
+            .post(format!("{url}/add?wait=integrated"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "add {i}: {}", resp.status());
+    }
+}
+
+/// Fetches the bundle of entry `index` and writes it to `path`.
+async fn save_bundle(http: &reqwest::Client, url: &str, index: u64, path: &std::path::Path) {
+    let b: Value = http
+        .get(format!("{url}/bundle/{index}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    std::fs::write(path, b.to_string()).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn checkpoints_are_anchored_on_chain_and_verify_checks_the_anchor() {
     let tmp = tempfile::tempdir().unwrap();
@@ -290,28 +309,9 @@ async fn checkpoints_are_anchored_on_chain_and_verify_checks_the_anchor() {
     let log = log_serve(d, &[]);
     let key = Key::generate().unwrap();
     let http = reqwest::Client::new();
-    for i in 0..5 {
-        let (body, _) = submission(&key, i);
-        assert!(
-            http.post(format!("{}/add?wait=integrated", log.url))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .is_success()
-        );
-    }
-    let b: Value = http
-        .get(format!("{}/bundle/2", log.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    append(&http, &log.url, &key, 0..5).await;
     let bundle = d.join("two.bundle.json");
-    std::fs::write(&bundle, b.to_string()).unwrap();
+    save_bundle(&http, &log.url, 2, &bundle).await;
 
     let anchored = json(cairn(d).args(["--json", "log", "anchor", "--log", &log.url]));
     assert_eq!(anchored["status"], "anchored");
@@ -321,14 +321,7 @@ async fn checkpoints_are_anchored_on_chain_and_verify_checks_the_anchor() {
     assert_eq!(again["status"], "up_to_date");
 
     // The log grows past the anchor; the bundle's checkpoint is still consistent with it.
-    for i in 5..9 {
-        let (body, _) = submission(&key, i);
-        http.post(format!("{}/add?wait=integrated", log.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-    }
+    append(&http, &log.url, &key, 5..9).await;
     let v = json(
         cairn(d)
             .args(["--json", "verify"])
@@ -346,28 +339,9 @@ async fn log_serve_anchors_periodically() {
     let log = log_serve(d, &["--anchor-interval", "1"]);
     let key = Key::generate().unwrap();
     let http = reqwest::Client::new();
-    for i in 0..3 {
-        let (body, _) = submission(&key, i);
-        assert!(
-            http.post(format!("{}/add?wait=integrated", log.url))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .is_success()
-        );
-    }
-    let b: Value = http
-        .get(format!("{}/bundle/1", log.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    append(&http, &log.url, &key, 0..3).await;
     let bundle = d.join("one.bundle.json");
-    std::fs::write(&bundle, b.to_string()).unwrap();
+    save_bundle(&http, &log.url, 1, &bundle).await;
     // Nobody runs `log anchor`: the service's own anchorer must put the checkpoint on chain.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
