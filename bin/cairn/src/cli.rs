@@ -90,6 +90,10 @@ pub(crate) struct DevnetArgs {
     /// Seconds between blocks (0: mine a block per transaction).
     #[arg(long, env = "CAIRN_DEVNET_BLOCK_TIME")]
     pub(crate) block_time: Option<u64>,
+    /// Deploy a new stack when the manifest names contracts the chain no longer has (its state
+    /// was lost); the old manifest is kept beside the new one.
+    #[arg(long)]
+    pub(crate) redeploy: bool,
     /// Path to the anvil binary. Default: node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil.
     #[arg(long, env = "CAIRN_ANVIL")]
     pub(crate) anvil: Option<PathBuf>,

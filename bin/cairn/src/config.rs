@@ -103,6 +103,7 @@ impl Settings {
                 .or(f.prices_dir.clone())
                 .unwrap_or(d.prices_dir.clone()),
             pool_depth_usdt: f.pool_depth_usdt.unwrap_or(d.pool_depth_usdt),
+            redeploy: args.is_some_and(|a| a.redeploy),
             ..d
         }
     }

@@ -155,12 +155,23 @@ impl Anchorer {
             None => {
                 let c = ProvenanceAnchor::new(self.contract, self.chain.provider());
                 let call = c.registerLog(origin_hash(&self.origin), log_key_hash);
-                let pending = call
-                    .send()
-                    .await
-                    .map_err(|e| self.rejected("registerLog", e))?;
-                self.chain.confirm("registerLog", pending).await?;
+                self.send("registerLog", call).await?;
                 Ok(())
+            }
+        }
+    }
+
+    /// Sends through [`Chain::send_call`] (estimate, retry transient failures, confirm).
+    async fn send<D: alloy::contract::CallDecoder + Clone>(
+        &self,
+        what: &'static str,
+        call: alloy::contract::CallBuilder<&&alloy::providers::DynProvider, D>,
+    ) -> Result<alloy::rpc::types::TransactionReceipt> {
+        match self.chain.send_call(what, call).await {
+            Ok(r) => Ok(r),
+            Err(cairn_chain::SendFailure::Rejected(e)) => Err(self.rejected(what, e)),
+            Err(cairn_chain::SendFailure::Transient(e) | cairn_chain::SendFailure::Failed(e)) => {
+                Err(e.into())
             }
         }
     }
@@ -174,11 +185,9 @@ impl Anchorer {
     pub async fn anchor(&self, size: u64, root: B256) -> Result<Anchored> {
         let c = ProvenanceAnchor::new(self.contract, self.chain.provider());
         let call = c.anchor(origin_hash(&self.origin), size, root);
-        // Simulate first: a revert (a shrinking size, a foreign key) is reported with its
+        // Estimated first: a revert (a shrinking size, a foreign key) is reported with its
         // decoded reason and costs no gas.
-        call.call().await.map_err(|e| self.rejected("anchor", e))?;
-        let pending = call.send().await.map_err(|e| self.rejected("anchor", e))?;
-        let receipt = self.chain.confirm("anchor", pending).await?;
+        let receipt = self.send("anchor", call).await?;
         Ok(Anchored {
             anchor: Anchor {
                 size,

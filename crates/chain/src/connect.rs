@@ -1,6 +1,10 @@
 //! A checked connection to a chain.
-use crate::{ChainConfig, Error, Result};
+use crate::{
+    ChainConfig, Error, Result,
+    send::{self, Nonces, SEND_ATTEMPTS, SEND_BACKOFF, SendFailure},
+};
 use alloy::{
+    contract::{CallBuilder, CallDecoder},
     eips::BlockNumberOrTag,
     network::{Ethereum, TransactionBuilder},
     primitives::{Address, B256, U256},
@@ -10,7 +14,7 @@ use alloy::{
     transports::http::reqwest::Url,
 };
 use serde::Serialize;
-use std::{future::IntoFuture, time::Duration};
+use std::{future::IntoFuture, sync::Arc, time::Duration};
 
 /// How long [`Chain::confirm`] waits for a transaction to be mined.
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(120);
@@ -23,6 +27,11 @@ pub struct Chain {
     chain_id: u64,
     signer: Option<Address>,
     timeout: Duration,
+    /// The signer's nonces, shared by clones (see [`crate::send`]).
+    nonces: Nonces,
+    /// Held from gas estimation until the node has the transaction, so the calls of one
+    /// process take nonces in order.
+    send_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A snapshot of a chain's state, as `cairn chain status` reports it.
@@ -62,8 +71,16 @@ impl Chain {
             });
         }
         let address = signer.as_ref().map(|s| s.address());
+        let nonces = Nonces::default();
         let provider = match signer {
-            Some(s) => ProviderBuilder::new().wallet(s).connect_http(url).erased(),
+            Some(s) => ProviderBuilder::new()
+                .disable_recommended_fillers()
+                .with_gas_estimation()
+                .with_nonce_management(nonces.clone())
+                .fetch_chain_id()
+                .wallet(s)
+                .connect_http(url)
+                .erased(),
             None => ProviderBuilder::new().connect_http(url).erased(),
         };
         let mut chain = Self {
@@ -72,6 +89,8 @@ impl Chain {
             chain_id: 0,
             signer: address,
             timeout: config.timeout,
+            nonces,
+            send_lock: Arc::new(tokio::sync::Mutex::new(())),
         };
         let actual = tokio::time::timeout(config.timeout, chain.provider.get_chain_id())
             .await
@@ -150,6 +169,37 @@ impl Chain {
             .await
     }
 
+    /// The chain's clock as a transaction sent now would see it: the pending block's timestamp
+    /// where the endpoint builds one (anvil, geth: the wall clock), never earlier than the
+    /// latest block's. On an idle chain that mines a block per transaction, the latest block
+    /// can be hours old; deadlines and challenge windows must still end on time.
+    pub async fn clock(&self) -> Result<u64> {
+        let latest = self
+            .rpc(
+                "eth_getBlockByNumber(latest)",
+                self.provider.get_block_by_number(BlockNumberOrTag::Latest),
+            )
+            .await?
+            .map(|b| b.header.timestamp)
+            .ok_or_else(|| {
+                self.rpc_error(
+                    "eth_getBlockByNumber(latest)",
+                    "the endpoint has no latest block".into(),
+                )
+            })?;
+        // Not every endpoint serves a pending block; the latest one is then the best reading.
+        let pending = self
+            .rpc(
+                "eth_getBlockByNumber(pending)",
+                self.provider.get_block_by_number(BlockNumberOrTag::Pending),
+            )
+            .await
+            .ok()
+            .flatten()
+            .map(|b| b.header.timestamp);
+        Ok(pending.map_or(latest, |p| p.max(latest)))
+    }
+
     /// Hash of block 0.
     pub async fn genesis_hash(&self) -> Result<B256> {
         let block = self
@@ -219,13 +269,133 @@ impl Chain {
         Ok(receipt)
     }
 
-    /// Sends plain ether from the signer (used to fund fresh accounts on a devnet).
+    /// Sends plain ether from the signer (used to fund fresh accounts on a devnet), retrying
+    /// transient failures like [`Chain::send_call`].
     pub async fn send_ether(&self, to: Address, wei: U256) -> Result<TransactionReceipt> {
-        let tx = TransactionRequest::default().with_to(to).with_value(wei);
-        let pending = self
-            .rpc("eth_sendTransaction", self.provider.send_transaction(tx))
-            .await?;
-        self.confirm("ether transfer", pending).await
+        let who = self.require_signer()?;
+        let mut pause = SEND_BACKOFF;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let tx = TransactionRequest::default().with_to(to).with_value(wei);
+            let sent = {
+                let _turn = self.send_lock.lock().await;
+                self.rpc("eth_sendTransaction", self.provider.send_transaction(tx))
+                    .await
+            };
+            let r = match sent {
+                Ok(pending) => self.confirm("ether transfer", pending).await,
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(r) => return Ok(r),
+                Err(e @ Error::Reverted { .. }) => return Err(e),
+                Err(e) if attempt >= SEND_ATTEMPTS => return Err(e),
+                Err(e) => {
+                    tracing::debug!(error = %e, "ether transfer failed; retrying");
+                    self.nonces.reset(who);
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+            }
+        }
+    }
+
+    /// Sends a contract call and waits for its receipt: estimates gas first (so a refusal
+    /// costs nothing and takes no nonce), sends with a margin over the estimate, and retries
+    /// transient failures (transport errors, a stale nonce, no receipt in time) up to
+    /// [`SEND_ATTEMPTS`] times with backoff. See [`crate::send`].
+    pub async fn send_call<P, D>(
+        &self,
+        what: &'static str,
+        builder: CallBuilder<P, D>,
+    ) -> std::result::Result<TransactionReceipt, SendFailure>
+    where
+        P: Provider + Clone,
+        D: CallDecoder + Clone,
+    {
+        let who = self.require_signer().map_err(SendFailure::Failed)?;
+        let mut pause = SEND_BACKOFF;
+        let mut last = None;
+        for attempt in 0..SEND_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            let pending = {
+                let _turn = self.send_lock.lock().await;
+                // Against the pending block: the one this transaction will be mined in (its
+                // timestamp is now, not the last block's on an idle chain).
+                let estimate = send::again(&builder).block(BlockNumberOrTag::Pending.into());
+                let gas = match tokio::time::timeout(self.timeout, estimate.estimate_gas()).await {
+                    Err(_) => {
+                        last =
+                            Some(self.rpc_error(
+                                what,
+                                format!("no gas estimate within {:?}", self.timeout),
+                            ));
+                        continue;
+                    }
+                    Ok(Err(e)) if send::is_revert(&e) => return Err(SendFailure::Rejected(e)),
+                    Ok(Err(e)) => {
+                        last = Some(
+                            self.rpc_error(what, format!("estimating gas: {}", error_chain(&e))),
+                        );
+                        continue;
+                    }
+                    Ok(Ok(g)) => g,
+                };
+                let call = send::again(&builder).gas(with_margin(gas));
+                match tokio::time::timeout(self.timeout, call.send()).await {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(e)) => {
+                        self.nonces.reset(who);
+                        if !send::is_transient_send(&e) {
+                            return Err(if send::is_revert(&e) {
+                                SendFailure::Rejected(e)
+                            } else {
+                                SendFailure::Failed(self.rpc_error(what, error_chain(&e)))
+                            });
+                        }
+                        last = Some(self.rpc_error(what, error_chain(&e)));
+                        continue;
+                    }
+                    Err(_) => {
+                        self.nonces.reset(who);
+                        last = Some(
+                            self.rpc_error(what, format!("not sent within {:?}", self.timeout)),
+                        );
+                        continue;
+                    }
+                }
+            };
+            match self.confirm(what, pending).await {
+                Ok(r) => return Ok(r),
+                Err(e @ Error::Reverted { .. }) => return Err(SendFailure::Failed(e)),
+                Err(e) => {
+                    self.nonces.reset(who);
+                    last = Some(e);
+                }
+            }
+        }
+        Err(SendFailure::Transient(last.unwrap_or_else(|| {
+            self.rpc_error(what, "no attempt was made".into())
+        })))
+    }
+
+    fn rpc_error(&self, call: &'static str, reason: String) -> Error {
+        Error::Rpc {
+            call,
+            url: self.url.clone(),
+            reason,
+        }
+    }
+
+    /// Forgets the signer's cached nonce (after a send failed outside [`Chain::send_call`]).
+    pub fn reset_nonce(&self) {
+        if let Some(who) = self.signer {
+            self.nonces.reset(who);
+        }
     }
 
     /// A full status snapshot.
@@ -243,6 +413,11 @@ impl Chain {
             balance_wei: balance,
         })
     }
+}
+
+/// A gas limit with room for state that changes between estimation and mining.
+pub fn with_margin(estimate: u64) -> u64 {
+    estimate.saturating_add(estimate / 5).saturating_add(10_000)
 }
 
 /// An error and its sources, joined: transports wrap the useful part ("Connection refused").

@@ -13,9 +13,11 @@ mod connect;
 mod error;
 mod keys;
 mod manifest;
+pub mod send;
 
 pub use config::{ChainConfig, DEFAULT_RPC_TIMEOUT, DEFAULT_RPC_URL};
-pub use connect::{CONFIRM_TIMEOUT, Chain, ChainInfo, ensure_success};
+pub use connect::{CONFIRM_TIMEOUT, Chain, ChainInfo, ensure_success, with_margin};
 pub use error::{Error, Result};
 pub use keys::{KeySource, PRIVATE_KEY_ENV};
 pub use manifest::{Deployment, PoolInfo, TokenInfo};
+pub use send::SendFailure;

@@ -34,6 +34,10 @@ pub struct DevnetConfig {
     pub pool_depth_usdt: u64,
     /// How long to wait for anvil to answer after starting it.
     pub start_timeout: std::time::Duration,
+    /// Deploy a new stack when the manifest names contracts this chain does not have (its
+    /// state was lost). Off by default: services bound to the old contracts (a compute node's
+    /// database, escrowed jobs) would silently diverge, so the user must ask for it.
+    pub redeploy: bool,
 }
 
 impl Default for DevnetConfig {
@@ -49,11 +53,18 @@ impl Default for DevnetConfig {
             prices_dir: PathBuf::from("data/market"),
             pool_depth_usdt: DEFAULT_POOL_DEPTH_USDT,
             start_timeout: std::time::Duration::from_secs(20),
+            redeploy: false,
         }
     }
 }
 
 impl DevnetConfig {
+    /// With [`DevnetConfig::redeploy`] set.
+    pub fn with_redeploy(mut self, redeploy: bool) -> Self {
+        self.redeploy = redeploy;
+        self
+    }
+
     /// A config for tests: its own data dir, port 0 (anvil picks a free one), no state file.
     pub fn test(data_dir: impl Into<PathBuf>) -> Self {
         Self {

@@ -79,6 +79,17 @@ pub enum Error {
         /// What the factory's pair bytecode hashes to.
         actual: String,
     },
+    /// The manifest names contracts the running chain does not have: the chain's state was
+    /// lost (anvil was killed before it wrote its state file) or another chain answers.
+    #[error(
+        "the deployment manifest {path} names contracts that are not on the chain at {rpc_url} (its state was lost, or it is another chain); services started against them (a compute node's database, escrowed jobs) belong to the old chain. Run `cairn devnet up --redeploy` to deploy a new stack (the old manifest is kept beside it), and start the compute node with a fresh --dir"
+    )]
+    StaleManifest {
+        /// The manifest.
+        path: std::path::PathBuf,
+        /// The chain that does not have its contracts.
+        rpc_url: String,
+    },
     /// A contract call or deployment failed.
     #[error("{what}: {reason}")]
     Contract {

@@ -32,7 +32,8 @@ pub use error::{Error, Result};
 pub use prices::{SeedPrice, last_close};
 pub use stack::{
     COMPUTE_CHALLENGE_WINDOW_SECS, COMPUTE_FEE_BPS, COMPUTE_MIN_STAKE_USDT,
-    COMPUTE_UNBONDING_DELAY_SECS, PAIRS, TOKENS, deploy_stack, ensure_stack, pair_address,
+    COMPUTE_OPERATOR_ACCOUNT, COMPUTE_UNBONDING_DELAY_SECS, PAIRS, TOKENS, deploy_stack,
+    ensure_stack, pair_address,
 };
 
 use cairn_chain::{Chain, ChainConfig, Deployment, KeySource};

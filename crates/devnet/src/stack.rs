@@ -38,6 +38,9 @@ pub const COMPUTE_UNBONDING_DELAY_SECS: u64 = 86_400;
 pub const COMPUTE_CHALLENGE_WINDOW_SECS: u64 = 60;
 /// The devnet `ComputeMarket`'s fee on settled payments, in basis points (1%).
 pub const COMPUTE_FEE_BPS: u16 = 100;
+/// The anvil development account that operates the devnet's `ComputeMarket`: the last of
+/// anvil's ten (0 deploys and is the faucet, 1 is the default requester).
+pub const COMPUTE_OPERATOR_ACCOUNT: usize = 9;
 /// The devnet `ComputeMarket`'s minimum provider stake, in whole USDT.
 pub const COMPUTE_MIN_STAKE_USDT: u64 = 100;
 
@@ -53,12 +56,30 @@ pub async fn ensure_stack(
             tracing::info!("contracts already deployed; reusing {}", manifest.display());
             return Ok((existing, true));
         }
-        tracing::info!(
-            "manifest {} describes another chain; redeploying",
-            manifest.display()
+        if !config.redeploy {
+            return Err(Error::StaleManifest {
+                path: manifest.to_owned(),
+                rpc_url: chain.url().to_owned(),
+            });
+        }
+        let kept = manifest.with_extension(format!(
+            "{}.json",
+            &existing.genesis_hash.to_string()[2..10]
+        ));
+        std::fs::rename(manifest, &kept).map_err(|e| Error::file(manifest, e))?;
+        tracing::warn!(
+            "manifest {} describes contracts this chain does not have; kept it as {} and redeploying",
+            manifest.display(),
+            kept.display()
         );
     }
-    let deployment = deploy_stack(chain, &config.prices_dir, config.pool_depth_usdt).await?;
+    let operator = crate::anvil::dev_accounts(config)?
+        .key(COMPUTE_OPERATOR_ACCOUNT)
+        .ok_or_else(|| Error::contract("ComputeMarket operator", "anvil has too few accounts"))?
+        .load()?
+        .address();
+    let deployment =
+        deploy_stack(chain, &config.prices_dir, config.pool_depth_usdt, operator).await?;
     deployment.write(manifest)?;
     Ok((deployment, false))
 }
@@ -82,7 +103,16 @@ async fn is_live(chain: &Chain, d: &Deployment) -> Result<bool> {
 
 /// Deploys the whole stack with the chain's signer and seeds one pool per [`PAIRS`] entry with
 /// `depth_usdt` USDT against the base token at the last close in `prices_dir`.
-pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> Result<Deployment> {
+///
+/// `operator` runs the `ComputeMarket` (the compute node's account). On the devnet it is
+/// [`COMPUTE_OPERATOR_ACCOUNT`], not the deployer: the deployer is the devnet's faucet, and a
+/// faucet sharing the node's key would keep invalidating the node's nonces.
+pub async fn deploy_stack(
+    chain: &Chain,
+    prices_dir: &Path,
+    depth_usdt: u64,
+    operator: Address,
+) -> Result<Deployment> {
     let deployer = chain.require_funded().await?;
     let hash = pair_init_code_hash();
     if hash != PAIR_INIT_CODE_HASH || !router_expects_init_code_hash(hash) {
@@ -190,14 +220,14 @@ pub async fn deploy_stack(chain: &Chain, prices_dir: &Path, depth_usdt: u64) -> 
         ProvenanceAnchor::deploy_builder(p),
     )
     .await?;
-    // The compute market escrows USDT; the deployer is both operator (the node) and treasury.
+    // The compute market escrows USDT; `operator` is the node, the deployer the treasury.
     let market = deploy(
         chain,
         "deploy ComputeMarket",
         ComputeMarket::deploy_builder(
             p,
             usdt.address,
-            deployer,
+            operator,
             COMPUTE_UNBONDING_DELAY_SECS,
             COMPUTE_CHALLENGE_WINDOW_SECS,
             COMPUTE_FEE_BPS,

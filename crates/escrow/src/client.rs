@@ -11,13 +11,12 @@ use crate::{
 };
 use alloy::{
     contract::{CallBuilder, CallDecoder},
-    eips::BlockNumberOrTag,
     primitives::{Address, B256, U256},
     providers::{DynProvider, Provider},
     rpc::types::{Filter, TransactionReceipt},
     sol_types::SolEvent,
 };
-use cairn_chain::Chain;
+use cairn_chain::{Chain, SendFailure};
 use cairn_contracts::{ComputeMarket, TestToken};
 use std::sync::OnceLock;
 
@@ -76,31 +75,24 @@ impl Escrow {
         }
     }
 
-    /// Estimates gas (which runs the call, so a refusal comes back decoded and costs
-    /// nothing), then sends with that limit plus a margin and waits for a successful receipt.
-    ///
-    /// The explicit limit matters: left to itself the provider's fillers take a nonce from
-    /// the signer's cached nonce counter *before* estimating, and a refused estimate would
-    /// leave a gap that blocks every later transaction of the account.
-    async fn send<P: Provider, D: CallDecoder>(
+    /// Sends through [`Chain::send_call`]: estimates gas first (which runs the call, so a
+    /// refusal comes back decoded and costs nothing), sends with a margin, retries transient
+    /// failures and waits for a successful receipt. Only a revert becomes
+    /// [`Error::Rejected`]; a transport error, a stale nonce or a missing receipt stays a
+    /// chain error, which callers retry.
+    async fn send<P: Provider + Clone, D: CallDecoder + Clone>(
         &self,
         call: &'static str,
         builder: CallBuilder<P, D>,
     ) -> Result<TransactionReceipt> {
-        self.chain.require_signer()?;
-        let estimate = builder
-            .estimate_gas()
-            .await
-            .map_err(|e| self.rejected(call, e))?;
-        let pending = builder
-            .gas(with_margin(estimate))
-            .send()
-            .await
-            .map_err(|e| self.rejected(call, e))?;
-        Ok(self.chain.confirm(call, pending).await?)
+        match self.chain.send_call(call, builder).await {
+            Ok(r) => Ok(r),
+            Err(SendFailure::Rejected(e)) => Err(self.rejected(call, e)),
+            Err(SendFailure::Transient(e) | SendFailure::Failed(e)) => Err(Error::Chain(e)),
+        }
     }
 
-    async fn tx<P: Provider, D: CallDecoder>(
+    async fn tx<P: Provider + Clone, D: CallDecoder + Clone>(
         &self,
         call: &'static str,
         builder: CallBuilder<P, D>,
@@ -119,7 +111,12 @@ impl Escrow {
             .await?
         {
             Ok(v) => Ok(v),
-            Err(e) => Err(self.rejected(call, e)),
+            Err(e) if cairn_chain::send::is_revert(&e) => Err(self.rejected(call, e)),
+            Err(e) => Err(Error::Chain(cairn_chain::Error::Rpc {
+                call,
+                url: self.chain.url().to_owned(),
+                reason: e.to_string(),
+            })),
         }
     }
 
@@ -204,21 +201,10 @@ impl Escrow {
         .await
     }
 
-    /// The chain's clock: the latest block's timestamp. Job times are compared with this, not
-    /// with the local clock.
+    /// The chain's clock as the next transaction sees it ([`Chain::clock`]). Job times are
+    /// compared with this, not with the local clock.
     pub async fn chain_time(&self) -> Result<u64> {
-        let block = self
-            .chain
-            .rpc(
-                "eth_getBlockByNumber(latest)",
-                self.chain
-                    .provider()
-                    .get_block_by_number(BlockNumberOrTag::Latest),
-            )
-            .await?;
-        block
-            .map(|b| b.header.timestamp)
-            .ok_or_else(|| self.unexpected("latest block", "the endpoint has no latest block"))
+        Ok(self.chain.clock().await?)
     }
 
     /// `who`'s balance of the market's token.
@@ -539,9 +525,6 @@ impl Escrow {
 
 /// The gas limit sent for an estimate: 20% over it, so a little state drift between the
 /// estimate and inclusion (another job settled, a warm slot gone cold) does not run out of gas.
-fn with_margin(estimate: u64) -> u64 {
-    estimate.saturating_add(estimate / 5).saturating_add(10_000)
-}
 
 fn tx_of(r: &TransactionReceipt) -> Tx {
     Tx {

@@ -20,10 +20,11 @@ use std::time::Duration;
 const MIN_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// Runs forever.
+/// Runs until the node stops (finishing the pass it is in).
 pub(crate) async fn run(node: Node) {
     let mut backoff = MIN_BACKOFF;
-    loop {
+    let mut stop = node.stopping();
+    while !*stop.borrow() {
         match pass(&node).await {
             Ok(true) => {
                 backoff = MIN_BACKOFF;
@@ -32,7 +33,10 @@ pub(crate) async fn run(node: Node) {
             Ok(false) => backoff = MIN_BACKOFF,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "chain work failed; retrying");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => {}
+                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             }
@@ -40,6 +44,7 @@ pub(crate) async fn run(node: Node) {
         tokio::select! {
             _ = node.shared.chain_wake.notified() => {}
             _ = tokio::time::sleep(node.shared.config.tick) => {}
+            _ = stop.changed() => {}
         }
     }
 }

@@ -35,6 +35,29 @@ pub enum Error {
         /// The failure.
         source: std::io::Error,
     },
+    /// Another node process holds the data directory.
+    #[error(
+        "another compute node is using {dir} (it holds {lock}); stop it first, or give this node its own data directory"
+    )]
+    DirInUse {
+        /// The data directory.
+        dir: std::path::PathBuf,
+        /// The lock file.
+        lock: std::path::PathBuf,
+    },
+    /// The data directory belongs to another market (another contract, or a chain that was
+    /// reset): its jobs are escrowed there, and mixing the two would lock requesters' funds.
+    #[error(
+        "the node state in {dir} belongs to {recorded}, but the node was started against {current}; its jobs are escrowed there. Point the node at that market and chain, or start it with a fresh data directory (the old one keeps its history)"
+    )]
+    WrongMarket {
+        /// The data directory.
+        dir: std::path::PathBuf,
+        /// The market the state was made with.
+        recorded: String,
+        /// The market the node was started against.
+        current: String,
+    },
     /// Stored state did not decode (a bug or a foreign database).
     #[error("corrupt node state: {0}")]
     Corrupt(String),

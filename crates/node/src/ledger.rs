@@ -27,6 +27,9 @@ pub trait Ledger: Send + Sync + 'static {
     fn config(&self) -> BoxFuture<'_, Result<MarketConfig>>;
     /// The chain's clock (latest block timestamp).
     fn chain_time(&self) -> BoxFuture<'_, Result<u64>>;
+    /// The hash of the chain's block 0: tells a reset chain (same id, same contract addresses
+    /// after a redeploy) from the one the node's state was made on.
+    fn genesis_hash(&self) -> BoxFuture<'_, Result<B256>>;
     /// A job, or `None` if never posted.
     fn job(&self, id: JobId) -> BoxFuture<'_, Result<Option<Job>>>;
     /// Whether `provider` may be assigned jobs.
@@ -53,6 +56,9 @@ impl Ledger for cairn_escrow::Escrow {
     }
     fn chain_time(&self) -> BoxFuture<'_, Result<u64>> {
         Box::pin(cairn_escrow::Escrow::chain_time(self))
+    }
+    fn genesis_hash(&self) -> BoxFuture<'_, Result<B256>> {
+        Box::pin(async move { Ok(self.chain().genesis_hash().await?) })
     }
     fn job(&self, id: JobId) -> BoxFuture<'_, Result<Option<Job>>> {
         Box::pin(cairn_escrow::Escrow::job(self, id))
@@ -217,6 +223,9 @@ impl Ledger for MemoryLedger {
     fn chain_time(&self) -> BoxFuture<'_, Result<u64>> {
         ready(Ok(self.lock().now))
     }
+    fn genesis_hash(&self) -> BoxFuture<'_, Result<B256>> {
+        ready(Ok(B256::repeat_byte(0x9e)))
+    }
     fn job(&self, id: JobId) -> BoxFuture<'_, Result<Option<Job>>> {
         ready(Ok(self.lock().jobs.get(&id).cloned()))
     }
@@ -333,6 +342,9 @@ impl Ledger for Metered {
     }
     fn chain_time(&self) -> BoxFuture<'_, Result<u64>> {
         self.inner.chain_time()
+    }
+    fn genesis_hash(&self) -> BoxFuture<'_, Result<B256>> {
+        self.inner.genesis_hash()
     }
     fn job(&self, id: JobId) -> BoxFuture<'_, Result<Option<Job>>> {
         self.inner.job(id)

@@ -85,6 +85,12 @@ pub(crate) struct Shared {
     pub(crate) receipt_wake: Notify,
     pub(crate) receipt_key: Key,
     pub(crate) log: Option<cairn_log_server::LogClient>,
+    /// Held for the node's life: one node per data directory.
+    _dir_lock: std::fs::File,
+    /// Set when the node stops; the background loops watch it.
+    stop: tokio::sync::watch::Sender<bool>,
+    /// The background loops, awaited by [`Node::shutdown`].
+    loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -102,7 +108,9 @@ impl Node {
     pub async fn open(config: NodeConfig, ledger: Arc<dyn Ledger>) -> Result<Self> {
         std::fs::create_dir_all(&config.dir)
             .map_err(|e| Error::io(format!("creating {}", config.dir.display()), e))?;
+        let dir_lock = lock_dir(&config.dir)?;
         let store = Store::open(&config.db_path())?;
+        bind_market(&store, &config.dir, ledger.as_ref()).await?;
         let blobs = BlobStore::new(config.blobs_dir())
             .map_err(|e| Error::io(format!("opening {}", config.blobs_dir().display()), e))?;
         let receipt_key = load_or_create_key(&config.receipt_key_path())?;
@@ -134,23 +142,55 @@ impl Node {
                 receipt_wake: Notify::new(),
                 receipt_key,
                 log,
+                _dir_lock: dir_lock,
+                stop: tokio::sync::watch::channel(false).0,
+                loops: Mutex::new(Vec::new()),
             }),
         })
     }
 
+    /// A receiver that turns `true` when the node stops.
+    pub(crate) fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shared.stop.subscribe()
+    }
+
+    /// Stops the background loops (each finishes the step it is in: a transaction being sent
+    /// is confirmed and recorded first) and waits for them. Call before the HTTP server
+    /// releases its port, so a restarted node never runs beside a still-sending old one.
+    pub async fn shutdown(&self) {
+        self.shared.stop.send_replace(true);
+        let loops: Vec<_> =
+            std::mem::take(&mut *self.shared.loops.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in loops {
+            let _ = h.await;
+        }
+    }
+
     /// Starts the scheduler, chain and receipt loops on the current runtime.
     pub fn spawn_loops(&self) {
-        tokio::spawn(crate::chain_loop::run(self.clone()));
-        tokio::spawn(crate::receipts::run(self.clone()));
         let node = self.clone();
-        tokio::spawn(async move {
-            loop {
+        let mut stop = self.stopping();
+        let scheduler = tokio::spawn(async move {
+            while !*stop.borrow() {
                 if let Err(e) = node.schedule() {
                     tracing::error!(error = %e, "scheduling failed");
                 }
-                tokio::time::sleep(node.shared.config.tick).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(node.shared.config.tick) => {}
+                    _ = stop.changed() => {}
+                }
             }
         });
+        let handles = [
+            tokio::spawn(crate::chain_loop::run(self.clone())),
+            tokio::spawn(crate::receipts::run(self.clone())),
+            scheduler,
+        ];
+        self.shared
+            .loops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(handles);
     }
 
     /// Runs one round of chain work now (assignments, refunds, settlements due); the loop
@@ -943,6 +983,47 @@ pub(crate) fn view(j: &JobRow) -> JobView {
         result: j.result.clone(),
         receipt: j.receipt.clone(),
         txs: j.txs.clone(),
+    }
+}
+
+/// Takes the data directory's lock file (released when the process exits, however it exits).
+fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File> {
+    let path = dir.join("node.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::DirInUse {
+            dir: dir.to_owned(),
+            lock: path,
+        }),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("locking {}", path.display()), e))
+        }
+    }
+}
+
+/// Records which market (chain id, genesis block, contract) the state in `dir` belongs to,
+/// and refuses another one.
+async fn bind_market(store: &Store, dir: &std::path::Path, ledger: &dyn Ledger) -> Result<()> {
+    let genesis = ledger.genesis_hash().await?;
+    let current = format!(
+        "ComputeMarket {} on chain {} (genesis {genesis})",
+        ledger.market(),
+        ledger.chain_id()
+    );
+    match store.meta("market")? {
+        Some(recorded) if recorded != current => Err(Error::WrongMarket {
+            dir: dir.to_owned(),
+            recorded,
+            current,
+        }),
+        Some(_) => Ok(()),
+        None => store.set_meta("market", &current),
     }
 }
 

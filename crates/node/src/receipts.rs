@@ -95,13 +95,14 @@ async fn append(node: &Node, j: &JobRow) -> Result<ReceiptRef> {
     })
 }
 
-/// Appends due receipts; runs forever (returns at once when no log is configured).
+/// Appends due receipts until the node stops (returns at once when no log is configured).
 pub(crate) async fn run(node: Node) {
     if node.shared.log.is_none() {
         return;
     }
     let mut backoff = Duration::from_millis(200);
-    loop {
+    let mut stop = node.stopping();
+    while !*stop.borrow() {
         let due = node.store().read().jobs_needing_receipt(32);
         let due = match due {
             Ok(d) => d,
@@ -144,7 +145,10 @@ pub(crate) async fn run(node: Node) {
             }
         }
         if failed {
-            tokio::time::sleep(backoff).await;
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.changed() => {}
+            }
             backoff = (backoff * 2).min(Duration::from_secs(10));
             continue;
         }
@@ -153,6 +157,7 @@ pub(crate) async fn run(node: Node) {
             tokio::select! {
                 _ = node.shared.receipt_wake.notified() => {}
                 _ = tokio::time::sleep(node.shared.config.tick * 4) => {}
+                _ = stop.changed() => {}
             }
         }
     }

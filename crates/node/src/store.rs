@@ -125,9 +125,31 @@ impl Store {
                  at_ms INTEGER NOT NULL,
                  message TEXT NOT NULL
              );
-             CREATE INDEX IF NOT EXISTS events_job ON events(job);",
+             CREATE INDEX IF NOT EXISTS events_job ON events(job);
+             CREATE TABLE IF NOT EXISTS meta (
+                 key TEXT PRIMARY KEY,
+                 value TEXT NOT NULL
+             );",
         )?;
         Ok(Self { conn })
+    }
+
+    /// A value of the `meta` table.
+    pub(crate) fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets a value of the `meta` table.
+    pub(crate) fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
     }
 
     /// Runs `f` in one transaction.

@@ -387,7 +387,10 @@ async fn latency_on(
     block_time: u64,
     dir: &std::path::Path,
 ) -> Result<serde_json::Value> {
-    let escrow = Escrow::new(net.chain.clone(), net.market);
+    let operator = net
+        .as_account(cairn_devnet::COMPUTE_OPERATOR_ACCOUNT)
+        .await?;
+    let escrow = Escrow::new(operator, net.market);
     let node = Node::open(
         NodeConfig::new(dir.join("node"), net.chain.url()),
         Arc::new(escrow),

@@ -36,7 +36,10 @@ pub(super) async fn run(
             let chain = Chain::connect(&cfg, Some(key.load()?)).await?;
             let prices = settings.prices_dir(args);
             let depth = cairn_devnet::DEFAULT_POOL_DEPTH_USDT;
-            let deployment = cairn_devnet::deploy_stack(&chain, &prices, depth).await?;
+            // Outside the devnet the deployer operates the ComputeMarket (hand the role to the
+            // node's key with setOperator).
+            let operator = chain.require_signer()?;
+            let deployment = cairn_devnet::deploy_stack(&chain, &prices, depth, operator).await?;
             let path = settings
                 .data_dir
                 .join(format!("deployment-{}.json", chain.chain_id()));

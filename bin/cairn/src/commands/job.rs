@@ -16,7 +16,7 @@ use std::{
     time::Duration,
 };
 
-/// Devnet account that requests jobs by default (0 operates the market).
+/// Devnet account that requests jobs by default (0 is the faucet, 9 operates the market).
 const DEVNET_REQUESTER: usize = 1;
 
 pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Result<ExitCode> {

@@ -18,7 +18,7 @@ use std::{process::ExitCode, sync::Arc, time::Duration};
 
 /// The chain for a compute command: explicit `--rpc-url`/`--key-file` (or config/env) win;
 /// otherwise the running local devnet, signing with its account `devnet_account` (0 is the
-/// deployer, which operates the devnet's ComputeMarket).
+/// deployer and faucet, [`cairn_devnet::COMPUTE_OPERATOR_ACCOUNT`] operates the ComputeMarket).
 pub(crate) async fn chain(
     settings: &Settings,
     args: &ChainArgs,
@@ -116,7 +116,12 @@ pub(crate) fn read_key(path: &std::path::Path) -> Result<PrivateKeySigner> {
 
 pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> Result<ExitCode> {
     let NodeCmd::Serve(a) = cmd;
-    let chain = chain(settings, &a.market.chain, 0).await?;
+    let chain = chain(
+        settings,
+        &a.market.chain,
+        cairn_devnet::COMPUTE_OPERATOR_ACCOUNT,
+    )
+    .await?;
     let market = market_address(settings, chain.chain_id(), a.market.market_contract)?;
     if !chain.has_code(market).await? {
         return Err(anyhow!(
@@ -173,9 +178,12 @@ pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> R
             a.log.as_deref().unwrap_or("off (pass --log <url>)")
         ));
     }
+    let stopping = node.clone();
     axum::serve(listener, cairn_node::router(node))
-        .with_graceful_shutdown(async {
+        .with_graceful_shutdown(async move {
             let _ = tokio::signal::ctrl_c().await;
+            // The chain loops stop (finishing a send in flight) before the port is released.
+            stopping.shutdown().await;
         })
         .await?;
     Ok(ExitCode::SUCCESS)

@@ -27,6 +27,8 @@ const PROVIDER_B: usize = 3;
 const OUTSIDER: usize = 4;
 const ARBITER: usize = 5;
 const REQUESTER_2: usize = 6;
+/// The devnet market's operator (not the deployer, which is the faucet and treasury).
+const OPERATOR: usize = cairn_devnet::COMPUTE_OPERATOR_ACCOUNT;
 
 /// Stops the test's anvil even when an assertion panics (by its pid; the process was started
 /// by this test).
@@ -74,7 +76,7 @@ impl Env {
         let accounts = dev_accounts(&devnet.cfg).unwrap();
         let mut clients = Vec::new();
         let mut addrs = Vec::new();
-        for i in 0..=REQUESTER_2 {
+        for i in 0..=OPERATOR {
             let chain = connect(&report.devnet, accounts.key(i)).await.unwrap();
             addrs.push(chain.signer().unwrap());
             clients.push(Escrow::new(chain, market));
@@ -99,7 +101,7 @@ impl Env {
     }
 
     fn operator(&self) -> &Escrow {
-        &self.clients[0]
+        &self.clients[OPERATOR]
     }
 
     async fn balance(&self, who: Address) -> U256 {
@@ -186,7 +188,7 @@ async fn happy_path_escrows_then_pays_provider_minus_fee_and_treasury_the_fee() 
     assert_eq!(cfg.token, env.usdt);
     assert_eq!(
         (cfg.operator, cfg.treasury, cfg.arbiter),
-        (treasury, treasury, None)
+        (env.addrs[OPERATOR], treasury, None)
     );
     assert_eq!(
         (cfg.unbonding_delay, cfg.challenge_window, cfg.fee_bps),
