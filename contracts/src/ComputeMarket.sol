@@ -83,6 +83,9 @@ contract ComputeMarket is ReentrancyGuardTransient {
     address public operator;
     /// @notice Resolves challenges and slashes (the operator may too). Zero: operator only.
     address public arbiter;
+    /// @notice The Ed25519 public key the operator's node signs job receipts with (zero: none
+    ///         published). Verifiers read it here instead of trusting what the node says.
+    bytes32 public receiptKey;
     /// @notice The id the next posted job gets. Ids start at 1.
     uint256 public nextJobId;
 
@@ -130,6 +133,8 @@ contract ComputeMarket is ReentrancyGuardTransient {
     event ProviderSlashed(address indexed provider, uint256 amount, address indexed beneficiary);
     /// @notice The operator changed.
     event OperatorChanged(address indexed previous, address indexed operator);
+    /// @notice The operator published the key its node signs job receipts with.
+    event ReceiptKeyChanged(bytes32 previous, bytes32 key);
     /// @notice The arbiter changed.
     event ArbiterChanged(address indexed previous, address indexed arbiter);
 
@@ -238,6 +243,13 @@ contract ComputeMarket is ReentrancyGuardTransient {
         if (operator_ == address(0)) revert ZeroAddress();
         emit OperatorChanged(operator, operator_);
         operator = operator_;
+    }
+
+    /// @notice Publishes the Ed25519 key the operator's node signs job receipts with, so a
+    ///         receipt can be checked against the market rather than against the node's word.
+    function setReceiptKey(bytes32 key) external onlyOperator {
+        emit ReceiptKeyChanged(receiptKey, key);
+        receiptKey = key;
     }
 
     /// @notice Sets the arbiter (zero: the operator alone arbitrates).

@@ -303,6 +303,22 @@ pub(crate) struct VerifyArgs {
     /// Also check (online) that the checkpoint is consistent with the latest on-chain anchor.
     #[arg(long)]
     pub(crate) anchor: bool,
+    /// A key trusted to sign statements: `KEY`, or `KIND[,KIND]=KEY` for some kinds only
+    /// (dataset, model, training-run, inference, decision); hex or base64 (repeatable). Your
+    /// own attestation key is always trusted.
+    #[arg(long)]
+    pub(crate) signer: Vec<String>,
+    /// A trust file: TOML `[[signer]]` tables with `key`, optional `name` and `kinds`.
+    #[arg(long, env = "CAIRN_TRUST_FILE")]
+    pub(crate) trust: Option<PathBuf>,
+    /// The receipt key job receipts must be signed with. Default: the one the ComputeMarket
+    /// publishes on chain (`receiptKey`), read from --rpc-url or the running devnet.
+    #[arg(long)]
+    pub(crate) market_key: Option<String>,
+    /// The ComputeMarket whose receipt key signs job receipts. Default: from the deployment
+    /// manifest.
+    #[arg(long, env = "CAIRN_MARKET_CONTRACT")]
+    pub(crate) market_contract: Option<alloy::primitives::Address>,
     #[command(flatten)]
     pub(crate) chain: AnchorArgs,
 }

@@ -90,6 +90,51 @@ async fn rpc(url: &str, method: &str, params: Value) -> Value {
     v["result"].clone()
 }
 
+/// The attacker: copies a genuine receipt, claims another output, signs it with a key of
+/// its own and appends it to the log. The log accepts it (anyone may append), but `verify`
+/// must refuse it: receipts count only under the receipt key the market publishes.
+fn forged_receipt_is_refused(d: &Path, work: &Path, log: &str, genuine: &Path) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bundle: Value = serde_json::from_slice(&std::fs::read(genuine).unwrap()).unwrap();
+    let payload = b64
+        .decode(bundle["envelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    let real = statement["subject"][0]["digest"]["sha256"]
+        .as_str()
+        .unwrap();
+    // Another output everywhere the statement names the real one.
+    let text = String::from_utf8(payload.clone())
+        .unwrap()
+        .replace(real, &"ab".repeat(32));
+    let forged = work.join("forged.json");
+    std::fs::write(&forged, text).unwrap();
+    let key = work.join("stranger.key");
+    json(
+        cairn(d)
+            .args(["--json", "key", "generate", "--out"])
+            .arg(&key),
+    );
+    let bundle = work.join("forged.bundle.json");
+    json(
+        cairn(d)
+            .args(["--json", "log", "add"])
+            .arg(&forged)
+            .args(["--log", log, "--key"])
+            .arg(&key)
+            .arg("--out")
+            .arg(&bundle),
+    );
+    let out = cairn(d).arg("verify").arg(&bundle).output().unwrap();
+    assert!(!out.status.success(), "a forged receipt verified");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not by the market's receipt key"),
+        "unclear refusal: {err}"
+    );
+}
+
 /// ERC-20 `balanceOf(who)` by `eth_call`.
 async fn balance(url: &str, token: &str, who: &str) -> u128 {
     let data = format!(
@@ -249,9 +294,10 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     assert_eq!(payment, 10_000);
     let v = wait_for(&d, &n, id, 30, |v| v["state"] == "committed");
     let provider = v["provider"].as_str().unwrap().to_owned();
-    // The challenge window (60 s on the devnet) passes; the node settles.
+    // The challenge window (60 s on the devnet) passes on an idle chain: the clock moves on,
+    // but no block is mined (anvil mines one per transaction, and nothing else is sent). The
+    // node must still settle on time: its clock is the pending block's, not the last one's.
     rpc(&rpc_url, "evm_increaseTime", json!([61])).await;
-    rpc(&rpc_url, "evm_mine", json!([])).await;
     let v = wait_for(&d, &n, id, 20, |v| {
         v["state"] == "settled" && !v["receipt"].is_null()
     });
@@ -297,6 +343,12 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         verified["lineage"][0]["predicateType"],
         "https://cairn.dev/attestation/job-receipt/v1"
     );
+    assert_eq!(
+        verified["lineage"][0]["signer"]["publicKey"],
+        node.key.as_str(),
+        "the receipt is trusted because the market publishes the node's key"
+    );
+    forged_receipt_is_refused(&d, &work, &log.url, &out.join("receipt.bundle.json"));
     let logs = stdout(&run(cairn(&d).args([
         "job",
         "logs",

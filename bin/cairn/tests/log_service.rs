@@ -322,11 +322,12 @@ async fn checkpoints_are_anchored_on_chain_and_verify_checks_the_anchor() {
 
     // The log grows past the anchor; the bundle's checkpoint is still consistent with it.
     append(&http, &log.url, &key, 5..9).await;
+    let signer = key.public().to_base64();
     let v = json(
         cairn(d)
             .args(["--json", "verify"])
             .arg(&bundle)
-            .args(["--log", &log.url, "--anchor"]),
+            .args(["--log", &log.url, "--anchor", "--signer", &signer]),
     );
     assert_eq!(v["anchor"]["anchoredSize"], anchored["anchor"]["size"]);
 }
@@ -343,12 +344,13 @@ async fn log_serve_anchors_periodically() {
     let bundle = d.join("one.bundle.json");
     save_bundle(&http, &log.url, 1, &bundle).await;
     // Nobody runs `log anchor`: the service's own anchorer must put the checkpoint on chain.
+    let signer = format!("dataset={}", key.public().to_base64());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = run(cairn(d)
             .args(["--json", "verify"])
             .arg(&bundle)
-            .args(["--log", &log.url, "--anchor"]));
+            .args(["--log", &log.url, "--anchor", "--signer", &signer]));
         if out.status.success() {
             let v: Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(v["anchor"]["anchoredSize"], 3);

@@ -415,7 +415,9 @@ impl Chain {
     }
 }
 
-/// A gas limit with room for state that changes between estimation and mining.
+/// The gas limit sent for an estimate: 20% over it plus 10k, so a little state drift between
+/// the estimate and inclusion (another job settled, a warm slot gone cold) does not run out
+/// of gas.
 pub fn with_margin(estimate: u64) -> u64 {
     estimate.saturating_add(estimate / 5).saturating_add(10_000)
 }

@@ -180,6 +180,33 @@ mod tests {
         assert!(!is_transient_message("execution reverted: WrongState"));
     }
 
+    fn resp(code: i64, message: &'static str) -> ContractError {
+        ContractError::TransportError(alloy::transports::RpcError::ErrorResp(
+            alloy_json_rpc::ErrorPayload {
+                code,
+                message: message.into(),
+                data: None,
+            },
+        ))
+    }
+
+    #[test]
+    fn only_reverts_are_refusals() {
+        // What anvil and geth answer when the nonce was taken by another sender: retry.
+        let stale = resp(-32003, "nonce too low");
+        assert!(!is_revert(&stale) && is_transient_send(&stale));
+        let known = resp(-32000, "already known");
+        assert!(!is_revert(&known) && is_transient_send(&known));
+        // The connection dropped: retry.
+        let down = ContractError::TransportError(
+            alloy::transports::TransportErrorKind::custom_str("connection refused"),
+        );
+        assert!(!is_revert(&down) && is_transient_send(&down));
+        // The contract said no: a refusal, not worth resending.
+        let revert = resp(3, "execution reverted: WrongState");
+        assert!(is_revert(&revert) && !is_transient_send(&revert));
+    }
+
     #[test]
     fn reset_forgets_the_cached_nonce() {
         let n = Nonces::default();

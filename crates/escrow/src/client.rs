@@ -417,6 +417,18 @@ impl Escrow {
             .await
     }
 
+    /// Operator: publishes the Ed25519 key its node signs job receipts with.
+    pub async fn set_receipt_key(&self, key: B256) -> Result<Tx> {
+        self.tx("setReceiptKey", self.market().setReceiptKey(key))
+            .await
+    }
+
+    /// The Ed25519 key the operator published for job receipts (`None`: none yet).
+    pub async fn receipt_key(&self) -> Result<Option<B256>> {
+        let k = self.view("receiptKey", self.market().receiptKey()).await?;
+        Ok((k != B256::ZERO).then_some(k))
+    }
+
     /// Operator: sets (or with `None` removes) the arbiter.
     pub async fn set_arbiter(&self, arbiter: Option<Address>) -> Result<Tx> {
         let a = arbiter.unwrap_or(Address::ZERO);
@@ -522,9 +534,6 @@ impl Escrow {
         self.logs(f).await
     }
 }
-
-/// The gas limit sent for an estimate: 20% over it, so a little state drift between the
-/// estimate and inclusion (another job settled, a warm slot gone cold) does not run out of gas.
 
 fn tx_of(r: &TransactionReceipt) -> Tx {
     Tx {

@@ -143,6 +143,13 @@ pub enum MarketEvent {
         /// The new one.
         arbiter: Option<Address>,
     },
+    /// The operator published the key its node signs job receipts with.
+    ReceiptKeyChanged {
+        /// The old key (zero: none).
+        previous: B256,
+        /// The new key.
+        key: B256,
+    },
 }
 
 impl MarketEvent {
@@ -206,6 +213,8 @@ pub enum EventKind {
     OperatorChanged,
     /// `ArbiterChanged`.
     ArbiterChanged,
+    /// `ReceiptKeyChanged`.
+    ReceiptKeyChanged,
 }
 
 impl EventKind {
@@ -237,6 +246,7 @@ impl EventKind {
             Self::ProviderSlashed => CM::ProviderSlashed::SIGNATURE_HASH,
             Self::OperatorChanged => CM::OperatorChanged::SIGNATURE_HASH,
             Self::ArbiterChanged => CM::ArbiterChanged::SIGNATURE_HASH,
+            Self::ReceiptKeyChanged => CM::ReceiptKeyChanged::SIGNATURE_HASH,
         }
     }
 }
@@ -331,6 +341,10 @@ pub(crate) fn decode(log: &Log) -> Result<Logged, String> {
         E::ArbiterChanged(x) => MarketEvent::ArbiterChanged {
             previous: nonzero(x.previous),
             arbiter: nonzero(x.arbiter),
+        },
+        E::ReceiptKeyChanged(x) => MarketEvent::ReceiptKeyChanged {
+            previous: x.previous,
+            key: x.key,
         },
     };
     Ok(Logged {

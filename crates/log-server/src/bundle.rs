@@ -74,6 +74,9 @@ pub struct Verified {
     pub checkpoint: Checkpoint,
     /// Names of the trusted witnesses that cosigned, with their timestamps.
     pub witnesses: Vec<(String, u64)>,
+    /// The key whose signature on the envelope verified. A valid signature says only that
+    /// *this* key signed: whether it may speak for the statement is the verifier's policy.
+    pub signer: PublicKey,
 }
 
 impl Bundle {
@@ -147,6 +150,7 @@ impl Bundle {
             index: self.entry.index,
             checkpoint,
             witnesses,
+            signer: key,
         })
     }
 }

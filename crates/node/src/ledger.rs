@@ -32,6 +32,10 @@ pub trait Ledger: Send + Sync + 'static {
     fn genesis_hash(&self) -> BoxFuture<'_, Result<B256>>;
     /// A job, or `None` if never posted.
     fn job(&self, id: JobId) -> BoxFuture<'_, Result<Option<Job>>>;
+    /// The receipt key the operator published on the market (`None`: none).
+    fn receipt_key(&self) -> BoxFuture<'_, Result<Option<B256>>>;
+    /// Publishes the node's receipt key on the market.
+    fn set_receipt_key(&self, key: B256) -> BoxFuture<'_, Result<Tx>>;
     /// Whether `provider` may be assigned jobs.
     fn is_eligible(&self, provider: Address) -> BoxFuture<'_, Result<bool>>;
     /// Assigns open jobs (all or nothing).
@@ -66,6 +70,12 @@ impl Ledger for cairn_escrow::Escrow {
     fn is_eligible(&self, provider: Address) -> BoxFuture<'_, Result<bool>> {
         Box::pin(cairn_escrow::Escrow::is_eligible(self, provider))
     }
+    fn receipt_key(&self) -> BoxFuture<'_, Result<Option<B256>>> {
+        Box::pin(cairn_escrow::Escrow::receipt_key(self))
+    }
+    fn set_receipt_key(&self, key: B256) -> BoxFuture<'_, Result<Tx>> {
+        Box::pin(cairn_escrow::Escrow::set_receipt_key(self, key))
+    }
     fn assign_jobs<'a>(&'a self, jobs: &'a [(JobId, Address)]) -> BoxFuture<'a, Result<Tx>> {
         Box::pin(cairn_escrow::Escrow::assign_jobs(self, jobs))
     }
@@ -86,6 +96,7 @@ impl Ledger for cairn_escrow::Escrow {
 pub struct MemoryLedger {
     inner: Arc<Mutex<Memory>>,
     config: MarketConfig,
+    genesis: B256,
 }
 
 #[derive(Debug, Default)]
@@ -95,6 +106,7 @@ struct Memory {
     jobs: HashMap<JobId, Job>,
     eligible: HashMap<Address, bool>,
     txs: u64,
+    receipt_key: Option<B256>,
 }
 
 impl MemoryLedger {
@@ -116,7 +128,14 @@ impl MemoryLedger {
                 fee_bps,
                 min_stake: U256::from(100_000_000u64),
             },
+            genesis: B256::repeat_byte(0x9e),
         }
+    }
+
+    /// The same ledger on a chain with another genesis block (a reset devnet).
+    pub fn with_genesis(mut self, genesis: B256) -> Self {
+        self.genesis = genesis;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
@@ -224,10 +243,18 @@ impl Ledger for MemoryLedger {
         ready(Ok(self.lock().now))
     }
     fn genesis_hash(&self) -> BoxFuture<'_, Result<B256>> {
-        ready(Ok(B256::repeat_byte(0x9e)))
+        ready(Ok(self.genesis))
     }
     fn job(&self, id: JobId) -> BoxFuture<'_, Result<Option<Job>>> {
         ready(Ok(self.lock().jobs.get(&id).cloned()))
+    }
+    fn receipt_key(&self) -> BoxFuture<'_, Result<Option<B256>>> {
+        ready(Ok(self.lock().receipt_key))
+    }
+    fn set_receipt_key(&self, key: B256) -> BoxFuture<'_, Result<Tx>> {
+        let mut m = self.lock();
+        m.receipt_key = Some(key);
+        ready(Ok(Self::tx(&mut m)))
     }
     fn is_eligible(&self, provider: Address) -> BoxFuture<'_, Result<bool>> {
         ready(Ok(self
@@ -351,6 +378,12 @@ impl Ledger for Metered {
     }
     fn is_eligible(&self, provider: Address) -> BoxFuture<'_, Result<bool>> {
         self.inner.is_eligible(provider)
+    }
+    fn receipt_key(&self) -> BoxFuture<'_, Result<Option<B256>>> {
+        self.inner.receipt_key()
+    }
+    fn set_receipt_key(&self, key: B256) -> BoxFuture<'_, Result<Tx>> {
+        self.inner.set_receipt_key(key)
     }
     fn assign_jobs<'a>(&'a self, jobs: &'a [(JobId, Address)]) -> BoxFuture<'a, Result<Tx>> {
         Box::pin(async move {

@@ -114,6 +114,7 @@ impl Node {
         let blobs = BlobStore::new(config.blobs_dir())
             .map_err(|e| Error::io(format!("opening {}", config.blobs_dir().display()), e))?;
         let receipt_key = load_or_create_key(&config.receipt_key_path())?;
+        publish_receipt_key(ledger.as_ref(), &receipt_key).await?;
         let market = ledger.config().await?;
         let chain_time = ledger.chain_time().await?;
         let offset = chain_time as i64 - (now_ms() / 1000) as i64;
@@ -984,6 +985,17 @@ pub(crate) fn view(j: &JobRow) -> JobView {
         receipt: j.receipt.clone(),
         txs: j.txs.clone(),
     }
+}
+
+/// Publishes the node's receipt key on the market unless it is already there, so verifiers
+/// learn it from the chain, not from the node.
+async fn publish_receipt_key(ledger: &dyn Ledger, key: &Key) -> Result<()> {
+    let mine = alloy::primitives::B256::from(key.public().to_bytes());
+    if ledger.receipt_key().await? != Some(mine) {
+        let tx = ledger.set_receipt_key(mine).await?;
+        tracing::info!(key = %key.public(), tx = %tx.tx_hash, "receipt key published on the market");
+    }
+    Ok(())
 }
 
 /// Takes the data directory's lock file (released when the process exits, however it exits).

@@ -12,6 +12,7 @@ mod job;
 mod keys;
 mod log;
 mod node;
+mod trust;
 mod verify;
 mod worker;
 

@@ -1,4 +1,5 @@
 //! `cairn verify` (offline, plus the on-chain anchor when online) and `cairn lineage`.
+use super::trust::{RECEIPT_KIND, Signers, kind_of};
 use crate::{
     cli::{LineageArgs, VerifyArgs},
     config::Settings,
@@ -109,8 +110,24 @@ pub(super) async fn run(
     let mut verified: Vec<(PathBuf, Verified)> = Vec::new();
     let mut failures: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut index = LineageIndex::new();
+    // Who signed each statement, checked against the signer policy before it is walked.
+    let mut signers = Signers::from_args(settings, args)?;
+    let mut signed_by: BTreeMap<String, String> = BTreeMap::new();
     for (path, parsed) in candidates {
-        match parsed.and_then(|b| b.verify(&policy)) {
+        let mut checked = parsed.and_then(|b| b.verify(&policy));
+        if let Ok(v) = &checked {
+            let kind = kind_of(&v.statement.predicate_type);
+            if kind == RECEIPT_KIND && signers.needs_market_key() {
+                signers.load_market_key(settings, args).await;
+            }
+            match signers.check(kind, &v.signer) {
+                Ok(who) => {
+                    signed_by.insert(v.envelope_digest.to_string(), who);
+                }
+                Err(e) => checked = Err(e),
+            }
+        }
+        match checked {
             Ok(v) => {
                 index.insert(v.envelope_digest.clone(), v.statement.clone());
                 verified.push((path, v));
@@ -195,6 +212,11 @@ pub(super) async fn run(
                     "logIndex": v.index,
                     "checkpointSize": v.checkpoint.size,
                     "witnesses": v.witnesses.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+                    "signer": {
+                        "keyId": v.signer.key_id(),
+                        "publicKey": v.signer.to_base64(),
+                        "trustedAs": signed_by.get(&s.envelope.to_string()),
+                    },
                     "bundle": path,
                 })
             })
@@ -244,6 +266,16 @@ pub(super) async fn run(
                 v.index,
                 v.checkpoint.size,
                 path.display()
+            );
+            let _ = writeln!(
+                s,
+                "{}  signed by {} = {}",
+                "  ".repeat(step.depth + 1),
+                &v.signer.key_id()[..16],
+                signed_by
+                    .get(&step.envelope.to_string())
+                    .map(String::as_str)
+                    .unwrap_or("?")
             );
         }
         for d in &lineage.unresolved {

@@ -145,3 +145,33 @@ async fn state_file_brings_contracts_back_after_down_and_up() {
     assert_eq!(first.deployment.contracts, second.deployment.contracts);
     down(&cfg).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_chain_is_not_silently_redeployed() {
+    // No state file: after down and up the chain is new, and the manifest names contracts it
+    // does not have. Services bound to them must not be left pointing at a different stack.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let first = up(&cfg).await.unwrap();
+    down(&cfg).await.unwrap();
+    let err = up(&cfg).await.unwrap_err().to_string();
+    assert!(
+        err.contains("names contracts that are not on the chain") && err.contains("--redeploy"),
+        "{err}"
+    );
+    let kept = std::fs::read_to_string(cfg.manifest_path()).unwrap();
+    assert!(
+        kept.contains(&first.deployment.genesis_hash.to_string()),
+        "the manifest was rewritten"
+    );
+    let again = up(&cfg.clone().with_redeploy(true)).await.unwrap();
+    assert!(!again.reused_contracts);
+    assert_ne!(again.deployment.genesis_hash, first.deployment.genesis_hash);
+    let old: Vec<_> = std::fs::read_dir(cfg.manifest_path().parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("deployment."))
+        .collect();
+    assert_eq!(old.len(), 2, "the old manifest is kept beside the new one");
+    down(&cfg).await.unwrap();
+}

@@ -975,3 +975,41 @@ async fn batches_cost_a_fraction_of_single_calls_per_job() {
     assert!(single_commit.gas_used < 45_000);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_processes_sharing_a_key_do_not_strand_each_others_transactions() {
+    // A faucet and a node signing with one key each cache the account's nonce; every send of
+    // one makes the other's cache stale ("nonce too low"). That must be retried with the
+    // chain's nonce, not reported as a refusal.
+    let env = Env::start().await;
+    let accounts = dev_accounts(&env.devnet.cfg).unwrap();
+    let a = Escrow::new(
+        connect(&env.devnet.running, accounts.key(REQUESTER))
+            .await
+            .unwrap(),
+        env.market,
+    );
+    let b = Escrow::new(
+        connect(&env.devnet.running, accounts.key(REQUESTER))
+            .await
+            .unwrap(),
+        env.market,
+    );
+    a.approve(U256::MAX).await.unwrap();
+    let now = env.now().await;
+    for i in 0..3u64 {
+        for c in [&a, &b] {
+            c.post_job(spec(100 + i), usdt(1), now + 500, now + 1000)
+                .await
+                .unwrap_or_else(|e| panic!("a stale nonce stranded a send: {e}"));
+        }
+    }
+    // A refusal stays a refusal (not retried as if transient).
+    let e = env
+        .as_(OUTSIDER)
+        .assign_job(1, env.addrs[PROVIDER_A])
+        .await
+        .unwrap_err();
+    assert_eq!(e.revert_name(), Some("NotOperator"), "{e}");
+    env.stop().await;
+}

@@ -16,7 +16,7 @@ use cairn_compute::{
         output_digest,
     },
 };
-use cairn_node::{MemoryLedger, Node, NodeConfig, router, sign_request};
+use cairn_node::{Ledger, MemoryLedger, Node, NodeConfig, router, sign_request};
 use http_body_util::BodyExt;
 use std::{sync::Arc, time::Duration};
 use tower::ServiceExt;
@@ -459,4 +459,36 @@ async fn a_submission_must_match_its_escrow() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("not posted"), "{e}");
+}
+
+#[tokio::test]
+async fn one_node_per_directory_and_only_on_the_market_it_belongs_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = MemoryLedger::new(1_000_000, 60, 100);
+    let config = || NodeConfig::new(dir.path(), "http://127.0.0.1:8545");
+    let first = Node::open(config(), Arc::new(ledger.clone()))
+        .await
+        .unwrap();
+    // A second node on the same directory would double-spend leases and nonces.
+    let err = Node::open(config(), Arc::new(ledger.clone()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("another compute node is using"), "{err}");
+    drop(first);
+    // The node published its receipt key on the market when it opened.
+    assert!(ledger.receipt_key().await.unwrap().is_some());
+    // The same directory against a reset chain (same market address, new genesis): refused,
+    // naming both, so escrowed jobs are not silently mixed with a new market.
+    let reset = ledger.clone().with_genesis(B256::repeat_byte(0x42));
+    let err = Node::open(config(), Arc::new(reset))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("belongs to") && err.contains("fresh data directory"),
+        "{err}"
+    );
+    // The market it belongs to still opens.
+    Node::open(config(), Arc::new(ledger)).await.unwrap();
 }
