@@ -819,6 +819,14 @@ pub(crate) enum JobCmd {
         #[command(flatten)]
         chain: ChainArgs,
     },
+    /// Take the escrow back on chain, without the node: cancels a job nobody was assigned, or
+    /// refunds one whose deadline passed without a result (any job the node gave up on).
+    Recover {
+        /// Job id (on the ComputeMarket).
+        id: u64,
+        #[command(flatten)]
+        market: MarketArgs,
+    },
 }
 
 #[derive(Debug, Args)]

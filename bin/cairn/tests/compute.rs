@@ -366,6 +366,7 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         "[resources]\nmemory = \"64 GiB\"\n[price]\nper_mfuel = 10\n",
     );
     let v = submit(&d, &n, &big);
+    let big_id = v["id"].as_u64().unwrap();
     assert_eq!(v["state"], "queued");
     assert_eq!(
         v["reason"],
@@ -450,6 +451,17 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         balance(&rpc_url, &usdt, &requester).await,
         100 * payment as u128 - payment as u128 - big_payment
     );
+    // The requester takes the 64 GiB job's escrow back on chain, without asking the node.
+    let r = json(cairn(&d).args(["--json", "job", "recover", &big_id.to_string()]));
+    assert_eq!(r["recovered"], "cancelled");
+    assert_eq!(
+        balance(&rpc_url, &usdt, &requester).await,
+        100 * payment as u128 - payment as u128
+    );
+    // A settled job has nothing to recover, and says so.
+    let out = run(cairn(&d).args(["job", "recover", &id.to_string()]));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("already settled"), "{}", stderr(&out));
     // The providers were not held responsible.
     let providers: Value = reqwest::get(format!("{n}/providers"))
         .await

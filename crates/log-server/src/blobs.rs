@@ -40,6 +40,16 @@ impl BlobStore {
         Ok(digest)
     }
 
+    /// The size of the blob with this SHA-256, if stored, without reading it (the name is the
+    /// digest, checked when it was stored).
+    pub fn size(&self, digest: &[u8; 32]) -> std::io::Result<Option<u64>> {
+        match std::fs::metadata(self.path(&hex::encode(digest))) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The blob with this SHA-256, if stored.
     pub fn get(&self, digest: &[u8; 32]) -> std::io::Result<Option<Vec<u8>>> {
         match std::fs::read(self.path(&hex::encode(digest))) {

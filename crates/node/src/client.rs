@@ -166,7 +166,12 @@ impl NodeClient {
                 reason: e.to_string(),
             })?
             .to_vec();
-        if !r.matches(&bytes) {
+        // Hashing a large blob takes a while: off the async runtime.
+        let check = r.clone();
+        let (ok, bytes) = tokio::task::spawn_blocking(move || (check.matches(&bytes), bytes))
+            .await
+            .map_err(|e| ClientError::Decode(format!("checking a blob: {e}")))?;
+        if !ok {
             return Err(ClientError::Decode(format!(
                 "blob sha256:{} came back with other content",
                 r.sha256

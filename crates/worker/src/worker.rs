@@ -637,12 +637,19 @@ impl Worker {
         .await?)
     }
 
-    /// A blob from the local cache, else from the node (checked against its digest).
+    /// A blob from the local cache, else from the node (checked against its digest). Reading,
+    /// hashing and writing run on the blocking pool: a large module must not stall the
+    /// heartbeats that keep this worker's leases.
     async fn fetch(&self, r: &BlobRef, deadline: Instant) -> Result<Vec<u8>> {
         let path = self.inner.config.dir.join("blobs").join(&r.sha256);
-        if let Ok(b) = std::fs::read(&path)
-            && r.matches(&b)
-        {
+        let cached = {
+            let (path, r) = (path.clone(), r.clone());
+            tokio::task::spawn_blocking(move || std::fs::read(&path).ok().filter(|b| r.matches(b)))
+                .await
+                .ok()
+                .flatten()
+        };
+        if let Some(b) = cached {
             return Ok(b);
         }
         let node = &self.inner.node;
@@ -650,11 +657,16 @@ impl Worker {
             node.blob(r)
         })
         .await?;
-        if let Some(dir) = path.parent()
-            && std::fs::create_dir_all(dir).is_ok()
-        {
-            let _ = std::fs::write(&path, &bytes);
-        }
+        let copy = bytes.clone();
+        // The cache is an optimisation: a failed write only costs a later download.
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(dir) = path.parent()
+                && std::fs::create_dir_all(dir).is_ok()
+            {
+                let _ = std::fs::write(&path, &copy);
+            }
+        })
+        .await;
         Ok(bytes)
     }
 }

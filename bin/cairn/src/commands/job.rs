@@ -55,6 +55,7 @@ pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Re
             Ok(ExitCode::SUCCESS)
         }
         JobCmd::Result { id, out, node } => result(*id, out.as_deref(), &node.node, json_out).await,
+        JobCmd::Recover { id, market } => recover(*id, market, settings, json_out).await,
         JobCmd::Cancel { id, node, chain: c } => {
             let signer = chain_signer(settings, c)?;
             let v = NodeClient::new(&node.node)
@@ -69,6 +70,61 @@ pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Re
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `cairn job recover`: the requester takes its escrow back from the contract directly.
+async fn recover(
+    id: u64,
+    market: &crate::cli::MarketArgs,
+    settings: &Settings,
+    json_out: bool,
+) -> Result<ExitCode> {
+    let chain = chain(settings, &market.chain, DEVNET_REQUESTER).await?;
+    let address = super::node::market_address(settings, chain.chain_id(), market.market_contract)?;
+    let escrow = Escrow::new(chain.clone(), address);
+    let me = chain.require_signer()?;
+    let job = escrow
+        .job(id)
+        .await?
+        .ok_or_else(|| anyhow!("job {id} was never posted on the ComputeMarket at {address}"))?;
+    if job.requester != me {
+        bail!(
+            "job {id} was posted by {}, not by {me}: only its requester's escrow comes back to it; pass that account's --key-file",
+            job.requester
+        );
+    }
+    let now = escrow.chain_time().await?;
+    use cairn_escrow::JobState as S;
+    let (how, tx) = match job.state {
+        S::Open => ("cancelled", escrow.cancel_job(id).await?),
+        S::Assigned if now > job.deadline => ("refunded", escrow.refund(id).await?),
+        S::Assigned => bail!(
+            "job {id} is assigned and its deadline (chain time {}) is {} s away; its provider may still deliver. Cancel it through the node (`cairn job cancel`), or recover it after the deadline",
+            job.deadline,
+            job.deadline - now
+        ),
+        S::Committed | S::Challenged => bail!(
+            "job {id} has a committed result ({}): it is settled to the provider or, if challenged, decided by the arbiter; nothing to recover",
+            job.state
+        ),
+        S::Settled | S::Refunded | S::Cancelled => bail!(
+            "job {id} is already {} on chain; nothing is escrowed any more",
+            job.state
+        ),
+    };
+    let amount = job.payment.to::<u64>();
+    if json_out {
+        output::json(&serde_json::json!({
+            "job": id, "recovered": how, "amount": amount, "tx": tx.tx_hash.to_string(),
+        }));
+    } else {
+        output::print(&format!(
+            "job {id} {how} on chain: {} back to {me} (tx {})\n",
+            fmt_usdt(amount),
+            tx.tx_hash
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The requester's key, as the chain connection uses it.
