@@ -116,17 +116,24 @@ contract ComputeMarket is ReentrancyGuardTransient {
     /// @notice The operator assigned (`previous` zero) or reassigned a job.
     event JobAssigned(uint256 indexed jobId, address indexed provider, address previous);
     /// @notice The assigned provider committed a result; it can be challenged until `challengeEnds`.
+    ///         `charge` is what the run cost (metered fuel and time at the job's price); the rest
+    ///         of the payment went back to the requester at once.
     event ResultCommitted(
         uint256 indexed jobId,
         address indexed provider,
         bytes32 outputDigest,
         bytes32 traceRoot,
-        uint64 challengeEnds
+        uint64 challengeEnds,
+        uint256 charge
     );
     /// @notice A committed result was challenged.
     event JobChallenged(uint256 indexed jobId, address indexed by);
     /// @notice A job was settled: `paid` to the provider, `fee` to the treasury.
     event JobSettled(uint256 indexed jobId, address indexed provider, uint256 paid, uint256 fee);
+    /// @notice The operator closed an assigned job that ended without a result (the module
+    ///         faulted, the requester cancelled it while it ran): the provider is paid `paid`
+    ///         (plus `fee` to the treasury) for the work metered, the requester gets `refunded`.
+    event JobClosed(uint256 indexed jobId, address indexed provider, uint256 paid, uint256 fee, uint256 refunded);
     /// @notice A job's payment went back to its requester.
     event JobRefunded(uint256 indexed jobId, address indexed requester, uint256 amount);
     /// @notice Stake was taken from a provider and paid to `beneficiary`.
@@ -190,6 +197,8 @@ contract ComputeMarket is ReentrancyGuardTransient {
     error DeadlinePassed(uint256 jobId, uint64 deadline);
     /// @notice The challenge window is over.
     error ChallengeWindowClosed(uint256 jobId, uint64 endsAt);
+    /// @notice A charge is larger than the job's payment.
+    error ChargeTooHigh(uint256 jobId, uint256 charge, uint256 payment);
     /// @notice The challenge window is still open.
     error ChallengeWindowOpen(uint256 jobId, uint64 endsAt);
     /// @notice The job has not expired yet (anyone may refund it once `expiresAt` has passed).
@@ -402,22 +411,34 @@ contract ComputeMarket is ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ results
 
-    /// @notice The assigned provider commits its result before the deadline; the challenge
-    ///         window starts.
+    /// @notice The assigned provider commits its result before the deadline and what the run
+    ///         cost (`charge`, at most the payment: the job's price times the fuel and time it
+    ///         used, which a verifier can recompute); the unused rest of the payment goes back
+    ///         to the requester now, and the challenge window starts.
     /// @param outputDigest digest of the job's outputs.
     /// @param traceRoot Merkle root of the execution trace (for disputes in part 2).
-    function commitResult(uint256 jobId, bytes32 outputDigest, bytes32 traceRoot) external {
+    function commitResult(uint256 jobId, bytes32 outputDigest, bytes32 traceRoot, uint256 charge)
+        external
+        nonReentrant
+    {
         Job storage j = jobs[jobId];
         JobState state = j.state;
         if (state == JobState.None) revert UnknownJob(jobId);
         if (j.provider != msg.sender) revert NotAssignedProvider(jobId, msg.sender);
         if (state != JobState.Assigned) revert WrongState(jobId, state);
         if (block.timestamp > j.deadline) revert DeadlinePassed(jobId, j.deadline);
+        uint256 payment = j.payment;
+        if (charge > payment) revert ChargeTooHigh(jobId, charge, payment);
         uint64 ends = uint64(block.timestamp) + challengeWindow;
         j.state = JobState.Committed;
         j.expiry = uint40(ends);
         j.digest = resultCommitment(j.digest, outputDigest, traceRoot);
-        emit ResultCommitted(jobId, msg.sender, outputDigest, traceRoot, ends);
+        emit ResultCommitted(jobId, msg.sender, outputDigest, traceRoot, ends, charge);
+        if (charge < payment) {
+            // What remains escrowed is exactly what settlement pays (or a challenge refunds).
+            j.payment = uint96(charge);
+            token.safeTransfer(j.requester, payment - charge);
+        }
     }
 
     /// @notice The requester or the operator objects to a committed result inside the window.
@@ -500,6 +521,34 @@ contract ComputeMarket is ReentrancyGuardTransient {
             runAmount += amount;
         }
         if (runAmount > 0) token.safeTransfer(run, runAmount);
+    }
+
+    /// @notice Operator: closes assigned jobs that ended without a result, paying each
+    ///         provider `charges[i]` (less the fee) for the work metered before the job stopped
+    ///         (a module fault, a cancellation while it ran) and refunding the rest. A zero
+    ///         charge is a plain refund. All or nothing.
+    function closeJobs(uint256[] calldata jobIds, uint256[] calldata charges) external onlyOperator nonReentrant {
+        uint256 n = jobIds.length;
+        if (n == 0) revert EmptyBatch();
+        if (charges.length != n) revert LengthMismatch(n, charges.length);
+        uint256 fees;
+        for (uint256 i; i < n; ++i) {
+            uint256 id = jobIds[i];
+            Job storage j = jobs[id];
+            JobState state = j.state;
+            if (state != JobState.Assigned) _revertState(id, state);
+            uint256 payment = j.payment;
+            uint256 charge = charges[i];
+            if (charge > payment) revert ChargeTooHigh(id, charge, payment);
+            uint256 fee = (charge * feeBps) / BPS;
+            address provider = j.provider;
+            j.state = charge > 0 ? JobState.Settled : JobState.Refunded;
+            emit JobClosed(id, provider, charge - fee, fee, payment - charge);
+            if (charge - fee > 0) token.safeTransfer(provider, charge - fee);
+            if (payment > charge) token.safeTransfer(j.requester, payment - charge);
+            fees += fee;
+        }
+        if (fees > 0) token.safeTransfer(treasury, fees);
     }
 
     // ------------------------------------------------------------------ slashing (part 2 hook)

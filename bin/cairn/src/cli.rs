@@ -696,6 +696,10 @@ pub(crate) struct NodeServeArgs {
     /// A provider silent this many milliseconds loses its jobs to others.
     #[arg(long, default_value_t = 3000)]
     pub(crate) lease_ms: u64,
+    /// A job still running this many milliseconds past its wall-time cap, without a result,
+    /// is taken from its provider (which loses reputation) and given to another.
+    #[arg(long, default_value_t = 60_000)]
+    pub(crate) overrun_grace_ms: u64,
     #[command(flatten)]
     pub(crate) market: MarketArgs,
 }

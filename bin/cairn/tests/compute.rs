@@ -135,6 +135,12 @@ fn forged_receipt_is_refused(d: &Path, work: &Path, log: &str, genuine: &Path) {
     );
 }
 
+/// What a job's run metered at 10 base units per Mfuel (the price these tests bid).
+fn charge_of(v: &Value) -> u64 {
+    let fuel = v["result"]["fuelUsed"].as_u64().unwrap_or(0);
+    (fuel * 10).div_ceil(1_000_000)
+}
+
 /// ERC-20 `balanceOf(who)` by `eth_call`.
 async fn balance(url: &str, token: &str, who: &str) -> u128 {
     let data = format!(
@@ -301,8 +307,13 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     let v = wait_for(&d, &n, id, 20, |v| {
         v["state"] == "settled" && !v["receipt"].is_null()
     });
+    // Paid what the run metered (fuel at the job's 10 base units per Mfuel, rounded up), less
+    // the 1% fee; the unused rest of the 10,000 escrowed went back to the requester.
+    let wc_charge = charge_of(&v);
+    assert!(wc_charge > 0 && wc_charge < payment, "{v:#}");
     let paid = v["paid"].as_u64().unwrap();
-    assert_eq!(paid, payment - payment / 100, "1% fee");
+    assert_eq!(paid, wc_charge - wc_charge / 100, "1% fee");
+    assert_eq!(v["refunded"].as_u64().unwrap(), payment - wc_charge);
     // The provider's stake went into the market at registration; what it holds now is its pay.
     assert_eq!(balance(&rpc_url, &usdt, &provider).await, paid as u128);
     let text = stdout(&run(cairn(&d).args([
@@ -313,7 +324,7 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         &n,
     ])));
     assert!(
-        text.contains("settled") && text.contains("paid 0.0099 USDT"),
+        text.contains("settled") && text.contains("unused, refunded to the requester"),
         "{text}"
     );
 
@@ -400,7 +411,8 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         assert_eq!(v["state"], "cancelled");
     }
 
-    // 3. Hostile modules are stopped, with the reason; the requester is refunded in full.
+    // 3. Hostile modules are stopped, with the reason; the provider is paid the fuel they
+    // burned, the requester gets the rest back.
     let requester = v["requester"].as_str().unwrap().to_owned();
     let hostile = [
         ("loop", LOOP, "[limits]\nfuel = 10_000_000\n", "out of fuel"),
@@ -415,6 +427,7 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     ];
     let mut ids = Vec::new();
     let mut escrowed = 0;
+    let mut hostile_charges = 0u128;
     for (name, module, extra, _) in hostile {
         let job = write_job(
             &work,
@@ -433,7 +446,17 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         let reason = v["reason"].as_str().unwrap();
         assert!(reason.starts_with(why), "{name}: {reason}");
         assert!(reason.contains("refunded"), "{name}: {reason}");
-        assert_eq!(v["refunded"], v["payment"]);
+        let charge = charge_of(&v);
+        assert_eq!(
+            v["refunded"].as_u64().unwrap(),
+            v["payment"].as_u64().unwrap() - charge,
+            "{name}"
+        );
+        if *name == "loop" {
+            // The endless loop burned its whole budget (10M fuel at 10 per Mfuel).
+            assert_eq!(charge, 100, "{v:#}");
+        }
+        hostile_charges += charge as u128;
         if *name == "escape" {
             assert!(reason.contains("escapes /scratch"), "{reason}");
         }
@@ -444,19 +467,20 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     for id in cancelled {
         wait_for(&d, &n, id, 20, |v| !v["refunded"].is_null());
     }
-    // The requester was funded once (100 x the first payment); only the settled word count
-    // and the still queued 64 GiB job are spent.
+    // The requester was funded once (100 x the first payment); only what the word count and
+    // the hostile modules metered, and the still queued 64 GiB job, are spent.
     assert!(escrowed > 0);
+    let spent = wc_charge as u128 + hostile_charges;
     assert_eq!(
         balance(&rpc_url, &usdt, &requester).await,
-        100 * payment as u128 - payment as u128 - big_payment
+        100 * payment as u128 - spent - big_payment
     );
     // The requester takes the 64 GiB job's escrow back on chain, without asking the node.
     let r = json(cairn(&d).args(["--json", "job", "recover", &big_id.to_string()]));
     assert_eq!(r["recovered"], "cancelled");
     assert_eq!(
         balance(&rpc_url, &usdt, &requester).await,
-        100 * payment as u128 - payment as u128
+        100 * payment as u128 - spent
     );
     // A settled job has nothing to recover, and says so.
     let out = run(cairn(&d).args(["job", "recover", &id.to_string()]));
@@ -530,4 +554,30 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // 5. A running job cancelled by its requester stops at once; the provider is paid the
+    // fuel it metered, the requester gets the rest.
+    let id = submit(&d, &n, &long)["id"].as_u64().unwrap();
+    wait_for(&d, &n, id, 20, |v| v["state"] == "running");
+    let cancelled_at = Instant::now();
+    let v = json(cairn(&d).args(["--json", "job", "cancel", &id.to_string(), "--node", &n]));
+    assert_eq!(
+        v["state"], "running",
+        "it waits for the provider's metering: {v:#}"
+    );
+    let v = wait_for(&d, &n, id, 30, |v| {
+        v["state"] == "cancelled" && !v["refunded"].is_null()
+    });
+    assert!(
+        cancelled_at.elapsed() < Duration::from_secs(20),
+        "the sandbox was not stopped at once"
+    );
+    assert_eq!(v["stop"]["kind"], "cancelled", "{v:#}");
+    let fuel = v["result"]["fuelUsed"].as_u64().unwrap();
+    let charge = fuel.div_ceil(1_000_000); // 1 base unit per Mfuel
+    assert_eq!(
+        v["refunded"].as_u64().unwrap(),
+        v["payment"].as_u64().unwrap() - charge,
+        "{v:#}"
+    );
 }

@@ -130,8 +130,13 @@ pub struct Heartbeat {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatReply {
-    /// Jobs the worker should abandon: no longer its own (lease lapsed, cancelled).
+    /// Jobs the worker should abandon: no longer its own (the lease lapsed or went to
+    /// another provider). Nothing is reported for them.
     pub abandon: Vec<u64>,
+    /// Jobs the requester cancelled while they ran: stop the sandbox at once and report the
+    /// metering (the work done so far is paid).
+    #[serde(default)]
+    pub cancel: Vec<u64>,
 }
 
 /// A lease on a job.

@@ -46,8 +46,10 @@ pub const MAX_WALL_TIME_SECS: u64 = 86_400;
 pub const MAX_MEMORY: u64 = 1 << 40;
 /// Smallest memory a job may ask for (1 MiB).
 pub const MIN_MEMORY: u64 = 1 << 20;
-/// Largest output cap (1 GiB).
-pub const MAX_OUTPUT: u64 = 1 << 30;
+/// Largest output cap (256 MiB): each output file, stdout and stderr is stored as one blob on
+/// the node, whose blobs are at most this large, so a job can never produce what the node
+/// cannot take.
+pub const MAX_OUTPUT: u64 = 256 << 20;
 
 /// What runs a job.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,7 +85,7 @@ pub struct LimitsToml {
     /// Wall-time cap in seconds (1 to 86400).
     #[serde(default = "default_wall")]
     pub wall_time_secs: u64,
-    /// Cap on output bytes (0 to 1 GiB).
+    /// Cap on output bytes (0 to 256 MiB, the node's largest blob).
     #[serde(default = "default_max_output")]
     pub max_output: ByteSize,
 }
@@ -377,7 +379,7 @@ impl JobFile {
             return Err(Error::range(
                 "limits.max_output",
                 l.max_output,
-                "0 to 1 GiB",
+                "0 to 256 MiB (the node stores each output as one blob of at most 256 MiB)",
             ));
         }
         self.price.validate("price")?;
@@ -524,6 +526,19 @@ pub fn validate_input_name(key: &str, name: &str) -> Result<()> {
 }
 
 impl JobSpec {
+    /// What a run that used `fuel_used` fuel in `wall_time_ms` costs at the job's price: fuel
+    /// rounded up to the base unit, time in started seconds, each capped at the job's limits,
+    /// the whole at most the escrowed payment. Integer base units; a verifier recomputes it
+    /// from the metering (fuel is deterministic).
+    pub fn bill(&self, fuel_used: u64, wall_time_ms: u64) -> u64 {
+        let fuel = fuel_used.min(self.limits.fuel);
+        let secs = wall_time_ms.min(self.limits.wall_time_ms).div_ceil(1000);
+        self.price
+            .cost(fuel, secs)
+            .unwrap_or(u64::MAX)
+            .min(self.payment)
+    }
+
     /// Checks a spec received from elsewhere (the node re-checks every submission).
     pub fn validate(&self) -> Result<()> {
         validate_name(&self.name)?;
@@ -599,7 +614,7 @@ impl JobSpec {
             l.max_output_bytes,
             0,
             MAX_OUTPUT,
-            "0 to 1 GiB",
+            "0 to 256 MiB (the node stores each output as one blob of at most 256 MiB)",
         )?;
         check_u64(
             "price.per_mfuel",
@@ -699,8 +714,8 @@ mod tests {
                 "`limits.wall_time_secs` = 0",
             ),
             (
-                "[limits]\nmax_output = \"2 GiB\"",
-                "`limits.max_output` = 2 GiB",
+                "[limits]\nmax_output = \"300 MiB\"",
+                "`limits.max_output` = 300 MiB",
             ),
             (
                 "[schedule]\naccept_within_secs = 1",

@@ -172,6 +172,14 @@ pub enum StopReason {
     DeadlineMissed,
     /// The requester cancelled the job.
     Cancelled,
+    /// The provider committed a charge larger than its own metering bills; the result was
+    /// challenged and the payment refunded.
+    Overcharged {
+        /// The charge committed on chain (base units).
+        charged: u64,
+        /// What the reported fuel and time bill at the job's price.
+        billed: u64,
+    },
 }
 
 impl StopReason {
@@ -187,6 +195,13 @@ impl StopReason {
                 | Self::InvalidJob { .. }
                 | Self::Exited { .. }
         )
+    }
+
+    /// Whether the provider is paid for the work metered before this stop: a fault of the
+    /// module, or the requester cancelling while it ran. Not for stops the provider caused or
+    /// that happened before any work (expiry, missed deadline, nobody took it).
+    pub fn is_billable(&self) -> bool {
+        self.is_module_fault() || matches!(self, Self::Cancelled)
     }
 }
 
@@ -216,6 +231,12 @@ impl fmt::Display for StopReason {
             }
             Self::DeadlineMissed => f.write_str("no result was committed before the deadline"),
             Self::Cancelled => f.write_str("cancelled by the requester"),
+            Self::Overcharged { charged, billed } => write!(
+                f,
+                "the provider committed a charge of {} but its metering bills {}; challenged and refunded",
+                crate::fmt_usdt(*charged),
+                crate::fmt_usdt(*billed)
+            ),
         }
     }
 }

@@ -359,15 +359,17 @@ impl Escrow {
         .await
     }
 
-    /// The assigned provider commits its result (before the deadline).
+    /// The assigned provider commits its result (before the deadline) and what the run cost
+    /// (`charge` ≤ payment, in base units); the rest of the payment goes back to the requester.
     pub async fn commit_result(
         &self,
         id: JobId,
         output_digest: B256,
         trace_root: B256,
+        charge: U256,
     ) -> Result<Tx> {
         let m = self.market();
-        let call = m.commitResult(U256::from(id), output_digest, trace_root);
+        let call = m.commitResult(U256::from(id), output_digest, trace_root, charge);
         self.tx("commitResult", call).await
     }
 
@@ -401,6 +403,15 @@ impl Escrow {
     pub async fn refund_many(&self, ids: &[JobId]) -> Result<Tx> {
         let ids = ids.iter().map(|&id| U256::from(id)).collect();
         self.tx("refundMany", self.market().refundMany(ids)).await
+    }
+
+    /// Operator: closes assigned jobs that ended without a result, paying each provider its
+    /// charge (less the fee) for the work metered and refunding the rest (all or nothing).
+    pub async fn close_jobs(&self, jobs: &[(JobId, U256)]) -> Result<Tx> {
+        let ids = jobs.iter().map(|&(id, _)| U256::from(id)).collect();
+        let charges = jobs.iter().map(|&(_, c)| c).collect();
+        self.tx("closeJobs", self.market().closeJobs(ids, charges))
+            .await
     }
 
     // ------------------------------------------------------------------ roles

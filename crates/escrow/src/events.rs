@@ -92,6 +92,21 @@ pub enum MarketEvent {
         trace_root: B256,
         /// End of the challenge window.
         challenge_ends: u64,
+        /// What the run cost; the rest of the payment went back to the requester.
+        charge: U256,
+    },
+    /// The operator closed an assigned job that ended without a result.
+    JobClosed {
+        /// The job.
+        job_id: JobId,
+        /// The provider.
+        provider: Address,
+        /// Paid to the provider for the work metered.
+        paid: U256,
+        /// Paid to the treasury.
+        fee: U256,
+        /// Back to the requester.
+        refunded: U256,
     },
     /// A committed result was challenged.
     JobChallenged {
@@ -162,7 +177,8 @@ impl MarketEvent {
             | Self::ResultCommitted { job_id, .. }
             | Self::JobChallenged { job_id, .. }
             | Self::JobSettled { job_id, .. }
-            | Self::JobRefunded { job_id, .. } => Some(*job_id),
+            | Self::JobRefunded { job_id, .. }
+            | Self::JobClosed { job_id, .. } => Some(*job_id),
             _ => None,
         }
     }
@@ -207,6 +223,8 @@ pub enum EventKind {
     JobSettled,
     /// `JobRefunded`.
     JobRefunded,
+    /// `JobClosed`.
+    JobClosed,
     /// `ProviderSlashed`.
     ProviderSlashed,
     /// `OperatorChanged`.
@@ -219,7 +237,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every event whose first indexed topic is a job id.
-    pub const JOB: [EventKind; 7] = [
+    pub const JOB: [EventKind; 8] = [
         Self::JobPosted,
         Self::JobCancelled,
         Self::JobAssigned,
@@ -227,6 +245,7 @@ impl EventKind {
         Self::JobChallenged,
         Self::JobSettled,
         Self::JobRefunded,
+        Self::JobClosed,
     ];
 
     /// keccak256 of the event signature (topic 0).
@@ -243,6 +262,7 @@ impl EventKind {
             Self::JobChallenged => CM::JobChallenged::SIGNATURE_HASH,
             Self::JobSettled => CM::JobSettled::SIGNATURE_HASH,
             Self::JobRefunded => CM::JobRefunded::SIGNATURE_HASH,
+            Self::JobClosed => CM::JobClosed::SIGNATURE_HASH,
             Self::ProviderSlashed => CM::ProviderSlashed::SIGNATURE_HASH,
             Self::OperatorChanged => CM::OperatorChanged::SIGNATURE_HASH,
             Self::ArbiterChanged => CM::ArbiterChanged::SIGNATURE_HASH,
@@ -313,6 +333,14 @@ pub(crate) fn decode(log: &Log) -> Result<Logged, String> {
             output_digest: x.outputDigest,
             trace_root: x.traceRoot,
             challenge_ends: x.challengeEnds,
+            charge: x.charge,
+        },
+        E::JobClosed(x) => MarketEvent::JobClosed {
+            job_id: job_id(x.jobId)?,
+            provider: x.provider,
+            paid: x.paid,
+            fee: x.fee,
+            refunded: x.refunded,
         },
         E::JobChallenged(x) => MarketEvent::JobChallenged {
             job_id: job_id(x.jobId)?,

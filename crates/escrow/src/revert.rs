@@ -160,6 +160,15 @@ fn market(e: M) -> (&'static str, String) {
                 x.endsAt
             ),
         ),
+        M::ChargeTooHigh(x) => (
+            "ChargeTooHigh",
+            format!(
+                "job {}: a charge of {} is more than its payment {}",
+                id(x.jobId),
+                x.charge,
+                x.payment
+            ),
+        ),
         M::ChallengeWindowOpen(x) => (
             "ChallengeWindowOpen",
             format!(

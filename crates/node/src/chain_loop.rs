@@ -54,6 +54,8 @@ pub(crate) async fn pass(node: &Node) -> Result<bool> {
     let now = node.shared.ledger.chain_time().await?;
     node.set_chain_time(now);
     let mut did = assign(node).await?;
+    did |= challenge(node).await?;
+    did |= close(node).await?;
     did |= refund(node).await?;
     did |= settle(node, now).await?;
     Ok(did)
@@ -185,6 +187,156 @@ async fn on_assigned(
     }
 }
 
+/// Jobs that ran and stopped without a result: the provider is paid the metered charge, the
+/// requester gets the rest.
+async fn close(node: &Node) -> Result<bool> {
+    let jobs = node
+        .store()
+        .read()
+        .jobs_todo(Todo::Close, node.shared.config.batch)?;
+    if jobs.is_empty() {
+        return Ok(false);
+    }
+    let pairs: Vec<(JobId, u64)> = jobs.iter().map(|j| (j.id, j.charge.unwrap_or(0))).collect();
+    let ledger = &node.shared.ledger;
+    match ledger.close_jobs(&pairs).await {
+        Ok(tx) => on_closed(node, &pairs, Some(tx))?,
+        Err(e) if is_rejection(&e) => {
+            for pair in &pairs {
+                match ledger.close_jobs(std::slice::from_ref(pair)).await {
+                    Ok(tx) => on_closed(node, std::slice::from_ref(pair), Some(tx))?,
+                    Err(e) if is_rejection(&e) => {
+                        let id = pair.0;
+                        let chain = ledger.job(id).await?.map(|c| c.state);
+                        match chain {
+                            Some(cairn_escrow::JobState::Settled) => {
+                                on_closed(node, std::slice::from_ref(pair), None)?
+                            }
+                            Some(
+                                cairn_escrow::JobState::Refunded
+                                | cairn_escrow::JobState::Cancelled,
+                            ) => on_refunded(node, &[id], None)?,
+                            // The assignment never reached the chain: nobody worked for the
+                            // market, so it is a plain refund.
+                            Some(cairn_escrow::JobState::Open) => node.store().tx(|t| {
+                                let Some(mut j) = t.job(id)? else { return Ok(()) };
+                                j.todo = Some(Todo::Refund);
+                                j.charge = Some(0);
+                                t.put_job(&j)?;
+                                t.event(id, now_ms(), "the job was never assigned on chain; a full refund is queued instead")
+                            })?,
+                            other => {
+                                tracing::warn!(job = id, chain_state = ?other, error = %e, "close refused");
+                                node.store().tx(|t| {
+                                    let Some(mut j) = t.job(id)? else { return Ok(()) };
+                                    j.todo = None;
+                                    t.put_job(&j)?;
+                                    t.event(id, now_ms(), &format!("chain refused to close the job ({e}); the requester can take the escrow back with `cairn job recover {id}`"))
+                                })?;
+                            }
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(true)
+}
+
+fn on_closed(node: &Node, pairs: &[(JobId, u64)], tx: Option<Tx>) -> Result<()> {
+    let now = now_ms();
+    let receipts = node.shared.log.is_some();
+    let market = node.shared.market;
+    node.store().tx(|t| {
+        for &(id, charge) in pairs {
+            let Some(mut j) = t.job(id)? else { continue };
+            let (paid, fee) = market.split(U256::from(charge));
+            let (paid, fee) = (paid.to::<u64>(), fee.to::<u64>());
+            j.paid = Some(paid);
+            j.fee = Some(fee);
+            j.refunded = Some(j.spec.payment.saturating_sub(charge));
+            j.todo = None;
+            j.receipt_todo = receipts && j.result.is_some();
+            let how = match &tx {
+                Some(tx) => {
+                    j.txs.push(("close".into(), tx.tx_hash.to_string()));
+                    format!("in block {} (tx {})", tx.block_number, tx.tx_hash)
+                }
+                None => "already on chain".into(),
+            };
+            let provider = j.providers.last().cloned().unwrap_or_default();
+            if let Some(mut p) = t.provider(&provider)? {
+                p.earned += paid;
+                t.put_provider(&p)?;
+            }
+            t.put_job(&j)?;
+            t.event(
+                id,
+                now,
+                &format!(
+                    "chain: closed, {} paid to {provider} for the work metered (fee {}), {} refunded to {} {how}",
+                    fmt_usdt(paid),
+                    fmt_usdt(fee),
+                    fmt_usdt(j.spec.payment.saturating_sub(charge)),
+                    j.requester
+                ),
+            )?;
+        }
+        Ok(())
+    })?;
+    node.shared.receipt_wake.notify_one();
+    Ok(())
+}
+
+/// Committed results whose charge the metering does not support: challenged, then refunded
+/// by the operator as arbiter.
+async fn challenge(node: &Node) -> Result<bool> {
+    let jobs = node
+        .store()
+        .read()
+        .jobs_todo(Todo::Challenge, node.shared.config.batch)?;
+    if jobs.is_empty() {
+        return Ok(false);
+    }
+    let ledger = &node.shared.ledger;
+    for j in &jobs {
+        let id = j.id;
+        let r = match ledger.challenge(id).await {
+            Err(e) if !is_rejection(&e) => return Err(e.into()),
+            r => r,
+        };
+        let chain = ledger.job(id).await?.map(|c| c.state);
+        node.store().tx(|t| {
+            let Some(mut row) = t.job(id)? else {
+                return Ok(());
+            };
+            match (&r, chain) {
+                (Ok(_), _) | (_, Some(cairn_escrow::JobState::Challenged)) => {
+                    if let Ok(tx) = &r {
+                        row.txs.push(("challenge".into(), tx.tx_hash.to_string()));
+                    }
+                    row.todo = Some(Todo::Refund);
+                    t.event(id, now_ms(), "chain: challenged; refunding as the arbiter")?;
+                }
+                (Err(e), other) => {
+                    row.todo = None;
+                    t.event(
+                        id,
+                        now_ms(),
+                        &format!(
+                            "chain refused the challenge ({e}); the job is {other:?} on chain"
+                        ),
+                    )?;
+                }
+            }
+            t.put_job(&row)
+        })?;
+    }
+    Ok(true)
+}
+
 async fn refund(node: &Node) -> Result<bool> {
     let jobs = node
         .store()
@@ -218,7 +370,7 @@ async fn refund(node: &Node) -> Result<bool> {
                                     };
                                     j.todo = None;
                                     t.put_job(&j)?;
-                                    t.event(id, now_ms(), &format!("chain refused the refund: {e}"))
+                                    t.event(id, now_ms(), &format!("chain refused the refund ({e}); the requester can take the escrow back with `cairn job recover {id}`"))
                                 })?;
                             }
                         }
@@ -239,6 +391,7 @@ fn on_refunded(node: &Node, ids: &[JobId], tx: Option<Tx>) -> Result<()> {
         for &id in ids {
             let Some(mut j) = t.job(id)? else { continue };
             j.refunded = Some(j.spec.payment);
+            j.charge = j.charge.map(|_| 0);
             j.todo = None;
             j.receipt_todo = receipts && j.result.is_some();
             let how = match &tx {
@@ -322,7 +475,8 @@ fn on_settled(node: &Node, ids: &[JobId], tx: Option<Tx>) -> Result<()> {
     node.store().tx(|t| {
         for &id in ids {
             let Some(mut j) = t.job(id)? else { continue };
-            let (paid, fee) = market.split(U256::from(j.spec.payment));
+            let charge = j.charge.unwrap_or(j.spec.payment);
+            let (paid, fee) = market.split(U256::from(charge));
             let (paid, fee) = (paid.to::<u64>(), fee.to::<u64>());
             j.state = JobState::Settled;
             j.paid = Some(paid);

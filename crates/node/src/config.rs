@@ -12,6 +12,9 @@ pub const DEFAULT_LEASE: Duration = Duration::from_millis(3_000);
 pub const DEFAULT_CLAIM_WAIT: Duration = Duration::from_secs(10);
 /// How often the scheduler and the chain loop look for work when nothing wakes them.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(250);
+/// How long past its wall-time cap a running job may go without a result before the node
+/// takes it from its provider (fetching inputs, uploading outputs and the commit take time).
+pub const DEFAULT_OVERRUN_GRACE: Duration = Duration::from_secs(60);
 /// Most jobs in one batched chain call (assignJobs, settleMany, refundMany).
 pub const DEFAULT_BATCH: usize = 200;
 
@@ -30,6 +33,9 @@ pub struct NodeConfig {
     pub tick: Duration,
     /// Batch size cap for chain calls.
     pub batch: usize,
+    /// Grace past a job's wall-time cap before the node takes it from a provider that
+    /// started it and reported nothing.
+    pub overrun_grace: Duration,
     /// URL of the transparency log receipts are appended to (`None`: no receipts).
     pub log: Option<String>,
     /// RPC URL told to workers in `/info` (they may use their own).
@@ -46,6 +52,7 @@ impl NodeConfig {
             claim_wait: DEFAULT_CLAIM_WAIT,
             tick: DEFAULT_TICK,
             batch: DEFAULT_BATCH,
+            overrun_grace: DEFAULT_OVERRUN_GRACE,
             log: None,
             public_rpc_url: public_rpc_url.into(),
         }
@@ -61,6 +68,12 @@ impl NodeConfig {
     pub fn with_lease(mut self, heartbeat: Duration, lease: Duration) -> Self {
         self.heartbeat = heartbeat;
         self.lease = lease.max(heartbeat * 2);
+        self
+    }
+
+    /// Sets the grace past a job's wall-time cap.
+    pub fn with_overrun_grace(mut self, grace: Duration) -> Self {
+        self.overrun_grace = grace;
         self
     }
 

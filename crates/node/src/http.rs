@@ -15,7 +15,7 @@ use cairn_compute::{
 use serde::de::DeserializeOwned;
 
 /// Largest blob the node stores (module or input): 256 MiB.
-pub const MAX_BLOB_BYTES: usize = 256 << 20;
+pub const MAX_BLOB_BYTES: usize = cairn_compute::MAX_OUTPUT as usize;
 /// Largest JSON body.
 const MAX_JSON_BYTES: usize = 4 << 20;
 

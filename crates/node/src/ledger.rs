@@ -46,6 +46,11 @@ pub trait Ledger: Send + Sync + 'static {
     fn settle_many<'a>(&'a self, ids: &'a [JobId]) -> BoxFuture<'a, Result<Tx>>;
     /// Refunds open or assigned jobs as the operator (all or nothing).
     fn refund_many<'a>(&'a self, ids: &'a [JobId]) -> BoxFuture<'a, Result<Tx>>;
+    /// Closes assigned jobs that ended without a result: pays each provider its charge (less
+    /// the fee) and refunds the rest (all or nothing).
+    fn close_jobs<'a>(&'a self, jobs: &'a [(JobId, u64)]) -> BoxFuture<'a, Result<Tx>>;
+    /// Challenges a committed result (as the operator).
+    fn challenge(&self, id: JobId) -> BoxFuture<'_, Result<Tx>>;
 }
 
 impl Ledger for cairn_escrow::Escrow {
@@ -87,6 +92,15 @@ impl Ledger for cairn_escrow::Escrow {
     }
     fn refund_many<'a>(&'a self, ids: &'a [JobId]) -> BoxFuture<'a, Result<Tx>> {
         Box::pin(cairn_escrow::Escrow::refund_many(self, ids))
+    }
+    fn close_jobs<'a>(&'a self, jobs: &'a [(JobId, u64)]) -> BoxFuture<'a, Result<Tx>> {
+        Box::pin(async move {
+            let jobs: Vec<(JobId, U256)> = jobs.iter().map(|&(i, c)| (i, U256::from(c))).collect();
+            cairn_escrow::Escrow::close_jobs(self, &jobs).await
+        })
+    }
+    fn challenge(&self, id: JobId) -> BoxFuture<'_, Result<Tx>> {
+        Box::pin(cairn_escrow::Escrow::challenge(self, id))
     }
 }
 
@@ -180,8 +194,15 @@ impl MemoryLedger {
         id
     }
 
-    /// The assigned provider commits a result.
-    pub fn commit(&self, id: JobId, caller: Address, output: B256, trace: B256) -> Result<()> {
+    /// The assigned provider commits a result and its charge (the rest is refunded).
+    pub fn commit(
+        &self,
+        id: JobId,
+        caller: Address,
+        output: B256,
+        trace: B256,
+        charge: u64,
+    ) -> Result<()> {
         let mut m = self.lock();
         let now = m.now;
         let window = self.config.challenge_window;
@@ -195,9 +216,13 @@ impl MemoryLedger {
         if job.state != JobState::Assigned {
             return Err(rejected("commitResult", "WrongState"));
         }
+        if U256::from(charge) > job.payment {
+            return Err(rejected("commitResult", "ChargeTooHigh"));
+        }
         job.state = JobState::Committed;
         job.expiry = now + window;
         job.digest = result_commitment(job.digest, output, trace);
+        job.payment = U256::from(charge);
         Ok(())
     }
 
@@ -310,9 +335,12 @@ impl Ledger for MemoryLedger {
     fn refund_many<'a>(&'a self, ids: &'a [JobId]) -> BoxFuture<'a, Result<Tx>> {
         let mut m = self.lock();
         if ids.iter().any(|id| {
-            !m.jobs
-                .get(id)
-                .is_some_and(|j| matches!(j.state, JobState::Open | JobState::Assigned))
+            !m.jobs.get(id).is_some_and(|j| {
+                matches!(
+                    j.state,
+                    JobState::Open | JobState::Assigned | JobState::Challenged
+                )
+            })
         }) {
             return ready(Err(rejected("refundMany", "NotRefundable")));
         }
@@ -320,6 +348,35 @@ impl Ledger for MemoryLedger {
             m.jobs.get_mut(id).expect("checked").state = JobState::Refunded;
         }
         ready(Ok(Self::tx(&mut m)))
+    }
+    fn close_jobs<'a>(&'a self, jobs: &'a [(JobId, u64)]) -> BoxFuture<'a, Result<Tx>> {
+        let mut m = self.lock();
+        if jobs.iter().any(|(id, c)| {
+            !m.jobs
+                .get(id)
+                .is_some_and(|j| j.state == JobState::Assigned && U256::from(*c) <= j.payment)
+        }) {
+            return ready(Err(rejected("closeJobs", "WrongState")));
+        }
+        for (id, c) in jobs {
+            m.jobs.get_mut(id).expect("checked").state = if *c > 0 {
+                JobState::Settled
+            } else {
+                JobState::Refunded
+            };
+        }
+        ready(Ok(Self::tx(&mut m)))
+    }
+    fn challenge(&self, id: JobId) -> BoxFuture<'_, Result<Tx>> {
+        let mut m = self.lock();
+        let now = m.now;
+        match m.jobs.get_mut(&id) {
+            Some(j) if j.state == JobState::Committed && now < j.expiry => {
+                j.state = JobState::Challenged;
+                ready(Ok(Self::tx(&mut m)))
+            }
+            _ => ready(Err(rejected("challenge", "WrongState"))),
+        }
     }
 }
 
@@ -410,6 +467,20 @@ impl Ledger for Metered {
         Box::pin(async move {
             let r = self.inner.refund_many(ids).await;
             self.count("refundMany", ids.len(), &r);
+            r
+        })
+    }
+    fn close_jobs<'a>(&'a self, jobs: &'a [(JobId, u64)]) -> BoxFuture<'a, Result<Tx>> {
+        Box::pin(async move {
+            let r = self.inner.close_jobs(jobs).await;
+            self.count("closeJobs", jobs.len(), &r);
+            r
+        })
+    }
+    fn challenge(&self, id: JobId) -> BoxFuture<'_, Result<Tx>> {
+        Box::pin(async move {
+            let r = self.inner.challenge(id).await;
+            self.count("challenge", 1, &r);
             r
         })
     }

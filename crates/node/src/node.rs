@@ -326,6 +326,8 @@ impl Node {
             refunded: None,
             receipt: None,
             txs: vec![],
+            cancelling: false,
+            charge: None,
         };
         self.store().tx(|t| {
             if t.job(row.id)?.is_some() {
@@ -409,6 +411,20 @@ impl Node {
                     j.state
                 ))
             })?;
+            if j.state == JobState::Running || (j.state == JobState::Assigned && j.claimed) {
+                // The provider is (about to be) computing: it stops at its next heartbeat and
+                // reports what it used; that much is paid, the rest refunded.
+                if !j.cancelling {
+                    j.cancelling = true;
+                    t.put_job(&j)?;
+                    t.event(
+                        id,
+                        now,
+                        "cancel requested by the requester; the provider stops the run and is paid for the fuel it used, the rest is refunded",
+                    )?;
+                }
+                return Ok(());
+            }
             j.state = JobState::Cancelled;
             j.stop = Some(StopReason::Cancelled);
             j.todo = Some(Todo::Refund);
@@ -477,11 +493,11 @@ impl Node {
             )));
         }
         let was_offline = self.live().insert(key.clone(), Instant::now()).is_none();
-        let leased: Vec<u64> = self
-            .store()
-            .read()
-            .leased_to(&key)?
+        let leased_jobs = self.store().read().leased_to(&key)?;
+        let leased: Vec<u64> = leased_jobs.iter().map(|j| j.id).collect();
+        let cancel: Vec<u64> = leased_jobs
             .iter()
+            .filter(|j| j.cancelling)
             .map(|j| j.id)
             .collect();
         let abandon = hb
@@ -493,7 +509,7 @@ impl Node {
         if was_offline {
             self.schedule()?;
         }
-        Ok(HeartbeatReply { abandon })
+        Ok(HeartbeatReply { abandon, cancel })
     }
 
     /// Hands the provider its oldest unclaimed lease, if any.
@@ -597,7 +613,7 @@ impl Node {
     pub async fn report(&self, signer: Address, report: RunReport) -> Result<JobView> {
         let id = report.job_id;
         // Check without holding the lock across the chain read.
-        let spec_digest = {
+        let (spec_digest, spec, started_ms) = {
             let store = self.store();
             let j = store
                 .read()
@@ -609,8 +625,12 @@ impl Node {
                     j.state
                 )));
             }
-            j.spec_digest.clone()
+            (j.spec_digest.clone(), j.spec.clone(), j.started_ms)
         };
+        // The bill for the metering reported: fuel is recomputable by re-running the module;
+        // the time is at most what the node saw between "started" and this report.
+        let observed_ms = started_ms.map_or(u64::MAX, |s| now_ms().saturating_sub(s) + 2_000);
+        let billed = spec.bill(report.fuel_used, report.wall_time_ms.min(observed_ms));
         for o in report
             .outputs
             .iter()
@@ -634,6 +654,8 @@ impl Node {
             }
         }
         let mut challenge_ends = None;
+        let mut overcharged = None;
+        let mut committed_charge = 0;
         if report.outcome == RunOutcome::Succeeded {
             let expected = cairn_compute::api::output_digest(&report.outputs, &report.stdout);
             if hex::encode(expected) != report.output_digest {
@@ -669,6 +691,9 @@ impl Node {
                 )));
             }
             challenge_ends = chain_job.challenge_ends();
+            committed_charge = chain_job.payment.saturating_to::<u64>();
+            overcharged = (chain_job.payment > alloy::primitives::U256::from(billed))
+                .then_some(committed_charge);
         }
         let now = now_ms();
         self.store().tx(|t| {
@@ -676,10 +701,34 @@ impl Node {
             let key = signer.to_string();
             let mut p = t.provider(&key)?;
             match &report.outcome {
+                RunOutcome::Succeeded if overcharged.is_some() => {
+                    let charged = overcharged.unwrap_or_default();
+                    j.state = JobState::Failed;
+                    j.stop = Some(StopReason::Overcharged { charged, billed });
+                    j.todo = Some(Todo::Challenge);
+                    j.finished_ms = Some(now);
+                    if let Some(p) = p.as_mut() {
+                        p.lost += 1;
+                    }
+                    t.event(
+                        id,
+                        now,
+                        &format!(
+                            "{signer} committed a charge of {} but its metering ({} fuel, {} ms) bills {}: challenged, refund to the requester queued",
+                            fmt_usdt(charged),
+                            report.fuel_used,
+                            report.wall_time_ms,
+                            fmt_usdt(billed)
+                        ),
+                    )?;
+                }
                 RunOutcome::Succeeded => {
                     j.state = JobState::Committed;
                     j.challenge_ends = challenge_ends;
                     j.todo = Some(Todo::Settle);
+                    // The unused rest of the payment went back at commit.
+                    j.charge = Some(committed_charge);
+                    j.refunded = Some(j.spec.payment.saturating_sub(committed_charge));
                     if let Some(tx) = &report.commit_tx {
                         j.txs.push(("commit".into(), tx.clone()));
                     }
@@ -695,17 +744,43 @@ impl Node {
                     )?;
                 }
                 RunOutcome::Failed { reason } => {
-                    j.state = JobState::Failed;
+                    // A cancellation counts only when the requester asked for it; any other
+                    // stop the module did not cause is the provider's and is not paid.
+                    let cancelled = j.cancelling;
+                    let reason = if cancelled {
+                        StopReason::Cancelled
+                    } else {
+                        reason.clone()
+                    };
+                    let paid_for = reason.is_module_fault() || cancelled;
+                    let charge = if paid_for { billed } else { 0 };
+                    j.state = if cancelled {
+                        JobState::Cancelled
+                    } else {
+                        JobState::Failed
+                    };
                     j.stop = Some(reason.clone());
-                    j.todo = Some(Todo::Refund);
+                    j.charge = Some(charge);
+                    j.todo = Some(if charge > 0 { Todo::Close } else { Todo::Refund });
                     j.finished_ms = Some(now);
                     if let Some(p) = p.as_mut() {
-                        p.failed += 1;
+                        if paid_for {
+                            p.failed += 1;
+                        } else {
+                            // An unexplained failure counts against the provider like a lost
+                            // lease: reporting failures without running costs reputation.
+                            p.lost += 1;
+                        }
                     }
                     t.event(
                         id,
                         now,
-                        &format!("stopped on {signer}: {reason}; refund to the requester queued"),
+                        &format!(
+                            "stopped on {signer}: {reason}; {} metered ({} fuel, {} ms) paid to the provider, the rest refunded to the requester",
+                            fmt_usdt(charge),
+                            report.fuel_used,
+                            report.wall_time_ms
+                        ),
                     )?;
                 }
             }
@@ -797,6 +872,7 @@ impl Node {
         let online: HashMap<String, ()> = self.live().keys().map(|k| (k.clone(), ())).collect();
         let chain_now = self.chain_now();
         let now = now_ms();
+        let grace_ms = self.shared.config.overrun_grace.as_millis() as u64;
         let mut assigned = 0;
         let mut refunds = false;
         self.store().tx(|t| {
@@ -810,6 +886,15 @@ impl Node {
                     t.put_provider(&p)?;
                 }
                 for mut j in jobs {
+                    if j.cancelling {
+                        // Cancelled, and the provider vanished before reporting its metering:
+                        // nothing is owed to it.
+                        stop_cancelled(&mut j, now);
+                        t.put_job(&j)?;
+                        t.event(j.id, now, &format!("{provider} went silent before reporting the cancelled run; full refund queued"))?;
+                        refunds = true;
+                        continue;
+                    }
                     requeue(&mut j, provider);
                     t.put_job(&j)?;
                     t.event(
@@ -822,11 +907,44 @@ impl Node {
                     )?;
                 }
             }
+            // Wall time: a provider that started a job and holds it (heartbeating) well past
+            // its cap without a result loses it to another provider.
+            for mut j in t.jobs_in(&[JobState::Running])? {
+                let Some(started) = j.started_ms else { continue };
+                let cap = j.spec.limits.wall_time_ms + grace_ms;
+                if now.saturating_sub(started) <= cap {
+                    continue;
+                }
+                let provider = j.provider.clone().unwrap_or_default();
+                if let Some(mut p) = t.provider(&provider)? {
+                    p.lost += 1;
+                    t.put_provider(&p)?;
+                }
+                if j.cancelling {
+                    stop_cancelled(&mut j, now);
+                    refunds = true;
+                } else {
+                    requeue(&mut j, &provider);
+                }
+                t.put_job(&j)?;
+                t.event(
+                    j.id,
+                    now,
+                    &format!(
+                        "{provider} ran the job {:.1} s, past its wall-time cap of {:.1} s plus {:.0} s of grace, without a result; taken from it",
+                        now.saturating_sub(started) as f64 / 1000.0,
+                        j.spec.limits.wall_time_ms as f64 / 1000.0,
+                        grace_ms as f64 / 1000.0
+                    ),
+                )?;
+            }
             // Deadlines, by the chain's clock.
             for mut j in t.jobs_overdue(chain_now, ASSIGN_MARGIN_SECS)? {
                 let stop = if j.state == JobState::Queued {
                     let why = j.waiting.clone().unwrap_or_else(|| "no provider took it".into());
                     (JobState::Expired, StopReason::NobodyCanTake { why })
+                } else if j.cancelling {
+                    (JobState::Cancelled, StopReason::Cancelled)
                 } else {
                     (JobState::Failed, StopReason::DeadlineMissed)
                 };
@@ -918,6 +1036,17 @@ fn explain(why: &NoMatch) -> String {
     }
 }
 
+/// Ends a job whose cancellation the provider never reported: a full refund.
+fn stop_cancelled(j: &mut JobRow, now: u64) {
+    j.state = JobState::Cancelled;
+    j.stop = Some(StopReason::Cancelled);
+    j.charge = Some(0);
+    j.todo = Some(Todo::Refund);
+    j.finished_ms = Some(now);
+    j.provider = None;
+    j.cancelling = false;
+}
+
 /// Puts a leased job back in the queue, never to be given to `provider` again.
 fn requeue(j: &mut JobRow, provider: &str) {
     j.state = JobState::Queued;
@@ -944,6 +1073,10 @@ pub(crate) fn view(j: &JobRow) -> JobView {
             .provider
             .as_ref()
             .map(|p| format!("assigned to {p}, waiting for it to start")),
+        JobState::Running if j.cancelling => Some(format!(
+            "cancelling: waiting for {} to stop the run and report its metering",
+            j.provider.as_deref().unwrap_or("the provider")
+        )),
         JobState::Running => j
             .provider
             .as_ref()
@@ -953,19 +1086,36 @@ pub(crate) fn view(j: &JobRow) -> JobView {
             j.challenge_ends.unwrap_or(0)
         )),
         JobState::Settled => j.paid.map(|paid| {
+            let back = match j.refunded {
+                Some(r) if r > 0 => format!("; {} unused, refunded to the requester", fmt_usdt(r)),
+                _ => String::new(),
+            };
             format!(
-                "paid {} to {} (fee {})",
+                "paid {} to {} (fee {}){back}",
                 fmt_usdt(paid),
                 j.provider.as_deref().unwrap_or("?"),
                 fmt_usdt(j.fee.unwrap_or(0))
             )
         }),
-        JobState::Failed | JobState::Expired | JobState::Cancelled => {
-            j.stop.as_ref().map(|s| match j.refunded {
-                Some(r) => format!("{s}; refunded {} to the requester", fmt_usdt(r)),
-                None => format!("{s}; refund pending"),
-            })
-        }
+        JobState::Failed | JobState::Expired | JobState::Cancelled => j.stop.as_ref().map(|s| {
+            let paid = match (j.paid, j.charge) {
+                (Some(p), Some(c)) if c > 0 => {
+                    format!(
+                        "; {} paid to the provider for the work metered",
+                        fmt_usdt(p)
+                    )
+                }
+                (None, Some(c)) if c > 0 => format!(
+                    "; {} for the work metered to be paid to the provider",
+                    fmt_usdt(c)
+                ),
+                _ => String::new(),
+            };
+            match j.refunded {
+                Some(r) => format!("{s}{paid}; refunded {} to the requester", fmt_usdt(r)),
+                None => format!("{s}{paid}; refund pending"),
+            }
+        }),
     };
     JobView {
         id: j.id,

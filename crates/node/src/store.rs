@@ -24,6 +24,12 @@ pub(crate) enum Todo {
     Refund,
     /// Pay the provider once the challenge window is over (settleMany).
     Settle,
+    /// Pay the provider the metered charge of a run that ended without a result and refund
+    /// the rest (closeJobs).
+    Close,
+    /// Object to a committed result whose charge is not what the metering says (challenge),
+    /// then refund it as the arbiter.
+    Challenge,
 }
 
 impl Todo {
@@ -32,6 +38,8 @@ impl Todo {
             Self::Assign => "assign",
             Self::Refund => "refund",
             Self::Settle => "settle",
+            Self::Close => "close",
+            Self::Challenge => "challenge",
         }
     }
 }
@@ -70,6 +78,12 @@ pub(crate) struct JobRow {
     pub(crate) refunded: Option<u64>,
     pub(crate) receipt: Option<ReceiptRef>,
     pub(crate) txs: Vec<(String, String)>,
+    /// The requester cancelled while it ran: waiting for the provider's metering.
+    #[serde(default)]
+    pub(crate) cancelling: bool,
+    /// What the provider is paid for a run that ended without a result (base units).
+    #[serde(default)]
+    pub(crate) charge: Option<u64>,
 }
 
 /// A provider's record (its liveness is kept in memory: a restarted node waits for heartbeats).
@@ -401,6 +415,8 @@ mod tests {
             refunded: None,
             receipt: None,
             txs: vec![],
+            cancelling: false,
+            charge: None,
         }
     }
 

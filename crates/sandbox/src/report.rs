@@ -24,6 +24,8 @@ pub enum Outcome {
     /// The guest asked for something the sandbox refuses (a network import,
     /// a path outside the preopened directories, a non-WASI import).
     Denied(String),
+    /// The run was stopped from outside (the requester cancelled the job).
+    Cancelled,
 }
 
 impl Outcome {
@@ -47,6 +49,7 @@ impl fmt::Display for Outcome {
             Outcome::TimedOut => write!(f, "timed out: the wall-time cap was reached"),
             Outcome::Trapped(why) => write!(f, "trapped: {why}"),
             Outcome::Denied(why) => write!(f, "denied: {why}"),
+            Outcome::Cancelled => write!(f, "cancelled: the run was stopped from outside"),
         }
     }
 }

@@ -48,6 +48,9 @@ pub(crate) struct Host {
     limiter: MemoryCap,
     deadline: Instant,
     timed_out: bool,
+    cancelled: bool,
+    /// Set from outside to stop the run.
+    cancel: Arc<AtomicBool>,
 }
 
 /// Refuses memory growth past the cap and remembers that it did, so the
@@ -135,11 +138,14 @@ impl Drop for Ticker {
 ///
 /// Create one per process and share it (it is `Send + Sync`); [`Sandbox::run`]
 /// blocks, so async callers use `spawn_blocking`.
+///
+/// Clones share the engine, the compiled-module cache and the epoch ticker.
+#[derive(Clone)]
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<Host>,
-    cache: Mutex<Cache>,
-    _ticker: Ticker,
+    cache: Arc<Mutex<Cache>>,
+    _ticker: Arc<Ticker>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -175,10 +181,10 @@ impl Sandbox {
             detail: format!("{e:#}"),
         })?;
         Ok(Sandbox {
-            _ticker: Ticker::start(engine.clone()),
+            _ticker: Arc::new(Ticker::start(engine.clone())),
             engine,
             linker,
-            cache: Mutex::new(Cache::default()),
+            cache: Arc::new(Mutex::new(Cache::default())),
         })
     }
 
@@ -186,6 +192,32 @@ impl Sandbox {
     /// keeps it in the cache; returns the BLAKE3 digest of its bytes.
     pub fn prepare(&self, module: &[u8]) -> Result<[u8; 32]> {
         Ok(self.compile(module)?.digest)
+    }
+
+    /// Compiles on a thread of its own and waits at most `cap`; `None` when it took longer.
+    fn compile_within(&self, bytes: &[u8], cap: Duration) -> Result<Option<Compiled>> {
+        let digest = *blake3::hash(bytes).as_bytes();
+        if let Some(hit) = self.lock_cache().map.get(&digest) {
+            return Ok(Some(hit.clone()));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let me = self.clone();
+        let bytes = bytes.to_vec();
+        std::thread::Builder::new()
+            .name("cairn-sandbox-compile".into())
+            .spawn(move || {
+                let _ = tx.send(me.compile(&bytes));
+            })
+            .map_err(|e| Error::Engine {
+                detail: format!("cannot start a compile thread: {e}"),
+            })?;
+        match rx.recv_timeout(cap) {
+            Ok(r) => r.map(Some),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Engine {
+                detail: "the compile thread stopped without an answer".into(),
+            }),
+        }
     }
 
     fn compile(&self, bytes: &[u8]) -> Result<Compiled> {
@@ -246,7 +278,31 @@ impl Sandbox {
     /// bad input name) or the host fails; how the guest ended — exit,
     /// fuel, memory, time, trap or denial — is in [`RunReport::outcome`].
     pub fn run(&self, job: &WasmJob, limits: &Limits) -> Result<RunReport> {
-        let compiled = self.compile(&job.module)?;
+        self.run_cancellable(job, limits, &Arc::new(AtomicBool::new(false)))
+    }
+
+    /// [`Sandbox::run`], stopped within an epoch tick once `cancel` is set (the requester
+    /// cancelled the job): the outcome is [`Outcome::Cancelled`], with the fuel metered so far.
+    ///
+    /// Compilation counts: it runs on its own thread and its time is part of the wall-time
+    /// cap. A module that does not compile within the cap ends the run as timed out (the
+    /// compilation finishes in the background and is cached, but the run is not billed
+    /// beyond its cap).
+    pub fn run_cancellable(
+        &self,
+        job: &WasmJob,
+        limits: &Limits,
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<RunReport> {
+        let start = Instant::now();
+        let compiled = match self.compile_within(&job.module, limits.wall_time)? {
+            Some(c) => c,
+            None => {
+                let mut r = RunReport::not_started(Outcome::TimedOut);
+                r.wall_time = start.elapsed();
+                return Ok(r);
+            }
+        };
         let fs = Fs::new(&job.inputs, limits.max_output_bytes, limits.memory_bytes)
             .map_err(|(name, reason)| Error::InvalidInput { name, reason })?;
         let Some(pre) = &compiled.pre else {
@@ -264,7 +320,6 @@ impl Sandbox {
             job.random_seed(&compiled.digest),
             max_output,
         );
-        let start = Instant::now();
         let host = Host {
             wasi,
             fuel_limit: limits.fuel,
@@ -275,6 +330,8 @@ impl Sandbox {
             // Capped at a year so that the addition cannot overflow.
             deadline: start + limits.wall_time.min(Duration::from_secs(365 * 24 * 3600)),
             timed_out: false,
+            cancelled: false,
+            cancel: cancel.clone(),
         };
         let mut store = Store::new(&self.engine, host);
         store.limiter(|h| &mut h.limiter);
@@ -282,7 +339,10 @@ impl Sandbox {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             let host = ctx.data_mut();
-            if Instant::now() >= host.deadline {
+            if host.cancel.load(Ordering::Relaxed) {
+                host.cancelled = true;
+                Ok(UpdateDeadline::Interrupt)
+            } else if Instant::now() >= host.deadline {
                 host.timed_out = true;
                 Ok(UpdateDeadline::Interrupt)
             } else {
@@ -355,6 +415,9 @@ fn classify(result: wasmtime::Result<()>, host: &Host) -> (Outcome, bool) {
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => (Outcome::OutOfFuel, true),
         Some(Trap::Interrupt) if host.timed_out => (Outcome::TimedOut, false),
+        // The fuel written back so far: at most what ran, so a cancelled job is never
+        // billed for more than it used.
+        Some(Trap::Interrupt) if host.cancelled => (Outcome::Cancelled, true),
         Some(trap @ Trap::UnreachableCodeReached) => (Outcome::Trapped(trap.to_string()), true),
         Some(trap) => (Outcome::Trapped(trap.to_string()), false),
         None => (Outcome::Trapped(format!("{err:#}")), false),
@@ -379,6 +442,8 @@ mod tests {
                 },
                 deadline: Instant::now(),
                 timed_out: false,
+                cancelled: false,
+                cancel: Arc::new(AtomicBool::new(false)),
             },
         );
         let mut defined: Vec<String> = sandbox

@@ -72,7 +72,7 @@ struct Inner {
     sandbox: Arc<Sandbox>,
     state: Mutex<WorkerState>,
     /// Jobs being run, with their "drop it" flags.
-    running: Mutex<HashMap<u64, Arc<AtomicBool>>>,
+    running: Mutex<HashMap<u64, Stops>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -99,6 +99,17 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// How a running job is stopped from outside.
+#[derive(Clone, Default)]
+struct Stops {
+    /// The lease is gone: stop and drop the job (nothing is reported).
+    dropped: Arc<AtomicBool>,
+    /// The requester cancelled: stop and report the metering, so the work done is paid.
+    cancelled: Arc<AtomicBool>,
+    /// Set with either: the sandbox watches this one.
+    halt: Arc<AtomicBool>,
+}
+
 /// The stop reason for a sandbox outcome (`None`: success).
 pub fn stop_reason(outcome: &Outcome, spec: &JobSpec) -> Option<StopReason> {
     Some(match outcome {
@@ -115,6 +126,7 @@ pub fn stop_reason(outcome: &Outcome, spec: &JobSpec) -> Option<StopReason> {
         },
         Outcome::Trapped(d) => StopReason::Trapped { detail: d.clone() },
         Outcome::Denied(d) => StopReason::Denied { detail: d.clone() },
+        Outcome::Cancelled => StopReason::Cancelled,
     })
 }
 
@@ -319,9 +331,20 @@ impl Worker {
                 Ok(reply) => {
                     let r = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
                     for id in reply.abandon {
-                        if let Some(flag) = r.get(&id) {
+                        if let Some(stops) = r.get(&id) {
                             tracing::warn!(job = id, "the node took the job away; dropping it");
-                            flag.store(true, Ordering::SeqCst);
+                            stops.dropped.store(true, Ordering::SeqCst);
+                            stops.halt.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    for id in reply.cancel {
+                        if let Some(stops) = r.get(&id) {
+                            tracing::info!(
+                                job = id,
+                                "the requester cancelled the job; stopping it"
+                            );
+                            stops.cancelled.store(true, Ordering::SeqCst);
+                            stops.halt.store(true, Ordering::SeqCst);
                         }
                     }
                 }
@@ -373,12 +396,12 @@ impl Worker {
     /// Runs one leased job to its end.
     async fn job(&self, a: Assignment) {
         let id = a.job_id;
-        let flag = Arc::new(AtomicBool::new(false));
+        let stops = Stops::default();
         self.inner
             .running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(id, flag.clone());
+            .insert(id, stops.clone());
         self.with_state(|s| {
             let j = s.job_mut(id);
             j.name = a.spec.name.clone();
@@ -387,7 +410,7 @@ impl Worker {
             j.started_ms = now_ms();
             j.note = None;
         });
-        let outcome = self.run_job(&a, &flag).await;
+        let outcome = self.run_job(&a, &stops).await;
         self.inner
             .running
             .lock()
@@ -407,11 +430,8 @@ impl Worker {
         });
     }
 
-    async fn run_job(
-        &self,
-        a: &Assignment,
-        dropped: &AtomicBool,
-    ) -> Result<(JobStatus, Option<String>)> {
+    async fn run_job(&self, a: &Assignment, stops: &Stops) -> Result<(JobStatus, Option<String>)> {
+        let dropped: &AtomicBool = &stops.dropped;
         let id = a.job_id;
         let node = &self.inner.node;
         // The deadline is the chain's; leave a margin for the commit to be mined.
@@ -459,9 +479,11 @@ impl Worker {
             max_output_bytes: a.spec.limits.max_output_bytes,
         };
         let sandbox = self.inner.sandbox.clone();
-        let ran = tokio::task::spawn_blocking(move || sandbox.run(&job, &limits))
-            .await
-            .map_err(|e| Error::Config(format!("the sandbox thread failed: {e}")))?;
+        let halt = stops.halt.clone();
+        let ran =
+            tokio::task::spawn_blocking(move || sandbox.run_cancellable(&job, &limits, &halt))
+                .await
+                .map_err(|e| Error::Config(format!("the sandbox thread failed: {e}")))?;
         if dropped.load(Ordering::SeqCst) {
             return abandoned("the lease went to another provider while running".into());
         }
@@ -546,8 +568,17 @@ impl Worker {
                 .send_report(rep, deadline, JobStatus::Failed, Some(r.to_string()))
                 .await;
         }
+        // What the run cost at the job's price (the node and any verifier recompute it).
+        let charge = U256::from(a.spec.bill(rep.fuel_used, rep.wall_time_ms));
         match self
-            .commit(id, B256::from(digest), B256::from(root), deadline, dropped)
+            .commit(
+                id,
+                B256::from(digest),
+                B256::from(root),
+                charge,
+                deadline,
+                dropped,
+            )
             .await?
         {
             Some(tx) => rep.commit_tx = Some(tx),
@@ -590,6 +621,7 @@ impl Worker {
         id: u64,
         output: B256,
         trace: B256,
+        charge: U256,
         deadline: Instant,
         dropped: &AtomicBool,
     ) -> Result<Option<String>> {
@@ -600,7 +632,7 @@ impl Worker {
             if dropped.load(Ordering::SeqCst) {
                 return Ok(None);
             }
-            match escrow.commit_result(id, output, trace).await {
+            match escrow.commit_result(id, output, trace, charge).await {
                 Ok(tx) => return Ok(Some(tx.tx_hash.to_string())),
                 Err(e) => {
                     // Already committed by an earlier attempt whose answer was lost?

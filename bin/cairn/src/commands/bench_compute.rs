@@ -273,6 +273,8 @@ async fn throughput_on(net: &Devnet, n: usize, dir: &std::path::Path) -> Result<
     node.blobs().put(b"")?;
     let digest = output_digest(&[], &stdout);
     let trace = cairn_worker::trace_root(&digest, 1);
+    // The reports below meter 1 fuel in 1 ms; each commit charges what that bills.
+    let charge = U256::from(spec(&module, 0)?.bill(1, 1));
     let commit_started = Instant::now();
     // Each provider commits its own jobs (one account, one nonce sequence); providers in parallel.
     let mut tasks = Vec::new();
@@ -286,7 +288,7 @@ async fn throughput_on(net: &Devnet, n: usize, dir: &std::path::Path) -> Result<
         let e = e.clone();
         tasks.push(tokio::spawn(async move {
             for id in &mine {
-                e.commit_result(*id, B256::from(digest), B256::from(trace))
+                e.commit_result(*id, B256::from(digest), B256::from(trace), charge)
                     .await?;
             }
             Ok::<_, cairn_escrow::Error>((me, mine))

@@ -149,6 +149,7 @@ pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> R
     if let Some(log) = &a.log {
         config = config.with_log(log.clone());
     }
+    config = config.with_overrun_grace(Duration::from_millis(a.overrun_grace_ms));
     let node = Node::open(config, Arc::new(escrow)).await?;
     node.spawn_loops();
     let listener = tokio::net::TcpListener::bind(&a.listen)

@@ -146,6 +146,17 @@ impl Env {
     }
 }
 
+/// Commits a result charging the whole payment (the job used its whole budget).
+async fn commit_full(
+    e: &Escrow,
+    id: u64,
+    output: B256,
+    trace: B256,
+) -> cairn_escrow::Result<cairn_escrow::Tx> {
+    let payment = e.job(id).await?.map_or(U256::ZERO, |j| j.payment);
+    e.commit_result(id, output, trace, payment).await
+}
+
 fn spec(n: u64) -> B256 {
     B256::from(U256::from(0x00C0_FFEE_0000_u64 + n))
 }
@@ -244,9 +255,7 @@ async fn happy_path_escrows_then_pays_provider_minus_fee_and_treasury_the_fee() 
     assert_eq!((job.state, job.provider), (JobState::Assigned, Some(prov)));
 
     let (out, trace) = (B256::repeat_byte(0xAA), B256::repeat_byte(0xBB));
-    let committed = env
-        .as_(PROVIDER_A)
-        .commit_result(id, out, trace)
+    let committed = commit_full(env.as_(PROVIDER_A), id, out, trace)
         .await
         .unwrap();
     let job = env.operator().job(id).await.unwrap().unwrap();
@@ -315,7 +324,8 @@ async fn happy_path_escrows_then_pays_provider_minus_fee_and_treasury_the_fee() 
                 provider: prov,
                 output_digest: out,
                 trace_root: trace,
-                challenge_ends: committed_at + 60
+                challenge_ends: committed_at + 60,
+                charge: paid + fee
             },
             MarketEvent::JobSettled {
                 job_id: id,
@@ -592,7 +602,7 @@ async fn every_job_call_refuses_the_wrong_caller_state_and_time() {
     );
     reverts(op.reassign_job(j, a).await, "WrongState");
     reverts(
-        pa.commit_result(j, B256::ZERO, B256::ZERO).await,
+        commit_full(pa, j, B256::ZERO, B256::ZERO).await,
         "NotAssignedProvider",
     );
     op.assign_job(j, a).await.unwrap();
@@ -610,11 +620,11 @@ async fn every_job_call_refuses_the_wrong_caller_state_and_time() {
 
     // Committing.
     reverts(
-        pa.commit_result(none, B256::ZERO, B256::ZERO).await,
+        commit_full(pa, none, B256::ZERO, B256::ZERO).await,
         "UnknownJob",
     );
     reverts(
-        pb.commit_result(j, B256::ZERO, B256::ZERO).await,
+        commit_full(pb, j, B256::ZERO, B256::ZERO).await,
         "NotAssignedProvider",
     );
     // Challenging before a result.
@@ -629,12 +639,11 @@ async fn every_job_call_refuses_the_wrong_caller_state_and_time() {
     reverts(out.refund(none).await, "UnknownJob");
     reverts(out.refund_many(&[]).await, "EmptyBatch");
 
-    pa.commit_result(j, B256::repeat_byte(1), B256::repeat_byte(2))
+    commit_full(pa, j, B256::repeat_byte(1), B256::repeat_byte(2))
         .await
         .unwrap();
     reverts(
-        pa.commit_result(j, B256::repeat_byte(1), B256::repeat_byte(2))
-            .await,
+        commit_full(pa, j, B256::repeat_byte(1), B256::repeat_byte(2)).await,
         "WrongState",
     );
     reverts(op.reassign_job(j, b).await, "WrongState");
@@ -650,7 +659,7 @@ async fn every_job_call_refuses_the_wrong_caller_state_and_time() {
     // A challenged job waits for the arbiter.
     let k = env.post(REQUESTER, 2, 100, 1000).await;
     op.assign_job(k, b).await.unwrap();
-    pb.commit_result(k, B256::repeat_byte(3), B256::repeat_byte(4))
+    commit_full(pb, k, B256::repeat_byte(3), B256::repeat_byte(4))
         .await
         .unwrap();
     r.challenge(k).await.unwrap();
@@ -669,7 +678,7 @@ async fn every_job_call_refuses_the_wrong_caller_state_and_time() {
     reverts(op.assign_jobs(&[(late, a)]).await, "AcceptWindowClosed");
     env.advance(90).await;
     reverts(
-        pa.commit_result(due, B256::ZERO, B256::ZERO).await,
+        commit_full(pa, due, B256::ZERO, B256::ZERO).await,
         "DeadlinePassed",
     );
     reverts(op.reassign_job(due, b).await, "DeadlinePassed");
@@ -749,19 +758,27 @@ async fn expired_failed_and_challenged_jobs_are_refunded_and_a_vanished_provider
     // Challenge upheld: the arbiter (here the operator) refunds.
     let disputed = env.post(REQUESTER, 6, 100, 1000).await;
     op.assign_job(disputed, a).await.unwrap();
-    env.as_(PROVIDER_A)
-        .commit_result(disputed, B256::repeat_byte(1), B256::repeat_byte(1))
-        .await
-        .unwrap();
+    commit_full(
+        env.as_(PROVIDER_A),
+        disputed,
+        B256::repeat_byte(1),
+        B256::repeat_byte(1),
+    )
+    .await
+    .unwrap();
     op.challenge(disputed).await.unwrap();
     op.refund(disputed).await.unwrap();
     // Challenge rejected: the arbiter settles; the provider is paid.
     let upheld = env.post(REQUESTER, 10, 100, 1000).await;
     op.assign_job(upheld, b).await.unwrap();
-    env.as_(PROVIDER_B)
-        .commit_result(upheld, B256::repeat_byte(2), B256::repeat_byte(2))
-        .await
-        .unwrap();
+    commit_full(
+        env.as_(PROVIDER_B),
+        upheld,
+        B256::repeat_byte(2),
+        B256::repeat_byte(2),
+    )
+    .await
+    .unwrap();
     env.as_(REQUESTER).challenge(upheld).await.unwrap();
     let b0 = env.balance(b).await;
     op.settle(upheld).await.unwrap();
@@ -772,15 +789,17 @@ async fn expired_failed_and_challenged_jobs_are_refunded_and_a_vanished_provider
     op.assign_job(moved, a).await.unwrap();
     op.reassign_job(moved, b).await.unwrap();
     reverts(
-        env.as_(PROVIDER_A)
-            .commit_result(moved, B256::ZERO, B256::ZERO)
-            .await,
+        commit_full(env.as_(PROVIDER_A), moved, B256::ZERO, B256::ZERO).await,
         "NotAssignedProvider",
     );
-    env.as_(PROVIDER_B)
-        .commit_result(moved, B256::repeat_byte(9), B256::repeat_byte(9))
-        .await
-        .unwrap();
+    commit_full(
+        env.as_(PROVIDER_B),
+        moved,
+        B256::repeat_byte(9),
+        B256::repeat_byte(9),
+    )
+    .await
+    .unwrap();
     let assigned: Vec<_> = op
         .job_events(moved)
         .await
@@ -874,15 +893,22 @@ async fn batches_cost_a_fraction_of_single_calls_per_job() {
         .unwrap();
     let id = single.first();
     let single_assign = op.assign_job(id, a).await.unwrap();
-    let single_commit = env
-        .as_(PROVIDER_A)
-        .commit_result(id, B256::repeat_byte(1), B256::repeat_byte(2))
-        .await
-        .unwrap();
-    env.as_(PROVIDER_A)
-        .commit_result(warm.first(), B256::repeat_byte(1), B256::repeat_byte(2))
-        .await
-        .unwrap();
+    let single_commit = commit_full(
+        env.as_(PROVIDER_A),
+        id,
+        B256::repeat_byte(1),
+        B256::repeat_byte(2),
+    )
+    .await
+    .unwrap();
+    commit_full(
+        env.as_(PROVIDER_A),
+        warm.first(),
+        B256::repeat_byte(1),
+        B256::repeat_byte(2),
+    )
+    .await
+    .unwrap();
     env.advance(60).await;
     op.settle(warm.first()).await.unwrap();
     let single_settle = op.settle(id).await.unwrap();
@@ -901,8 +927,7 @@ async fn batches_cost_a_fraction_of_single_calls_per_job() {
     let batch_assign = op.assign_jobs(&assignments).await.unwrap();
     for &(id, p) in &assignments {
         let who = if p == a { PROVIDER_A } else { PROVIDER_B };
-        env.as_(who)
-            .commit_result(id, B256::repeat_byte(1), B256::repeat_byte(2))
+        commit_full(env.as_(who), id, B256::repeat_byte(1), B256::repeat_byte(2))
             .await
             .unwrap();
     }
@@ -1011,5 +1036,68 @@ async fn two_processes_sharing_a_key_do_not_strand_each_others_transactions() {
         .await
         .unwrap_err();
     assert_eq!(e.revert_name(), Some("NotOperator"), "{e}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metered_charges_pay_the_work_done_and_refund_the_rest() {
+    let env = Env::start().await;
+    let op = env.operator();
+    let (req, a) = (env.addrs[REQUESTER], env.addrs[PROVIDER_A]);
+    env.register(PROVIDER_A, 100).await;
+    let treasury = env.addrs[0];
+
+    // A success that used 30% of its budget: the requester gets 70% back at commit.
+    let ok = env.post(REQUESTER, 10, 100, 1000).await;
+    op.assign_job(ok, a).await.unwrap();
+    let before = env.balance(req).await;
+    env.as_(PROVIDER_A)
+        .commit_result(ok, B256::repeat_byte(1), B256::repeat_byte(2), usdt(3))
+        .await
+        .unwrap();
+    assert_eq!(env.balance(req).await - before, usdt(7));
+    // A charge above the payment is refused.
+    let greedy = env.post(REQUESTER, 10, 100, 1000).await;
+    op.assign_job(greedy, a).await.unwrap();
+    reverts(
+        env.as_(PROVIDER_A)
+            .commit_result(greedy, B256::ZERO, B256::ZERO, usdt(11))
+            .await,
+        "ChargeTooHigh",
+    );
+    env.advance(61).await;
+    let (prov0, tre0) = (env.balance(a).await, env.balance(treasury).await);
+    op.settle_many(&[ok]).await.unwrap();
+    let fee = usdt(3) / U256::from(100u64);
+    assert_eq!(env.balance(a).await - prov0, usdt(3) - fee);
+    assert_eq!(env.balance(treasury).await - tre0, fee);
+
+    // A fault (or a cancellation) while assigned: the operator closes with the metered charge.
+    let (prov0, req0) = (env.balance(a).await, env.balance(req).await);
+    op.close_jobs(&[(greedy, usdt(4))]).await.unwrap();
+    let fee = usdt(4) / U256::from(100u64);
+    assert_eq!(env.balance(a).await - prov0, usdt(4) - fee);
+    assert_eq!(env.balance(req).await - req0, usdt(6));
+    assert_eq!(
+        op.job(greedy).await.unwrap().unwrap().state,
+        cairn_escrow::JobState::Settled
+    );
+    // Only the operator closes, only assigned jobs, never above the payment.
+    let other = env.post(REQUESTER, 10, 100, 1000).await;
+    reverts(op.close_jobs(&[(other, usdt(1))]).await, "WrongState");
+    op.assign_job(other, a).await.unwrap();
+    reverts(
+        env.as_(OUTSIDER).close_jobs(&[(other, usdt(1))]).await,
+        "NotOperator",
+    );
+    reverts(op.close_jobs(&[(other, usdt(11))]).await, "ChargeTooHigh");
+    // A zero charge is a plain refund.
+    let req0 = env.balance(req).await;
+    op.close_jobs(&[(other, U256::ZERO)]).await.unwrap();
+    assert_eq!(env.balance(req).await - req0, usdt(10));
+    assert_eq!(
+        op.job(other).await.unwrap().unwrap().state,
+        cairn_escrow::JobState::Refunded
+    );
     env.stop().await;
 }

@@ -28,6 +28,7 @@ struct Fixture {
     node: Node,
     ledger: MemoryLedger,
     requester: Address,
+    specs: std::sync::Mutex<std::collections::HashMap<u64, JobSpec>>,
 }
 
 async fn fixture(lease: Duration) -> Fixture {
@@ -40,6 +41,7 @@ async fn fixture(lease: Duration) -> Fixture {
         node,
         ledger,
         requester: Address::repeat_byte(0x11),
+        specs: Default::default(),
     }
 }
 
@@ -94,6 +96,7 @@ impl Fixture {
             .await
             .unwrap();
         assert_eq!(view.id, id);
+        self.specs.lock().unwrap().insert(id, spec.clone());
         (id, spec)
     }
 
@@ -104,12 +107,15 @@ impl Fixture {
         self.node.started(key.address(), id).unwrap();
         self.node.chain_pass().await.unwrap(); // the assignment reaches the chain
         let report = self.report(id, RunOutcome::Succeeded);
+        // The charge an honest worker commits: what its metering bills.
+        let charge = self.specs.lock().unwrap()[&id].bill(report.fuel_used, report.wall_time_ms);
         self.ledger
             .commit(
                 id,
                 key.address(),
                 report.output_digest.parse().unwrap(),
                 report.trace_root.parse().unwrap(),
+                charge,
             )
             .unwrap();
         self.node.report(key.address(), report).await.unwrap();
@@ -159,10 +165,15 @@ async fn a_job_is_matched_run_committed_and_settled_after_the_window() {
     f.node.chain_pass().await.unwrap();
     let v = f.node.job(id).unwrap();
     assert_eq!(v.state, JobState::Settled);
-    let fee = spec.payment / 100;
-    assert_eq!(v.paid, Some(spec.payment - fee));
+    // Paid what the metering bills (1,234 fuel at 10 per Mfuel rounds up to 1 base unit),
+    // less the 1% fee; the unused rest went back to the requester at commit.
+    let charge = spec.bill(1234, 5);
+    assert_eq!(charge, 1);
+    let fee = charge / 100;
+    assert_eq!(v.paid, Some(charge - fee));
+    assert_eq!(v.refunded, Some(spec.payment - charge));
     let p = f.node.provider(&big.address().to_string()).unwrap();
-    assert_eq!((p.jobs_completed, p.earned), (1, spec.payment - fee));
+    assert_eq!((p.jobs_completed, p.earned), (1, charge - fee));
     assert!(p.reputation > 0.5);
     let events = f.node.logs(id).unwrap().events;
     assert!(
@@ -273,6 +284,7 @@ async fn module_faults_are_refunded_and_do_not_hurt_the_provider() {
     let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
     f.node.claim(p.address()).unwrap().unwrap();
     f.node.started(p.address(), id).unwrap();
+    f.node.chain_pass().await.unwrap(); // the assignment reaches the chain
     let report = f.report(
         id,
         RunOutcome::Failed {
@@ -290,9 +302,159 @@ async fn module_faults_are_refunded_and_do_not_hurt_the_provider() {
         reason.starts_with("out of fuel") && reason.contains("refunded"),
         "{reason}"
     );
+    // The provider burned fuel for the module's fault: that much is paid, the rest refunded.
+    assert_eq!(v.paid, Some(1));
+    assert_eq!(v.refunded, Some(v.payment - 1));
     let pv = f.node.provider(&p.address().to_string()).unwrap();
     assert_eq!((pv.jobs_failed, pv.leases_lost), (1, 0));
     assert!((pv.reputation - 0.5).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn a_running_job_cancelled_stops_and_pays_only_the_fuel_used() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let p = f.provider(4, 1).await;
+    // 1e9 fuel at 10 per Mfuel: 10,000 base units escrowed.
+    let (id, spec) = f.submit("[price]\nper_mfuel = 10\n").await;
+    f.node.claim(p.address()).unwrap().unwrap();
+    f.node.started(p.address(), id).unwrap();
+    f.node.chain_pass().await.unwrap();
+    let v = f.node.cancel(f.requester, id).unwrap();
+    assert_eq!(
+        v.state,
+        JobState::Running,
+        "waits for the provider's metering"
+    );
+    assert!(v.reason.unwrap().contains("cancelling"));
+    // The provider learns it at its next heartbeat: stop (not abandon).
+    let hb = f
+        .node
+        .heartbeat(p.address(), &Heartbeat { running: vec![id] })
+        .unwrap();
+    assert_eq!((hb.cancel, hb.abandon), (vec![id], vec![]));
+    let mut report = f.report(
+        id,
+        RunOutcome::Failed {
+            reason: StopReason::Cancelled,
+        },
+    );
+    report.fuel_used = 250_000_000; // a quarter of the budget
+    f.node.report(p.address(), report).await.unwrap();
+    f.node.chain_pass().await.unwrap();
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.state, JobState::Cancelled);
+    let charge = spec.bill(250_000_000, 5);
+    assert_eq!(charge, 2_500);
+    assert_eq!(v.paid, Some(charge - charge / 100));
+    assert_eq!(v.refunded, Some(spec.payment - charge));
+    assert_eq!(
+        f.ledger.job(id).await.unwrap().unwrap().state,
+        cairn_escrow::JobState::Settled
+    );
+}
+
+#[tokio::test]
+async fn an_overcharge_is_challenged_and_an_unexplained_failure_costs_reputation() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let p = f.provider(4, 1).await;
+    let (id, spec) = f.submit("[price]\nper_mfuel = 10\n").await;
+    f.node.claim(p.address()).unwrap().unwrap();
+    f.node.started(p.address(), id).unwrap();
+    f.node.chain_pass().await.unwrap();
+    // The attacker: reports 1,234 fuel but commits the whole payment as its charge.
+    let report = f.report(id, RunOutcome::Succeeded);
+    f.ledger
+        .commit(
+            id,
+            p.address(),
+            report.output_digest.parse().unwrap(),
+            report.trace_root.parse().unwrap(),
+            spec.payment,
+        )
+        .unwrap();
+    f.node.report(p.address(), report).await.unwrap();
+    f.node.chain_pass().await.unwrap();
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.state, JobState::Failed);
+    assert!(
+        matches!(v.stop, Some(StopReason::Overcharged { .. })),
+        "{v:?}"
+    );
+    assert_eq!(
+        f.ledger.job(id).await.unwrap().unwrap().state,
+        cairn_escrow::JobState::Refunded,
+        "challenged, then refunded by the operator as arbiter"
+    );
+    assert_eq!(v.paid, None);
+
+    // A failure the module did not cause (the provider claims a missed deadline without
+    // running anything): no pay, and it counts like a lost lease.
+    let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
+    f.node.claim(p.address()).unwrap().unwrap();
+    f.node.started(p.address(), id).unwrap();
+    let report = f.report(
+        id,
+        RunOutcome::Failed {
+            reason: StopReason::DeadlineMissed,
+        },
+    );
+    f.node.report(p.address(), report).await.unwrap();
+    f.node.chain_pass().await.unwrap();
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.refunded, Some(v.payment));
+    let pv = f.node.provider(&p.address().to_string()).unwrap();
+    assert_eq!(
+        pv.leases_lost, 2,
+        "the overcharge and the unexplained failure"
+    );
+    assert!(pv.reputation < 0.5);
+}
+
+#[tokio::test]
+async fn a_provider_that_starts_and_never_finishes_loses_the_job_after_its_wall_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = MemoryLedger::new(1_000_000, 60, 100);
+    let config = NodeConfig::new(dir.path(), "http://127.0.0.1:8545")
+        .with_lease(Duration::from_secs(10), Duration::from_secs(30))
+        .with_overrun_grace(Duration::ZERO);
+    let node = Node::open(config, Arc::new(ledger.clone())).await.unwrap();
+    let f = Fixture {
+        _dir: dir,
+        node,
+        ledger,
+        requester: Address::repeat_byte(0x11),
+        specs: Default::default(),
+    };
+    let silent = f.provider(4, 1).await;
+    let (id, _) = f
+        .submit("[limits]\nwall_time_secs = 1\n[price]\nper_mfuel = 10\n")
+        .await;
+    f.node.claim(silent.address()).unwrap().unwrap();
+    f.node.started(silent.address(), id).unwrap();
+    // It keeps heartbeating, so its lease never lapses, but it never reports.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        f.node
+            .heartbeat(silent.address(), &Heartbeat { running: vec![id] })
+            .unwrap();
+        f.node.schedule().unwrap();
+        if f.node.job(id).unwrap().state != JobState::Running {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node never took the job back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let v = f.node.job(id).unwrap();
+    assert_eq!(
+        v.state,
+        JobState::Queued,
+        "back in the queue for another provider"
+    );
+    let pv = f.node.provider(&silent.address().to_string()).unwrap();
+    assert_eq!(pv.leases_lost, 1);
 }
 
 #[tokio::test]

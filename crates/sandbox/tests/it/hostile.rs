@@ -235,3 +235,54 @@ fn malformed_jobs_are_errors_that_say_what_to_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn a_cancelled_run_stops_at_once_with_the_fuel_metered_so_far() {
+    // A loop that calls a function: fuel is written back at every call, so the metering of a
+    // stopped run is close to what it used.
+    let wat = r#"(module (memory (export "memory") 1)
+        (func $f)
+        (func (export "_start") (loop $l (call $f) (br $l))))"#;
+    let limits = small_limits()
+        .with_fuel(u64::MAX / 4)
+        .with_wall_time(Duration::from_secs(60));
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = cancel.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let report = sandbox()
+        .run_cancellable(&WasmJob::new(wat), &limits, &cancel)
+        .expect("the job starts");
+    stopper.join().unwrap();
+    assert_eq!(report.outcome, Outcome::Cancelled);
+    assert!(
+        report.wall_time < Duration::from_secs(30),
+        "not stopped at once: {:?}",
+        report.wall_time
+    );
+    assert!(
+        report.fuel_used > 0 && report.fuel_used < limits.fuel,
+        "billed {} of {}",
+        report.fuel_used,
+        limits.fuel
+    );
+}
+
+#[test]
+fn compilation_counts_against_the_wall_time_cap() {
+    // Thousands of functions take far longer to compile than a 5 ms cap.
+    let mut wat = String::from(r#"(module (memory (export "memory") 1)"#);
+    for i in 0..4000 {
+        wat.push_str(&format!(
+            "(func $f{i} (param i32) (result i32) (i32.add (local.get 0) (i32.const {i})))"
+        ));
+    }
+    wat.push_str(r#"(func (export "_start")))"#);
+    let tight = small_limits().with_wall_time(Duration::from_millis(5));
+    let report = run(&WasmJob::new(wat.as_str()), &tight);
+    assert_eq!(report.outcome, Outcome::TimedOut);
+    assert_eq!(report.fuel_used, 0);
+    assert!(report.wall_time >= Duration::from_millis(5));
+}
