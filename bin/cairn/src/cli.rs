@@ -785,6 +785,13 @@ pub(crate) enum JobCmd {
     Submit {
         /// The job file (TOML).
         file: PathBuf,
+        /// Escrow even when no provider online can take the job now (it waits in the queue
+        /// until one can, or until its acceptance window ends and it is refunded).
+        #[arg(long)]
+        force: bool,
+        /// Escrow a bid more than 10x the highest ask of the providers that could take it.
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         node: NodeUrlArgs,
         #[command(flatten)]

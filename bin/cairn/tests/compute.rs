@@ -177,12 +177,31 @@ fn wait_for(d: &Path, node: &str, id: u64, secs: u64, done: impl Fn(&Value) -> b
 }
 
 fn submit(d: &Path, node: &str, job: &Path) -> Value {
+    submit_with(d, node, job, &[])
+}
+
+fn submit_with(d: &Path, node: &str, job: &Path, extra: &[&str]) -> Value {
     json(
         cairn(d)
             .args(["--json", "job", "submit"])
             .arg(job)
-            .args(["--node", node]),
+            .args(["--node", node])
+            .args(extra),
     )
+}
+
+/// `job submit` must refuse before uploading or escrowing anything, saying `why`.
+fn refused_before_escrow(d: &Path, node: &str, job: &Path, why: &str) {
+    let out = run(cairn(d)
+        .args(["job", "submit"])
+        .arg(job)
+        .args(["--node", node]));
+    assert!(!out.status.success(), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(why) && err.contains("Nothing was uploaded or escrowed"),
+        "{err}"
+    );
 }
 
 fn write_job(dir: &Path, name: &str, module: &str, toml: &str) -> PathBuf {
@@ -376,7 +395,14 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         LOOP,
         "[resources]\nmemory = \"64 GiB\"\n[price]\nper_mfuel = 10\n",
     );
-    let v = submit(&d, &n, &big);
+    refused_before_escrow(
+        &d,
+        &n,
+        &big,
+        "nobody can take this job now: no provider with ≥ 64 GiB memory (largest: 4 GiB)",
+    );
+    // Escrowed anyway (--force), it waits in the queue and says why.
+    let v = submit_with(&d, &n, &big, &["--force"]);
     let big_id = v["id"].as_u64().unwrap();
     assert_eq!(v["state"], "queued");
     assert_eq!(
@@ -389,7 +415,10 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         LOOP,
         "[resources]\ngpus = 1\n[price]\nper_mfuel = 10\n",
     );
-    let gid = submit(&d, &n, &gpu)["id"].as_u64().unwrap();
+    refused_before_escrow(&d, &n, &gpu, "no GPU provider online");
+    let gid = submit_with(&d, &n, &gpu, &["--force"])["id"]
+        .as_u64()
+        .unwrap();
     let text = stdout(&run(cairn(&d).args([
         "job",
         "status",
@@ -398,11 +427,31 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         &n,
     ])));
     assert!(text.contains("no GPU provider online"), "{text}");
+    // The user set only price.per_second; the refusal names the field that falls short.
     let cheap = write_job(&work, "cheap", LOOP, "[price]\nper_second = 1\n");
-    let v = submit(&d, &n, &cheap);
+    refused_before_escrow(
+        &d,
+        &n,
+        &cheap,
+        "price.per_mfuel 0 is below every provider's ask per Mfuel (lowest: 1); raise price.per_mfuel",
+    );
+    let v = submit_with(&d, &n, &cheap, &["--force"]);
     assert_eq!(
         v["reason"],
-        "nobody can take it: price 0 below every ask (lowest: 1)"
+        "nobody can take it: price.per_mfuel 0 is below every provider's ask per Mfuel (lowest: 1); raise price.per_mfuel"
+    );
+    // A bid far above every ask (1,000 vs 1 per Mfuel) wants a --yes.
+    let lavish = write_job(&work, "lavish", LOOP, "[price]\nper_mfuel = 1000\n");
+    let out = run(cairn(&d)
+        .args(["job", "submit"])
+        .arg(&lavish)
+        .args(["--node", &n]));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("price.per_mfuel = 1000 is more than 10x the highest ask")
+            && stderr(&out).contains("--yes"),
+        "{}",
+        stderr(&out)
     );
     let big_payment = 10_000u128;
     let cancelled = [v["id"].as_u64().unwrap(), gid];

@@ -150,11 +150,14 @@ impl fmt::Display for NoMatch {
                 )
             }
             Self::PricePerMfuel { bid, lowest } => {
-                write!(f, "price {bid} below every ask (lowest: {lowest})")
+                write!(
+                    f,
+                    "price.per_mfuel {bid} is below every provider's ask per Mfuel (lowest: {lowest}); raise price.per_mfuel"
+                )
             }
             Self::PricePerSecond { bid, lowest } => write!(
                 f,
-                "price per second {bid} below every ask (lowest: {lowest})"
+                "price.per_second {bid} is below every provider's ask per second (lowest: {lowest}); raise price.per_second"
             ),
             Self::Reputation { min, best } => write!(
                 f,
@@ -252,11 +255,20 @@ pub fn choose<'a>(demand: &Demand, offers: &'a [Offer]) -> Result<&'a Offer, NoM
         |o| o.free.covers(need),
         |c| NoMatch::Busy { capable: c.len() },
     )?;
+    // Spread the work: the least loaded capable provider first (the share of its cores
+    // already leased, in tenths), so one high-reputation provider does not take every job
+    // while others idle; then reputation, price and room.
     Ok(c.into_iter()
         .min_by(|a, b| {
             let rep = |o: &Offer| (o.reputation * 10.0).floor() as i64;
-            rep(b)
-                .cmp(&rep(a))
+            let load = |o: &Offer| {
+                let cap = u64::from(o.capacity.cpu_cores.max(1));
+                let used = cap.saturating_sub(u64::from(o.free.cpu_cores));
+                used * 10 / cap
+            };
+            load(a)
+                .cmp(&load(b))
+                .then(rep(b).cmp(&rep(a)))
                 .then(a.ask.per_mfuel.cmp(&b.ask.per_mfuel))
                 .then(a.ask.per_second.cmp(&b.ask.per_second))
                 .then(b.free.memory_bytes.cmp(&a.free.memory_bytes))
@@ -346,12 +358,12 @@ mod tests {
         );
         assert_eq!(
             why(&demand(1, 1, 0, 10), &offers),
-            "price 10 below every ask (lowest: 25)"
+            "price.per_mfuel 10 is below every provider's ask per Mfuel (lowest: 25); raise price.per_mfuel"
         );
         // The memory filter runs first: a 3 GiB job only reaches "a", whose ask is 25.
         assert_eq!(
             why(&demand(1, 3, 0, 20), &offers),
-            "price 20 below every ask (lowest: 25)"
+            "price.per_mfuel 20 is below every provider's ask per Mfuel (lowest: 25); raise price.per_mfuel"
         );
         let mut d = demand(1, 1, 0, 100);
         d.min_reputation = 0.9;
@@ -382,7 +394,7 @@ mod tests {
     }
 
     #[test]
-    fn choice_prefers_reputation_then_price_then_room() {
+    fn choice_spreads_load_then_prefers_reputation_price_and_room() {
         let mut offers = [
             offer("cheap", 4, 4, 0, 1),
             offer("trusted", 4, 4, 0, 9),
@@ -396,6 +408,12 @@ mod tests {
         assert_eq!(
             choose(&demand(1, 1, 0, 10), &offers).unwrap().provider,
             "trusted"
+        );
+        // A busy trusted provider does not take every job: the idle one gets the next.
+        offers[1].free.cpu_cores = 1;
+        assert_eq!(
+            choose(&demand(1, 1, 0, 10), &offers).unwrap().provider,
+            "roomy"
         );
         assert!((reputation(0, 0) - 0.5).abs() < 1e-12);
         assert!(reputation(10, 1) > reputation(10, 2));

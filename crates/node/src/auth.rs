@@ -22,8 +22,41 @@ pub fn sign_request(signer: &PrivateKeySigner, method: &str, path: &str, body: &
     )
 }
 
-/// The address that signed this request, after checking the signature and its age.
+/// Signatures seen within the freshness window: a signed request is accepted once. A captured
+/// request replayed inside the window (a second "cancel", an old heartbeat) is refused.
+#[derive(Debug, Default)]
+pub(crate) struct Replays {
+    seen: std::sync::Mutex<(
+        std::collections::HashSet<[u8; 32]>,
+        std::collections::VecDeque<(u64, [u8; 32])>,
+    )>,
+}
+
+impl Replays {
+    /// Records a signature made at `ms`; `false` if it was seen before.
+    fn first_use(&self, sig: &[u8], ms: u64) -> bool {
+        let digest: [u8; 32] = alloy::primitives::keccak256(sig).0;
+        let mut g = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let (set, order) = &mut *g;
+        // Forget what has aged out of the window (it would be refused as stale anyway).
+        let horizon = now_ms().saturating_sub(2 * AUTH_MAX_SKEW_MS);
+        while order.front().is_some_and(|(t, _)| *t < horizon) {
+            if let Some((_, d)) = order.pop_front() {
+                set.remove(&d);
+            }
+        }
+        if !set.insert(digest) {
+            return false;
+        }
+        order.push_back((ms.max(now_ms()), digest));
+        true
+    }
+}
+
+/// The address that signed this request, after checking the signature, its age, and that it
+/// was not used before.
 pub(crate) fn verify(
+    replays: &Replays,
     headers: &axum::http::HeaderMap,
     method: &str,
     path: &str,
@@ -68,6 +101,11 @@ pub(crate) fn verify(
             "{AUTH_HEADER}: signed by {signer}, not {claimed} (wrong key, or the request was altered)"
         )));
     }
+    if !replays.first_use(&bytes, ms) {
+        return Err(Error::Unauthorized(format!(
+            "{AUTH_HEADER}: this signed request was already used; sign each request anew"
+        )));
+    }
     Ok(signer)
 }
 
@@ -84,10 +122,11 @@ mod tests {
 
     #[test]
     fn signatures_bind_the_request() {
+        let r = Replays::default();
         let key = PrivateKeySigner::random();
         let v = sign_request(&key, "POST", "/jobs/1/result", b"{}");
         assert_eq!(
-            verify(&headers(&v), "POST", "/jobs/1/result", b"{}").unwrap(),
+            verify(&r, &headers(&v), "POST", "/jobs/1/result", b"{}").unwrap(),
             key.address()
         );
         for (m, p, b) in [
@@ -95,27 +134,37 @@ mod tests {
             ("GET", "/jobs/1/result", b"{}"),
             ("POST", "/jobs/1/result", b"{\"x\":1}"),
         ] {
-            let e = verify(&headers(&v), m, p, b).unwrap_err().to_string();
+            let e = verify(&r, &headers(&v), m, p, b).unwrap_err().to_string();
             assert!(
                 e.contains("signed by") || e.contains("bad signature"),
                 "{e}"
             );
         }
         assert!(
-            verify(&HeaderMap::new(), "POST", "/", b"")
+            verify(&r, &HeaderMap::new(), "POST", "/", b"")
                 .unwrap_err()
                 .to_string()
                 .contains("must be signed")
         );
         let other = PrivateKeySigner::random();
         let forged = v.replacen(&key.address().to_string(), &other.address().to_string(), 1);
-        assert!(verify(&headers(&forged), "POST", "/jobs/1/result", b"{}").is_err());
+        assert!(verify(&r, &headers(&forged), "POST", "/jobs/1/result", b"{}").is_err());
         let old = format!("{}:1:0x00", key.address());
         assert!(
-            verify(&headers(&old), "POST", "/", b"")
+            verify(&r, &headers(&old), "POST", "/", b"")
                 .unwrap_err()
                 .to_string()
                 .contains("clock")
         );
+    }
+
+    #[test]
+    fn a_signed_request_is_accepted_once() {
+        let r = Replays::default();
+        let key = PrivateKeySigner::random();
+        let v = sign_request(&key, "POST", "/jobs/1/cancel", b"{}");
+        assert!(verify(&r, &headers(&v), "POST", "/jobs/1/cancel", b"{}").is_ok());
+        let e = verify(&r, &headers(&v), "POST", "/jobs/1/cancel", b"{}").unwrap_err();
+        assert!(e.to_string().contains("already used"), "{e}");
     }
 }

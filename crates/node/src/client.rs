@@ -138,14 +138,22 @@ impl NodeClient {
 
     /// Stores a blob.
     pub async fn put_blob(&self, bytes: Vec<u8>) -> Result<BlobRef, ClientError> {
-        let resp = self
-            .send(
-                self.http
-                    .put(format!("{}/blob", self.base))
-                    .timeout(Duration::from_secs(600))
-                    .body(bytes),
-            )
-            .await?;
+        let mut req = self
+            .http
+            .put(format!("{}/blob", self.base))
+            .timeout(Duration::from_secs(600));
+        if let Some(s) = self.signer.clone() {
+            // Signing hashes the whole body: off the async runtime.
+            let (header, bytes) = tokio::task::spawn_blocking(move || {
+                (sign_request(&s, "PUT", "/blob", &bytes), bytes)
+            })
+            .await
+            .map_err(|e| ClientError::Decode(format!("signing a blob upload: {e}")))?;
+            req = req.header(AUTH_HEADER, header).body(bytes);
+        } else {
+            req = req.body(bytes);
+        }
+        let resp = self.send(req).await?;
         Self::json(resp).await
     }
 

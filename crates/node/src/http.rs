@@ -55,13 +55,14 @@ fn job_id(s: &str) -> Result<u64> {
 
 /// The signer, who must be the provider named in the path.
 fn provider_signer(
+    replays: &auth::Replays,
     headers: &HeaderMap,
     method: &str,
     path: &str,
     addr: &str,
     body: &[u8],
 ) -> Result<alloy::primitives::Address> {
-    let signer = auth::verify(headers, method, path, body)?;
+    let signer = auth::verify(replays, headers, method, path, body)?;
     let named = crate::node::parse_address("provider", addr)?;
     if named != signer {
         return Err(Error::Unauthorized(format!(
@@ -75,16 +76,23 @@ async fn info(State(node): State<Node>) -> Response {
     Json(node.info()).into_response()
 }
 
-async fn put_blob(State(node): State<Node>, body: Bytes) -> Result<Response> {
+/// Stores a blob from a signed request (a requester's module and inputs, a provider's
+/// outputs). Unreferenced blobs are collected after a grace period. Hashing (for the signature
+/// and the address) and writing run on the blocking pool, never on the runtime.
+async fn put_blob(State(node): State<Node>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let store = node.blobs().clone();
-    let bytes = body.to_vec();
+    let n = node.clone();
     let r = tokio::task::spawn_blocking(move || {
-        let r = BlobRef::of(&bytes);
-        store.put(&bytes).map(|_| r)
+        let signer = auth::verify(&n.shared.replays, &headers, "PUT", "/blob", &body)?;
+        let r = BlobRef::of(&body);
+        store
+            .put(&body)
+            .map_err(|e| Error::io("storing a blob", e))?;
+        tracing::debug!(%signer, sha256 = %r.sha256, size = r.size, "blob stored");
+        Ok::<_, Error>(r)
     })
     .await
-    .map_err(|e| Error::Corrupt(e.to_string()))?
-    .map_err(|e| Error::io("storing a blob", e))?;
+    .map_err(|e| Error::Corrupt(e.to_string()))??;
     Ok(Json(r).into_response())
 }
 
@@ -121,7 +129,13 @@ async fn cancel(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let signer = auth::verify(&headers, "POST", &format!("/jobs/{id}/cancel"), &body)?;
+    let signer = auth::verify(
+        &node.shared.replays,
+        &headers,
+        "POST",
+        &format!("/jobs/{id}/cancel"),
+        &body,
+    )?;
     Ok(Json(node.cancel(signer, job_id(&id)?)?).into_response())
 }
 
@@ -131,7 +145,13 @@ async fn started(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let signer = auth::verify(&headers, "POST", &format!("/jobs/{id}/started"), &body)?;
+    let signer = auth::verify(
+        &node.shared.replays,
+        &headers,
+        "POST",
+        &format!("/jobs/{id}/started"),
+        &body,
+    )?;
     Ok(Json(node.started(signer, job_id(&id)?)?).into_response())
 }
 
@@ -141,7 +161,13 @@ async fn release(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let signer = auth::verify(&headers, "POST", &format!("/jobs/{id}/release"), &body)?;
+    let signer = auth::verify(
+        &node.shared.replays,
+        &headers,
+        "POST",
+        &format!("/jobs/{id}/release"),
+        &body,
+    )?;
     let why: serde_json::Value = parse(&body, "{\"reason\": ...}")?;
     let why = why["reason"]
         .as_str()
@@ -156,7 +182,13 @@ async fn result(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let signer = auth::verify(&headers, "POST", &format!("/jobs/{id}/result"), &body)?;
+    let signer = auth::verify(
+        &node.shared.replays,
+        &headers,
+        "POST",
+        &format!("/jobs/{id}/result"),
+        &body,
+    )?;
     let report: RunReport = parse(&body, "RunReport")?;
     if report.job_id != job_id(&id)? {
         return Err(Error::BadRequest(format!(
@@ -168,7 +200,7 @@ async fn result(
 }
 
 async fn advertise(State(node): State<Node>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let signer = auth::verify(&headers, "POST", "/providers", &body)?;
+    let signer = auth::verify(&node.shared.replays, &headers, "POST", "/providers", &body)?;
     let ad: ProviderAdvert = parse(&body, "ProviderAdvert")?;
     Ok(Json(node.advertise(signer, ad).await?).into_response())
 }
@@ -188,7 +220,7 @@ async fn heartbeat(
     body: Bytes,
 ) -> Result<Response> {
     let path = format!("/providers/{addr}/heartbeat");
-    let signer = provider_signer(&headers, "POST", &path, &addr, &body)?;
+    let signer = provider_signer(&node.shared.replays, &headers, "POST", &path, &addr, &body)?;
     let hb: Heartbeat = parse(&body, "Heartbeat")?;
     Ok(Json(node.heartbeat(signer, &hb)?).into_response())
 }
@@ -200,7 +232,7 @@ async fn claim(
     body: Bytes,
 ) -> Result<Response> {
     let path = format!("/providers/{addr}/claim");
-    let signer = provider_signer(&headers, "POST", &path, &addr, &body)?;
+    let signer = provider_signer(&node.shared.replays, &headers, "POST", &path, &addr, &body)?;
     let wait = node.shared.config.claim_wait;
     match node.claim_wait(signer, wait).await? {
         Some(a) => Ok(Json(a).into_response()),

@@ -85,6 +85,8 @@ pub(crate) struct Shared {
     pub(crate) receipt_wake: Notify,
     pub(crate) receipt_key: Key,
     pub(crate) log: Option<cairn_log_server::LogClient>,
+    /// Signed requests already seen (replay protection).
+    pub(crate) replays: crate::auth::Replays,
     /// Held for the node's life: one node per data directory.
     _dir_lock: std::fs::File,
     /// Set when the node stops; the background loops watch it.
@@ -143,6 +145,7 @@ impl Node {
                 receipt_wake: Notify::new(),
                 receipt_key,
                 log,
+                replays: crate::auth::Replays::default(),
                 _dir_lock: dir_lock,
                 stop: tokio::sync::watch::channel(false).0,
                 loops: Mutex::new(Vec::new()),

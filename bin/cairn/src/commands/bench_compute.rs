@@ -444,7 +444,11 @@ async fn latency_on(
     }
 
     let requester = Escrow::new(net.as_account(1).await?, net.market);
-    client.put_blob(NOOP_WAT.as_bytes().to_vec()).await?;
+    // Blob uploads are signed: the requester's key.
+    NodeClient::new(&url)
+        .with_signer(net.keys[1].clone())
+        .put_blob(NOOP_WAT.as_bytes().to_vec())
+        .await?;
     let module = BlobRef::of(NOOP_WAT.as_bytes());
     let specs: Vec<JobSpec> = (0..n).map(|i| spec(&module, i)).collect::<Result<_>>()?;
     let total: u64 = specs.iter().map(|s| s.payment).sum::<u64>() * 2;

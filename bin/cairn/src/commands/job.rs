@@ -21,8 +21,18 @@ const DEVNET_REQUESTER: usize = 1;
 
 pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Result<ExitCode> {
     match cmd {
-        JobCmd::Submit { file, node, chain } => {
-            submit(file, &node.node, chain, settings, json_out).await
+        JobCmd::Submit {
+            file,
+            force,
+            yes,
+            node,
+            chain,
+        } => {
+            let checks = Checks {
+                force: *force,
+                yes: *yes,
+            };
+            submit(file, &node.node, chain, checks, settings, json_out).await
         }
         JobCmd::Status { id, node } => {
             let v = NodeClient::new(&node.node).job(*id).await?;
@@ -191,10 +201,85 @@ fn dataset_files(dir: &Path) -> Result<(Vec<(String, PathBuf)>, String)> {
     Ok((files, report.manifest.root().to_string()))
 }
 
+/// What `job submit` checks before anything is uploaded or escrowed.
+#[derive(Debug, Clone, Copy)]
+struct Checks {
+    /// Escrow even if nobody can take the job now.
+    force: bool,
+    /// Escrow a bid far above the market.
+    yes: bool,
+}
+
+/// A bid this many times the highest ask of the capable providers asks for `--yes`.
+const FAR_ABOVE_MARKET: u64 = 10;
+
+/// Refuses, before anything is uploaded or escrowed, a job that no provider online can take
+/// (naming why, in the terms of the job file), and a bid far above what the providers ask.
+async fn precheck(node: &NodeClient, job: &JobFile, checks: Checks, file: &Path) -> Result<()> {
+    let spec = job
+        .resolve(BlobRef::of(b""), vec![], None)
+        .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let providers = node.providers().await?;
+    let offers: Vec<cairn_compute::Offer> = providers
+        .iter()
+        .map(|p| cairn_compute::Offer {
+            provider: p.address.clone(),
+            capacity: p.capacity,
+            free: p.free,
+            ask: p.ask,
+            reputation: p.reputation,
+            online: p.online,
+        })
+        .collect();
+    let demand = cairn_compute::Demand::of(&spec, vec![]);
+    match cairn_compute::choose(&demand, &offers) {
+        Err(why) if !why.is_waiting() && !checks.force => bail!(
+            "{}: nobody can take this job now: {why}. Nothing was uploaded or escrowed; change the job file, or pass --force to escrow it and wait for a provider",
+            file.display()
+        ),
+        _ => {}
+    }
+    // The asks of the providers that have the resources.
+    let capable = offers.iter().filter(|o| {
+        o.online
+            && o.capacity.covers(&spec.resources)
+            && (spec.resources.gpus == 0 || o.capacity.gpus > 0)
+    });
+    let highest = capable
+        .map(|o| o.ask)
+        .fold(None, |m: Option<cairn_compute::Price>, a| {
+            Some(match m {
+                None => a,
+                Some(m) => cairn_compute::Price {
+                    per_mfuel: m.per_mfuel.max(a.per_mfuel),
+                    per_second: m.per_second.max(a.per_second),
+                },
+            })
+        });
+    if let Some(h) = highest
+        && !checks.yes
+    {
+        for (field, bid, ask) in [
+            ("price.per_mfuel", spec.price.per_mfuel, h.per_mfuel),
+            ("price.per_second", spec.price.per_second, h.per_second),
+        ] {
+            if bid > FAR_ABOVE_MARKET.saturating_mul(ask.max(1)) {
+                bail!(
+                    "{}: {field} = {bid} is more than {FAR_ABOVE_MARKET}x the highest ask of the providers that could run it ({ask}); the whole payment ({}) would be escrowed. Lower it, or pass --yes if you mean it",
+                    file.display(),
+                    fmt_usdt(spec.payment)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn submit(
     file: &Path,
     node_url: &str,
     chain_args: &ChainArgs,
+    checks: Checks,
     settings: &Settings,
     json_out: bool,
 ) -> Result<ExitCode> {
@@ -205,10 +290,12 @@ async fn submit(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let node = NodeClient::new(node_url);
+    let node = NodeClient::new(node_url).with_signer(chain_signer(settings, chain_args)?);
     let info = node.info().await?;
+    precheck(&node, &job, checks, file).await?;
 
-    // Upload the module and the inputs to the node's content-addressed store.
+    // Upload the module and the inputs to the node's content-addressed store (signed by the
+    // requester: the node takes blobs only from keys).
     let module_path = base.join(&job.module);
     let module = std::fs::read(&module_path)
         .with_context(|| format!("{}: module {}", file.display(), module_path.display()))?;

@@ -260,7 +260,7 @@ async fn a_job_nobody_can_take_says_why_and_is_refunded_at_expiry() {
             .unwrap()
             .reason
             .unwrap()
-            .contains("price 0 below every ask (lowest: 1)")
+            .contains("price.per_mfuel 0 is below every provider's ask per Mfuel (lowest: 1)")
     );
     f.ledger.advance(61);
     f.node.chain_pass().await.unwrap(); // reads the chain clock
@@ -493,13 +493,30 @@ async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json
 async fn http_requires_signatures_and_serves_blobs() {
     let f = fixture(Duration::from_secs(30)).await;
     let app = router(f.node.clone());
+    // Anonymous uploads are refused; signed ones are stored; a replayed one is refused.
     let (s, v, _) = call(
         &app,
         Request::put("/blob").body(Body::from("hello")).unwrap(),
     )
     .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    let uploader = PrivateKeySigner::random();
+    let auth = sign_request(&uploader, "PUT", "/blob", b"hello");
+    let put = |auth: &str| {
+        Request::put("/blob")
+            .header(AUTH_HEADER, auth)
+            .body(Body::from("hello"))
+            .unwrap()
+    };
+    let (s, v, _) = call(&app, put(&auth)).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["sha256"], BlobRef::of(b"hello").sha256);
+    let (s, v, _) = call(&app, put(&auth)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(
+        v["detail"].as_str().unwrap().contains("already used"),
+        "{v}"
+    );
     let (s, _, bytes) = call(
         &app,
         Request::get(format!("/blob/{}", BlobRef::of(b"hello").sha256))
