@@ -26,11 +26,14 @@ pub fn sign_request(signer: &PrivateKeySigner, method: &str, path: &str, body: &
 /// request replayed inside the window (a second "cancel", an old heartbeat) is refused.
 #[derive(Debug, Default)]
 pub(crate) struct Replays {
-    seen: std::sync::Mutex<(
-        std::collections::HashSet<[u8; 32]>,
-        std::collections::VecDeque<(u64, [u8; 32])>,
-    )>,
+    seen: std::sync::Mutex<Seen>,
 }
+
+/// Signature digests, and the same in the order they were seen (to forget old ones).
+type Seen = (
+    std::collections::HashSet<[u8; 32]>,
+    std::collections::VecDeque<(u64, [u8; 32])>,
+);
 
 impl Replays {
     /// Records a signature made at `ms`; `false` if it was seen before.
