@@ -60,9 +60,12 @@ pub(crate) enum Command {
     /// Share this machine as a compute provider (`cairn worker --node URL --key FILE`), or show
     /// its jobs and earnings (`cairn worker status`).
     Worker(WorkerArgs),
-    /// Submit compute jobs and follow them: submit, status, logs, result, cancel.
+    /// Submit compute jobs and follow them: submit, list, status, logs, result, cancel, recover.
     #[command(subcommand)]
     Job(JobCmd),
+    /// The providers a node knows: capacity, asks, reputation, whether they are online.
+    #[command(subcommand)]
+    Provider(ProviderCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -724,12 +727,33 @@ pub(crate) struct WorkerArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum ProviderCmd {
+    /// Every provider the node knows, with capacity, free resources, asks and reputation.
+    List {
+        #[command(flatten)]
+        node: NodeUrlArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum WorkerCmd {
     /// Stake, advertise, heartbeat and run jobs until stopped (the default).
     Run(WorkerRunArgs),
-    /// The worker's jobs and earnings, from its local state (refreshed from the node if it
-    /// answers).
+    /// The worker's jobs and earnings (local state, refreshed from the node), and on chain its
+    /// balances and stake.
     Status(WorkerStatusArgs),
+    /// Start unbonding stake (it stays slashable until withdrawn after the unbonding delay).
+    Unstake {
+        /// USDT base units to unbond (`all`: everything bonded).
+        amount: String,
+        #[command(flatten)]
+        who: WorkerStatusArgs,
+    },
+    /// Withdraw stake whose unbonding delay has passed.
+    Withdraw {
+        #[command(flatten)]
+        who: WorkerStatusArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -768,6 +792,9 @@ pub(crate) struct WorkerStatusArgs {
     /// The provider's key file (to find its state). Default: the only worker under <data-dir>.
     #[arg(long, env = "CAIRN_WORKER_KEY")]
     pub(crate) key: Option<PathBuf>,
+    /// JSON-RPC URL of the chain. Default: the one the node reports.
+    #[arg(long, env = "CAIRN_RPC_URL")]
+    pub(crate) rpc_url: Option<String>,
 }
 
 /// The node a job command talks to.
@@ -792,6 +819,26 @@ pub(crate) enum JobCmd {
         /// Escrow a bid more than 10x the highest ask of the providers that could take it.
         #[arg(long)]
         yes: bool,
+        #[command(flatten)]
+        node: NodeUrlArgs,
+        #[command(flatten)]
+        chain: ChainArgs,
+    },
+    /// Your jobs on the node, newest first (`--all`: everyone's).
+    List {
+        /// Every requester's jobs, not only yours.
+        #[arg(long)]
+        all: bool,
+        /// Only jobs in this state (queued, assigned, running, committed, settled, failed,
+        /// expired, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// How many (1 to 500).
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Jobs older than this id (the next page).
+        #[arg(long)]
+        before: Option<u64>,
         #[command(flatten)]
         node: NodeUrlArgs,
         #[command(flatten)]

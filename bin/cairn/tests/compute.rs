@@ -604,6 +604,24 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // The provider list, the requester's own jobs, and a provider's bond on chain.
+    let list = stdout(&run(cairn(&d).args(["provider", "list", "--node", &n])));
+    assert!(
+        list.contains(&w1.address) && list.contains(&w2.address) && list.contains("ask/Mfuel"),
+        "{list}"
+    );
+    let mine = json(cairn(&d).args(["--json", "job", "list", "--node", &n, "--limit", "500"]));
+    let mine = mine.as_array().unwrap();
+    assert!(mine.iter().all(|j| j["requester"] == requester.as_str()));
+    assert!(mine.iter().any(|j| j["id"] == id), "the long job is listed");
+    let ws = json(
+        cairn(&d)
+            .args(["--json", "worker", "status", "--key"])
+            .arg(&key),
+    );
+    assert_eq!(ws["chain"]["eligible"], true, "{ws:#}");
+    assert_ne!(ws["chain"]["stake"], "0");
+
     // 5. A running job cancelled by its requester stops at once; the provider is paid the
     // fuel it metered, the requester gets the rest.
     let id = submit(&d, &n, &long)["id"].as_u64().unwrap();
@@ -629,4 +647,16 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         v["payment"].as_u64().unwrap() - charge,
         "{v:#}"
     );
+
+    // 6. A provider leaves: unbonding starts; it is no longer eligible for jobs.
+    let u = json(
+        cairn(&d)
+            .args(["--json", "worker", "unstake", "all", "--key"])
+            .arg(&key),
+    );
+    assert_eq!(u["stake"], "0", "{u:#}");
+    assert_ne!(u["unbonding"], "0");
+    let out = run(cairn(&d).args(["worker", "withdraw", "--key"]).arg(&key));
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("StillUnbonding"), "{}", stderr(&out));
 }

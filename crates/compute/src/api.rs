@@ -139,6 +139,27 @@ pub struct HeartbeatReply {
     pub cancel: Vec<u64>,
 }
 
+/// `GET /jobs`: a page of jobs, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobQuery {
+    /// Only this requester's jobs (`0x…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
+    /// Only jobs in this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<JobState>,
+    /// Only jobs with ids below this one (the next page: the last id of this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
+    /// At most this many (1 to 500; default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+/// The most jobs one `GET /jobs` page holds.
+pub const MAX_JOB_PAGE: usize = 500;
+
 /// A lease on a job.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

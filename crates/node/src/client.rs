@@ -193,6 +193,27 @@ impl NodeClient {
         Self::json(self.post("/jobs", req).await?).await
     }
 
+    /// A page of jobs, newest first.
+    pub async fn jobs(
+        &self,
+        q: &cairn_compute::api::JobQuery,
+    ) -> Result<Vec<JobView>, ClientError> {
+        let mut parts = Vec::new();
+        if let Some(r) = &q.requester {
+            parts.push(format!("requester={r}"));
+        }
+        if let Some(s) = q.state {
+            parts.push(format!("state={}", s.as_str()));
+        }
+        if let Some(b) = q.before {
+            parts.push(format!("before={b}"));
+        }
+        if let Some(l) = q.limit {
+            parts.push(format!("limit={l}"));
+        }
+        self.get(&format!("/jobs?{}", parts.join("&"))).await
+    }
+
     /// A job's status.
     pub async fn job(&self, id: u64) -> Result<JobView, ClientError> {
         self.get(&format!("/jobs/{id}")).await

@@ -28,7 +28,7 @@ pub fn router(node: Node) -> Router {
             put(put_blob).layer(DefaultBodyLimit::max(MAX_BLOB_BYTES)),
         )
         .route("/blob/{sha256}", get(get_blob))
-        .route("/jobs", post(submit))
+        .route("/jobs", post(submit).get(jobs))
         .route("/jobs/{id}", get(job))
         .route("/jobs/{id}/logs", get(logs))
         .route("/jobs/{id}/cancel", post(cancel))
@@ -113,6 +113,36 @@ async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response> {
     let req: SubmitJob = parse(&body, "SubmitJob")?;
     let view = node.submit(req).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+async fn jobs(
+    State(node): State<Node>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Result<Response> {
+    let q: cairn_compute::api::JobQuery = serde_urlencoded_query(q.as_deref().unwrap_or(""))?;
+    Ok(Json(node.jobs(&q)?).into_response())
+}
+
+/// Parses `requester=0x..&state=running&before=10&limit=5`, naming what is wrong.
+fn serde_urlencoded_query(q: &str) -> Result<cairn_compute::api::JobQuery> {
+    let mut out = cairn_compute::api::JobQuery::default();
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let bad = |what: &str| Error::BadRequest(format!("query {k}={v:?}: {what}"));
+        match k {
+            "requester" => out.requester = Some(v.to_owned()),
+            "state" => {
+                out.state = Some(
+                    cairn_compute::JobState::parse(v)
+                        .ok_or_else(|| bad("not a job state (queued, assigned, running, committed, settled, failed, expired, cancelled)"))?,
+                )
+            }
+            "before" => out.before = Some(v.parse().map_err(|_| bad("not a job id"))?),
+            "limit" => out.limit = Some(v.parse().map_err(|_| bad("not a number"))?),
+            _ => return Err(bad("unknown parameter; use requester, state, before or limit")),
+        }
+    }
+    Ok(out)
 }
 
 async fn job(State(node): State<Node>, Path(id): Path<String>) -> Result<Response> {

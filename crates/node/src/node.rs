@@ -366,6 +366,39 @@ impl Node {
         Ok(view(&row))
     }
 
+    /// A page of jobs, newest first, filtered by requester and state.
+    pub fn jobs(&self, q: &cairn_compute::api::JobQuery) -> Result<Vec<JobView>> {
+        let limit = q.limit.unwrap_or(50);
+        if limit == 0 || limit > cairn_compute::api::MAX_JOB_PAGE {
+            return Err(Error::BadRequest(format!(
+                "limit {limit} is out of range: ask for 1 to {} jobs per page",
+                cairn_compute::api::MAX_JOB_PAGE
+            )));
+        }
+        let requester = match &q.requester {
+            Some(r) => Some(parse_address("requester", r)?.to_string()),
+            None => None,
+        };
+        let mut before = q.before.unwrap_or(u64::MAX);
+        let mut out = Vec::new();
+        let store = self.store();
+        let r = store.read();
+        while out.len() < limit {
+            let batch = r.jobs_before(before, 500)?;
+            let Some(last) = batch.last() else { break };
+            before = last.id;
+            out.extend(
+                batch
+                    .iter()
+                    .filter(|j| requester.as_deref().is_none_or(|x| j.requester == x))
+                    .filter(|j| q.state.is_none_or(|s| j.state == s))
+                    .take(limit - out.len())
+                    .map(view),
+            );
+        }
+        Ok(out)
+    }
+
     /// A job's history and streams.
     pub fn logs(&self, id: u64) -> Result<JobLogs> {
         let (row, events) = {

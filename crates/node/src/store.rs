@@ -234,6 +234,14 @@ macro_rules! reads {
                 )
             }
 
+            /// Up to `limit` jobs with ids below `before`, newest first.
+            pub(crate) fn jobs_before(&self, before: u64, limit: usize) -> Result<Vec<JobRow>> {
+                self.query(
+                    "SELECT body FROM jobs WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+                    params![before.min(i64::MAX as u64) as i64, limit as i64],
+                )
+            }
+
             /// Jobs whose receipt is due, at most `limit`.
             pub(crate) fn jobs_needing_receipt(&self, limit: usize) -> Result<Vec<JobRow>> {
                 self.query(

@@ -66,6 +66,62 @@ pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Re
         }
         JobCmd::Result { id, out, node } => result(*id, out.as_deref(), &node.node, json_out).await,
         JobCmd::Recover { id, market } => recover(*id, market, settings, json_out).await,
+        JobCmd::List {
+            all,
+            state,
+            limit,
+            before,
+            node,
+            chain: c,
+        } => {
+            let state = match state {
+                Some(s) => Some(cairn_compute::JobState::parse(s).ok_or_else(|| {
+                    anyhow!("--state {s:?} is not a job state: use queued, assigned, running, committed, settled, failed, expired or cancelled")
+                })?),
+                None => None,
+            };
+            let requester = if *all {
+                None
+            } else {
+                Some(chain_signer(settings, c)?.address().to_string())
+            };
+            let q = cairn_compute::api::JobQuery {
+                requester: requester.clone(),
+                state,
+                before: *before,
+                limit: Some(*limit),
+            };
+            let jobs = NodeClient::new(&node.node).jobs(&q).await?;
+            if json_out {
+                output::json(&jobs);
+            } else if jobs.is_empty() {
+                output::print(&match requester {
+                    Some(r) => format!("no jobs of {r} on {}\n", node.node),
+                    None => format!("no jobs on {}\n", node.node),
+                });
+            } else {
+                let mut s = format!(
+                    "{:>6}  {:<16} {:<10} {:>14} {:>14}  {}\n",
+                    "id", "name", "state", "escrowed", "paid", "why"
+                );
+                for j in &jobs {
+                    s.push_str(&format!(
+                        "{:>6}  {:<16} {:<10} {:>14} {:>14}  {}\n",
+                        j.id,
+                        j.name,
+                        j.state.as_str(),
+                        fmt_usdt(j.payment),
+                        j.paid.map(fmt_usdt).unwrap_or_else(|| "-".into()),
+                        j.reason.as_deref().unwrap_or("")
+                    ));
+                }
+                if let Some(last) = jobs.last().filter(|_| jobs.len() == *limit) {
+                    s.push_str(&format!("more: --before {}\n", last.id));
+                }
+                output::print(&s);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         JobCmd::Cancel { id, node, chain: c } => {
             let signer = chain_signer(settings, c)?;
             let v = NodeClient::new(&node.node)
@@ -80,6 +136,58 @@ pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Re
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `cairn provider list`.
+pub(super) async fn providers(cmd: &crate::cli::ProviderCmd, json_out: bool) -> Result<ExitCode> {
+    let crate::cli::ProviderCmd::List { node } = cmd;
+    let list = NodeClient::new(&node.node).providers().await?;
+    if json_out {
+        output::json(&list);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if list.is_empty() {
+        output::print(&format!("no providers have advertised to {}\n", node.node));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    let mut s = format!(
+        "{:<42} {:<7} {:>11} {:>15} {:>5} {:>10} {:>9} {:>5} {:>13} {:>14}\n",
+        "provider",
+        "online",
+        "cores free",
+        "memory free",
+        "gpus",
+        "ask/Mfuel",
+        "ask/s",
+        "rep",
+        "done/fail/lost",
+        "earned"
+    );
+    for p in &list {
+        s.push_str(&format!(
+            "{:<42} {:<7} {:>11} {:>15} {:>5} {:>10} {:>9} {:>5.2} {:>13} {:>14}\n",
+            p.address,
+            if p.online { "yes" } else { "no" },
+            format!("{}/{}", p.free.cpu_cores, p.capacity.cpu_cores),
+            format!(
+                "{:.1}/{:.1} GiB",
+                gib(p.free.memory_bytes),
+                gib(p.capacity.memory_bytes)
+            ),
+            p.capacity.gpus,
+            p.ask.per_mfuel,
+            p.ask.per_second,
+            p.reputation,
+            format!("{}/{}/{}", p.jobs_completed, p.jobs_failed, p.leases_lost),
+            fmt_usdt(p.earned)
+        ));
+        if !p.gpu_names.is_empty() {
+            s.push_str(&format!("{:<42} gpus: {}\n", "", p.gpu_names.join(", ")));
+        }
+    }
+    output::print(&s);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `cairn job recover`: the requester takes its escrow back from the contract directly.

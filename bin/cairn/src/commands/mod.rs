@@ -43,5 +43,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(cmd) => node::run(cmd, &settings, cli.json).await,
         Command::Worker(args) => worker::run(args, &settings, cli.json).await,
         Command::Job(cmd) => job::run(cmd, &settings, cli.json).await,
+        Command::Provider(cmd) => job::providers(cmd, cli.json).await,
     }
 }

@@ -24,7 +24,136 @@ pub(super) async fn run(
         None => serve(&args.run, settings, json_out).await,
         Some(WorkerCmd::Run(a)) => serve(a, settings, json_out).await,
         Some(WorkerCmd::Status(a)) => status(a, settings, json_out).await,
+        Some(WorkerCmd::Unstake { amount, who }) => {
+            stake_tx(who, Some(amount), settings, json_out).await
+        }
+        Some(WorkerCmd::Withdraw { who }) => stake_tx(who, None, settings, json_out).await,
     }
+}
+
+/// The worker's state directory: `--key`'s, else the only one under the data dir.
+fn state_dir_of(a: &WorkerStatusArgs, settings: &Settings) -> Result<std::path::PathBuf> {
+    Ok(match &a.key {
+        Some(k) => state_dir(&settings.data_dir, &read_key(k)?.address().to_string()),
+        None => {
+            let root = settings.data_dir.join("worker");
+            let dirs: Vec<_> = std::fs::read_dir(&root)
+                .map(|it| it.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            match dirs.as_slice() {
+                [one] => one.clone(),
+                [] => bail!(
+                    "no worker state under {}: run `cairn worker --node URL --key FILE` first",
+                    root.display()
+                ),
+                _ => bail!(
+                    "{} workers under {}: pass --key to pick one",
+                    dirs.len(),
+                    root.display()
+                ),
+            }
+        }
+    })
+}
+
+/// The market the worker's node settles on, as a client signing with `signer` (or read-only).
+async fn market_of(
+    state: &WorkerState,
+    rpc_url: Option<&str>,
+    signer: Option<PrivateKeySigner>,
+) -> Result<Escrow> {
+    if state.node.is_empty() {
+        bail!("this worker never reached a node; run it once with --node");
+    }
+    let info = NodeClient::new(&state.node)
+        .info()
+        .await
+        .with_context(|| format!("asking the node {} which market it uses", state.node))?;
+    let rpc = rpc_url.unwrap_or(&info.rpc_url);
+    let chain = Chain::connect(&config_for(rpc, info.chain_id), signer).await?;
+    let market = info
+        .market
+        .parse()
+        .map_err(|_| anyhow!("the node reports a bad market address {:?}", info.market))?;
+    Ok(Escrow::new(chain, market))
+}
+
+/// `worker unstake <amount>` (with `Some`) or `worker withdraw`.
+async fn stake_tx(
+    a: &WorkerStatusArgs,
+    amount: Option<&String>,
+    settings: &Settings,
+    json_out: bool,
+) -> Result<ExitCode> {
+    let key = a.key.as_ref().ok_or_else(|| {
+        anyhow!("pass --key <file> with the provider's key: it signs the transaction")
+    })?;
+    let signer = read_key(key)?;
+    let who = signer.address();
+    let state = WorkerState::load(&state_dir_of(a, settings)?)?;
+    let escrow = market_of(&state, a.rpc_url.as_deref(), Some(signer)).await?;
+    let bond = escrow.provider(who).await?;
+    let tx = match amount {
+        Some(amount) => {
+            let amount = if amount == "all" {
+                bond.stake
+            } else {
+                amount.parse::<U256>().map_err(|_| {
+                    anyhow!("amount {amount:?} is not a number of USDT base units (or `all`)")
+                })?
+            };
+            if amount.is_zero() || amount > bond.stake {
+                bail!(
+                    "{who} has {} base units bonded; unstake between 1 and that (or `all`)",
+                    bond.stake
+                );
+            }
+            escrow.request_unstake(amount).await?
+        }
+        None => escrow.withdraw_stake().await?,
+    };
+    let after = escrow.provider(who).await?;
+    if json_out {
+        output::json(&json!({
+            "provider": who.to_string(),
+            "tx": tx.tx_hash.to_string(),
+            "stake": after.stake.to_string(),
+            "unbonding": after.unbonding.to_string(),
+            "unlockAt": after.unlock_at,
+        }));
+    } else {
+        output::print(&format!(
+            "{} (tx {}): stake {}, unbonding {} (withdrawable from chain time {})\n",
+            if amount.is_some() {
+                "unbonding started"
+            } else {
+                "withdrawn"
+            },
+            tx.tx_hash,
+            after.stake,
+            after.unbonding,
+            after.unlock_at
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The provider's balances and bond on chain.
+async fn chain_view(state: &WorkerState, rpc_url: Option<&str>) -> Result<serde_json::Value> {
+    let escrow = market_of(state, rpc_url, None).await?;
+    let who: alloy::primitives::Address = state
+        .address
+        .parse()
+        .map_err(|_| anyhow!("the worker state names a bad address {:?}", state.address))?;
+    let bond = escrow.provider(who).await?;
+    Ok(json!({
+        "usdt": escrow.token_balance(who).await?.to_string(),
+        "wei": escrow.chain().balance(who).await?.to_string(),
+        "stake": bond.stake.to_string(),
+        "unbonding": bond.unbonding.to_string(),
+        "unlockAt": bond.unlock_at,
+        "eligible": escrow.is_eligible(who).await?,
+    }))
 }
 
 /// Whether the local devnet is up (keys may then be created and funded on the fly).
@@ -210,27 +339,7 @@ async fn serve(a: &WorkerRunArgs, settings: &Settings, json_out: bool) -> Result
 }
 
 async fn status(a: &WorkerStatusArgs, settings: &Settings, json_out: bool) -> Result<ExitCode> {
-    let dir = match &a.key {
-        Some(k) => state_dir(&settings.data_dir, &read_key(k)?.address().to_string()),
-        None => {
-            let root = settings.data_dir.join("worker");
-            let dirs: Vec<_> = std::fs::read_dir(&root)
-                .map(|it| it.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-                .unwrap_or_default();
-            match dirs.as_slice() {
-                [one] => one.clone(),
-                [] => bail!(
-                    "no worker state under {}: run `cairn worker --node URL --key FILE` first",
-                    root.display()
-                ),
-                _ => bail!(
-                    "{} workers under {}: pass --key to pick one",
-                    dirs.len(),
-                    root.display()
-                ),
-            }
-        }
-    };
+    let dir = state_dir_of(a, settings)?;
     let mut state = WorkerState::load(&dir)?;
     // Refresh settled payments from the node when it answers (best effort).
     let mut node_note = None;
@@ -257,13 +366,32 @@ async fn status(a: &WorkerStatusArgs, settings: &Settings, json_out: bool) -> Re
         }
         state.save(&dir)?;
     }
+    // On chain: balances and the bond (best effort: the node or chain may be down).
+    let chain = match chain_view(&state, a.rpc_url.as_deref()).await {
+        Ok(v) => Some(v),
+        Err(e) => {
+            node_note.get_or_insert(format!("chain not reachable ({e:#})"));
+            None
+        }
+    };
     if json_out {
         let mut v = serde_json::to_value(&state)?;
         v["earned"] = json!(state.earned());
         v["pending"] = json!(state.pending());
+        v["chain"] = json!(chain);
         output::json(&v);
     } else {
         output::print(&state.summary());
+        if let Some(c) = &chain {
+            output::print(&format!(
+                "  on chain: {} USDT base units, {} wei; stake {} bonded, {} unbonding (withdrawable from chain time {})\n",
+                c["usdt"].as_str().unwrap_or("?"),
+                c["wei"].as_str().unwrap_or("?"),
+                c["stake"].as_str().unwrap_or("?"),
+                c["unbonding"].as_str().unwrap_or("?"),
+                c["unlockAt"]
+            ));
+        }
         for j in state.jobs.iter().rev().take(10) {
             output::print(&format!(
                 "  job {} {:<10} {:?} fuel {} paid {}{}\n",
