@@ -690,7 +690,8 @@ pub(crate) struct NodeServeArgs {
     /// Node directory (database, blobs, receipt key). Default: <data-dir>/node
     #[arg(long)]
     pub(crate) dir: Option<PathBuf>,
-    /// Transparency log that receives the job receipts.
+    /// Transparency log that receives the job receipts. Default: the local log
+    /// (http://127.0.0.1:7300) when it answers; receipts are off otherwise.
     #[arg(long, env = "CAIRN_LOG_URL")]
     pub(crate) log: Option<String>,
     /// Milliseconds between worker heartbeats.
@@ -865,6 +866,10 @@ pub(crate) enum JobCmd {
         /// Directory to write into. Default: ./job-<id>
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Wait until the job has ended (paid, with its receipt, or stopped), at most this
+        /// many seconds (e.g. `--wait 300`).
+        #[arg(long, value_name = "SECS")]
+        wait: Option<u64>,
         #[command(flatten)]
         node: NodeUrlArgs,
     },

@@ -131,6 +131,20 @@ impl NodeClient {
         self.send(req.body(bytes)).await
     }
 
+    /// The node's self-description, waiting up to `at_most` for a node that is still starting
+    /// (connection refused) to answer.
+    pub async fn info_when_up(&self, at_most: Duration) -> Result<NodeInfo, ClientError> {
+        let deadline = std::time::Instant::now() + at_most;
+        loop {
+            match self.info().await {
+                Err(ClientError::Unreachable { .. }) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// The node's self-description.
     pub async fn info(&self) -> Result<NodeInfo, ClientError> {
         self.get("/info").await

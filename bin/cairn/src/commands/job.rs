@@ -64,7 +64,17 @@ pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Re
             }
             Ok(ExitCode::SUCCESS)
         }
-        JobCmd::Result { id, out, node } => result(*id, out.as_deref(), &node.node, json_out).await,
+        JobCmd::Result {
+            id,
+            out,
+            wait,
+            node,
+        } => {
+            if let Some(secs) = wait {
+                wait_until_done(*id, &node.node, Duration::from_secs(*secs)).await?;
+            }
+            result(*id, out.as_deref(), &node.node, json_out).await
+        }
         JobCmd::Recover { id, market } => recover(*id, market, settings, json_out).await,
         JobCmd::List {
             all,
@@ -141,7 +151,9 @@ pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Re
 /// `cairn provider list`.
 pub(super) async fn providers(cmd: &crate::cli::ProviderCmd, json_out: bool) -> Result<ExitCode> {
     let crate::cli::ProviderCmd::List { node } = cmd;
-    let list = NodeClient::new(&node.node).providers().await?;
+    let client = NodeClient::new(&node.node);
+    client.info_when_up(NODE_START).await?;
+    let list = client.providers().await?;
     if json_out {
         output::json(&list);
         return Ok(ExitCode::SUCCESS);
@@ -318,6 +330,9 @@ struct Checks {
     yes: bool,
 }
 
+/// How long a command waits for a node that is still starting.
+const NODE_START: Duration = Duration::from_secs(20);
+
 /// A bid this many times the highest ask of the capable providers asks for `--yes`.
 const FAR_ABOVE_MARKET: u64 = 10;
 
@@ -327,7 +342,13 @@ async fn precheck(node: &NodeClient, job: &JobFile, checks: Checks, file: &Path)
     let spec = job
         .resolve(BlobRef::of(b""), vec![], None)
         .map_err(|e| anyhow!("{}: {e}", file.display()))?;
-    let providers = node.providers().await?;
+    // Providers that are starting (staking, advertising) count: wait a little for the first.
+    let mut providers = node.providers().await?;
+    let deadline = std::time::Instant::now() + NODE_START;
+    while !providers.iter().any(|p| p.online) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        providers = node.providers().await?;
+    }
     let offers: Vec<cairn_compute::Offer> = providers
         .iter()
         .map(|p| cairn_compute::Offer {
@@ -399,7 +420,7 @@ async fn submit(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let node = NodeClient::new(node_url).with_signer(chain_signer(settings, chain_args)?);
-    let info = node.info().await?;
+    let info = node.info_when_up(NODE_START).await?;
     precheck(&node, &job, checks, file).await?;
 
     // Upload the module and the inputs to the node's content-addressed store (signed by the
@@ -500,6 +521,34 @@ async fn submit(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Polls until job `id` has ended: settled with its receipt (when the node logs receipts), or
+/// stopped with its refund on chain.
+async fn wait_until_done(id: u64, node_url: &str, at_most: Duration) -> Result<()> {
+    let node = NodeClient::new(node_url);
+    let deadline = std::time::Instant::now() + at_most;
+    let logs = node.info().await?.log.is_some();
+    loop {
+        let v = node.job(id).await?;
+        let done = match v.state {
+            cairn_compute::JobState::Settled => !logs || v.receipt.is_some(),
+            s if s.is_terminal() => v.refunded.is_some(),
+            _ => false,
+        };
+        if done {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            bail!(
+                "job {id} is still {} after {} s{}; wait longer (--wait) or see `cairn job status {id}`",
+                v.state,
+                at_most.as_secs(),
+                v.reason.map(|r| format!(" ({r})")).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 async fn result(id: u64, out: Option<&Path>, node_url: &str, json_out: bool) -> Result<ExitCode> {

@@ -146,7 +146,31 @@ pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> R
         Duration::from_millis(a.heartbeat_ms.max(50)),
         Duration::from_millis(a.lease_ms.max(100)),
     );
-    if let Some(log) = &a.log {
+    // Receipts: the log given, else the local one when it answers.
+    let log = match &a.log {
+        Some(l) => Some(l.clone()),
+        None => {
+            let local = crate::cli::DEFAULT_LOG_URL;
+            // A log started just before the node may take a moment to listen.
+            let client = cairn_log_server::LogClient::new(local);
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            let mut up = client.info().await.is_ok();
+            while !up && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                up = client.info().await.is_ok();
+            }
+            match up {
+                true => Some(local.to_owned()),
+                false => {
+                    eprintln!(
+                        "note: no transparency log answers at {local}; job receipts are off (start `cairn log serve` and restart the node, or pass --log URL)"
+                    );
+                    None
+                }
+            }
+        }
+    };
+    if let Some(log) = &log {
         config = config.with_log(log.clone());
     }
     config = config.with_overrun_grace(Duration::from_millis(a.overrun_grace_ms));
@@ -176,7 +200,7 @@ pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> R
             "compute node listening on http://{addr}\nmarket {} on chain {} (operator {operator})\nreceipts: {}\n",
             info.market,
             info.chain_id,
-            a.log.as_deref().unwrap_or("off (pass --log <url>)")
+            log.as_deref().unwrap_or("off (pass --log <url>)")
         ));
     }
     let stopping = node.clone();

@@ -1,0 +1,151 @@
+//! The README's walk-throughs, run as written.
+//!
+//! The compute walk-through is the shell block after the `<!-- walkthrough: compute -->` marker
+//! in README.md. It runs verbatim under `bash -euo pipefail` in a scratch directory that looks
+//! like the repository root (links to `examples/`, `target/`, `data/`, `node_modules/`), with
+//! the built `cairn` first on `PATH`. Only the configuration layer differs from a user's shell:
+//! `CAIRN_*` variables move the data directory and the ports off the defaults, so the test never
+//! touches a developer's own `.cairn` or a devnet they are running.
+mod common;
+
+use common::{cairn, json, repo};
+use std::{net::TcpListener, path::PathBuf, process::Command, time::Duration};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The fenced block of `lang` that follows `marker` in the README.
+fn block_after(readme: &str, marker: &str, lang: &str) -> String {
+    let at = readme
+        .find(marker)
+        .unwrap_or_else(|| panic!("README.md has no {marker:?}"));
+    let rest = &readme[at..];
+    let open = format!("```{lang}\n");
+    let start = rest.find(&open).expect("a fenced block after the marker") + open.len();
+    let end = rest[start..].find("```").expect("the block ends");
+    rest[start..start + end].to_owned()
+}
+
+#[test]
+fn the_readme_job_toml_reference_is_a_valid_job_file() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let toml = block_after(&readme, "**`job.toml`**", "toml");
+    let job = cairn_compute::JobFile::from_toml(&toml)
+        .unwrap_or_else(|e| panic!("the README's job.toml does not parse: {e}\n{toml}"));
+    assert_eq!(job.name, "wordcount");
+}
+
+#[test]
+fn the_readme_compute_walkthrough_runs_as_written() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let script = block_after(&readme, "<!-- walkthrough: compute", "sh");
+    assert!(script.contains("cairn job submit"), "{script}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for name in ["examples", "target", "data", "node_modules"] {
+        std::os::unix::fs::symlink(repo().join(name), root.join(name)).unwrap();
+    }
+    let data = root.join("state");
+    let (devnet, log, node) = (free_port(), free_port(), free_port());
+    let env: Vec<(&str, String)> = vec![
+        ("CAIRN_DATA_DIR", data.display().to_string()),
+        ("CAIRN_DEVNET_PORT", devnet.to_string()),
+        ("CAIRN_LOG_LISTEN", format!("127.0.0.1:{log}")),
+        ("CAIRN_LOG_URL", format!("http://127.0.0.1:{log}")),
+        ("CAIRN_NODE_LISTEN", format!("127.0.0.1:{node}")),
+        ("CAIRN_NODE_URL", format!("http://127.0.0.1:{node}")),
+    ];
+    // `make up`'s devnet (the build is done: this test runs the built binary).
+    let mut up = cairn(&data);
+    up.current_dir(root).args(["--json", "devnet", "up"]);
+    for (k, v) in &env {
+        up.env(k, v);
+    }
+    json(&mut up);
+    let _down = Down(root.to_owned(), data.clone(), env.clone());
+
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_cairn"));
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // Background services end with the script, however it ends.
+    let wrapped =
+        format!("set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{script}");
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(&wrapped)
+        .current_dir(root)
+        .env("PATH", path)
+        .env("RUST_LOG", "warn");
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let out = run_with_timeout(cmd, Duration::from_secs(400));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the walk-through failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    // What a reader is told to expect.
+    assert!(
+        stdout.contains("4 fox") || stdout.contains("fox"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("job-receipt"),
+        "verify names the receipt: {stdout}"
+    );
+    assert!(
+        stdout.contains("the market's receipt key"),
+        "verify says who signed it: {stdout}"
+    );
+    assert!(
+        stdout.contains("settled"),
+        "job list shows it paid: {stdout}"
+    );
+    assert!(
+        stdout.contains("on chain:"),
+        "worker status shows its bond: {stdout}"
+    );
+}
+
+/// Runs `cmd`, killing it after `limit`.
+fn run_with_timeout(mut cmd: Command, limit: Duration) -> std::process::Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bash runs");
+    let pid = child.id();
+    let guard = std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    });
+    let out = child.wait_with_output().expect("bash ends");
+    drop(guard);
+    out
+}
+
+/// Stops the devnet when the test ends.
+struct Down(PathBuf, PathBuf, Vec<(&'static str, String)>);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let mut c = cairn(&self.1);
+        c.current_dir(&self.0).args(["devnet", "down"]);
+        for (k, v) in &self.2 {
+            c.env(k, v);
+        }
+        let _ = c.output();
+    }
+}
