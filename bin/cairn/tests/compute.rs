@@ -295,6 +295,20 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     let mut w1 = Worker::start(&d, &n, &work.join("w1.key"), &work.join("w1.log"));
     let mut w2 = Worker::start(&d, &n, &work.join("w2.key"), &work.join("w2.log"));
     assert_ne!(w1.address, w2.address);
+    // A third worker on this 2-core machine finds no core left to sell (the two hold one each
+    // when the machine has two; more cores leave room, so ask for more than is there).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let out = run(cairn(&d)
+        .args(["worker", "--node", &n, "--key"])
+        .arg(work.join("w3.key"))
+        .args(["--cores", &cores.to_string(), "--memory", "1 GiB"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("left to offer")
+            && stderr(&out).contains("other workers on this machine"),
+        "{}",
+        stderr(&out)
+    );
 
     // 1. Word count over a small dataset: runs, is paid, the receipt verifies.
     std::fs::write(

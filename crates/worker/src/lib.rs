@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+pub mod claims;
 pub mod detect;
 mod error;
 pub mod retry;
 mod state;
 mod worker;
 
+pub use claims::{Claim, ClaimGuard, MachineClaims};
 pub use detect::{Detected, Gpu, detect};
 pub use error::{Error, Result};
 pub use state::{JobRecord, JobStatus, STATE_FILE, WorkerState, state_dir};

@@ -197,56 +197,104 @@ async fn key(path: &Path, settings: &Settings) -> Result<PrivateKeySigner> {
     Ok(key)
 }
 
-fn capacity(a: &WorkerRunArgs) -> Result<(Resources, Vec<String>, cairn_worker::Detected)> {
+/// What this worker offers: the flags, else what the machine has left after the other workers
+/// running on it (each worker registers its offer machine-wide, so two workers never sell the
+/// same cores). The guard keeps the registration until the worker stops.
+fn capacity(
+    a: &WorkerRunArgs,
+) -> Result<(
+    Resources,
+    Vec<String>,
+    cairn_worker::Detected,
+    cairn_worker::ClaimGuard,
+)> {
     let d = detect();
+    let machine = Resources {
+        cpu_cores: d.cpu_cores,
+        memory_bytes: d.memory_bytes,
+        gpus: d.gpus.len() as u32,
+    };
+    let claims = cairn_worker::MachineClaims::system();
+    let (left, others) = claims
+        .left(machine)
+        .context("reading what the other workers on this machine offer")?;
+    let held = |what: &str| -> String {
+        if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; other workers on this machine (pids {}) offer the rest of its {what}",
+                others
+                    .iter()
+                    .map(|c| c.pid.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    };
     let memory = match &a.memory {
         Some(m) => {
             m.parse::<ByteSize>()
                 .map_err(|e| anyhow!("--memory: {e}"))?
                 .0
         }
-        None => d.memory_bytes,
+        None => left.memory_bytes,
     };
-    if d.memory_bytes > 0 && memory > d.memory_bytes {
+    if d.memory_bytes > 0 && memory > left.memory_bytes {
         bail!(
-            "--memory {} is more than this machine has ({})",
+            "--memory {}: this machine has {} left to offer (of {}){}",
             ByteSize(memory),
-            ByteSize(d.memory_bytes)
+            ByteSize(left.memory_bytes),
+            ByteSize(d.memory_bytes),
+            held("memory")
         );
     }
-    let cores = a.cores.unwrap_or(d.cpu_cores);
-    if cores == 0 || cores > d.cpu_cores {
+    let cores = a.cores.unwrap_or(left.cpu_cores);
+    if cores == 0 || cores > left.cpu_cores {
         bail!(
-            "--cores {cores}: this machine has 1 to {} cores to offer",
-            d.cpu_cores
+            "--cores {cores}: this machine has {} of its {} cores left to offer{}; pass --cores 1 to {}",
+            left.cpu_cores,
+            d.cpu_cores,
+            held("cores"),
+            left.cpu_cores.max(1)
         );
     }
-    let gpus = a.gpus.unwrap_or(d.gpus.len() as u32);
-    if gpus as usize > d.gpus.len() {
+    let gpus = a.gpus.unwrap_or(left.gpus);
+    if gpus > left.gpus {
         bail!(
-            "--gpus {gpus}: NVML reports {} GPU(s) on this machine{}",
+            "--gpus {gpus}: NVML reports {} GPU(s) on this machine, {} not offered yet{}{}",
             d.gpus.len(),
+            left.gpus,
+            held("GPUs"),
             d.gpu_note
                 .as_deref()
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default()
         );
     }
+    let offer = Resources {
+        cpu_cores: cores,
+        memory_bytes: memory,
+        gpus,
+    };
+    let guard = match claims
+        .register(machine, offer)
+        .context("registering this worker's offer")?
+    {
+        Ok(g) => g,
+        Err((left, _)) => bail!(
+            "another worker on this machine started at the same time and took part of it: {} cores and {} left; try again with less",
+            left.cpu_cores,
+            ByteSize(left.memory_bytes)
+        ),
+    };
     let names = d
         .gpus
         .iter()
         .take(gpus as usize)
         .map(|g| g.name.clone())
         .collect();
-    Ok((
-        Resources {
-            cpu_cores: cores,
-            memory_bytes: memory,
-            gpus,
-        },
-        names,
-        d,
-    ))
+    Ok((offer, names, d, guard))
 }
 
 async fn serve(a: &WorkerRunArgs, settings: &Settings, json_out: bool) -> Result<ExitCode> {
@@ -255,7 +303,7 @@ async fn serve(a: &WorkerRunArgs, settings: &Settings, json_out: bool) -> Result
         .clone()
         .ok_or_else(|| anyhow!("pass --key <file> with the provider's hex private key"))?;
     let signer = key(&key_path, settings).await?;
-    let (capacity, gpu_names, detected) = capacity(a)?;
+    let (capacity, gpu_names, detected, _claim) = capacity(a)?;
     // The node may still be starting: wait for it a little.
     let client = NodeClient::new(&a.node);
     let mut attempt = 0;
