@@ -34,9 +34,14 @@ pub const AUTH_MAX_SKEW_MS: u64 = 60_000;
 /// The text a client signs for a request: method, path, timestamp and the body's SHA-256, so a
 /// signature cannot be replayed on another request or with another body.
 pub fn auth_message(method: &str, path: &str, unix_ms: u64, body: &[u8]) -> String {
+    auth_message_for(method, path, unix_ms, &Sha256::digest(body).into())
+}
+
+/// [`auth_message`] for a body whose SHA-256 is already known (a streamed upload).
+pub fn auth_message_for(method: &str, path: &str, unix_ms: u64, body_sha256: &[u8; 32]) -> String {
     format!(
         "cairn-node-request\n{method} {path}\n{unix_ms}\n{}",
-        hex::encode(Sha256::digest(body))
+        hex::encode(body_sha256)
     )
 }
 

@@ -6,7 +6,7 @@ use alloy::{
     primitives::{Address, Signature},
     signers::{SignerSync, local::PrivateKeySigner},
 };
-use cairn_compute::api::{AUTH_HEADER, AUTH_MAX_SKEW_MS, auth_message};
+use cairn_compute::api::{AUTH_HEADER, AUTH_MAX_SKEW_MS, auth_message, auth_message_for};
 
 /// The `x-cairn-auth` header value for a request.
 pub fn sign_request(signer: &PrivateKeySigner, method: &str, path: &str, body: &[u8]) -> String {
@@ -65,6 +65,24 @@ pub(crate) fn verify(
     path: &str,
     body: &[u8],
 ) -> Result<Address> {
+    use sha2::Digest as _;
+    verify_digest(
+        replays,
+        headers,
+        method,
+        path,
+        &sha2::Sha256::digest(body).into(),
+    )
+}
+
+/// [`verify`] for a body whose SHA-256 was computed while it streamed in.
+pub(crate) fn verify_digest(
+    replays: &Replays,
+    headers: &axum::http::HeaderMap,
+    method: &str,
+    path: &str,
+    body_sha256: &[u8; 32],
+) -> Result<Address> {
     let value = headers
         .get(AUTH_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -95,7 +113,7 @@ pub(crate) fn verify(
         .map_err(|_| Error::Unauthorized(format!("{AUTH_HEADER}: the signature is not hex")))?;
     let sig = Signature::from_raw(&bytes)
         .map_err(|e| Error::Unauthorized(format!("{AUTH_HEADER}: bad signature: {e}")))?;
-    let msg = auth_message(method, path, ms, body);
+    let msg = auth_message_for(method, path, ms, body_sha256);
     let signer = sig
         .recover_address_from_msg(msg.as_bytes())
         .map_err(|e| Error::Unauthorized(format!("{AUTH_HEADER}: bad signature: {e}")))?;

@@ -15,6 +15,8 @@ pub const DEFAULT_TICK: Duration = Duration::from_millis(250);
 /// How long past its wall-time cap a running job may go without a result before the node
 /// takes it from its provider (fetching inputs, uploading outputs and the commit take time).
 pub const DEFAULT_OVERRUN_GRACE: Duration = Duration::from_secs(60);
+/// Blobs no job refers to are deleted once they are this old (an upload waits for its job).
+pub const DEFAULT_BLOB_GRACE: Duration = Duration::from_secs(3600);
 /// Most jobs in one batched chain call (assignJobs, settleMany, refundMany).
 pub const DEFAULT_BATCH: usize = 200;
 
@@ -36,6 +38,8 @@ pub struct NodeConfig {
     /// Grace past a job's wall-time cap before the node takes it from a provider that
     /// started it and reported nothing.
     pub overrun_grace: Duration,
+    /// Age after which a blob no job refers to is deleted.
+    pub blob_grace: Duration,
     /// URL of the transparency log receipts are appended to (`None`: no receipts).
     pub log: Option<String>,
     /// RPC URL told to workers in `/info` (they may use their own).
@@ -53,6 +57,7 @@ impl NodeConfig {
             tick: DEFAULT_TICK,
             batch: DEFAULT_BATCH,
             overrun_grace: DEFAULT_OVERRUN_GRACE,
+            blob_grace: DEFAULT_BLOB_GRACE,
             log: None,
             public_rpc_url: public_rpc_url.into(),
         }

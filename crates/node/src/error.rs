@@ -21,6 +21,9 @@ pub enum Error {
     /// The request conflicts with the job's state (already settled, not yours any more, ...).
     #[error("{0}")]
     Conflict(String),
+    /// The request body is larger than the node accepts.
+    #[error("{0}")]
+    TooLarge(String),
     /// The chain refused or could not be reached.
     #[error("chain: {0}")]
     Chain(#[from] cairn_escrow::Error),
@@ -91,6 +94,7 @@ impl IntoResponse for Error {
             Self::Unauthorized(d) => (StatusCode::UNAUTHORIZED, "unauthorized", d.clone()),
             Self::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", d.clone()),
             Self::Conflict(d) => (StatusCode::CONFLICT, "conflict", d.clone()),
+            Self::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", d.clone()),
             Self::Chain(e) if e.revert_name().is_some() => {
                 (StatusCode::CONFLICT, "chain_rejected", e.to_string())
             }

@@ -23,10 +23,7 @@ const MAX_JSON_BYTES: usize = 4 << 20;
 pub fn router(node: Node) -> Router {
     Router::new()
         .route("/info", get(info))
-        .route(
-            "/blob",
-            put(put_blob).layer(DefaultBodyLimit::max(MAX_BLOB_BYTES)),
-        )
+        .route("/blob", put(put_blob).layer(DefaultBodyLimit::disable()))
         .route("/blob/{sha256}", get(get_blob))
         .route("/jobs", post(submit).get(jobs))
         .route("/jobs/{id}", get(job))
@@ -77,22 +74,64 @@ async fn info(State(node): State<Node>) -> Response {
 }
 
 /// Stores a blob from a signed request (a requester's module and inputs, a provider's
-/// outputs). Unreferenced blobs are collected after a grace period. Hashing (for the signature
-/// and the address) and writing run on the blocking pool, never on the runtime.
-async fn put_blob(State(node): State<Node>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+/// outputs). The body streams to a temporary file while it is hashed, so a large upload never
+/// sits in memory nor blocks the runtime; the signature (over the body's SHA-256) is checked
+/// before the blob becomes visible. Unreferenced blobs are collected after a grace period.
+async fn put_blob(
+    State(node): State<Node>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response> {
+    use http_body_util::BodyExt as _;
+    use sha2::Digest as _;
+    use tokio::io::AsyncWriteExt as _;
     let store = node.blobs().clone();
-    let n = node.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        let signer = auth::verify(&n.shared.replays, &headers, "PUT", "/blob", &body)?;
-        let r = BlobRef::of(&body);
-        store
-            .put(&body)
-            .map_err(|e| Error::io("storing a blob", e))?;
-        tracing::debug!(%signer, sha256 = %r.sha256, size = r.size, "blob stored");
-        Ok::<_, Error>(r)
+    let tmp = tokio::task::spawn_blocking({
+        let store = store.clone();
+        move || store.temp()
     })
     .await
-    .map_err(|e| Error::Corrupt(e.to_string()))??;
+    .map_err(|e| Error::Corrupt(e.to_string()))?
+    .map_err(|e| Error::io("creating an upload file", e))?;
+    let mut file = tokio::fs::File::from_std(
+        tmp.reopen()
+            .map_err(|e| Error::io("opening an upload file", e))?,
+    );
+    let mut hasher = sha2::Sha256::new();
+    let mut size: u64 = 0;
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Error::BadRequest(format!("reading the upload: {e}")))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        size += chunk.len() as u64;
+        if size > MAX_BLOB_BYTES as u64 {
+            return Err(Error::TooLarge(format!(
+                "the blob is larger than the node's limit of {} bytes (256 MiB)",
+                MAX_BLOB_BYTES
+            )));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| Error::io("writing an upload", e))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| Error::io("writing an upload", e))?;
+    drop(file);
+    let digest: [u8; 32] = hasher.finalize().into();
+    let signer = auth::verify_digest(&node.shared.replays, &headers, "PUT", "/blob", &digest)?;
+    tokio::task::spawn_blocking(move || store.persist(tmp, &digest))
+        .await
+        .map_err(|e| Error::Corrupt(e.to_string()))?
+        .map_err(|e| Error::io("storing a blob", e))?;
+    let r = BlobRef {
+        sha256: hex::encode(digest),
+        size,
+    };
+    tracing::debug!(%signer, sha256 = %r.sha256, size, "blob stored");
     Ok(Json(r).into_response())
 }
 

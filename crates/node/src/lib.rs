@@ -14,8 +14,8 @@ mod store;
 pub use auth::sign_request;
 pub use client::{ClientError, NodeClient};
 pub use config::{
-    DEFAULT_BATCH, DEFAULT_CLAIM_WAIT, DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_LISTEN,
-    DEFAULT_OVERRUN_GRACE, DEFAULT_TICK, NodeConfig,
+    DEFAULT_BATCH, DEFAULT_BLOB_GRACE, DEFAULT_CLAIM_WAIT, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
+    DEFAULT_LISTEN, DEFAULT_OVERRUN_GRACE, DEFAULT_TICK, NodeConfig,
 };
 pub use error::{Error, Result};
 pub use http::{MAX_BLOB_BYTES, router};

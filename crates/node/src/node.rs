@@ -40,6 +40,9 @@ use std::{
 };
 use tokio::sync::Notify;
 
+/// How often unreferenced blobs are collected.
+const BLOB_GC_EVERY: Duration = Duration::from_secs(600);
+
 /// Seconds before a job's acceptance deadline after which it is no longer assigned (the
 /// assignment must reach the chain before `acceptBy`).
 const ASSIGN_MARGIN_SECS: u64 = 5;
@@ -175,9 +178,19 @@ impl Node {
         let node = self.clone();
         let mut stop = self.stopping();
         let scheduler = tokio::spawn(async move {
+            let mut last_gc = Instant::now();
             while !*stop.borrow() {
                 if let Err(e) = node.schedule() {
                     tracing::error!(error = %e, "scheduling failed");
+                }
+                if last_gc.elapsed() >= BLOB_GC_EVERY {
+                    last_gc = Instant::now();
+                    let (n, grace) = (node.clone(), node.shared.config.blob_grace);
+                    match tokio::task::spawn_blocking(move || n.collect_blobs(grace)).await {
+                        Ok(Err(e)) => tracing::warn!(error = %e, "collecting blobs failed"),
+                        Err(e) => tracing::warn!(error = %e, "collecting blobs failed"),
+                        Ok(Ok(_)) => {}
+                    }
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(node.shared.config.tick) => {}
@@ -364,6 +377,53 @@ impl Node {
             .job(id)?
             .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?;
         Ok(view(&row))
+    }
+
+    /// Deletes blobs that no job refers to (module, inputs, outputs, stdout, stderr) and that
+    /// are older than `grace` (an upload waits for its job a while). Returns how many went.
+    pub fn collect_blobs(&self, grace: Duration) -> Result<usize> {
+        let mut referenced = std::collections::HashSet::new();
+        {
+            let store = self.store();
+            let r = store.read();
+            let mut before = u64::MAX;
+            loop {
+                let page = r.jobs_before(before, 1000)?;
+                let Some(last) = page.last() else { break };
+                before = last.id;
+                for j in &page {
+                    for b in j.spec.blobs() {
+                        referenced.insert(b.sha256.clone());
+                    }
+                    if let Some(res) = &j.result {
+                        for o in res.outputs.iter().chain([&res.stdout, &res.stderr]) {
+                            referenced.insert(o.sha256.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(UNIX_EPOCH);
+        let mut removed = 0;
+        for (digest, written) in self
+            .shared
+            .blobs
+            .list()
+            .map_err(|e| Error::io("listing blobs", e))?
+        {
+            if written > cutoff || referenced.contains(&hex::encode(digest)) {
+                continue;
+            }
+            self.shared
+                .blobs
+                .remove(&digest)
+                .map_err(|e| Error::io("removing a blob", e))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            tracing::info!(removed, "unreferenced blobs collected");
+        }
+        Ok(removed)
     }
 
     /// A page of jobs, newest first, filtered by requester and state.

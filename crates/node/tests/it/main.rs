@@ -671,3 +671,50 @@ async fn one_node_per_directory_and_only_on_the_market_it_belongs_to() {
     // The market it belongs to still opens.
     Node::open(config(), Arc::new(ledger)).await.unwrap();
 }
+
+#[tokio::test]
+async fn unreferenced_blobs_are_collected_and_referenced_ones_kept() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let (_, spec) = f.submit("[price]\nper_mfuel = 10\n").await;
+    let stray = f.node.blobs().put(b"nobody refers to me").unwrap();
+    // Young blobs wait for their job.
+    assert_eq!(f.node.collect_blobs(Duration::from_secs(3600)).unwrap(), 0);
+    assert_eq!(f.node.collect_blobs(Duration::ZERO).unwrap(), 1);
+    assert!(f.node.blobs().get(&stray).unwrap().is_none());
+    let mut module = [0u8; 32];
+    hex::decode_to_slice(&spec.module.sha256, &mut module).unwrap();
+    assert!(
+        f.node.blobs().get(&module).unwrap().is_some(),
+        "the job's module stays"
+    );
+}
+
+#[tokio::test]
+async fn a_large_upload_streams_to_disk_and_must_be_signed() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(f.node.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let key = PrivateKeySigner::random();
+    let client = cairn_node::NodeClient::new(&url).with_signer(key);
+    // 40 MiB: more than the JSON body limit, streamed to disk.
+    let big: Vec<u8> = (0..40u32 << 20).map(|i| (i % 251) as u8).collect();
+    let r = client.put_blob(big.clone()).await.unwrap();
+    assert_eq!(r, BlobRef::of(&big));
+    // While it uploads, the node keeps answering (nothing blocks the runtime).
+    assert!(cairn_node::NodeClient::new(&url).info().await.is_ok());
+    // Anonymous uploads are refused after the stream, and nothing is kept.
+    let e = cairn_node::NodeClient::new(&url)
+        .put_blob(b"anonymous".to_vec())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("must be signed"), "{e}");
+    assert!(
+        f.node
+            .blobs()
+            .get(&BlobRef::of(b"anonymous").digest().unwrap())
+            .unwrap()
+            .is_none()
+    );
+}
