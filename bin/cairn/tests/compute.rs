@@ -30,6 +30,7 @@ struct Worker {
 impl Worker {
     fn start(d: &Path, node: &str, key: &Path, log: &Path) -> Self {
         let mut child = cairn(d)
+            .env("CAIRN_WORKER_CLAIMS_DIR", d.join("claims"))
             .args(["--json", "worker", "--node", node, "--key"])
             .arg(key)
             .args(["--memory", "4 GiB", "--cores", "1", "--ask-mfuel", "1"])
@@ -299,6 +300,7 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     // when the machine has two; more cores leave room, so ask for more than is there).
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let out = run(cairn(&d)
+        .env("CAIRN_WORKER_CLAIMS_DIR", d.join("claims"))
         .args(["worker", "--node", &n, "--key"])
         .arg(work.join("w3.key"))
         .args(["--cores", &cores.to_string(), "--memory", "1 GiB"]));

@@ -60,6 +60,11 @@ fn the_readme_compute_walkthrough_runs_as_written() {
         ("CAIRN_LOG_URL", format!("http://127.0.0.1:{log}")),
         ("CAIRN_NODE_LISTEN", format!("127.0.0.1:{node}")),
         ("CAIRN_NODE_URL", format!("http://127.0.0.1:{node}")),
+        // Its workers split this run's share of the machine, whatever else runs on it.
+        (
+            "CAIRN_WORKER_CLAIMS_DIR",
+            root.join("claims").display().to_string(),
+        ),
     ];
     // `make up`'s devnet (the build is done: this test runs the built binary).
     let mut up = cairn(&data);

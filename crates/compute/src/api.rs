@@ -120,6 +120,13 @@ pub struct ProviderView {
     pub earned: u64,
     /// Jobs it holds now.
     pub leased: Vec<u64>,
+    /// Cores the node has verified by calibration (`None`: not yet); only these are matched.
+    #[serde(default)]
+    pub verified_cores: Option<u32>,
+    /// A calibration the provider must answer before it is matched (`POST
+    /// /providers/{address}/calibration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::calibration::Challenge>,
 }
 
 /// A worker's heartbeat.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod api;
+pub mod calibration;
 mod error;
 pub mod matching;
 mod resources;

@@ -197,8 +197,41 @@ async fn close(node: &Node) -> Result<bool> {
     if jobs.is_empty() {
         return Ok(false);
     }
-    let pairs: Vec<(JobId, u64)> = jobs.iter().map(|j| (j.id, j.charge.unwrap_or(0))).collect();
     let ledger = &node.shared.ledger;
+    // A run that failed fast may end before its assignment reached the chain: record the
+    // provider first, so that it can be paid for the fuel it burned.
+    for j in &jobs {
+        let Some(p) = j
+            .providers
+            .last()
+            .and_then(|p| parse_address("provider", p).ok())
+        else {
+            continue;
+        };
+        if j.chain_provider.as_deref() == Some(p.to_string().as_str()) {
+            continue;
+        }
+        let r = match &j.chain_provider {
+            None => ledger.assign_jobs(&[(j.id, p)]).await,
+            Some(_) => ledger.reassign_job(j.id, p).await,
+        };
+        match r {
+            Ok(tx) => node.store().tx(|t| {
+                let Some(mut row) = t.job(j.id)? else {
+                    return Ok(());
+                };
+                row.chain_provider = Some(p.to_string());
+                row.txs.push(("assign".into(), tx.tx_hash.to_string()));
+                t.put_job(&row)
+            })?,
+            // The close below is refused and falls back to a plain refund.
+            Err(e) if is_rejection(&e) => {
+                tracing::info!(job = j.id, error = %e, "could not record the provider before closing");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let pairs: Vec<(JobId, u64)> = jobs.iter().map(|j| (j.id, j.charge.unwrap_or(0))).collect();
     match ledger.close_jobs(&pairs).await {
         Ok(tx) => on_closed(node, &pairs, Some(tx))?,
         Err(e) if is_rejection(&e) => {

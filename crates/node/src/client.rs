@@ -207,6 +207,23 @@ impl NodeClient {
         Self::json(self.post("/jobs", req).await?).await
     }
 
+    /// Answers the node's calibration challenge (signed by the provider).
+    pub async fn calibrate(
+        &self,
+        answer: &cairn_compute::calibration::Answer,
+    ) -> Result<ProviderView, ClientError> {
+        let who = self
+            .signer
+            .as_ref()
+            .map(|s| s.address().to_string())
+            .unwrap_or_default();
+        Self::json(
+            self.post(&format!("/providers/{who}/calibration"), answer)
+                .await?,
+        )
+        .await
+    }
+
     /// A page of jobs, newest first.
     pub async fn jobs(
         &self,

@@ -40,6 +40,9 @@ pub struct NodeConfig {
     pub overrun_grace: Duration,
     /// Age after which a blob no job refers to is deleted.
     pub blob_grace: Duration,
+    /// Check each provider's claimed cores with a timed calibration before matching it (on by
+    /// default). Off only for a closed pool of trusted machines, or simulated providers.
+    pub calibrate: bool,
     /// URL of the transparency log receipts are appended to (`None`: no receipts).
     pub log: Option<String>,
     /// RPC URL told to workers in `/info` (they may use their own).
@@ -58,6 +61,7 @@ impl NodeConfig {
             batch: DEFAULT_BATCH,
             overrun_grace: DEFAULT_OVERRUN_GRACE,
             blob_grace: DEFAULT_BLOB_GRACE,
+            calibrate: true,
             log: None,
             public_rpc_url: public_rpc_url.into(),
         }
@@ -73,6 +77,12 @@ impl NodeConfig {
     pub fn with_lease(mut self, heartbeat: Duration, lease: Duration) -> Self {
         self.heartbeat = heartbeat;
         self.lease = lease.max(heartbeat * 2);
+        self
+    }
+
+    /// Trusts providers' claimed cores without calibration (a closed pool).
+    pub fn without_calibration(mut self) -> Self {
+        self.calibrate = false;
         self
     }
 

@@ -36,6 +36,7 @@ pub fn router(node: Node) -> Router {
         .route("/providers/{addr}", get(provider))
         .route("/providers/{addr}/heartbeat", post(heartbeat))
         .route("/providers/{addr}/claim", post(claim))
+        .route("/providers/{addr}/calibration", post(calibration))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(node)
 }
@@ -292,6 +293,18 @@ async fn heartbeat(
     let signer = provider_signer(&node.shared.replays, &headers, "POST", &path, &addr, &body)?;
     let hb: Heartbeat = parse(&body, "Heartbeat")?;
     Ok(Json(node.heartbeat(signer, &hb)?).into_response())
+}
+
+async fn calibration(
+    State(node): State<Node>,
+    Path(addr): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let path = format!("/providers/{addr}/calibration");
+    let signer = provider_signer(&node.shared.replays, &headers, "POST", &path, &addr, &body)?;
+    let answer: cairn_compute::calibration::Answer = parse(&body, "calibration Answer")?;
+    Ok(Json(node.calibrate(signer, answer).await?).into_response())
 }
 
 async fn claim(

@@ -20,6 +20,7 @@ use crate::{
 };
 use alloy::primitives::Address;
 use cairn_attest::Key;
+use cairn_compute::calibration::{Answer, CALIBRATION_ITERS, CHECKED_LANES, Challenge};
 use cairn_compute::{
     Demand, JobState, NoMatch, Offer, Resources, StopReason,
     api::{
@@ -88,6 +89,8 @@ pub(crate) struct Shared {
     pub(crate) receipt_wake: Notify,
     pub(crate) receipt_key: Key,
     pub(crate) log: Option<cairn_log_server::LogClient>,
+    /// Calibrations handed out and not answered yet, by provider.
+    calibrations: Mutex<HashMap<String, (Challenge, Instant)>>,
     /// Signed requests already seen (replay protection).
     pub(crate) replays: crate::auth::Replays,
     /// Held for the node's life: one node per data directory.
@@ -149,6 +152,7 @@ impl Node {
                 receipt_key,
                 log,
                 replays: crate::auth::Replays::default(),
+                calibrations: Mutex::new(HashMap::new()),
                 _dir_lock: dir_lock,
                 stop: tokio::sync::watch::channel(false).0,
                 loops: Mutex::new(Vec::new()),
@@ -567,7 +571,14 @@ impl Node {
                 failed: 0,
                 lost: 0,
                 earned: 0,
+                verified_cores: None,
             });
+            // A new claim is checked again (a trusted pool takes it as it is).
+            if !self.shared.config.calibrate {
+                p.verified_cores = Some(ad.capacity.cpu_cores);
+            } else if p.capacity.cpu_cores != ad.capacity.cpu_cores {
+                p.verified_cores = None;
+            }
             p.capacity = ad.capacity;
             p.ask = ad.ask;
             p.gpu_names = ad.gpu_names.clone();
@@ -575,6 +586,80 @@ impl Node {
             t.put_provider(&p)
         })?;
         self.live().insert(key.clone(), Instant::now());
+        self.schedule()?;
+        let mut view = self.provider(&key)?;
+        if view.verified_cores.is_none() {
+            // Until it answers, the provider is matched to nothing.
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed)
+                .map_err(|e| Error::Corrupt(format!("no randomness: {e}")))?;
+            let c = Challenge {
+                seed: hex::encode(seed),
+                lanes: ad.capacity.cpu_cores,
+                iters: CALIBRATION_ITERS,
+            };
+            self.calibrations()
+                .insert(key.clone(), (c.clone(), Instant::now()));
+            view.calibration = Some(c);
+        }
+        Ok(view)
+    }
+
+    fn calibrations(&self) -> MutexGuard<'_, HashMap<String, (Challenge, Instant)>> {
+        self.shared
+            .calibrations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The provider's answer to its calibration: checked (a few lanes recomputed, off the
+    /// runtime) and timed; the cores its throughput shows are the cores it is matched with.
+    pub async fn calibrate(&self, signer: Address, answer: Answer) -> Result<ProviderView> {
+        let key = signer.to_string();
+        let (challenge, issued) = self.calibrations().remove(&key).ok_or_else(|| {
+            Error::Conflict(format!(
+                "{key} has no calibration pending; advertise (POST /providers) to get one"
+            ))
+        })?;
+        let elapsed_ms = issued.elapsed().as_millis() as u64;
+        let mut picks = [0u8; 8];
+        getrandom::fill(&mut picks).map_err(|e| Error::Corrupt(format!("no randomness: {e}")))?;
+        let lanes: Vec<u32> = picks
+            .chunks(4)
+            .take(CHECKED_LANES)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) % challenge.lanes.max(1))
+            .collect();
+        let c = challenge.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            cairn_compute::calibration::check(&c, &answer, &lanes)
+        })
+        .await
+        .map_err(|e| Error::Corrupt(e.to_string()))?;
+        let verified = match &checked {
+            Ok(()) => cairn_compute::calibration::verified_cores(&challenge, elapsed_ms),
+            Err(_) => 0,
+        };
+        self.store().tx(|t| {
+            let Some(mut p) = t.provider(&key)? else {
+                return Err(Error::NotFound(format!("no provider {key} on this node")));
+            };
+            p.verified_cores = Some(verified);
+            if checked.is_err() {
+                p.lost += 1;
+            }
+            t.put_provider(&p)
+        })?;
+        match &checked {
+            Ok(()) => {
+                tracing::info!(provider = %key, claimed = challenge.lanes, verified, elapsed_ms, "calibrated")
+            }
+            Err(e) => tracing::warn!(provider = %key, error = %e, "calibration failed"),
+        }
+        if let Err(e) = checked {
+            return Err(Error::BadRequest(format!(
+                "calibration failed: {e}; the provider is not matched until it advertises and answers again"
+            )));
+        }
         self.schedule()?;
         self.provider(&key)
     }
@@ -927,7 +1012,9 @@ impl Node {
         ProviderView {
             address: p.address.clone(),
             capacity: p.capacity,
-            free: p.capacity.saturating_sub(&used),
+            free: matched_capacity(p).saturating_sub(&used),
+            verified_cores: p.verified_cores,
+            calibration: None,
             ask: p.ask,
             gpu_names: p.gpu_names.clone(),
             reputation: reputation(p.completed, p.lost),
@@ -1105,19 +1192,27 @@ impl Node {
     }
 }
 
+/// What a provider is matched with: its claim, with cores capped at what calibration showed
+/// (none before it answered).
+fn matched_capacity(p: &ProviderRow) -> Resources {
+    Resources {
+        cpu_cores: p.capacity.cpu_cores.min(p.verified_cores.unwrap_or(0)),
+        ..p.capacity
+    }
+}
+
 /// Offers: every provider, online or not, with what its leases leave free.
 fn offers(t: &crate::store::Tx<'_>, online: &HashMap<String, ()>) -> Result<Vec<Offer>> {
     let used = t.leased_resources()?;
     Ok(t.providers()?
         .into_iter()
         .map(|p| Offer {
-            free: p
-                .capacity
+            free: matched_capacity(&p)
                 .saturating_sub(used.get(&p.address).unwrap_or(&Resources::default())),
             online: online.contains_key(&p.address),
             reputation: reputation(p.completed, p.lost),
+            capacity: matched_capacity(&p),
             provider: p.address,
-            capacity: p.capacity,
             ask: p.ask,
         })
         .collect())

@@ -98,6 +98,9 @@ pub(crate) struct ProviderRow {
     pub(crate) failed: u64,
     pub(crate) lost: u64,
     pub(crate) earned: u64,
+    /// Cores verified by calibration for the current claim (`None`: not yet).
+    #[serde(default)]
+    pub(crate) verified_cores: Option<u32>,
 }
 
 /// The database.

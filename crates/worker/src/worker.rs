@@ -281,10 +281,26 @@ impl Worker {
             gpu_names: c.gpu_names.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         };
-        Ok(retry("advertising to the node", None, node_transient, || {
+        let view = retry("advertising to the node", None, node_transient, || {
             self.inner.node.advertise(&ad)
         })
-        .await?)
+        .await?;
+        let Some(challenge) = view.calibration.clone() else {
+            return Ok(view);
+        };
+        // The node checks the cores claimed before matching any: one lane per core, timed.
+        let answer =
+            tokio::task::spawn_blocking(move || cairn_compute::calibration::answer(&challenge))
+                .await
+                .map_err(|e| Error::Config(format!("the calibration thread failed: {e}")))?
+                .ok_or_else(|| Error::Config("the node sent a malformed calibration".into()))?;
+        let view = self.inner.node.calibrate(&answer).await?;
+        tracing::info!(
+            claimed = c.capacity.cpu_cores,
+            verified = ?view.verified_cores,
+            "calibrated by the node"
+        );
+        Ok(view)
     }
 
     /// Runs until the process ends: heartbeats, claims, jobs, earnings.

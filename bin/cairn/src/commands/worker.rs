@@ -214,7 +214,12 @@ fn capacity(
         memory_bytes: d.memory_bytes,
         gpus: d.gpus.len() as u32,
     };
-    let claims = cairn_worker::MachineClaims::system();
+    // One registry per machine; CAIRN_WORKER_CLAIMS_DIR gives a group of workers (a test, a
+    // container sharing the host with others) a registry of its own.
+    let claims = match std::env::var_os("CAIRN_WORKER_CLAIMS_DIR") {
+        Some(dir) => cairn_worker::MachineClaims::at(dir),
+        None => cairn_worker::MachineClaims::system(),
+    };
     let (left, others) = claims
         .left(machine)
         .context("reading what the other workers on this machine offer")?;

@@ -34,7 +34,10 @@ struct Fixture {
 async fn fixture(lease: Duration) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let ledger = MemoryLedger::new(1_000_000, 60, 100);
-    let config = NodeConfig::new(dir.path(), "http://127.0.0.1:8545").with_lease(lease / 3, lease);
+    // The matching tests trust claims; calibration has its own test below.
+    let config = NodeConfig::new(dir.path(), "http://127.0.0.1:8545")
+        .with_lease(lease / 3, lease)
+        .without_calibration();
     let node = Node::open(config, Arc::new(ledger.clone())).await.unwrap();
     Fixture {
         _dir: dir,
@@ -184,7 +187,7 @@ async fn a_job_is_matched_run_committed_and_settled_after_the_window() {
 
 #[tokio::test]
 async fn a_provider_that_stops_heartbeating_loses_its_job_to_another() {
-    let f = fixture(Duration::from_millis(300)).await;
+    let f = fixture(Duration::from_millis(1000)).await;
     let a = f.provider(4, 1).await;
     let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
     assert_eq!(
@@ -196,7 +199,7 @@ async fn a_provider_that_stops_heartbeating_loses_its_job_to_another() {
     f.node.chain_pass().await.unwrap();
     let b = f.provider(4, 1).await;
     // a falls silent; b keeps heartbeating.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     f.node
         .heartbeat(b.address(), &Heartbeat::default())
         .unwrap();
@@ -416,7 +419,8 @@ async fn a_provider_that_starts_and_never_finishes_loses_the_job_after_its_wall_
     let ledger = MemoryLedger::new(1_000_000, 60, 100);
     let config = NodeConfig::new(dir.path(), "http://127.0.0.1:8545")
         .with_lease(Duration::from_secs(10), Duration::from_secs(30))
-        .with_overrun_grace(Duration::ZERO);
+        .with_overrun_grace(Duration::ZERO)
+        .without_calibration();
     let node = Node::open(config, Arc::new(ledger.clone())).await.unwrap();
     let f = Fixture {
         _dir: dir,
@@ -717,4 +721,85 @@ async fn a_large_upload_streams_to_disk_and_must_be_signed() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn claimed_cores_are_matched_only_as_far_as_calibration_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = MemoryLedger::new(1_000_000, 60, 100);
+    let node = Node::open(
+        NodeConfig::new(dir.path(), "http://127.0.0.1:8545"),
+        Arc::new(ledger.clone()),
+    )
+    .await
+    .unwrap();
+    let advert = |key: &PrivateKeySigner, cores: u32| ProviderAdvert {
+        address: key.address().to_string(),
+        capacity: Resources {
+            cpu_cores: cores,
+            memory_bytes: GIB,
+            gpus: 0,
+        },
+        ask: Price::default(),
+        gpu_names: vec![],
+        version: "t".into(),
+    };
+    // The attacker claims 16 times the cores this machine has and answers honestly (as fast
+    // as it can): it is credited with what its throughput shows (a few cores per real core at
+    // the floor rate), not with its claim.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let claim = cores * 16;
+    let liar = PrivateKeySigner::random();
+    ledger.register(liar.address());
+    let v = node
+        .advertise(liar.address(), advert(&liar, claim))
+        .await
+        .unwrap();
+    assert_eq!(v.free.cpu_cores, 0, "nothing is matched before calibration");
+    let challenge = v.calibration.expect("a calibration");
+    assert_eq!(challenge.lanes, claim);
+    let answer = tokio::task::spawn_blocking(move || {
+        cairn_compute::calibration::answer(&challenge).unwrap()
+    })
+    .await
+    .unwrap();
+    let v = node.calibrate(liar.address(), answer).await.unwrap();
+    let credited = v.verified_cores.unwrap();
+    assert!(
+        credited <= cores * 8,
+        "{claim} claimed, {credited} credited on {cores} cores"
+    );
+    assert_eq!(v.free.cpu_cores, credited);
+
+    // A provider that skips the work fails, is not matched, and loses reputation.
+    let lazy = PrivateKeySigner::random();
+    ledger.register(lazy.address());
+    let v = node
+        .advertise(lazy.address(), advert(&lazy, 4))
+        .await
+        .unwrap();
+    let c = v.calibration.unwrap();
+    let fake = cairn_compute::calibration::Answer {
+        seed: c.seed.clone(),
+        lanes: vec![hex::encode([0u8; 32]); c.lanes as usize],
+    };
+    let e = node.calibrate(lazy.address(), fake).await.unwrap_err();
+    assert!(e.to_string().contains("the work was not done"), "{e}");
+    let v = node.provider(&lazy.address().to_string()).unwrap();
+    assert_eq!(
+        (v.verified_cores, v.free.cpu_cores, v.leases_lost),
+        (Some(0), 0, 1)
+    );
+    // An answer nobody asked for is refused.
+    let e = node
+        .calibrate(
+            lazy.address(),
+            cairn_compute::calibration::Answer {
+                seed: c.seed,
+                lanes: vec![],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no calibration pending"), "{e}");
 }
