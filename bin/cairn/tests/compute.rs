@@ -675,4 +675,34 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     let out = run(cairn(&d).args(["worker", "withdraw", "--key"]).arg(&key));
     assert!(!out.status.success());
     assert!(stderr(&out).contains("StillUnbonding"), "{}", stderr(&out));
+
+    // 7. Ctrl-C stops the node cleanly (its chain loops first, then the port); a second node
+    // on the same directory was refused while it ran.
+    let out = run(cairn(&d).args(["node", "serve", "--listen", "127.0.0.1:0"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("another compute node is using"),
+        "{}",
+        stderr(&out)
+    );
+    let mut node = node;
+    let pid = node.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = node.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the node did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    // The port is free again and the directory can be reopened.
+    assert!(std::net::TcpStream::connect(n.trim_start_matches("http://")).is_err());
 }
