@@ -43,6 +43,7 @@ pub struct AppState {
     adds: Arc<AtomicU64>,
     duplicates: Arc<AtomicU64>,
     rejected: Arc<AtomicU64>,
+    blob_full: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -56,6 +57,7 @@ impl AppState {
             adds: Arc::default(),
             duplicates: Arc::default(),
             rejected: Arc::default(),
+            blob_full: Arc::default(),
         }
     }
 }
@@ -97,12 +99,16 @@ fn text(
 }
 
 async fn checkpoint(State(s): State<AppState>) -> Response {
+    let note = s.log.checkpoint();
+    if note.is_empty() {
+        return ApiError::unavailable(s.log.halted().unwrap_or_default()).into_response();
+    }
     // Mutable resource: tlog-tiles asks that it not be cached beyond a few seconds.
     text(
         StatusCode::OK,
         "text/plain; charset=utf-8",
         "no-cache",
-        s.log.checkpoint(),
+        note,
     )
 }
 
@@ -145,7 +151,7 @@ async fn add(
         s.rejected.fetch_add(1, Ordering::Relaxed);
     })?;
     // The key is a blob under its own SHA-256 — the entry's signer key hash.
-    s.blobs.put(&key.to_bytes()).map_err(ApiError::internal)?;
+    put_blob_checked(&s, &key.to_bytes())?;
     let digest = format!("sha256:{}", hex::encode(req.envelope_sha256));
     let seq = s.log.add(req).await?;
     let counter = if seq.duplicate {
@@ -196,6 +202,29 @@ fn make_bundle(s: &AppState, index: u64) -> Result<Bundle, ApiError> {
         },
         tlog_proof: s.log.tlog_proof(index)?.format(),
     })
+}
+
+/// Stores a blob; a full disk is a 507 (and the storage-full gauge) until a write succeeds.
+fn put_blob_checked(s: &AppState, bytes: &[u8]) -> Result<[u8; 32], ApiError> {
+    match s.blobs.put(bytes) {
+        Ok(d) => {
+            s.blob_full.store(false, Ordering::Relaxed);
+            Ok(d)
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) =>
+        {
+            s.blob_full.store(true, Ordering::Relaxed);
+            Err(ApiError::storage_full(
+                "the log is out of disk space and refuses new writes until it has space again; \
+                 retry later",
+            ))
+        }
+        Err(e) => Err(ApiError::internal(e)),
+    }
 }
 
 /// A body the server could not read (over the route's limit, or cut off) as a JSON error.
@@ -316,7 +345,7 @@ async fn put_blob(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(body_error)?;
-    let digest = s.blobs.put(&body).map_err(ApiError::internal)?;
+    let digest = put_blob_checked(&s, &body)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "digest": format!("sha256:{}", hex::encode(digest)), "size": body.len() })),
@@ -355,6 +384,9 @@ async fn info(State(s): State<AppState>) -> Response {
         "origin": s.log.origin(),
         "verifierKey": s.log.signer().to_vkey(),
         "size": s.log.size(),
+        "signedSize": s.log.signed_size(),
+        "readOnly": s.log.halted(),
+        "storageError": s.log.storage_error(),
         "witnesses": s.config.witnesses.iter().map(|(n, k)| json!({"name": n, "verifierKey": k})).collect::<Vec<_>>(),
         "anchor": s.config.anchor,
     }))
@@ -374,11 +406,27 @@ async fn metrics(State(s): State<AppState>) -> Response {
          cairn_log_duplicates_total {}\n\
          # HELP cairn_log_rejected_total Submissions rejected as invalid.\n\
          # TYPE cairn_log_rejected_total counter\n\
-         cairn_log_rejected_total {}\n",
+         cairn_log_rejected_total {}\n\
+         # HELP cairn_log_signed_size Entries covered by the latest checkpoint the log signed (served once witnesses cosign it).\n\
+         # TYPE cairn_log_signed_size gauge\n\
+         cairn_log_signed_size {}\n\
+         # HELP cairn_log_checkpoint_age_seconds Seconds since the served checkpoint was signed.\n\
+         # TYPE cairn_log_checkpoint_age_seconds gauge\n\
+         cairn_log_checkpoint_age_seconds {:.3}\n\
+         # HELP cairn_log_read_only 1 when the log stopped read-only (damaged journal, or a journal that does not reproduce its signed checkpoint); see GET /log.\n\
+         # TYPE cairn_log_read_only gauge\n\
+         cairn_log_read_only {}\n\
+         # HELP cairn_log_storage_full 1 while writes fail (disk full); new entries get 507.\n\
+         # TYPE cairn_log_storage_full gauge\n\
+         cairn_log_storage_full {}\n",
         s.log.size(),
         s.adds.load(Ordering::Relaxed),
         s.duplicates.load(Ordering::Relaxed),
         s.rejected.load(Ordering::Relaxed),
+        s.log.signed_size(),
+        s.log.served_age().as_secs_f64(),
+        u8::from(s.log.halted().is_some()),
+        u8::from(s.log.storage_error().is_some() || s.blob_full.load(Ordering::Relaxed)),
     );
     text(
         StatusCode::OK,

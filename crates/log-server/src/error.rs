@@ -39,6 +39,20 @@ impl ApiError {
             detail: detail.into(),
         }
     }
+    pub(crate) fn unavailable(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "read_only",
+            detail: detail.into(),
+        }
+    }
+    pub(crate) fn storage_full(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INSUFFICIENT_STORAGE,
+            error: "storage_full",
+            detail: detail.into(),
+        }
+    }
     pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
         // Internals go to the log, not to the client.
         tracing::error!(error = %detail, "internal error");
@@ -56,6 +70,11 @@ impl From<cairn_log::Error> for ApiError {
             cairn_log::Error::Rejected(d) if d.contains("limit") => Self::too_large(d),
             cairn_log::Error::Rejected(d) => Self::bad_request(d),
             cairn_log::Error::OutOfRange(d) => Self::not_found(d),
+            e @ cairn_log::Error::Halted(_) => Self::unavailable(e.to_string()),
+            cairn_log::Error::StorageFull(d) => Self::storage_full(format!(
+                "the log is out of disk space and refuses new writes until it has space again \
+                 ({d}); retry later"
+            )),
             other => Self::internal(other),
         }
     }

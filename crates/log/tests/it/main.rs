@@ -189,3 +189,5 @@ async fn reopening_recovers_everything_from_the_journal() {
     assert_eq!(log.add(request(1000)).await.unwrap().index, 300);
     log.close();
 }
+
+mod damage;
