@@ -616,6 +616,13 @@ pub(crate) struct BenchLogArgs {
     /// Also measure end-to-end HTTP adds against a log served in process (this many entries).
     #[arg(long)]
     pub(crate) http: Option<u64>,
+    /// Also measure witness-gated publishing under HTTP load (this many entries): the share of
+    /// bundles carrying the witness cosignature and the age of the served checkpoint.
+    #[arg(long)]
+    pub(crate) witnessed: Option<u64>,
+    /// Also measure restart time of a log holding this many entries (built first).
+    #[arg(long)]
+    pub(crate) restart: Option<u64>,
 }
 
 #[derive(Debug, Args)]

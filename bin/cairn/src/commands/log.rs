@@ -131,8 +131,10 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                 .iter()
                 .map(|w| parse_witness(w))
                 .collect::<Result<Vec<_>>>()?;
+            // With witnesses, serve only checkpoints they all cosigned (witness-gated).
             let config = LogConfig::new(&dir, &a.origin)
-                .with_mentions(Arc::new(|env: &[u8]| mentions_of(env)));
+                .with_mentions(Arc::new(|env: &[u8]| mentions_of(env)))
+                .with_witness_gating(!witnesses.is_empty());
             let log = Log::open(config, signer.clone())
                 .with_context(|| format!("opening the log in {}", dir.display()))?;
             let blobs =

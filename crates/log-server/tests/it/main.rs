@@ -288,3 +288,5 @@ async fn bad_submissions_are_4xx_with_the_field_named_and_change_nothing() {
         detail(&body);
     }
 }
+
+mod witnessed;
