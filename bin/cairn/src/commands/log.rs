@@ -131,6 +131,16 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                 .iter()
                 .map(|w| parse_witness(w))
                 .collect::<Result<Vec<_>>>()?;
+            // Remember the witnesses beside the log, so `cairn verify` requires them by default.
+            let list = json!({
+                "origin": a.origin,
+                "witnesses": witnesses
+                    .iter()
+                    .map(|w| json!({ "name": w.verifier.name(), "verifierKey": w.verifier.to_vkey() }))
+                    .collect::<Vec<_>>(),
+            });
+            std::fs::write(dir.join("witnesses.json"), format!("{list:#}\n"))
+                .with_context(|| format!("writing {}", dir.join("witnesses.json").display()))?;
             // With witnesses, serve only checkpoints they all cosigned (witness-gated).
             let config = LogConfig::new(&dir, &a.origin)
                 .with_mentions(Arc::new(|env: &[u8]| mentions_of(env)))
