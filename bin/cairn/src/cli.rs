@@ -169,6 +169,10 @@ pub(crate) struct LogServeArgs {
     /// Anchor the latest checkpoint on chain every this many seconds (0: never).
     #[arg(long, env = "CAIRN_ANCHOR_INTERVAL")]
     pub(crate) anchor_interval: Option<u64>,
+    /// A bearer token that may upload blobs no logged statement names yet (repeatable).
+    /// Without one, PUT /blob takes only blobs a logged statement references.
+    #[arg(long, env = "CAIRN_LOG_UPLOAD_TOKEN", hide_env_values = true)]
+    pub(crate) upload_token: Vec<String>,
     #[command(flatten)]
     pub(crate) chain: AnchorArgs,
 }

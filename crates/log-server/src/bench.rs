@@ -281,7 +281,10 @@ pub async fn bench_witnessed(
         log.clone(),
         blobs,
         Limits::default(),
-        Default::default(),
+        crate::ServerConfig {
+            rate_limits: crate::RateLimits::unlimited(),
+            ..Default::default()
+        },
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

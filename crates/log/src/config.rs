@@ -1,5 +1,5 @@
 //! Log settings.
-use crate::index::Mention;
+use crate::{LogStorage, index::Mention};
 use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
 
 /// Most entries one group commit writes.
@@ -31,6 +31,9 @@ pub struct LogConfig {
     /// Tessera): the log signs each new checkpoint, but it is served, and bundles are built
     /// from it, only once [`crate::Log::publish_cosigned`] hands it back with cosignatures.
     pub witness_gated: bool,
+    /// Where tiles, entry bundles and the checkpoint are published (`None`: files under
+    /// `<dir>/public`).
+    pub storage: Option<Arc<dyn LogStorage>>,
 }
 
 impl fmt::Debug for LogConfig {
@@ -57,6 +60,7 @@ impl LogConfig {
             max_envelope_bytes: DEFAULT_MAX_ENVELOPE_BYTES,
             mentions: None,
             witness_gated: false,
+            storage: None,
         }
     }
 
@@ -69,6 +73,12 @@ impl LogConfig {
     /// Serve only witness-cosigned checkpoints (see [`LogConfig::witness_gated`]).
     pub fn with_witness_gating(mut self, gated: bool) -> Self {
         self.witness_gated = gated;
+        self
+    }
+
+    /// Publish to this storage instead of `<dir>/public`.
+    pub fn with_storage(mut self, storage: Arc<dyn LogStorage>) -> Self {
+        self.storage = Some(storage);
         self
     }
 

@@ -190,7 +190,10 @@ impl Log {
     pub fn open(config: LogConfig, signer: NoteSigner) -> Result<Self> {
         let started = Instant::now();
         std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
-        let storage: Arc<dyn LogStorage> = Arc::new(FsStorage::new(config.dir.join("public"))?);
+        let storage: Arc<dyn LogStorage> = match &config.storage {
+            Some(s) => s.clone(),
+            None => Arc::new(FsStorage::new(config.dir.join("public"))?),
+        };
         let floor = read_floor(&config.dir, storage.as_ref(), &signer)?;
         let floor_size = floor.as_ref().map_or(0, |f| f.size);
         let journal_path = config.dir.join("journal");
@@ -869,12 +872,7 @@ fn integrator(shared: Arc<Shared>, mut size: u64) {
         };
         let from = size;
         match integrate(&shared, &mut size, &pending) {
-            Ok(()) => {
-                let mut st = shared.state.lock().expect("lock");
-                if st.storage_error.take().is_some() {
-                    tracing::info!(size, "writes succeed again; the log accepts entries");
-                }
-            }
+            Ok(()) => {}
             Err(Error::Halted(msg)) => {
                 tracing::error!(error = %msg, "the log stops: read-only");
                 *shared.halted.write().expect("lock") = Some(msg.clone());
@@ -992,6 +990,16 @@ fn integrate(shared: &Shared, size: &mut u64, pending: &[Pending]) -> Result<()>
     let checkpoint = sign_checkpoint(&shared.config.origin, &shared.signer, &tree, new)?;
     drop(tree);
     write_floor(&shared.config.dir, &checkpoint)?;
+    if shared
+        .state
+        .lock()
+        .expect("lock")
+        .storage_error
+        .take()
+        .is_some()
+    {
+        tracing::info!(size = new, "writes succeed again; the log accepts entries");
+    }
     *shared.signed.write().expect("lock") = Floor {
         size: new,
         root,
@@ -1057,6 +1065,12 @@ fn sign_checkpoint(
         .to_string())
 }
 
+/// Whether the tile starting at `lo` became full in this step (it was partial at `old`, it is
+/// full at `hi`): its partial versions can go.
+fn completed(lo: u64, old: u64, hi: u64) -> bool {
+    hi - lo == TILE_WIDTH && old > lo && old < lo + TILE_WIDTH
+}
+
 /// Writes every hash tile and entry bundle that changes when the tree grows from `old` to `new`
 /// entries (all of them when `old` is 0).
 fn write_tiles(
@@ -1082,6 +1096,9 @@ fn write_tiles(
             width: (hi - lo) as u16,
         };
         storage.put(&tile.entries_path(), &encode_bundle(&items)?)?;
+        if completed(lo, old, hi) {
+            storage.delete(&format!("{}.p", tile.entries_path()))?;
+        }
     }
     for level in 0u8.. {
         let shift = 8 * u32::from(level);
@@ -1108,6 +1125,9 @@ fn write_tiles(
                 width: (hi - lo) as u16,
             };
             storage.put(&tile.path(), &bytes)?;
+            if completed(lo, a, hi) {
+                storage.delete(&format!("{}.p", tile.path()))?;
+            }
         }
     }
     Ok(())

@@ -119,11 +119,15 @@ async fn http_bench(dir: &std::path::Path, n: u64) -> Result<f64> {
         cairn_tlog::NoteSigner::generate("bench.cairn.local/http").map_err(|e| anyhow!("{e}"))?,
     )?;
     let blobs = cairn_log_server::BlobStore::new(dir.join("http-blobs"))?;
+    // Unlimited: the benchmark is one client address sending as fast as it can.
     let app = cairn_log_server::router(cairn_log_server::AppState::new(
         log.clone(),
         blobs,
         Default::default(),
-        Default::default(),
+        cairn_log_server::ServerConfig {
+            rate_limits: cairn_log_server::RateLimits::unlimited(),
+            ..Default::default()
+        },
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

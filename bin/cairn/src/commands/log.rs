@@ -155,6 +155,8 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                     .map(|w| (w.verifier.name().to_owned(), w.verifier.to_vkey()))
                     .collect(),
                 anchor: None,
+                upload_tokens: a.upload_token.clone(),
+                ..ServerConfig::default()
             };
             if let Some(secs) = a.anchor_interval.filter(|&s| s > 0) {
                 let anchorer =
@@ -170,7 +172,9 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
             let state = AppState::new(log.clone(), blobs, Limits::default(), server_config);
             let listener = bind(&a.listen).await?;
             announce("log", listener.local_addr()?, &signer.to_vkey(), json);
-            axum::serve(listener, router(state))
+            // Connect info: rate limits apply per client address.
+            let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
