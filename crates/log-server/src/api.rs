@@ -114,7 +114,8 @@ fn text(
 async fn checkpoint(State(s): State<AppState>) -> Response {
     let note = s.log.checkpoint();
     if note.is_empty() {
-        return ApiError::unavailable(s.log.halted().unwrap_or_default()).into_response();
+        return ApiError::from(cairn_log::Error::Halted(s.log.halted().unwrap_or_default()))
+            .into_response();
     }
     // Mutable resource: tlog-tiles asks that it not be cached beyond a few seconds.
     text(
@@ -213,7 +214,19 @@ async fn add(
     if wait {
         tokio::time::timeout(Duration::from_secs(30), s.log.wait_integrated(seq.index))
             .await
-            .map_err(|_| ApiError::internal("integration took longer than 30 s"))??;
+            .map_err(|_| {
+                ApiError::unavailable(format!(
+                    "entry {} is sequenced (durable) but no served checkpoint covers it after \
+                     30 s{}; fetch /bundle/{} later",
+                    seq.index,
+                    if s.log.signed_size() > seq.index {
+                        " (the log signed one; its witnesses have not cosigned it yet)"
+                    } else {
+                        ""
+                    },
+                    seq.index
+                ))
+            })??;
         out["integrated"] = json!(true);
         out["bundle"] =
             serde_json::to_value(make_bundle(&s, seq.index)?).map_err(ApiError::internal)?;

@@ -47,7 +47,7 @@ impl ApiError {
     pub(crate) fn unavailable(detail: impl Into<String>) -> Self {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            error: "read_only",
+            error: "unavailable",
             detail: detail.into(),
             retry_after: None,
         }
@@ -94,7 +94,10 @@ impl From<cairn_log::Error> for ApiError {
             cairn_log::Error::Rejected(d) if d.contains("limit") => Self::too_large(d),
             cairn_log::Error::Rejected(d) => Self::bad_request(d),
             cairn_log::Error::OutOfRange(d) => Self::not_found(d),
-            e @ cairn_log::Error::Halted(_) => Self::unavailable(e.to_string()),
+            e @ cairn_log::Error::Halted(_) => Self {
+                error: "read_only",
+                ..Self::unavailable(e.to_string())
+            },
             cairn_log::Error::StorageFull(d) => Self::storage_full(format!(
                 "the log is out of disk space and refuses new writes until it has space again \
                  ({d}); retry later"

@@ -140,3 +140,66 @@ async fn envelopes_with_duplicate_keys_are_refused() {
     );
     assert_eq!(log.sequenced(), 0);
 }
+
+#[tokio::test]
+async fn a_damaged_journal_makes_the_service_read_only_with_a_metric_and_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = NoteSigner::generate("cairn.test/log").unwrap();
+    let config = || {
+        LogConfig::new(dir.path().join("log"), "cairn.test/log")
+            .with_mentions(Arc::new(|e: &[u8]| mentions_of(e)))
+    };
+    let key = Key::generate().unwrap();
+    {
+        let log = Log::open(config(), signer.clone()).unwrap();
+        let blobs = BlobStore::new(dir.path().join("blobs")).unwrap();
+        let app = router(AppState::new(
+            log.clone(),
+            blobs,
+            Default::default(),
+            Default::default(),
+        ));
+        for i in 0..3 {
+            let body = submission(&key, i).to_string();
+            let (s, _, _) = call(&app, "POST", "/add?wait=integrated", body).await;
+            assert_eq!(s, StatusCode::OK);
+        }
+        log.close();
+    }
+    let journal = dir.path().join("log/journal");
+    let mut bytes = std::fs::read(&journal).unwrap();
+    bytes[16 + 30] ^= 0x10; // inside the first record
+    std::fs::write(&journal, &bytes).unwrap();
+
+    let log = Log::open(config(), signer).unwrap();
+    let blobs = BlobStore::new(dir.path().join("blobs")).unwrap();
+    let app = router(AppState::new(
+        log.clone(),
+        blobs,
+        Default::default(),
+        Default::default(),
+    ));
+    let (s, body, _) = call(&app, "POST", "/add", submission(&key, 9).to_string()).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"], "read_only");
+    let d = v["detail"].as_str().unwrap();
+    assert!(
+        d.contains("offset 16") && d.contains("Restore the journal"),
+        "{d}"
+    );
+    let (s, body, _) = call(&app, "GET", "/checkpoint", Body::empty()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .starts_with("cairn.test/log\n3\n")
+    );
+    let (_, body, _) = call(&app, "GET", "/metrics", Body::empty()).await;
+    let m = String::from_utf8(body).unwrap();
+    assert!(m.contains("cairn_log_read_only 1\n"), "{m}");
+    let (_, body, _) = call(&app, "GET", "/log", Body::empty()).await;
+    let info: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(info["readOnly"].as_str().unwrap().contains("damaged"));
+    log.close();
+}
