@@ -414,62 +414,11 @@ pub async fn bench_witnessed(
     })
 }
 
-/// Restart time of a log holding `entries` entries: the log is filled (not timed), closed,
-/// and reopened. Returns (seconds to reopen, entries).
+/// Restart time of a log holding `entries` entries (see [`cairn_log::bench::bench_restart`]):
+/// seconds to reopen it.
 pub async fn bench_restart(dir: &Path, entries: u64) -> Result<f64, String> {
-    let origin = "bench.cairn.local/restart";
-    let signer = NoteSigner::generate(origin).map_err(|e| e.to_string())?;
-    let config = || {
-        LogConfig::new(dir.join("restart-log"), origin)
-            .with_mentions(Arc::new(|e: &[u8]| submit::mentions_of(e)))
-    };
-    let log = Log::open(config(), signer.clone()).map_err(|e| e.to_string())?;
-    let key = Key::generate().map_err(|e| e.to_string())?;
-    let signer_key_hash = key.public().key_hash();
-    let env = signed(&key, 0)?;
-    let statement = cairn_attest::parse_known_statement(&env.payload).map_err(|e| e.to_string())?;
-    let mentions = submit::statement_mentions(&statement, &env.digest());
-    let template = env.canonical_json();
-    // Distinct envelopes of realistic size without signing a million statements: the log
-    // stores bytes; the envelope's content does not matter to replay.
-    let mut next = 0u64;
-    while next < entries {
-        let batch = (entries - next).min(8192);
-        let mut waits = Vec::with_capacity(batch as usize);
-        for i in next..next + batch {
-            let mut envelope = template.clone();
-            envelope.extend_from_slice(format!(" {i}").as_bytes());
-            let req = AddRequest {
-                envelope_sha256: Sha256::digest(&envelope).into(),
-                envelope,
-                kind: StatementKind::Dataset,
-                signer_key_hash,
-                mentions: Some(mentions.clone()),
-            };
-            let log = log.clone();
-            waits.push(tokio::spawn(async move { log.add(req).await }));
-        }
-        for w in waits {
-            w.await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-        }
-        next += batch;
-    }
-    log.wait_integrated(entries - 1)
+    cairn_log::bench::bench_restart(dir, entries, 800)
         .await
-        .map_err(|e| e.to_string())?;
-    log.close();
-    drop(log);
-    let t = Instant::now();
-    let log = Log::open(config(), signer).map_err(|e| e.to_string())?;
-    let secs = t.elapsed().as_secs_f64();
-    if log.size() != entries {
-        return Err(format!(
-            "reopened with {} entries, not {entries}",
-            log.size()
-        ));
-    }
-    log.close();
-    Ok(secs)
+        .map(|r| r.open_secs)
+        .map_err(|e| e.to_string())
 }
