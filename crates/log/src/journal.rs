@@ -84,6 +84,8 @@ pub(crate) struct Journal {
     next: u64,
     staged: u64,
     buf: Vec<u8>,
+    /// Set when a failed write could not be cut back: nothing more may be appended.
+    broken: Option<String>,
 }
 
 enum Format {
@@ -482,6 +484,7 @@ impl Journal {
             next,
             staged: 0,
             buf: Vec::with_capacity(1 << 20),
+            broken: None,
         })
     }
 
@@ -505,6 +508,11 @@ impl Journal {
         if self.buf.is_empty() {
             return Ok(());
         }
+        if let Some(why) = &self.broken {
+            self.buf.clear();
+            self.next -= std::mem::take(&mut self.staged);
+            return Err(Error::Closed(format!(" after a journal error: {why}")));
+        }
         let written = self
             .file
             .write_all(&self.buf)
@@ -513,9 +521,18 @@ impl Journal {
             self.buf.clear();
             // The dropped records' indexes are handed out again.
             self.next -= std::mem::take(&mut self.staged);
-            // Cut any partial write: the file must end at a record boundary for replay.
-            let _ = self.file.set_len(self.end);
-            let _ = self.file.sync_data();
+            // Cut any partial write: the file must end at a record boundary for replay. If even
+            // that fails, appending more would put records after garbage: refuse from now on.
+            if let Err(cut) = self
+                .file
+                .set_len(self.end)
+                .and_then(|()| self.file.sync_data())
+            {
+                self.broken = Some(format!(
+                    "cannot cut a failed write back to offset {} ({cut}); restart the log",
+                    self.end
+                ));
+            }
             return Err(Error::io(&self.path, e));
         }
         self.end += self.buf.len() as u64;
@@ -552,5 +569,32 @@ impl JournalReader {
             .read_exact_at(&mut buf, at.offset)
             .map_err(|e| Error::io(&self.path, e))?;
         Ok(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_commit_hands_its_indexes_out_again_and_a_write_that_cannot_be_cut_stops_appends() {
+        // /dev/full: every write fails with "no space left on device", and it cannot be cut.
+        let mut j = Journal::writable(Path::new("/dev/full"), 0, 5).unwrap();
+        j.stage(&[1; ENTRY_SIZE], b"one");
+        j.stage(&[2; ENTRY_SIZE], b"two");
+        let e = j.commit().unwrap_err();
+        assert!(
+            matches!(&e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull),
+            "{e}"
+        );
+        assert_eq!(
+            (j.next, j.staged),
+            (5, 0),
+            "the failed batch's indexes are free again"
+        );
+        j.stage(&[3; ENTRY_SIZE], b"three");
+        let e = j.commit().unwrap_err();
+        assert!(e.to_string().contains("cannot cut a failed write"), "{e}");
+        assert_eq!(j.next, 5);
     }
 }
