@@ -52,6 +52,14 @@ impl ApiError {
             retry_after: None,
         }
     }
+    pub(crate) fn starting(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "starting",
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
     pub(crate) fn storage_full(detail: impl Into<String>) -> Self {
         Self {
             status: StatusCode::INSUFFICIENT_STORAGE,

@@ -33,6 +33,7 @@ mod cosign;
 mod error;
 mod limits;
 mod periodic_anchor;
+mod starting;
 mod submit;
 
 pub use api::{AppState, MAX_BLOB_BYTES, ServerConfig, router};
@@ -47,4 +48,5 @@ pub use limits::{
     DEFAULT_BLOB_BYTES_PER_SEC_PER_ADDRESS, RateLimits,
 };
 pub use periodic_anchor::{AnchorStatus, anchor_loop, anchor_once};
+pub use starting::{StartingRouter, WAIT_FOR_OPEN};
 pub use submit::{Submission, kind_of, mentions_of, prepare, statement_mentions};

@@ -8,8 +8,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use cairn_attest::{Envelope, Key, Limits};
 use cairn_log::{Log, LogConfig};
 use cairn_log_server::{
-    AppState, BlobStore, LogClient, ServerConfig, Submission, WitnessEndpoint, anchor_loop,
-    anchor_once, cosign_loop, mentions_of, router,
+    AppState, BlobStore, LogClient, ServerConfig, StartingRouter, Submission, WitnessEndpoint,
+    anchor_loop, anchor_once, cosign_loop, mentions_of, router,
 };
 use cairn_tlog::{CosignatureVerifier, Cosigner, NoteSigner, NoteVerifier};
 use cairn_witness::{Witness, WitnessConfig};
@@ -145,8 +145,6 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
             let config = LogConfig::new(&dir, &a.origin)
                 .with_mentions(Arc::new(|env: &[u8]| mentions_of(env)))
                 .with_witness_gating(!witnesses.is_empty());
-            let log = Log::open(config, signer.clone())
-                .with_context(|| format!("opening the log in {}", dir.display()))?;
             let blobs =
                 BlobStore::new(dir.join("blobs")).with_context(|| format!("{}", dir.display()))?;
             let mut server_config = ServerConfig {
@@ -158,10 +156,51 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                 upload_tokens: a.upload_token.clone(),
                 ..ServerConfig::default()
             };
-            if let Some(secs) = a.anchor_interval.filter(|&s| s > 0) {
-                let anchorer =
-                    crate::commands::anchor::anchorer(settings, &a.chain, &a.origin).await?;
-                server_config.anchor = Some(json!({ "intervalSecs": secs }));
+            let anchoring = match a.anchor_interval.filter(|&s| s > 0) {
+                Some(secs) => {
+                    let anchorer =
+                        crate::commands::anchor::anchorer(settings, &a.chain, &a.origin).await?;
+                    server_config.anchor = Some(json!({ "intervalSecs": secs }));
+                    Some((anchorer, secs))
+                }
+                None => None,
+            };
+            // Serve the published checkpoint and tiles at once; everything else once the
+            // journal is replayed.
+            let starting = StartingRouter::new(&dir)
+                .with_context(|| format!("opening the log in {}", dir.display()))?;
+            let listener = bind(&a.listen).await?;
+            let addr = listener.local_addr()?;
+            // Connect info: rate limits apply per client address.
+            let app = starting
+                .router()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = stopped => {}
+                        }
+                    })
+                    .await
+            });
+            announce("log", addr, &signer.to_vkey(), json);
+            let opened = {
+                let signer = signer.clone();
+                tokio::task::spawn_blocking(move || Log::open(config, signer)).await?
+            };
+            let log = match opened {
+                Ok(log) => log,
+                Err(e) => {
+                    let _ = stop.send(());
+                    let _ = server.await;
+                    return Err(anyhow!(e))
+                        .with_context(|| format!("opening the log in {}", dir.display()));
+                }
+            };
+            if let Some((anchorer, secs)) = anchoring {
                 tokio::spawn(anchor_loop(
                     log.clone(),
                     anchorer,
@@ -170,15 +209,9 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
             }
             tokio::spawn(cosign_loop(log.clone(), witnesses));
             let state = AppState::new(log.clone(), blobs, Limits::default(), server_config);
-            let listener = bind(&a.listen).await?;
-            announce("log", listener.local_addr()?, &signer.to_vkey(), json);
-            // Connect info: rate limits apply per client address.
-            let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+            starting.ready(router(state));
+            server.await??;
+            drop(stop);
             log.close();
         }
         LogCmd::Key(a) => {

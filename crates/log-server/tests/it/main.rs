@@ -295,3 +295,65 @@ async fn bad_submissions_are_4xx_with_the_field_named_and_change_nothing() {
 
 mod abuse;
 mod witnessed;
+
+/// While the journal replays, the published checkpoint and tiles are served at once; other
+/// requests wait for the log to open and are then answered by the full router.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_served_while_the_log_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = NoteSigner::generate("cairn.test/log").unwrap();
+    let config = || {
+        LogConfig::new(dir.path().join("log"), "cairn.test/log")
+            .with_mentions(Arc::new(|e: &[u8]| mentions_of(e)))
+    };
+    let key = Key::generate().unwrap();
+    let published = {
+        let log = Log::open(config(), signer.clone()).unwrap();
+        let blobs = BlobStore::new(dir.path().join("blobs")).unwrap();
+        let app = router(AppState::new(
+            log.clone(),
+            blobs,
+            Default::default(),
+            Default::default(),
+        ));
+        for i in 0..3 {
+            let body = submission(&key, i).to_string();
+            assert_eq!(
+                call(&app, "POST", "/add?wait=integrated", body).await.0,
+                StatusCode::OK
+            );
+        }
+        let cp = log.checkpoint();
+        log.close();
+        cp
+    };
+    let starting = cairn_log_server::StartingRouter::new(&dir.path().join("log")).unwrap();
+    let app = starting.router();
+    let (s, body, _) = call(&app, "GET", "/checkpoint", Body::empty()).await;
+    assert_eq!(
+        (s, String::from_utf8(body).unwrap()),
+        (StatusCode::OK, published)
+    );
+    let (s, body, _) = call(&app, "GET", "/tile/0/000.p/3", Body::empty()).await;
+    assert_eq!((s, body.len()), (StatusCode::OK, 3 * 32));
+    // An add waits for the log to open.
+    let pending = {
+        let (app, body) = (app.clone(), submission(&key, 7).to_string());
+        tokio::spawn(async move { call(&app, "POST", "/add", body).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!pending.is_finished());
+    let log = Log::open(config(), signer).unwrap();
+    let blobs = BlobStore::new(dir.path().join("blobs")).unwrap();
+    starting.ready(router(AppState::new(
+        log.clone(),
+        blobs,
+        Default::default(),
+        Default::default(),
+    )));
+    let (s, body, _) = pending.await.unwrap();
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["index"], 3);
+    log.close();
+}
