@@ -347,6 +347,21 @@ impl Journal {
             Some(f) => f.metadata().map_err(io)?.len(),
             None => 0,
         };
+        if len == 0 && floor > 0 {
+            // Leave it as it is: an empty or missing journal cannot hold what was published.
+            return Ok(Opened {
+                journal: None,
+                records: Vec::new(),
+                damage: Some(Damage {
+                    offset: 0,
+                    reason: format!(
+                        "the journal is empty or missing, but the log published a checkpoint of \
+                         {floor} entries"
+                    ),
+                }),
+                cut: 0,
+            });
+        }
         if len == 0 {
             let mut file = OpenOptions::new()
                 .read(true)

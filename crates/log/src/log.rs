@@ -227,6 +227,16 @@ impl Log {
             )
         });
         if halted.is_none()
+            && let Some(f) = floor.as_ref().filter(|f| f.size > size)
+        {
+            halted = Some(format!(
+                "journal {} holds {size} entries but the log signed a checkpoint of {} entries. \
+                 {what_to_do}",
+                journal_path.display(),
+                f.size
+            ));
+        }
+        if halted.is_none()
             && let Some(f) = &floor
         {
             let root = tree_root(&tree, f.size)?;

@@ -268,3 +268,22 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_journal_stops_the_log_read_only_and_is_not_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = NoteSigner::generate("cairn.test/log").unwrap();
+    let mut obs = Observer::default();
+    filled_log(dir.path(), &signer, 20, &mut obs).await;
+    std::fs::remove_file(dir.path().join("journal")).unwrap();
+    let log = Log::open(config(dir.path()), signer.clone()).unwrap();
+    let why = log.halted().expect("read-only");
+    assert!(why.contains("empty or missing"), "{why}");
+    obs.see_log(&log, &signer);
+    assert!(matches!(
+        log.add(request(99)).await.unwrap_err(),
+        Error::Halted(_)
+    ));
+    log.close();
+    assert!(!dir.path().join("journal").exists());
+}
