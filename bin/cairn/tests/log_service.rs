@@ -394,7 +394,9 @@ async fn a_fork_signed_with_the_log_key_fails_verify_without_the_witness_and_sho
         &["--witness", &format!("{}={}", witness.url, witness.key)],
     );
     let http = reqwest::Client::new();
-    let key = Key::generate().unwrap();
+    // The user's own attestation key signs the statements (a signer `verify` trusts).
+    json(cairn(d).args(["--json", "key", "generate"]));
+    let key = Key::read_file(&d.join("keys/attest.key")).unwrap();
     append(&http, &log.url, &key, 0..1).await;
     let honest_dir = d.join("honest");
     std::fs::create_dir_all(&honest_dir).unwrap();
