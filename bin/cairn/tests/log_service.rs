@@ -127,17 +127,26 @@ async fn sigkill_during_appends_loses_no_acknowledged_entry_and_no_checkpoint_fo
     assert!(seen.len() > 5);
 
     let log = log_serve(tmp.path(), &[]);
-    let now = checkpoint_of(
-        &http
-            .get(format!("{}/checkpoint", log.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    // While the journal replays, the last published checkpoint is served; once the log is open,
+    // with no new add, a checkpoint covers every acknowledged entry.
     let max_acked = acked.iter().map(|a| a.0).max().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let now = loop {
+        let now = checkpoint_of(
+            &http
+                .get(format!("{}/checkpoint", log.url))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+        if now.size > max_acked || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert!(
         now.size > max_acked,
         "checkpoint {} does not cover acknowledged index {max_acked}",
