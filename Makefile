@@ -6,7 +6,7 @@ CAIRN   := target/debug/cairn
 NPM_STAMP := node_modules/.package-lock.json
 CONTRACT_SOURCES := $(wildcard contracts/src/*.sol) contracts/build.mjs
 
-.PHONY: up down status test lint fmt build contracts deps clean check-tools jobs wasi-toolchain
+.PHONY: up down status test lint fmt build contracts deps clean check-tools jobs wasi-toolchain fuzz-smoke
 
 ## up: install, build, start the devnet with Uniswap V2 and seeded pools, print a summary
 up: build
@@ -24,6 +24,25 @@ test: contracts jobs
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) test --workspace --locked
+	$(MAKE) fuzz-smoke
+
+## fuzz-smoke: every fuzz target for a few seconds over its committed corpus (fuzz/corpus/<target>);
+## new inputs go to a scratch corpus, crashes to fuzz/artifacts/. Installs cargo-fuzz if missing.
+FUZZ_TARGETS ?= note checkpoint tile_path tiles proofs tlog_proof bundle dsse job_toml plan_toml csv
+FUZZ_SECONDS ?= 3
+FUZZ_SCRATCH := target/fuzz-scratch
+fuzz-smoke:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && $(CARGO) +nightly fuzz build -a -s none
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_SCRATCH)/$$t; \
+		echo "fuzz $$t ($(FUZZ_SECONDS) s)"; \
+		(cd fuzz && $(CARGO) +nightly fuzz run -a -s none $$t ../$(FUZZ_SCRATCH)/$$t corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) > ../$(FUZZ_SCRATCH)/$$t.log 2>&1) \
+			|| { tail -n 40 $(FUZZ_SCRATCH)/$$t.log; echo "fuzz target $$t failed: see fuzz/artifacts/$$t"; exit 1; }; \
+		grep -E '^Done [0-9]+ runs' $(FUZZ_SCRATCH)/$$t.log || true; \
+	done
 
 build: contracts
 	$(CARGO) build --locked --bin cairn

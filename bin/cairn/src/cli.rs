@@ -176,6 +176,10 @@ pub(crate) struct LogServeArgs {
     /// Anchor the latest checkpoint on chain every this many seconds (0: never).
     #[arg(long, env = "CAIRN_ANCHOR_INTERVAL")]
     pub(crate) anchor_interval: Option<u64>,
+    /// A bearer token that may upload blobs no logged statement names yet (repeatable).
+    /// Without one, PUT /blob takes only blobs a logged statement references.
+    #[arg(long, env = "CAIRN_LOG_UPLOAD_TOKEN", hide_env_values = true)]
+    pub(crate) upload_token: Vec<String>,
     #[command(flatten)]
     pub(crate) chain: AnchorArgs,
 }
@@ -639,6 +643,13 @@ pub(crate) struct BenchLogArgs {
     /// Also measure end-to-end HTTP adds against a log served in process (this many entries).
     #[arg(long)]
     pub(crate) http: Option<u64>,
+    /// Also measure witness-gated publishing under HTTP load (this many entries): the share of
+    /// bundles carrying the witness cosignature and the age of the served checkpoint.
+    #[arg(long)]
+    pub(crate) witnessed: Option<u64>,
+    /// Also measure restart time of a log holding this many entries (built first).
+    #[arg(long)]
+    pub(crate) restart: Option<u64>,
 }
 
 #[derive(Debug, Args)]

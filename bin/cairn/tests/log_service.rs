@@ -127,17 +127,26 @@ async fn sigkill_during_appends_loses_no_acknowledged_entry_and_no_checkpoint_fo
     assert!(seen.len() > 5);
 
     let log = log_serve(tmp.path(), &[]);
-    let now = checkpoint_of(
-        &http
-            .get(format!("{}/checkpoint", log.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    // While the journal replays, the last published checkpoint is served; once the log is open,
+    // with no new add, a checkpoint covers every acknowledged entry.
     let max_acked = acked.iter().map(|a| a.0).max().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let now = loop {
+        let now = checkpoint_of(
+            &http
+                .get(format!("{}/checkpoint", log.url))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+        if now.size > max_acked || Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert!(
         now.size > max_acked,
         "checkpoint {} does not cover acknowledged index {max_acked}",
@@ -367,4 +376,93 @@ async fn log_serve_anchors_periodically() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A forger holding the log's key runs a second log (a fork) without the witness. Its bundles
+/// must not verify by default, and a bundle set showing two roots at one size is a split view.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fork_signed_with_the_log_key_fails_verify_without_the_witness_and_shows_a_split_view() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let log_key = common::stdout(&run(cairn(d).args(["log", "key"])))
+        .trim()
+        .to_owned();
+    let witness = Service::start({
+        let mut c = cairn(d);
+        c.args([
+            "--json",
+            "witness",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-key",
+            &log_key,
+        ]);
+        c
+    });
+    let log = log_serve(
+        d,
+        &["--witness", &format!("{}={}", witness.url, witness.key)],
+    );
+    let http = reqwest::Client::new();
+    // The user's own attestation key signs the statements (a signer `verify` trusts).
+    json(cairn(d).args(["--json", "key", "generate"]));
+    let key = Key::read_file(&d.join("keys/attest.key")).unwrap();
+    append(&http, &log.url, &key, 0..1).await;
+    let honest_dir = d.join("honest");
+    std::fs::create_dir_all(&honest_dir).unwrap();
+    save_bundle(&http, &log.url, 0, &honest_dir.join("a.bundle.json")).await;
+
+    // The forger: same log key, its own data dir, no witness.
+    let f = d.join("forger");
+    std::fs::create_dir_all(f.join("log")).unwrap();
+    std::fs::copy(d.join("log/log.key"), f.join("log/log.key")).unwrap();
+    let fork = log_serve(&f, &[]);
+    append(&http, &fork.url, &key, 100..101).await;
+    let forged_dir = d.join("forged");
+    std::fs::create_dir_all(&forged_dir).unwrap();
+    let forged = forged_dir.join("f.bundle.json");
+    save_bundle(&http, &fork.url, 0, &forged).await;
+
+    // By default the local log's witnesses are required: the fork's bundle fails.
+    let out = run(cairn(d).arg("verify").arg(&forged));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("0 of the trusted witnesses"),
+        "{}",
+        stderr(&out)
+    );
+    // The honest bundle verifies with its cosignature, by default.
+    let ok = run(cairn(d).arg("verify").arg(honest_dir.join("a.bundle.json")));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(common::stdout(&ok).contains("cosigned by"));
+
+    // Side by side, even without witnesses: same origin and size, two roots.
+    std::fs::copy(&forged, honest_dir.join("f.bundle.json")).unwrap();
+    let split = run(cairn(d)
+        .arg("verify")
+        .arg(honest_dir.join("a.bundle.json"))
+        .args(["--quorum", "0"]));
+    assert_eq!(split.status.code(), Some(1), "{}", stderr(&split));
+    assert!(stderr(&split).contains("split view"), "{}", stderr(&split));
+
+    // A malformed bundle says what is wrong with it.
+    let bad = d.join("bad.bundle.json");
+    std::fs::write(
+        &bad,
+        r#"{"mediaType":"application/vnd.cairn.bundle.v1+json","envelope":5}"#,
+    )
+    .unwrap();
+    let out = run(cairn(d).arg("verify").arg(&bad));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a Cairn bundle"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("no verified statement"),
+        "{}",
+        stderr(&out)
+    );
 }

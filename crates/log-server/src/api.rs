@@ -1,5 +1,7 @@
 //! HTTP handlers.
-use crate::{ApiError, BUNDLE_MEDIA_TYPE, BlobStore, Bundle, BundleEntry, submit};
+use crate::{
+    ApiError, BUNDLE_MEDIA_TYPE, BlobStore, Bundle, BundleEntry, RateLimits, limits::Meters, submit,
+};
 use axum::{
     Json, Router,
     body::Bytes,
@@ -24,13 +26,20 @@ use std::{
 /// Largest blob `PUT /blob` accepts (dataset manifests).
 pub const MAX_BLOB_BYTES: usize = 64 * 1024 * 1024;
 
-/// What the service publishes about itself at `GET /log`.
+/// How the service runs, and what it publishes about itself at `GET /log`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ServerConfig {
     /// Witnesses the log asks for cosignatures: (name, verifier key).
     pub witnesses: Vec<(String, String)>,
     /// The anchor contract and chain, when anchoring is on.
     pub anchor: Option<serde_json::Value>,
+    /// Write budgets per client address and per signer key.
+    #[serde(skip)]
+    pub rate_limits: RateLimits,
+    /// Bearer tokens that may upload blobs no logged statement names yet
+    /// (`Authorization: Bearer <token>`). Without one, `PUT /blob` takes only referenced blobs.
+    #[serde(skip)]
+    pub upload_tokens: Vec<String>,
 }
 
 /// Shared state of the handlers.
@@ -43,12 +52,17 @@ pub struct AppState {
     adds: Arc<AtomicU64>,
     duplicates: Arc<AtomicU64>,
     rejected: Arc<AtomicU64>,
+    blob_full: Arc<std::sync::atomic::AtomicBool>,
+    meters: Arc<Meters>,
+    limited: Arc<AtomicU64>,
 }
 
 impl AppState {
     /// State for a log, its blob store and envelope limits.
     pub fn new(log: Log, blobs: BlobStore, limits: Limits, config: ServerConfig) -> Self {
         Self {
+            meters: Arc::new(Meters::new(&config.rate_limits)),
+            limited: Arc::default(),
             log,
             blobs,
             limits,
@@ -56,6 +70,7 @@ impl AppState {
             adds: Arc::default(),
             duplicates: Arc::default(),
             rejected: Arc::default(),
+            blob_full: Arc::default(),
         }
     }
 }
@@ -97,12 +112,17 @@ fn text(
 }
 
 async fn checkpoint(State(s): State<AppState>) -> Response {
+    let note = s.log.checkpoint();
+    if note.is_empty() {
+        return ApiError::from(cairn_log::Error::Halted(s.log.halted().unwrap_or_default()))
+            .into_response();
+    }
     // Mutable resource: tlog-tiles asks that it not be cached beyond a few seconds.
     text(
         StatusCode::OK,
         "text/plain; charset=utf-8",
         "no-cache",
-        s.log.checkpoint(),
+        note,
     )
 }
 
@@ -126,11 +146,43 @@ struct AddQuery {
     wait: Option<String>,
 }
 
+/// The client's address, when the server runs with connect info.
+pub(crate) struct ClientAddr(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+fn over_limit(s: &AppState, what: &str, wait: Duration) -> ApiError {
+    s.limited.fetch_add(1, Ordering::Relaxed);
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut e = ApiError::too_many(format!("{what} is over its rate limit; retry in {secs} s"));
+    e.retry_after = Some(secs);
+    e
+}
+
 async fn add(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     Query(q): Query<AddQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    s.meters
+        .adds_by_address
+        .take(&addr, 1.0)
+        .map_err(|w| over_limit(&s, "this address", w))?;
     let body = body.map_err(body_error)?;
     let wait = match q.wait.as_deref() {
         None | Some("sequenced") => false,
@@ -144,8 +196,12 @@ async fn add(
     let (req, key, _) = submit::prepare(&body, &s.limits).inspect_err(|_| {
         s.rejected.fetch_add(1, Ordering::Relaxed);
     })?;
+    s.meters
+        .adds_by_key
+        .take(&req.signer_key_hash, 1.0)
+        .map_err(|w| over_limit(&s, "this signer key", w))?;
     // The key is a blob under its own SHA-256 — the entry's signer key hash.
-    s.blobs.put(&key.to_bytes()).map_err(ApiError::internal)?;
+    put_blob_checked(&s, &key.to_bytes())?;
     let digest = format!("sha256:{}", hex::encode(req.envelope_sha256));
     let seq = s.log.add(req).await?;
     let counter = if seq.duplicate {
@@ -158,7 +214,19 @@ async fn add(
     if wait {
         tokio::time::timeout(Duration::from_secs(30), s.log.wait_integrated(seq.index))
             .await
-            .map_err(|_| ApiError::internal("integration took longer than 30 s"))??;
+            .map_err(|_| {
+                ApiError::unavailable(format!(
+                    "entry {} is sequenced (durable) but no served checkpoint covers it after \
+                     30 s{}; fetch /bundle/{} later",
+                    seq.index,
+                    if s.log.signed_size() > seq.index {
+                        " (the log signed one; its witnesses have not cosigned it yet)"
+                    } else {
+                        ""
+                    },
+                    seq.index
+                ))
+            })??;
         out["integrated"] = json!(true);
         out["bundle"] =
             serde_json::to_value(make_bundle(&s, seq.index)?).map_err(ApiError::internal)?;
@@ -167,6 +235,12 @@ async fn add(
 }
 
 fn make_bundle(s: &AppState, index: u64) -> Result<Bundle, ApiError> {
+    let sequenced = s.log.sequenced();
+    if index >= sequenced {
+        return Err(ApiError::not_found(format!(
+            "no entry {index}: the log has {sequenced} entries"
+        )));
+    }
     if index >= s.log.size() {
         return Err(ApiError::not_found(format!(
             "entry {index} is not integrated yet (checkpoint size {}); retry shortly",
@@ -198,6 +272,29 @@ fn make_bundle(s: &AppState, index: u64) -> Result<Bundle, ApiError> {
     })
 }
 
+/// Stores a blob; a full disk is a 507 (and the storage-full gauge) until a write succeeds.
+fn put_blob_checked(s: &AppState, bytes: &[u8]) -> Result<[u8; 32], ApiError> {
+    match s.blobs.put(bytes) {
+        Ok(d) => {
+            s.blob_full.store(false, Ordering::Relaxed);
+            Ok(d)
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) =>
+        {
+            s.blob_full.store(true, Ordering::Relaxed);
+            Err(ApiError::storage_full(
+                "the log is out of disk space and refuses new writes until it has space again; \
+                 retry later",
+            ))
+        }
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
 /// A body the server could not read (over the route's limit, or cut off) as a JSON error.
 fn body_error(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -208,9 +305,13 @@ fn body_error(e: BytesRejection) -> ApiError {
 }
 
 fn parse_index(raw: &str) -> Result<u64, ApiError> {
-    raw.parse().map_err(|_| {
+    // Decimal digits only, as tlog paths write numbers: no sign, no leading zeros.
+    let canonical = !raw.is_empty()
+        && raw.bytes().all(|b| b.is_ascii_digit())
+        && (raw == "0" || !raw.starts_with('0'));
+    raw.parse().ok().filter(|_| canonical).ok_or_else(|| {
         ApiError::bad_request(format!(
-            "{raw:?} is not an entry index (a non-negative integer)"
+            "{raw:?} is not an entry index (decimal digits, no sign or leading zeros)"
         ))
     })
 }
@@ -313,10 +414,35 @@ async fn blob(
 
 async fn put_blob(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(body_error)?;
-    let digest = s.blobs.put(&body).map_err(ApiError::internal)?;
+    s.meters
+        .blob_bytes_by_address
+        .take(&addr, body.len() as f64)
+        .map_err(|w| over_limit(&s, "blob uploads from this address", w))?;
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let authenticated = token.is_some_and(|t| s.config.upload_tokens.iter().any(|u| u == t));
+    if !authenticated {
+        // Anonymous uploads only of blobs a logged statement names (a dataset manifest):
+        // strangers cannot fill the disk with bytes nobody vouches for.
+        let digest = format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body))
+        );
+        if s.log.lineage(&digest)?.is_empty() {
+            return Err(ApiError::forbidden(format!(
+                "no logged statement names {digest}: add the statement that references this \
+                 blob first, then upload it (or upload with an authorized token)"
+            )));
+        }
+    }
+    let digest = put_blob_checked(&s, &body)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "digest": format!("sha256:{}", hex::encode(digest)), "size": body.len() })),
@@ -355,6 +481,9 @@ async fn info(State(s): State<AppState>) -> Response {
         "origin": s.log.origin(),
         "verifierKey": s.log.signer().to_vkey(),
         "size": s.log.size(),
+        "signedSize": s.log.signed_size(),
+        "readOnly": s.log.halted(),
+        "storageError": s.log.storage_error(),
         "witnesses": s.config.witnesses.iter().map(|(n, k)| json!({"name": n, "verifierKey": k})).collect::<Vec<_>>(),
         "anchor": s.config.anchor,
     }))
@@ -374,11 +503,31 @@ async fn metrics(State(s): State<AppState>) -> Response {
          cairn_log_duplicates_total {}\n\
          # HELP cairn_log_rejected_total Submissions rejected as invalid.\n\
          # TYPE cairn_log_rejected_total counter\n\
-         cairn_log_rejected_total {}\n",
+         cairn_log_rejected_total {}\n\
+         # HELP cairn_log_rate_limited_total Writes refused over a client's rate limit.\n\
+         # TYPE cairn_log_rate_limited_total counter\n\
+         cairn_log_rate_limited_total {}\n\
+         # HELP cairn_log_signed_size Entries covered by the latest checkpoint the log signed (served once witnesses cosign it).\n\
+         # TYPE cairn_log_signed_size gauge\n\
+         cairn_log_signed_size {}\n\
+         # HELP cairn_log_checkpoint_age_seconds Seconds since the served checkpoint was signed.\n\
+         # TYPE cairn_log_checkpoint_age_seconds gauge\n\
+         cairn_log_checkpoint_age_seconds {:.3}\n\
+         # HELP cairn_log_read_only 1 when the log stopped read-only (damaged journal, or a journal that does not reproduce its signed checkpoint); see GET /log.\n\
+         # TYPE cairn_log_read_only gauge\n\
+         cairn_log_read_only {}\n\
+         # HELP cairn_log_storage_full 1 while writes fail (disk full); new entries get 507.\n\
+         # TYPE cairn_log_storage_full gauge\n\
+         cairn_log_storage_full {}\n",
         s.log.size(),
         s.adds.load(Ordering::Relaxed),
         s.duplicates.load(Ordering::Relaxed),
         s.rejected.load(Ordering::Relaxed),
+        s.limited.load(Ordering::Relaxed),
+        s.log.signed_size(),
+        s.log.served_age().as_secs_f64(),
+        u8::from(s.log.halted().is_some()),
+        u8::from(s.log.storage_error().is_some() || s.blob_full.load(Ordering::Relaxed)),
     );
     text(
         StatusCode::OK,

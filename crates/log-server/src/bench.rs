@@ -214,3 +214,211 @@ pub async fn bench_http(url: &str, entries: u64, clients: u64) -> Result<f64, St
     }
     Ok(entries as f64 / started.elapsed().as_secs_f64())
 }
+
+/// Results of witness-gated publishing under HTTP load.
+#[derive(Debug, Clone, Serialize)]
+pub struct WitnessedBench {
+    /// Entries appended.
+    pub entries: u64,
+    /// Bundles fetched (one per sampled entry) and verified with the witness required.
+    pub bundles: u64,
+    /// Of those, how many carried the witness cosignature.
+    pub cosigned: u64,
+    /// `cosigned / bundles`.
+    pub cosigned_share: f64,
+    /// Age of the served checkpoint (time since the log signed it), sampled every 10 ms under
+    /// load, milliseconds (p50, p99, max).
+    pub served_age_ms: [f64; 3],
+    /// Add → a cosigned bundle is available, milliseconds (p50, p99, max).
+    pub add_to_cosigned_bundle_ms: [f64; 3],
+    /// Adds per second with witness-gated publishing.
+    pub adds_per_sec: f64,
+}
+
+/// Witness-gated publishing under load: `clients` HTTP clients post `entries` statements to a
+/// log served in process whose checkpoints a witness (also in process, on loopback) must
+/// cosign; every 8th entry's bundle is fetched as soon as it exists and verified with the
+/// witness required.
+pub async fn bench_witnessed(
+    dir: &Path,
+    entries: u64,
+    clients: u64,
+) -> Result<WitnessedBench, String> {
+    use crate::{AppState, BlobStore, Bundle, TrustPolicy, WitnessEndpoint, cosign_loop, router};
+    let origin = "bench.cairn.local/witnessed";
+    let signer = NoteSigner::generate(origin).map_err(|e| e.to_string())?;
+    let cosigner =
+        cairn_tlog::Cosigner::generate("bench.cairn.local/witness").map_err(|e| e.to_string())?;
+    let witness = cairn_witness::Witness::open(
+        cairn_witness::WitnessConfig {
+            state_file: dir.join("witness.json"),
+            logs: vec![signer.verifier()],
+        },
+        cosigner.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let wl = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let wurl = format!("http://{}", wl.local_addr().map_err(|e| e.to_string())?);
+    let wserver =
+        tokio::spawn(
+            async move { axum::serve(wl, cairn_witness::router(Arc::new(witness))).await },
+        );
+    let config = LogConfig::new(dir.join("witnessed-log"), origin)
+        .with_mentions(Arc::new(|e: &[u8]| submit::mentions_of(e)))
+        .with_witness_gating(true);
+    let log = Log::open(config, signer.clone()).map_err(|e| e.to_string())?;
+    let cosigning = tokio::spawn(cosign_loop(
+        log.clone(),
+        vec![WitnessEndpoint {
+            url: wurl,
+            verifier: cosigner.verifier(),
+        }],
+    ));
+    let blobs = BlobStore::new(dir.join("witnessed-blobs")).map_err(|e| e.to_string())?;
+    let app = router(AppState::new(
+        log.clone(),
+        blobs,
+        Limits::default(),
+        crate::ServerConfig {
+            rate_limits: crate::RateLimits::unlimited(),
+            ..Default::default()
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let key = Key::generate().map_err(|e| e.to_string())?;
+    let bodies = (0..entries)
+        .map(|i| {
+            let env = signed(&key, i)?;
+            serde_json::to_vec(&submit::Submission {
+                envelope: serde_json::to_value(&env).map_err(|e| e.to_string())?,
+                public_key: key.public().to_base64(),
+            })
+            .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<Vec<u8>>, String>>()?;
+    let policy = TrustPolicy {
+        log_key: signer.verifier(),
+        witnesses: vec![cosigner.verifier()],
+        witness_quorum: 1,
+    };
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (log, running) = (log.clone(), running.clone());
+        tokio::spawn(async move {
+            let mut ages = Vec::new();
+            while running.load(std::sync::atomic::Ordering::Relaxed) {
+                ages.push(log.served_age().as_secs_f64() * 1e3);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            ages
+        })
+    };
+    let http = reqwest::Client::new();
+    let per = entries.div_ceil(clients).max(1) as usize;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for chunk in bodies.chunks(per).map(|c| c.to_vec()) {
+        let (http, url, policy) = (http.clone(), url.clone(), policy.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut checked, mut cosigned, mut lat) = (0u64, 0u64, Vec::new());
+            for (k, body) in chunk.into_iter().enumerate() {
+                let t = Instant::now();
+                let r = http
+                    .post(format!("{url}/add"))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !r.status().is_success() {
+                    return Err(format!("add failed: {}", r.status()));
+                }
+                if k % 8 != 0 {
+                    continue;
+                }
+                let v: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+                let index = v["index"].as_u64().ok_or("add answered no index")?;
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let bundle = loop {
+                    let r = http
+                        .get(format!("{url}/bundle/{index}"))
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if r.status().is_success() {
+                        break r.bytes().await.map_err(|e| e.to_string())?;
+                    }
+                    if Instant::now() > deadline {
+                        return Err(format!("no bundle for entry {index} after 60 s"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                };
+                lat.push(t.elapsed().as_secs_f64() * 1e3);
+                checked += 1;
+                if Bundle::from_json(&bundle)
+                    .and_then(|b| b.verify(&policy))
+                    .is_ok()
+                {
+                    cosigned += 1;
+                }
+            }
+            Ok::<_, String>((checked, cosigned, lat))
+        }));
+    }
+    let (mut checked, mut cosigned, mut lat) = (0, 0, Vec::new());
+    for t in tasks {
+        let (c, s, l) = t.await.map_err(|e| e.to_string())??;
+        checked += c;
+        cosigned += s;
+        lat.extend(l);
+    }
+    let elapsed = started.elapsed();
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut ages = sampler.await.map_err(|e| e.to_string())?;
+    server.abort();
+    cosigning.abort();
+    wserver.abort();
+    log.close();
+    ages.sort_by(|a, b| a.total_cmp(b));
+    lat.sort_by(|a, b| a.total_cmp(b));
+    Ok(WitnessedBench {
+        entries,
+        bundles: checked,
+        cosigned,
+        cosigned_share: if checked == 0 {
+            0.0
+        } else {
+            cosigned as f64 / checked as f64
+        },
+        served_age_ms: [
+            percentile(&ages, 0.5),
+            percentile(&ages, 0.99),
+            ages.last().copied().unwrap_or(0.0),
+        ],
+        add_to_cosigned_bundle_ms: [
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            lat.last().copied().unwrap_or(0.0),
+        ],
+        adds_per_sec: entries as f64 / elapsed.as_secs_f64(),
+    })
+}
+
+/// Restart time of a log holding `entries` entries (see [`cairn_log::bench::bench_restart`]):
+/// seconds to reopen it.
+pub async fn bench_restart(dir: &Path, entries: u64) -> Result<f64, String> {
+    cairn_log::bench::bench_restart(dir, entries, 800)
+        .await
+        .map(|r| r.open_secs)
+        .map_err(|e| e.to_string())
+}

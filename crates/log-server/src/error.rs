@@ -15,6 +15,8 @@ pub struct ApiError {
     pub error: &'static str,
     /// What was wrong and what to do.
     pub detail: String,
+    /// Seconds to wait before retrying (429), sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -23,6 +25,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             error: "bad_request",
             detail: detail.into(),
+            retry_after: None,
         }
     }
     pub(crate) fn not_found(detail: impl Into<String>) -> Self {
@@ -30,6 +33,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             error: "not_found",
             detail: detail.into(),
+            retry_after: None,
         }
     }
     pub(crate) fn too_large(detail: impl Into<String>) -> Self {
@@ -37,6 +41,47 @@ impl ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             error: "too_large",
             detail: detail.into(),
+            retry_after: None,
+        }
+    }
+    pub(crate) fn unavailable(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "unavailable",
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+    pub(crate) fn starting(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "starting",
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+    pub(crate) fn storage_full(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INSUFFICIENT_STORAGE,
+            error: "storage_full",
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+    pub(crate) fn too_many(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            error: "rate_limited",
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+    pub(crate) fn forbidden(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            error: "forbidden",
+            detail: detail.into(),
+            retry_after: None,
         }
     }
     pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
@@ -46,6 +91,7 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             error: "internal",
             detail: "the log failed to process the request; see the server log".into(),
+            retry_after: None,
         }
     }
 }
@@ -56,6 +102,14 @@ impl From<cairn_log::Error> for ApiError {
             cairn_log::Error::Rejected(d) if d.contains("limit") => Self::too_large(d),
             cairn_log::Error::Rejected(d) => Self::bad_request(d),
             cairn_log::Error::OutOfRange(d) => Self::not_found(d),
+            e @ cairn_log::Error::Halted(_) => Self {
+                error: "read_only",
+                ..Self::unavailable(e.to_string())
+            },
+            cairn_log::Error::StorageFull(d) => Self::storage_full(format!(
+                "the log is out of disk space and refuses new writes until it has space again \
+                 ({d}); retry later"
+            )),
             other => Self::internal(other),
         }
     }
@@ -63,10 +117,15 @@ impl From<cairn_log::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut r = (
             self.status,
             Json(json!({ "error": self.error, "detail": self.detail })),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        r
     }
 }

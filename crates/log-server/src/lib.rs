@@ -10,13 +10,19 @@
 //! GET  /consistency/<old>/<new>        consistency proof, one base64 hash per line
 //! GET  /entry/<index>                  the entry, its envelope and the signer's public key
 //! GET  /blob/sha256/<hex>              content-addressed blobs (envelopes, keys, manifests)
-//! PUT  /blob                           store a blob → {"digest": "sha256:<hex>"}
+//! PUT  /blob                           store a blob → {"digest": "sha256:<hex>"}: only a blob a
+//!                                      logged statement names, or with an upload token
 //! GET  /lineage/<alg:hex>              entries mentioning a digest
 //! GET  /log                            origin, verifier key, size, witnesses, anchor contract
 //! GET  /metrics                        Prometheus text format
 //! ```
 //!
-//! Errors are JSON `{"error": ..., "detail": ...}` with a 4xx status for bad input.
+//! Errors are JSON `{"error": ..., "detail": ...}` with a 4xx status for bad input, 429 over a
+//! client's rate limit (per address and per signer key, see [`RateLimits`]), 503 when the log
+//! is read-only after detecting damage, 507 while its disk is full.
+//!
+//! Serve the router with `into_make_service_with_connect_info::<SocketAddr>()` so limits apply
+//! per client address (without it, all clients share one budget).
 
 mod api;
 pub mod bench;
@@ -25,7 +31,9 @@ mod bundle;
 mod client;
 mod cosign;
 mod error;
+mod limits;
 mod periodic_anchor;
+mod starting;
 mod submit;
 
 pub use api::{AppState, MAX_BLOB_BYTES, ServerConfig, router};
@@ -34,5 +42,11 @@ pub use bundle::{BUNDLE_MEDIA_TYPE, Bundle, BundleEntry, TrustPolicy, Verified};
 pub use client::{ClientError, LogClient, SubmitResponse};
 pub use cosign::{WitnessEndpoint, cosign_loop};
 pub use error::ApiError;
+pub use limits::{
+    DEFAULT_ADD_BURST_PER_ADDRESS, DEFAULT_ADD_BURST_PER_KEY, DEFAULT_ADDS_PER_SEC_PER_ADDRESS,
+    DEFAULT_ADDS_PER_SEC_PER_KEY, DEFAULT_BLOB_BURST_PER_ADDRESS,
+    DEFAULT_BLOB_BYTES_PER_SEC_PER_ADDRESS, RateLimits,
+};
 pub use periodic_anchor::{AnchorStatus, anchor_loop, anchor_once};
+pub use starting::{StartingRouter, WAIT_FOR_OPEN};
 pub use submit::{Submission, kind_of, mentions_of, prepare, statement_mentions};

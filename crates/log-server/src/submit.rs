@@ -38,6 +38,9 @@ pub fn prepare(
             "the body must be JSON {{\"envelope\": <DSSE envelope>, \"publicKey\": <hex or base64>}}: {e}"
         ))
     })?;
+    // Parsers disagree on which of two equal keys wins; signed JSON must not have them.
+    serde_json::from_slice::<NoDuplicateKeys>(body)
+        .map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
     let key = PublicKey::parse(&sub.public_key)
         .map_err(|e| ApiError::bad_request(format!("publicKey: {e}")))?;
     let raw = serde_json::to_vec(&sub.envelope).map_err(ApiError::internal)?;
@@ -54,6 +57,59 @@ pub fn prepare(
         signer_key_hash: key.key_hash(),
     };
     Ok((req, key, statement))
+}
+
+/// Any JSON value, refused if an object repeats a key (at any depth).
+struct NoDuplicateKeys;
+
+impl<'de> Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicateKeysVisitor).map(|()| Self)
+    }
+}
+
+struct NoDuplicateKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !keys.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key `{key}`; each key may appear once in signed JSON"
+                )));
+            }
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(())
+    }
 }
 
 fn reject(e: cairn_attest::Error, what: &str) -> ApiError {

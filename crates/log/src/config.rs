@@ -1,5 +1,5 @@
 //! Log settings.
-use crate::index::Mention;
+use crate::{LogStorage, index::Mention};
 use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
 
 /// Most entries one group commit writes.
@@ -27,6 +27,13 @@ pub struct LogConfig {
     pub max_envelope_bytes: usize,
     /// Digest extractor for the lineage index (`None`: no lineage).
     pub mentions: Option<MentionFn>,
+    /// Serve only checkpoints that witnesses cosigned (witness-gated publishing, as in
+    /// Tessera): the log signs each new checkpoint, but it is served, and bundles are built
+    /// from it, only once [`crate::Log::publish_cosigned`] hands it back with cosignatures.
+    pub witness_gated: bool,
+    /// Where tiles, entry bundles and the checkpoint are published (`None`: files under
+    /// `<dir>/public`).
+    pub storage: Option<Arc<dyn LogStorage>>,
 }
 
 impl fmt::Debug for LogConfig {
@@ -37,6 +44,7 @@ impl fmt::Debug for LogConfig {
             .field("batch_max", &self.batch_max)
             .field("batch_delay", &self.batch_delay)
             .field("max_envelope_bytes", &self.max_envelope_bytes)
+            .field("witness_gated", &self.witness_gated)
             .finish_non_exhaustive()
     }
 }
@@ -51,12 +59,26 @@ impl LogConfig {
             batch_delay: DEFAULT_BATCH_DELAY,
             max_envelope_bytes: DEFAULT_MAX_ENVELOPE_BYTES,
             mentions: None,
+            witness_gated: false,
+            storage: None,
         }
     }
 
     /// Use this lineage extractor.
     pub fn with_mentions(mut self, f: MentionFn) -> Self {
         self.mentions = Some(f);
+        self
+    }
+
+    /// Serve only witness-cosigned checkpoints (see [`LogConfig::witness_gated`]).
+    pub fn with_witness_gating(mut self, gated: bool) -> Self {
+        self.witness_gated = gated;
+        self
+    }
+
+    /// Publish to this storage instead of `<dir>/public`.
+    pub fn with_storage(mut self, storage: Arc<dyn LogStorage>) -> Self {
+        self.storage = Some(storage);
         self
     }
 

@@ -33,6 +33,16 @@ pub enum Error {
     /// A Merkle or format operation failed.
     #[error(transparent)]
     Tlog(#[from] cairn_tlog::Error),
+    /// The journal or the signed-checkpoint floor is damaged: the log is read-only.
+    #[error("{0}")]
+    Damaged(String),
+    /// The log is read-only after detecting damage; it never signs another checkpoint until
+    /// the journal is restored.
+    #[error("the log is read-only: {0}")]
+    Halted(String),
+    /// Writes fail for lack of space; new entries are refused until space returns.
+    #[error("the log's storage is full: {0}")]
+    StorageFull(String),
     /// The log has shut down (or its writer thread died after an I/O error).
     #[error("the log is shut down{0}")]
     Closed(String),

@@ -10,6 +10,7 @@
 //! journal ([`Log::add`]); tiles, bundles, checkpoints and the index are derived and rebuilt from
 //! the journal on open. Storage of published resources sits behind [`LogStorage`].
 
+pub mod bench;
 mod config;
 mod entry;
 mod error;

@@ -16,15 +16,16 @@ use crate::{
     Error, LineageHit, LogConfig, LogEntry, Mention, Result, StatementKind,
     entry::ENTRY_SIZE,
     index::LineageIndex,
-    journal::{Journal, JournalReader, Located},
+    journal::{Journal, JournalReader, Located, Opened},
     storage::{FsStorage, LogStorage},
 };
 use cairn_tlog::{
     Checkpoint, Hash, MemoryTree, NodeSource, Note, NoteSigner, TILE_WIDTH, TileId, TlogProof,
-    consistency_proof, encode_bundle, inclusion_proof, leaf_hash, tree_root,
+    consistency_proof, encode_bundle, inclusion_proof, leaf_hash, tree_root, verify_consistency,
 };
 use std::{
     collections::HashMap,
+    io::Write,
     sync::{Arc, Condvar, Mutex, RwLock, mpsc},
     thread::JoinHandle,
     time::{Instant, SystemTime, UNIX_EPOCH},
@@ -75,6 +76,8 @@ struct State {
     closed: bool,
     integrator_done: bool,
     failed: Option<String>,
+    /// Why the last write of tiles or checkpoint failed, while it keeps failing.
+    storage_error: Option<String>,
 }
 
 struct Shared {
@@ -82,14 +85,26 @@ struct Shared {
     storage: Arc<dyn LogStorage>,
     state: Mutex<State>,
     wake: Condvar,
+    /// Size of the checkpoint served (and used for bundles).
     integrated: watch::Sender<u64>,
+    /// Size of the latest checkpoint the log signed (tiles exist up to it).
+    signed_size: watch::Sender<u64>,
+    /// The latest checkpoint the log signed: the floor nothing may go below or fork from.
+    signed: RwLock<Floor>,
+    /// When recent checkpoints were signed: (size, time), newest last.
+    sign_times: Mutex<std::collections::VecDeque<(u64, Instant)>>,
+    /// When the served checkpoint was signed.
+    served_signed_at: Mutex<Instant>,
+    /// Why the log stopped accepting entries for good (damage, a fork refused), if it did.
+    halted: RwLock<Option<String>>,
     tree: RwLock<MemoryTree>,
     entries: RwLock<Vec<[u8; ENTRY_SIZE]>>,
     envelopes: RwLock<Vec<Located>>,
     by_digest: RwLock<HashMap<[u8; 32], u64>>,
+    /// The served checkpoint note.
     checkpoint: RwLock<String>,
     signer: NoteSigner,
-    reader: JournalReader,
+    reader: Option<JournalReader>,
     index: Mutex<LineageIndex>,
 }
 
@@ -109,26 +124,141 @@ impl std::fmt::Debug for Log {
     }
 }
 
+/// The latest signed checkpoint, kept durably in `<dir>/published-checkpoint`.
+#[derive(Clone)]
+struct Floor {
+    size: u64,
+    root: Hash,
+    note: String,
+}
+
+/// The file holding the latest checkpoint the log signed.
+const FLOOR_FILE: &str = "published-checkpoint";
+
+/// Reads the floor: the latest checkpoint this log signed. Logs from before the floor existed
+/// fall back to their published `checkpoint`.
+fn read_floor(
+    dir: &std::path::Path,
+    storage: &dyn LogStorage,
+    signer: &NoteSigner,
+) -> Result<Option<Floor>> {
+    let path = dir.join(FLOOR_FILE);
+    let (text, from) = match std::fs::read_to_string(&path) {
+        Ok(t) => (t, path.display().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match storage.get("checkpoint")? {
+            Some(b) => match String::from_utf8(b) {
+                Ok(t) => (t, "public/checkpoint".to_owned()),
+                Err(_) => return Ok(None),
+            },
+            None => return Ok(None),
+        },
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let (cp, _) = Checkpoint::open(&text, &signer.verifier()).map_err(|e| {
+        Error::Damaged(format!(
+            "{from} holds the latest checkpoint this log signed, but it does not verify with \
+             the log key ({e}); restore it from a backup or a witness's copy"
+        ))
+    })?;
+    Ok(Some(Floor {
+        size: cp.size,
+        root: cp.root,
+        note: text,
+    }))
+}
+
+/// Writes the floor durably (temp file, fsync, rename, fsync directory) before the checkpoint
+/// is shown to anyone.
+fn write_floor(dir: &std::path::Path, note: &str) -> Result<()> {
+    let path = dir.join(FLOOR_FILE);
+    let io = |e: std::io::Error| Error::io(&path, e);
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(note.as_bytes()).map_err(io)?;
+    tmp.as_file().sync_data().map_err(io)?;
+    tmp.persist(&path).map_err(|e| io(e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)
+}
+
 impl Log {
     /// Opens the log in `config.dir`, recovering from the journal, and starts its threads.
+    ///
+    /// A journal that is damaged beyond a torn tail, or that does not reproduce the latest
+    /// checkpoint the log signed, opens the log *read-only* ([`Log::halted`] says why): it
+    /// serves what it published and refuses new entries, and never signs a second history.
     pub fn open(config: LogConfig, signer: NoteSigner) -> Result<Self> {
+        let started = Instant::now();
         std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
-        let storage: Arc<dyn LogStorage> = Arc::new(FsStorage::new(config.dir.join("public"))?);
-        let (journal, replayed) = Journal::open(&config.dir.join("journal"))?;
+        let storage: Arc<dyn LogStorage> = match &config.storage {
+            Some(s) => s.clone(),
+            None => Arc::new(FsStorage::new(config.dir.join("public"))?),
+        };
+        let floor = read_floor(&config.dir, storage.as_ref(), &signer)?;
+        let floor_size = floor.as_ref().map_or(0, |f| f.size);
+        let journal_path = config.dir.join("journal");
+        let Opened {
+            journal,
+            records,
+            damage,
+            cut,
+        } = Journal::open(&journal_path, floor_size)?;
         let mut tree = MemoryTree::new();
-        let mut entries = Vec::with_capacity(replayed.len());
-        let mut envelopes = Vec::with_capacity(replayed.len());
-        let mut by_digest = HashMap::with_capacity(replayed.len());
-        for (i, r) in replayed.iter().enumerate() {
+        let mut entries = Vec::with_capacity(records.len());
+        let mut envelopes = Vec::with_capacity(records.len());
+        let mut by_digest = HashMap::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
             tree.push(leaf_hash(&r.entry));
             by_digest.insert(r.entry[2..34].try_into().expect("32 bytes"), i as u64);
             entries.push(r.entry);
             envelopes.push(r.envelope);
         }
+        drop(records);
         let size = entries.len() as u64;
-        let reader = journal.reader()?;
+        let what_to_do = "The log is read-only: it serves what it published and accepts no \
+                          entries. Restore the journal from a backup or replica and restart; do \
+                          not delete or truncate it, or the log would sign a second history.";
+        let mut halted = damage.map(|d| {
+            format!(
+                "journal {} is damaged at byte offset {}: {}. {what_to_do}",
+                journal_path.display(),
+                d.offset,
+                d.reason
+            )
+        });
+        if halted.is_none()
+            && let Some(f) = floor.as_ref().filter(|f| f.size > size)
+        {
+            halted = Some(format!(
+                "journal {} holds {size} entries but the log signed a checkpoint of {} entries. \
+                 {what_to_do}",
+                journal_path.display(),
+                f.size
+            ));
+        }
+        if halted.is_none()
+            && let Some(f) = &floor
+        {
+            let root = tree_root(&tree, f.size)?;
+            if root != f.root {
+                halted = Some(format!(
+                    "journal {} does not reproduce the checkpoint this log signed at size {} \
+                     (root {} rebuilt, {} signed). {what_to_do}",
+                    journal_path.display(),
+                    f.size,
+                    hex::encode(root),
+                    hex::encode(f.root)
+                ));
+            }
+        }
+        let reader = match &journal {
+            Some(j) => Some(j.reader()?),
+            None => JournalReader::open(&journal_path).ok(),
+        };
         let mut index = LineageIndex::open(&config.dir.join("index.sqlite"))?;
-        if let Some(extract) = &config.mentions {
+        if halted.is_none()
+            && let (Some(extract), Some(reader)) = (&config.mentions, &reader)
+        {
             let from = index.indexed()?.min(size);
             let batch = envelopes[from as usize..]
                 .iter()
@@ -136,14 +266,73 @@ impl Log {
                 .collect::<Result<Vec<_>>>()?;
             index.add(from, &batch)?;
         }
-        // Everything published is derived from the journal: rewrite it all so nothing a crash
-        // lost or half-wrote survives.
-        write_tiles(storage.as_ref(), &tree, &entries, 0, size)?;
-        let checkpoint = sign_checkpoint(&config.origin, &signer, &tree, size)?;
-        storage.put("checkpoint", checkpoint.as_bytes())?;
-        tracing::info!(origin = %config.origin, size, "log opened");
+        let (floor, checkpoint, served) = match (&halted, floor) {
+            (Some(why), floor) => {
+                tracing::error!(reason = %why, "the log is read-only");
+                let note = floor.as_ref().map(|f| f.note.clone()).unwrap_or_default();
+                let served = floor.as_ref().map_or(0, |f| f.size.min(size));
+                let floor = floor.unwrap_or(Floor {
+                    size: 0,
+                    root: cairn_tlog::empty_root(),
+                    note: String::new(),
+                });
+                (floor, note, served)
+            }
+            (None, floor) => {
+                // Tiles up to the published checkpoint were written before it was published;
+                // only the tail beyond it is rewritten (everything when the public files are
+                // gone).
+                let published = storage
+                    .get("checkpoint")?
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|t| {
+                        Checkpoint::open(&t, &signer.verifier())
+                            .ok()
+                            .map(|c| (c.0, t))
+                    })
+                    .filter(|(cp, _)| {
+                        cp.size <= size && tree_root(&tree, cp.size).ok() == Some(cp.root)
+                    });
+                let from = match (&floor, published.as_ref().map(|p| &p.0)) {
+                    (Some(f), Some(p)) if p.size == f.size && p.root == f.root => f.size,
+                    _ => 0,
+                };
+                write_tiles(storage.as_ref(), &tree, &entries, from, size)?;
+                let floor = match floor {
+                    Some(f) if f.size == size => f,
+                    _ => {
+                        let note = sign_checkpoint(&config.origin, &signer, &tree, size)?;
+                        write_floor(&config.dir, &note)?;
+                        Floor {
+                            size,
+                            root: tree_root(&tree, size)?,
+                            note,
+                        }
+                    }
+                };
+                // With witnesses, keep serving what they cosigned last (the cosigning loop
+                // publishes newer ones); without, serve the latest signed checkpoint.
+                match published {
+                    Some((cp, text)) if config.witness_gated => (floor, text, cp.size),
+                    _ => {
+                        let note = floor.note.clone();
+                        storage.put("checkpoint", note.as_bytes())?;
+                        (floor, note, size)
+                    }
+                }
+            }
+        };
+        tracing::info!(
+            origin = %config.origin,
+            size,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            read_only = halted.is_some(),
+            torn_tail_bytes = cut,
+            "log opened"
+        );
 
-        let (integrated, _) = watch::channel(size);
+        let (integrated, _) = watch::channel(served);
+        let (signed_size, _) = watch::channel(floor.size);
         let shared = Arc::new(Shared {
             config,
             storage,
@@ -153,6 +342,11 @@ impl Log {
             }),
             wake: Condvar::new(),
             integrated,
+            signed_size,
+            signed: RwLock::new(floor),
+            sign_times: Mutex::new([(served, Instant::now())].into()),
+            served_signed_at: Mutex::new(Instant::now()),
+            halted: RwLock::new(halted),
             tree: RwLock::new(tree),
             entries: RwLock::new(entries),
             envelopes: RwLock::new(envelopes),
@@ -191,6 +385,13 @@ impl Log {
         })
     }
 
+    /// Why the log is read-only, if it is: a damaged journal, or a journal that does not
+    /// reproduce the latest checkpoint the log signed. The message names the journal offset
+    /// and what to do.
+    pub fn halted(&self) -> Option<String> {
+        self.shared.halted.read().expect("lock").clone()
+    }
+
     /// The origin line of this log's checkpoints.
     pub fn origin(&self) -> &str {
         &self.shared.config.origin
@@ -215,6 +416,19 @@ impl Log {
                 req.envelope.len(),
                 self.shared.config.max_envelope_bytes
             )));
+        }
+        if let Some(why) = self.halted() {
+            return Err(Error::Halted(why));
+        }
+        if let Some(why) = self
+            .shared
+            .state
+            .lock()
+            .expect("lock")
+            .storage_error
+            .clone()
+        {
+            return Err(Error::StorageFull(why));
         }
         if let Some(&index) = self
             .shared
@@ -252,43 +466,124 @@ impl Log {
         Ok(size)
     }
 
-    /// A receiver that sees the checkpoint size change at each publication.
+    /// A receiver that sees the served checkpoint's size change at each publication.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.shared.integrated.subscribe()
     }
 
-    /// Size of the latest published checkpoint.
+    /// A receiver that sees the size of the latest *signed* checkpoint change (with witnesses,
+    /// the served one follows once they cosigned).
+    pub fn subscribe_signed(&self) -> watch::Receiver<u64> {
+        self.shared.signed_size.subscribe()
+    }
+
+    /// Size of the served checkpoint: every entry below it has a bundle.
     pub fn size(&self) -> u64 {
         *self.shared.integrated.borrow()
     }
 
-    /// The latest signed checkpoint (a signed note).
+    /// Entries sequenced (durable), integrated or not.
+    pub fn sequenced(&self) -> u64 {
+        self.shared.entries.read().expect("lock").len() as u64
+    }
+
+    /// The served checkpoint (a signed note, with the witnesses' cosignatures when the log has
+    /// witnesses). Empty only when a read-only log has never published one.
     pub fn checkpoint(&self) -> String {
         self.shared.checkpoint.read().expect("lock").clone()
     }
 
-    /// Replaces the published checkpoint note by one carrying extra (witness) signatures over
-    /// the same body. Ignored when a newer checkpoint was published meanwhile.
-    pub fn attach_cosignatures(&self, note: &Note) -> Result<()> {
-        let mut current = self.shared.checkpoint.write().expect("lock");
-        let cur = Note::parse(&current)?;
-        if cur.text != note.text {
-            return Ok(());
+    /// The latest checkpoint the log signed, which may be ahead of the served one while its
+    /// witnesses have not cosigned it yet.
+    pub fn latest_signed(&self) -> String {
+        self.shared.signed.read().expect("lock").note.clone()
+    }
+
+    /// Why writes fail right now (the disk is full or failing), if they do. Clears by itself
+    /// once a write succeeds again.
+    pub fn storage_error(&self) -> Option<String> {
+        self.shared
+            .state
+            .lock()
+            .expect("lock")
+            .storage_error
+            .clone()
+    }
+
+    /// Serves `note` — a checkpoint this log signed, with witness cosignatures — as the
+    /// published checkpoint, if it is at least as large as the one served now. Signatures
+    /// already on a served note of the same body are kept. Returns whether it is served.
+    ///
+    /// The note must carry the log's own signature over a checkpoint of this log whose root is
+    /// the log's root at that size; anything else is refused.
+    pub fn publish_cosigned(&self, note: &Note) -> Result<bool> {
+        let text = note.to_string();
+        let (cp, _) = Checkpoint::open(&text, &self.shared.signer.verifier())?;
+        if cp.size > *self.shared.signed_size.borrow() {
+            return Err(Error::OutOfRange(format!(
+                "checkpoint size {} is beyond the latest signed checkpoint",
+                cp.size
+            )));
         }
-        let mut merged = cur;
-        for sig in &note.signatures {
-            if !merged
-                .signatures
-                .iter()
-                .any(|s| s.name == sig.name && s.key_id == sig.key_id)
-            {
-                merged.signatures.push(sig.clone());
+        if tree_root(&*self.shared.tree.read().expect("lock"), cp.size)? != cp.root {
+            return Err(Error::Rejected(format!(
+                "checkpoint at size {} has a root this log never had",
+                cp.size
+            )));
+        }
+        let mut current = self.shared.checkpoint.write().expect("lock");
+        let cur = Note::parse(&current).ok();
+        let cur_size = cur
+            .as_ref()
+            .and_then(|n| Checkpoint::parse_body(&n.text).ok())
+            .map_or(0, |c| c.size);
+        if cp.size < cur_size {
+            return Ok(false);
+        }
+        let mut merged = note.clone();
+        if let Some(cur) = cur.filter(|c| c.text == note.text) {
+            for sig in cur.signatures {
+                if merged.signature_by(&sig.name, sig.key_id).is_none() {
+                    merged.signatures.push(sig);
+                }
             }
         }
         let text = merged.to_string();
         self.shared.storage.put("checkpoint", text.as_bytes())?;
         *current = text;
-        Ok(())
+        drop(current);
+        if let Some(&(_, at)) = self
+            .shared
+            .sign_times
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|(size, _)| *size == cp.size)
+        {
+            *self.shared.served_signed_at.lock().expect("lock") = at;
+        }
+        self.shared.integrated.send_if_modified(|s| {
+            let grew = cp.size > *s;
+            *s = (*s).max(cp.size);
+            grew
+        });
+        Ok(true)
+    }
+
+    /// How long ago the served checkpoint was signed (since this process started, at most).
+    pub fn served_age(&self) -> std::time::Duration {
+        self.shared.served_signed_at.lock().expect("lock").elapsed()
+    }
+
+    /// Size of the latest checkpoint the log signed.
+    pub fn signed_size(&self) -> u64 {
+        *self.shared.signed_size.borrow()
+    }
+
+    /// Adds witness cosignatures to the served checkpoint. Ignored when the served checkpoint
+    /// is newer than `note` (see [`Log::publish_cosigned`]).
+    pub fn attach_cosignatures(&self, note: &Note) -> Result<()> {
+        self.publish_cosigned(note).map(|_| ())
     }
 
     /// The entry at `index` (sequenced entries included).
@@ -312,7 +607,10 @@ impl Log {
             .expect("lock")
             .get(index as usize)
             .ok_or_else(|| Error::OutOfRange(format!("no entry {index}")))?;
-        self.shared.reader.read(at)
+        match &self.shared.reader {
+            Some(r) => r.read(at),
+            None => Err(Error::Halted(self.halted().unwrap_or_default())),
+        }
     }
 
     /// The envelope with this SHA-256, if logged.
@@ -364,10 +662,11 @@ impl Log {
     }
 
     fn check_size(&self, size: u64) -> Result<()> {
-        let integrated = self.size();
-        if size > integrated {
+        let signed =
+            (*self.shared.signed_size.borrow()).min(self.shared.tree.read().expect("lock").len());
+        if size > signed {
             return Err(Error::OutOfRange(format!(
-                "tree size {size} is beyond the latest checkpoint ({integrated})"
+                "tree size {size} is beyond the latest checkpoint ({signed})"
             )));
         }
         Ok(())
@@ -430,10 +729,11 @@ fn now_ms() -> u64 {
 
 fn sequencer(
     shared: Arc<Shared>,
-    mut journal: Journal,
+    journal: Option<Journal>,
     rx: mpsc::Receiver<(AddRequest, Reply)>,
     mut next: u64,
 ) {
+    let mut journal = journal;
     let cfg = &shared.config;
     let mut batch: Vec<(AddRequest, Reply)> = Vec::with_capacity(cfg.batch_max);
     loop {
@@ -447,6 +747,19 @@ fn sequencer(
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
+        let Some(journal) = journal.as_mut() else {
+            // Read-only: a damaged journal is never appended to.
+            let why = shared
+                .halted
+                .read()
+                .expect("lock")
+                .clone()
+                .unwrap_or_default();
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Err(Error::Halted(why.clone())));
+            }
+            continue;
+        };
         let deadline = Instant::now() + cfg.batch_delay;
         while batch.len() < cfg.batch_max {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
@@ -490,22 +803,29 @@ fn sequencer(
                 next += 1;
             }
             if let Err(e) = journal.commit() {
-                // Nothing in this batch is durable: forget it and stop accepting entries.
+                // Nothing in this batch is durable: forget it, tell the submitters, and keep
+                // going — the journal cut itself back, and a later batch may succeed (a full
+                // disk gets space back).
+                let first = next - fresh.len() as u64;
                 for (req, _) in &batch {
                     if by_digest
                         .get(&req.envelope_sha256)
-                        .is_some_and(|&i| i >= next - fresh.len() as u64)
+                        .is_some_and(|&i| i >= first)
                     {
                         by_digest.remove(&req.envelope_sha256);
                     }
                 }
-                let msg = e.to_string();
-                tracing::error!(error = %msg, "journal commit failed; the log stops accepting entries");
-                shared.state.lock().expect("lock").failed = Some(msg.clone());
+                next = first;
+                let err = storage_failure(e);
+                tracing::error!(error = %err, "journal commit failed; the batch was refused");
+                drop(by_digest);
                 for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(Error::Closed(format!(" after an error: {msg}"))));
+                    let _ = reply.send(Err(match &err {
+                        Error::StorageFull(m) => Error::StorageFull(m.clone()),
+                        other => Error::Closed(format!(" after an error: {other}")),
+                    }));
                 }
-                return;
+                continue;
             }
             // Publish positions before releasing the digest map, so a reader that finds the
             // digest also finds the envelope.
@@ -561,15 +881,41 @@ fn integrator(shared: Arc<Shared>, mut size: u64) {
             std::mem::take(&mut st.pending)
         };
         let from = size;
-        if let Err(e) = integrate(&shared, &mut size, &pending) {
-            let msg = e.to_string();
-            tracing::error!(error = %msg, "integration failed; the log stops publishing");
-            let mut st = shared.state.lock().expect("lock");
-            st.failed = Some(msg);
-            st.integrator_done = true;
-            drop(st);
-            shared.wake.notify_all();
-            return;
+        match integrate(&shared, &mut size, &pending) {
+            Ok(()) => {}
+            Err(Error::Halted(msg)) => {
+                tracing::error!(error = %msg, "the log stops: read-only");
+                *shared.halted.write().expect("lock") = Some(msg.clone());
+                let mut st = shared.state.lock().expect("lock");
+                st.failed = Some(msg);
+                st.integrator_done = true;
+                drop(st);
+                shared.wake.notify_all();
+                return;
+            }
+            Err(e) => {
+                // Acknowledged entries are durable in the journal; keep them pending and retry
+                // until the tiles and checkpoint can be written (a full disk gets space back).
+                let err = storage_failure_ref(&e);
+                tracing::error!(error = %err, "integration failed; retrying");
+                let mut st = shared.state.lock().expect("lock");
+                st.storage_error = Some(err);
+                let later = std::mem::take(&mut st.pending);
+                st.pending = pending;
+                st.pending.extend(later);
+                if st.closed {
+                    st.failed = Some(e.to_string());
+                    st.integrator_done = true;
+                    drop(st);
+                    shared.wake.notify_all();
+                    return;
+                }
+                let _ = shared
+                    .wake
+                    .wait_timeout(st, std::time::Duration::from_millis(250))
+                    .expect("lock");
+                continue;
+            }
         }
         shared
             .state
@@ -619,8 +965,10 @@ fn integrate(shared: &Shared, size: &mut u64, pending: &[Pending]) -> Result<()>
     let old = *size;
     let new = old + pending.len() as u64;
     {
+        // Idempotent: a retry after a failed write does not push the leaves twice.
         let mut tree = shared.tree.write().expect("lock");
-        for p in pending {
+        let have = tree.len();
+        for p in &pending[(have - old) as usize..] {
             tree.push(leaf_hash(&p.entry));
         }
     }
@@ -635,17 +983,85 @@ fn integrate(shared: &Shared, size: &mut u64, pending: &[Pending]) -> Result<()>
             new,
         )?;
     }
+    // Never sign what does not extend the floor (the latest checkpoint signed) append-only.
+    let floor = shared.signed.read().expect("lock").clone();
+    let root = tree_root(&*tree, new)?;
+    let extends = new >= floor.size
+        && consistency_proof(&*tree, floor.size, new)
+            .ok()
+            .is_some_and(|p| verify_consistency(floor.size, new, &floor.root, &root, &p).is_ok());
+    if !extends {
+        return Err(Error::Halted(format!(
+            "refusing to sign a checkpoint of size {new} that does not extend the signed \
+             checkpoint of size {} append-only; restart the log to check the journal",
+            floor.size
+        )));
+    }
     let checkpoint = sign_checkpoint(&shared.config.origin, &shared.signer, &tree, new)?;
     drop(tree);
+    write_floor(&shared.config.dir, &checkpoint)?;
+    if shared
+        .state
+        .lock()
+        .expect("lock")
+        .storage_error
+        .take()
+        .is_some()
     {
+        tracing::info!(size = new, "writes succeed again; the log accepts entries");
+    }
+    *shared.signed.write().expect("lock") = Floor {
+        size: new,
+        root,
+        note: checkpoint.clone(),
+    };
+    *size = new;
+    {
+        let mut times = shared.sign_times.lock().expect("lock");
+        times.push_back((new, Instant::now()));
+        if times.len() > 4096 {
+            times.pop_front();
+        }
+    }
+    shared.signed_size.send_replace(new);
+    if !shared.config.witness_gated {
         // Under the lock, so a concurrent attach_cosignatures never writes an older note over it.
         let mut current = shared.checkpoint.write().expect("lock");
         shared.storage.put("checkpoint", checkpoint.as_bytes())?;
         *current = checkpoint;
+        drop(current);
+        *shared.served_signed_at.lock().expect("lock") = Instant::now();
+        shared.integrated.send_replace(new);
     }
-    *size = new;
-    shared.integrated.send_replace(new);
     Ok(())
+}
+
+/// A failed write as the error the caller sees: a full disk is [`Error::StorageFull`].
+fn storage_failure(e: Error) -> Error {
+    match e {
+        Error::Io { path, source } if is_no_space(&source) => Error::StorageFull(format!(
+            "{}: {source}; free space on the log's disk (the log resumes by itself)",
+            path.display()
+        )),
+        other => other,
+    }
+}
+
+fn storage_failure_ref(e: &Error) -> String {
+    match e {
+        Error::Io { path, source } if is_no_space(source) => format!(
+            "{}: {source}; free space on the log's disk (the log resumes by itself)",
+            path.display()
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn is_no_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 fn sign_checkpoint(
@@ -657,6 +1073,12 @@ fn sign_checkpoint(
     Ok(Checkpoint::new(origin, size, tree_root(tree, size)?)
         .sign(signer)?
         .to_string())
+}
+
+/// Whether the tile starting at `lo` became full in this step (it was partial at `old`, it is
+/// full at `hi`): its partial versions can go.
+fn completed(lo: u64, old: u64, hi: u64) -> bool {
+    hi - lo == TILE_WIDTH && old > lo && old < lo + TILE_WIDTH
 }
 
 /// Writes every hash tile and entry bundle that changes when the tree grows from `old` to `new`
@@ -684,6 +1106,9 @@ fn write_tiles(
             width: (hi - lo) as u16,
         };
         storage.put(&tile.entries_path(), &encode_bundle(&items)?)?;
+        if completed(lo, old, hi) {
+            storage.delete(&format!("{}.p", tile.entries_path()))?;
+        }
     }
     for level in 0u8.. {
         let shift = 8 * u32::from(level);
@@ -710,6 +1135,9 @@ fn write_tiles(
                 width: (hi - lo) as u16,
             };
             storage.put(&tile.path(), &bytes)?;
+            if completed(lo, a, hi) {
+                storage.delete(&format!("{}.p", tile.path()))?;
+            }
         }
     }
     Ok(())

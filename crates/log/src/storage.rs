@@ -17,6 +17,12 @@ pub trait LogStorage: Send + Sync + 'static {
     fn put(&self, path: &str, bytes: &[u8]) -> Result<()>;
     /// The bytes at `path`, or `None`.
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>>;
+    /// Removes `path` and everything under it (a partial tile's `<tile>.p` directory once the
+    /// full tile exists). Missing paths are fine. The default keeps everything.
+    fn delete(&self, path: &str) -> Result<()> {
+        let _ = path;
+        Ok(())
+    }
 }
 
 /// A directory on the local file system.
@@ -58,6 +64,20 @@ impl LogStorage for FsStorage {
         tmp.write_all(bytes).map_err(|e| Error::io(&full, e))?;
         tmp.persist(&full).map_err(|e| Error::io(&full, e.error))?;
         Ok(())
+    }
+
+    fn delete(&self, path: &str) -> Result<()> {
+        let full = self.resolve(path)?;
+        let gone = match std::fs::symlink_metadata(&full) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&full),
+            Ok(_) => std::fs::remove_file(&full),
+            Err(e) => Err(e),
+        };
+        match gone {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&full, e)),
+        }
     }
 
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>> {

@@ -165,7 +165,9 @@ fn bit_len(x: u64) -> usize {
 #[inline]
 fn path_shape(index: u64, last: u64) -> (usize, usize) {
     let inner = bit_len(index ^ last);
-    let border = (index >> inner).count_ones() as usize;
+    // `inner` is 64 when the two differ in the top bit (trees of 2^63 + 1 leaves and more):
+    // nothing is left above it, and a plain shift by 64 would overflow.
+    let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
     (inner, border)
 }
 
@@ -299,6 +301,22 @@ mod tests {
     use super::*;
     use crate::MemoryTree;
     use crate::hash::leaf_hash;
+
+    #[test]
+    fn huge_tree_sizes_do_not_overflow() {
+        // Regression (found by fuzzing): sizes of 2^63 + 1 and more overflowed a shift.
+        let big = (1u64 << 63) + 1;
+        let e = verify_inclusion(&[0; 32], 0, big, &[], &[0; 32]).unwrap_err();
+        assert!(
+            matches!(e, ProofError::WrongLength { expected: 64, .. }),
+            "{e:?}"
+        );
+        let e = verify_inclusion(&[0; 32], u64::MAX - 1, u64::MAX, &[], &[0; 32]).unwrap_err();
+        assert!(matches!(e, ProofError::WrongLength { .. }), "{e:?}");
+        for (old, new) in [(1, u64::MAX), (3, big), ((1 << 63) - 1, u64::MAX)] {
+            assert!(verify_consistency(old, new, &[0; 32], &[1; 32], &[]).is_err());
+        }
+    }
 
     #[test]
     fn split_point_is_largest_power_below() {

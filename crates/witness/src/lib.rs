@@ -11,9 +11,13 @@
 //! POST /add-checkpoint
 //!   old <size>\n  <base64 hash>\n* \n  <signed checkpoint note>
 //! 200  — <witness> <base64 cosignature>\n     (tlog-cosignature/v1)
-//! 400 bad request · 403 no trusted signature · 404 unknown origin
-//! 409 old size mismatch (body: "<size>\n", text/x.tlog.size) or same size, other root
-//! 422 consistency proof does not verify
+//! 400 bad request, or old size above the checkpoint size · 403 no trusted signature
+//! 404 unknown origin · 409 old size mismatch (body: "<size>\n", text/x.tlog.size)
+//! 422 consistency proof does not verify, a non-empty proof from size 0 or to the same size,
+//!     same size with another root, a size-0 checkpoint without the empty-tree root
+//!
+//! GET /<lowercase hex SHA-256 of the origin>/checkpoint
+//! 200  — the latest cosigned checkpoint, with the log's signature and the cosignature
 //! ```
 
 mod client;
@@ -25,3 +29,9 @@ pub use client::{ClientError, submit_checkpoint};
 pub use protocol::{AddCheckpoint, MAX_PROOF_LINES, WitnessError};
 pub use server::router;
 pub use state::{Witness, WitnessConfig};
+
+/// The `<origin hash>` of the monitoring path: lowercase hex SHA-256 of the origin line.
+pub fn origin_hash(origin: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(origin.as_bytes()))
+}

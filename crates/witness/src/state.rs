@@ -2,7 +2,7 @@
 use crate::{AddCheckpoint, WitnessError};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use cairn_tlog::{
-    Checkpoint, Cosigner, Hash, Note, NoteSignature, NoteVerifier, verify_consistency,
+    Checkpoint, Cosigner, Hash, Note, NoteSignature, NoteVerifier, empty_root, verify_consistency,
 };
 use serde::{Deserialize, Serialize};
 use std::{
@@ -25,6 +25,10 @@ pub struct WitnessConfig {
 struct Latest {
     size: u64,
     root: String,
+    /// The cosigned checkpoint note, with this witness's cosignature (absent in state files
+    /// written before the monitoring endpoint existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checkpoint: Option<String>,
 }
 
 /// A running witness.
@@ -95,6 +99,12 @@ impl Witness {
             .map_err(|e| WitnessError::BadRequest(format!("checkpoint note: {e}")))?;
         let cp = Checkpoint::parse_body(&note.text)
             .map_err(|e| WitnessError::BadRequest(format!("checkpoint body: {e}")))?;
+        if cp.size == 0 && cp.root != empty_root() {
+            return Err(WitnessError::Inconsistent(format!(
+                "a checkpoint of size 0 must carry the empty-tree root {}",
+                STANDARD.encode(empty_root())
+            )));
+        }
         let keys = self
             .logs
             .get(&cp.origin)
@@ -124,30 +134,54 @@ impl Witness {
         if req.old_size != have_size {
             return Err(WitnessError::OldSizeMismatch(have_size));
         }
+        // tlog-witness: from size 0, and to the same size, the proof is empty.
+        if (req.old_size == 0 || cp.size == have_size) && !req.proof.is_empty() {
+            return Err(WitnessError::Inconsistent(format!(
+                "the consistency proof from size {} to size {} must be empty, it has {} hashes",
+                req.old_size,
+                cp.size,
+                req.proof.len()
+            )));
+        }
         if let Some(root) = have_root {
             if cp.size == have_size {
                 if root != cp.root {
                     return Err(WitnessError::RootMismatch(cp.size));
                 }
-            } else {
+            } else if have_size > 0 {
                 verify_consistency(have_size, cp.size, &root, &cp.root, &req.proof)
                     .map_err(|e| WitnessError::Inconsistent(e.to_string()))?;
             }
         }
+        let sig = self
+            .cosigner
+            .cosign(&note.text, now)
+            .map_err(|e| WitnessError::Internal(format!("cosigning: {e}")))?;
+        let mut cosigned = note.clone();
+        cosigned.add_signature(sig.clone());
         let mut next = latest.clone();
         next.insert(
             cp.origin.clone(),
             Latest {
                 size: cp.size,
                 root: STANDARD.encode(cp.root),
+                checkpoint: Some(cosigned.to_string()),
             },
         );
         self.persist(&next)?;
         *latest = next;
         drop(latest);
-        self.cosigner
-            .cosign(&note.text, now)
-            .map_err(|e| WitnessError::Internal(format!("cosigning: {e}")))
+        Ok(sig)
+    }
+
+    /// The latest checkpoint this witness cosigned for the log whose origin hashes to
+    /// `origin_hash` (see [`origin_hash`]), with its cosignature.
+    pub fn latest_checkpoint(&self, origin_hash: &str) -> Option<String> {
+        let latest = self.latest.lock().expect("lock");
+        latest
+            .iter()
+            .find(|(origin, _)| crate::origin_hash(origin) == origin_hash)
+            .and_then(|(_, l)| l.checkpoint.clone())
     }
 
     /// Writes the state durably (temp file, fsync, rename, fsync directory).

@@ -295,14 +295,15 @@ pub(super) async fn attest(
         return Ok(ExitCode::SUCCESS);
     }
     let client = cairn_log_server::LogClient::new(&common.log);
-    if let Some(m) = manifest_blob {
-        client.put_blob(m).await?;
-    }
     let out = common
         .out
         .clone()
         .unwrap_or_else(|| std::path::PathBuf::from(format!("{stem}.bundle.json")));
     let resp = crate::commands::log::submit(&client, envelope, &key, &out, json_out).await?;
+    // The log takes an anonymous blob only once a logged statement names it.
+    if let Some(m) = manifest_blob {
+        client.put_blob(m).await?;
+    }
     if json_out {
         output::json(&resp);
     }

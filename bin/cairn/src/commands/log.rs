@@ -8,8 +8,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use cairn_attest::{Envelope, Key, Limits};
 use cairn_log::{Log, LogConfig};
 use cairn_log_server::{
-    AppState, BlobStore, LogClient, ServerConfig, Submission, WitnessEndpoint, anchor_loop,
-    anchor_once, cosign_loop, mentions_of, router,
+    AppState, BlobStore, LogClient, ServerConfig, StartingRouter, Submission, WitnessEndpoint,
+    anchor_loop, anchor_once, cosign_loop, mentions_of, router,
 };
 use cairn_tlog::{CosignatureVerifier, Cosigner, NoteSigner, NoteVerifier};
 use cairn_witness::{Witness, WitnessConfig};
@@ -131,10 +131,20 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                 .iter()
                 .map(|w| parse_witness(w))
                 .collect::<Result<Vec<_>>>()?;
+            // Remember the witnesses beside the log, so `cairn verify` requires them by default.
+            let list = json!({
+                "origin": a.origin,
+                "witnesses": witnesses
+                    .iter()
+                    .map(|w| json!({ "name": w.verifier.name(), "verifierKey": w.verifier.to_vkey() }))
+                    .collect::<Vec<_>>(),
+            });
+            std::fs::write(dir.join("witnesses.json"), format!("{list:#}\n"))
+                .with_context(|| format!("writing {}", dir.join("witnesses.json").display()))?;
+            // With witnesses, serve only checkpoints they all cosigned (witness-gated).
             let config = LogConfig::new(&dir, &a.origin)
-                .with_mentions(Arc::new(|env: &[u8]| mentions_of(env)));
-            let log = Log::open(config, signer.clone())
-                .with_context(|| format!("opening the log in {}", dir.display()))?;
+                .with_mentions(Arc::new(|env: &[u8]| mentions_of(env)))
+                .with_witness_gating(!witnesses.is_empty());
             let blobs =
                 BlobStore::new(dir.join("blobs")).with_context(|| format!("{}", dir.display()))?;
             let mut server_config = ServerConfig {
@@ -143,11 +153,54 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                     .map(|w| (w.verifier.name().to_owned(), w.verifier.to_vkey()))
                     .collect(),
                 anchor: None,
+                upload_tokens: a.upload_token.clone(),
+                ..ServerConfig::default()
             };
-            if let Some(secs) = a.anchor_interval.filter(|&s| s > 0) {
-                let anchorer =
-                    crate::commands::anchor::anchorer(settings, &a.chain, &a.origin).await?;
-                server_config.anchor = Some(json!({ "intervalSecs": secs }));
+            let anchoring = match a.anchor_interval.filter(|&s| s > 0) {
+                Some(secs) => {
+                    let anchorer =
+                        crate::commands::anchor::anchorer(settings, &a.chain, &a.origin).await?;
+                    server_config.anchor = Some(json!({ "intervalSecs": secs }));
+                    Some((anchorer, secs))
+                }
+                None => None,
+            };
+            // Serve the published checkpoint and tiles at once; everything else once the
+            // journal is replayed.
+            let starting = StartingRouter::new(&dir)
+                .with_context(|| format!("opening the log in {}", dir.display()))?;
+            let listener = bind(&a.listen).await?;
+            let addr = listener.local_addr()?;
+            // Connect info: rate limits apply per client address.
+            let app = starting
+                .router()
+                .into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = stopped => {}
+                        }
+                    })
+                    .await
+            });
+            announce("log", addr, &signer.to_vkey(), json);
+            let opened = {
+                let signer = signer.clone();
+                tokio::task::spawn_blocking(move || Log::open(config, signer)).await?
+            };
+            let log = match opened {
+                Ok(log) => log,
+                Err(e) => {
+                    let _ = stop.send(());
+                    let _ = server.await;
+                    return Err(anyhow!(e))
+                        .with_context(|| format!("opening the log in {}", dir.display()));
+                }
+            };
+            if let Some((anchorer, secs)) = anchoring {
                 tokio::spawn(anchor_loop(
                     log.clone(),
                     anchorer,
@@ -156,13 +209,9 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
             }
             tokio::spawn(cosign_loop(log.clone(), witnesses));
             let state = AppState::new(log.clone(), blobs, Limits::default(), server_config);
-            let listener = bind(&a.listen).await?;
-            announce("log", listener.local_addr()?, &signer.to_vkey(), json);
-            axum::serve(listener, router(state))
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+            starting.ready(router(state));
+            server.await??;
+            drop(stop);
             log.close();
         }
         LogCmd::Key(a) => {

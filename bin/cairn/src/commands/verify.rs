@@ -46,6 +46,67 @@ async fn log_key(settings: &Settings, args: &VerifyArgs) -> Result<(NoteVerifier
     bail!("no log key to verify against: pass --log-key <verifier key> (see `cairn log key`)")
 }
 
+/// The witnesses to require when no `--witness-key` is given: the log's own witnesses, from
+/// the local log (`<data-dir>/log/witnesses.json`, written by `cairn log serve`) or from the
+/// log at `--log`. A log with witnesses is verified against them by default, so a bundle from a
+/// fork signed with the log's key does not verify without their cosignatures.
+async fn log_witnesses(
+    settings: &Settings,
+    args: &VerifyArgs,
+    log_key: &NoteVerifier,
+) -> Result<Vec<CosignatureVerifier>> {
+    let parse = |list: &serde_json::Value, from: &str| -> Result<Vec<CosignatureVerifier>> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w["verifierKey"].as_str())
+            .map(|k| {
+                CosignatureVerifier::from_vkey(k)
+                    .map_err(|e| anyhow!("{from}: witness key {k:?}: {e}"))
+            })
+            .collect()
+    };
+    let local = settings.data_dir.join("log/witnesses.json");
+    if let Ok(text) = std::fs::read_to_string(&local) {
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", local.display()))?;
+        if v["origin"].as_str() == Some(log_key.name()) {
+            return parse(&v["witnesses"], &local.display().to_string());
+        }
+    }
+    if let Some(url) = &args.log {
+        let info = LogClient::new(url).info().await?;
+        if info["origin"].as_str() == Some(log_key.name()) {
+            return parse(&info["witnesses"], url);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Two verified checkpoints of one log with the same size and different roots prove a split
+/// view: the log showed different histories to different clients.
+fn split_view(verified: &[(PathBuf, Verified)]) -> Result<()> {
+    let mut seen: BTreeMap<(&str, u64), (&Path, [u8; 32])> = BTreeMap::new();
+    for (path, v) in verified {
+        let cp = &v.checkpoint;
+        match seen.get(&(cp.origin.as_str(), cp.size)) {
+            Some((other, root)) if *root != cp.root => bail!(
+                "split view: {} and {} carry checkpoints of {:?} at size {} with different \
+                 roots — the log forked; trust neither and report it",
+                other.display(),
+                path.display(),
+                cp.origin,
+                cp.size
+            ),
+            Some(_) => {}
+            None => {
+                seen.insert((cp.origin.as_str(), cp.size), (path, cp.root));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn bundles_in(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
@@ -64,20 +125,32 @@ pub(super) async fn run(
     json_out: bool,
 ) -> Result<ExitCode> {
     let (key, key_source) = log_key(settings, args).await?;
-    let witnesses = args
+    let mut witnesses = args
         .witness_key
         .iter()
         .map(|k| CosignatureVerifier::from_vkey(k).map_err(|e| anyhow!("--witness-key {k:?}: {e}")))
         .collect::<Result<Vec<_>>>()?;
+    if witnesses.is_empty() {
+        witnesses = log_witnesses(settings, args, &key).await?;
+    }
     let policy = TrustPolicy {
         log_key: key,
+        witness_quorum: args.quorum.unwrap_or(witnesses.len()),
         witnesses,
-        witness_quorum: args.quorum.unwrap_or(args.witness_key.len()),
     };
 
     let target = std::fs::read(&args.target)
         .with_context(|| format!("cannot read {}", args.target.display()))?;
-    let target_bundle = Bundle::from_json(&target).ok();
+    // A file that claims to be a bundle (by name or content) must parse as one: say why not,
+    // instead of treating it as an artifact no statement names.
+    let looks_like_bundle = args.target.to_string_lossy().ends_with(".bundle.json")
+        || serde_json::from_slice::<serde_json::Value>(&target)
+            .is_ok_and(|v| v.get("mediaType").is_some() || v.get("tlogProof").is_some());
+    let target_bundle = match Bundle::from_json(&target) {
+        Ok(b) => Some(b),
+        Err(e) if looks_like_bundle => bail!("{}: {e}", args.target.display()),
+        Err(_) => None,
+    };
     let mut files: Vec<PathBuf> = Vec::new();
     let dirs = if args.bundles.is_empty() {
         vec![
@@ -140,6 +213,8 @@ pub(super) async fn run(
             }
         }
     }
+
+    split_view(&verified)?;
 
     // Start from the bundle's envelope, or from the artifact's SHA-256.
     let start = match &target_bundle {

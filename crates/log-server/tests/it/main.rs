@@ -196,9 +196,9 @@ async fn add_then_read_everything_back_over_the_tlog_tiles_paths() {
         "{m}"
     );
 
-    // Put and get an arbitrary blob.
-    let (s, body, _) = call(&f.app, "PUT", "/blob", "manifest bytes").await;
-    assert_eq!(s, StatusCode::CREATED);
+    // Put and get a blob the logged statement names (its manifest).
+    let (s, body, _) = call(&f.app, "PUT", "/blob", "manifest 1").await;
+    assert_eq!(s, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
     let d: Value = serde_json::from_slice(&body).unwrap();
     let hex = d["digest"]
         .as_str()
@@ -206,10 +206,7 @@ async fn add_then_read_everything_back_over_the_tlog_tiles_paths() {
         .trim_start_matches("sha256:")
         .to_owned();
     let (s, body, _) = call(&f.app, "GET", &format!("/blob/sha256/{hex}"), Body::empty()).await;
-    assert_eq!(
-        (s, body.as_slice()),
-        (StatusCode::OK, &b"manifest bytes"[..])
-    );
+    assert_eq!((s, body.as_slice()), (StatusCode::OK, &b"manifest 1"[..]));
 }
 
 #[tokio::test]
@@ -268,6 +265,8 @@ async fn bad_submissions_are_4xx_with_the_field_named_and_change_nothing() {
         ("/tile/9/x01/000", StatusCode::BAD_REQUEST),
         ("/proof/0", StatusCode::NOT_FOUND),
         ("/proof/minus-one", StatusCode::BAD_REQUEST),
+        ("/proof/+1", StatusCode::BAD_REQUEST),
+        ("/bundle/01", StatusCode::BAD_REQUEST),
         ("/consistency/5/2", StatusCode::BAD_REQUEST),
         ("/consistency/0/9", StatusCode::NOT_FOUND),
         ("/lineage/md5:abc", StatusCode::BAD_REQUEST),
@@ -287,4 +286,74 @@ async fn bad_submissions_are_4xx_with_the_field_named_and_change_nothing() {
         assert_eq!(s, status, "{uri}: {}", String::from_utf8_lossy(&body));
         detail(&body);
     }
+    // An index beyond every entry is not "retry shortly".
+    let (s, body, _) = call(&f.app, "GET", "/bundle/18446744073709551615", Body::empty()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let d = detail(&body);
+    assert!(d.contains("no entry") && !d.contains("retry"), "{d}");
+}
+
+mod abuse;
+mod witnessed;
+
+/// While the journal replays, the published checkpoint and tiles are served at once; other
+/// requests wait for the log to open and are then answered by the full router.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_are_served_while_the_log_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = NoteSigner::generate("cairn.test/log").unwrap();
+    let config = || {
+        LogConfig::new(dir.path().join("log"), "cairn.test/log")
+            .with_mentions(Arc::new(|e: &[u8]| mentions_of(e)))
+    };
+    let key = Key::generate().unwrap();
+    let published = {
+        let log = Log::open(config(), signer.clone()).unwrap();
+        let blobs = BlobStore::new(dir.path().join("blobs")).unwrap();
+        let app = router(AppState::new(
+            log.clone(),
+            blobs,
+            Default::default(),
+            Default::default(),
+        ));
+        for i in 0..3 {
+            let body = submission(&key, i).to_string();
+            assert_eq!(
+                call(&app, "POST", "/add?wait=integrated", body).await.0,
+                StatusCode::OK
+            );
+        }
+        let cp = log.checkpoint();
+        log.close();
+        cp
+    };
+    let starting = cairn_log_server::StartingRouter::new(&dir.path().join("log")).unwrap();
+    let app = starting.router();
+    let (s, body, _) = call(&app, "GET", "/checkpoint", Body::empty()).await;
+    assert_eq!(
+        (s, String::from_utf8(body).unwrap()),
+        (StatusCode::OK, published)
+    );
+    let (s, body, _) = call(&app, "GET", "/tile/0/000.p/3", Body::empty()).await;
+    assert_eq!((s, body.len()), (StatusCode::OK, 3 * 32));
+    // An add waits for the log to open.
+    let pending = {
+        let (app, body) = (app.clone(), submission(&key, 7).to_string());
+        tokio::spawn(async move { call(&app, "POST", "/add", body).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!pending.is_finished());
+    let log = Log::open(config(), signer).unwrap();
+    let blobs = BlobStore::new(dir.path().join("blobs")).unwrap();
+    starting.ready(router(AppState::new(
+        log.clone(),
+        blobs,
+        Default::default(),
+        Default::default(),
+    )));
+    let (s, body, _) = pending.await.unwrap();
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["index"], 3);
+    log.close();
 }

@@ -82,6 +82,19 @@ async fn appends_integrate_into_tiles_and_a_checkpoint_that_proves_them() {
         Ok(storage.get(&t.path()).unwrap().expect("tile is published"))
     });
     assert_eq!(tree_root(&tiles, n).unwrap(), cp.root);
+    // Partial tiles are removed once their full tile exists.
+    for full in [
+        "tile/0/000",
+        "tile/0/001",
+        "tile/entries/000",
+        "tile/entries/001",
+    ] {
+        assert!(storage.get(full).unwrap().is_some(), "{full}");
+        assert!(
+            !dir.path().join("public").join(format!("{full}.p")).exists(),
+            "{full}.p is left behind"
+        );
+    }
     let last_bundle = TileId {
         level: 0,
         index: 2,
@@ -187,5 +200,109 @@ async fn reopening_recovers_everything_from_the_journal() {
     // Dedup survives the restart; new entries continue the sequence.
     assert_eq!(log.add(request(5)).await.unwrap().index, 5);
     assert_eq!(log.add(request(1000)).await.unwrap().index, 300);
+    log.close();
+}
+
+mod damage;
+
+/// Storage whose writes fail with "no space left on device" while `full` is set.
+struct FillableDisk {
+    inner: cairn_log::FsStorage,
+    full: std::sync::atomic::AtomicBool,
+}
+
+impl cairn_log::LogStorage for FillableDisk {
+    fn put(&self, path: &str, bytes: &[u8]) -> cairn_log::Result<()> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Io {
+                path: path.into(),
+                source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+            });
+        }
+        self.inner.put(path, bytes)
+    }
+    fn get(&self, path: &str) -> cairn_log::Result<Option<Vec<u8>>> {
+        self.inner.get(path)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_refuses_new_entries_and_recovers_by_itself_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FillableDisk {
+        inner: cairn_log::FsStorage::new(dir.path().join("public")).unwrap(),
+        full: false.into(),
+    });
+    let log = Log::open(
+        config(dir.path()).with_storage(disk.clone()),
+        NoteSigner::generate("cairn.test/log").unwrap(),
+    )
+    .unwrap();
+    log.add(request(0)).await.unwrap();
+    log.wait_integrated(0).await.unwrap();
+
+    disk.full.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Entries acknowledged before the failure is noticed are durable in the journal but cannot
+    // be published; once it is noticed, new entries are refused.
+    let mut acked = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let err = loop {
+        match log.add(request(acked.len() as u64 + 1)).await {
+            Ok(s) => acked.push(s.index),
+            Err(e) => break e,
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failure was not noticed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    assert!(!acked.is_empty());
+    assert!(matches!(err, Error::StorageFull(_)), "{err}");
+    assert!(err.to_string().contains("free space"), "{err}");
+    assert!(log.storage_error().is_some());
+    assert_eq!(log.size(), 1);
+
+    // Space returns: the acknowledged entries reach a checkpoint without a restart.
+    disk.full.store(false, std::sync::atomic::Ordering::SeqCst);
+    let size = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        log.wait_integrated(*acked.last().unwrap()),
+    )
+    .await
+    .expect("integration resumed by itself")
+    .unwrap();
+    assert_eq!(size, acked.len() as u64 + 1);
+    assert!(log.storage_error().is_none());
+    assert_eq!(log.add(request(500)).await.unwrap().index, size);
+    log.close();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partial_tiles_are_removed_once_their_full_tile_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(
+        config(dir.path()),
+        NoteSigner::generate("cairn.test/log").unwrap(),
+    )
+    .unwrap();
+    // One entry at a time: every size from 1 to 300 is published, so partial tiles of many
+    // widths are written along the way.
+    for i in 0..300 {
+        let s = log.add(request(i)).await.unwrap();
+        log.wait_integrated(s.index).await.unwrap();
+    }
+    let public = dir.path().join("public");
+    for gone in ["tile/0/000.p", "tile/entries/000.p"] {
+        assert!(!public.join(gone).exists(), "{gone} is left behind");
+    }
+    for kept in [
+        "tile/0/000",
+        "tile/entries/000",
+        "tile/0/001.p/44",
+        "tile/1/000.p/1",
+    ] {
+        assert!(public.join(kept).exists(), "{kept} is missing");
+    }
     log.close();
 }

@@ -89,9 +89,19 @@ async fn cosigns_consistent_checkpoints_and_refuses_everything_else() {
     fork.grow(16);
     let refused = submit_checkpoint(&http, &url, 17, vec![], &fork.checkpoint()).await;
     assert!(
-        matches!(refused, Err(ClientError::Refused { status: 409, .. })),
+        matches!(refused, Err(ClientError::Refused { status: 422, .. })),
         "{refused:?}"
     );
+    // The same checkpoint again with a (non-empty) proof to its own size: 422.
+    let refused = submit_checkpoint(&http, &url, 17, vec![[1; 32]], &cp17).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 422, .. })),
+        "{refused:?}"
+    );
+    // Resubmitting it as it should be is fine (idempotent).
+    submit_checkpoint(&http, &url, 17, vec![], &cp17)
+        .await
+        .unwrap();
     // ... and growing the fork with a proof that cannot verify: 422.
     fork.grow(3);
     let bad_proof = consistency_proof(&fork.tree, 17, 20).unwrap();
@@ -128,10 +138,103 @@ async fn cosigns_consistent_checkpoints_and_refuses_everything_else() {
         "{refused:?}"
     );
 
+    // Monitoring: the latest cosigned checkpoint, by the hex SHA-256 of the origin.
+    let monitored = http
+        .get(format!(
+            "{url}/{}/checkpoint",
+            cairn_witness::origin_hash("cairn.test/log")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(monitored.status(), 200);
+    let note = cairn_tlog::Note::parse(&monitored.text().await.unwrap()).unwrap();
+    assert_eq!(note.text, cairn_tlog::Note::parse(&cp17).unwrap().text);
+    assert!(verifier.verify_note(&note).unwrap().is_some());
+    assert!(
+        log.signer
+            .verifier()
+            .verify(&note.text, &note.signatures[0])
+            .is_ok()
+    );
+    let missing = http
+        .get(format!(
+            "{url}/{}/checkpoint",
+            cairn_witness::origin_hash("nope")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
     // The witness's view survives a restart: a new process still knows size 17.
     let url2 = serve(&state, vec![log.signer.verifier()], cosigner).await;
     match submit_checkpoint(&http, &url2, 0, vec![], &cp10).await {
         Err(ClientError::Conflict { size, .. }) => assert_eq!(size, 17),
         other => panic!("expected the persisted size, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn requests_that_cannot_verify_are_422_as_tlog_witness_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = TestLog::new("cairn.test/log");
+    let cosigner = Cosigner::generate("witness.test/w1").unwrap();
+    let url = serve(
+        &dir.path().join("w.json"),
+        vec![log.signer.verifier()],
+        cosigner,
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let status = |r: Result<Vec<cairn_tlog::NoteSignature>, ClientError>| match r {
+        Ok(_) => 200,
+        Err(ClientError::Refused { status, .. }) => status,
+        Err(ClientError::Conflict { .. }) => 409,
+        Err(e) => panic!("{e}"),
+    };
+    // A size-0 checkpoint whose root is not the empty-tree hash.
+    let bogus_empty = Checkpoint::new("cairn.test/log", 0, [7; 32])
+        .sign(&log.signer)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        status(submit_checkpoint(&http, &url, 0, vec![], &bogus_empty).await),
+        422
+    );
+    // `old 0` with a non-empty proof.
+    log.grow(4);
+    let cp4 = log.checkpoint();
+    assert_eq!(
+        status(submit_checkpoint(&http, &url, 0, vec![[3; 32]], &cp4).await),
+        422
+    );
+    // The real empty checkpoint and a first checkpoint from 0 are fine.
+    let empty = Checkpoint::new("cairn.test/log", 0, cairn_tlog::empty_root())
+        .sign(&log.signer)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        status(submit_checkpoint(&http, &url, 0, vec![], &empty).await),
+        200
+    );
+    assert_eq!(
+        status(submit_checkpoint(&http, &url, 0, vec![], &cp4).await),
+        200
+    );
+    // Same size, another root; same size with a non-empty proof.
+    let mut fork = TestLog {
+        signer: log.signer.clone(),
+        tree: MemoryTree::new(),
+    };
+    fork.tree.push(leaf_hash(b"evil"));
+    fork.grow(3);
+    assert_eq!(
+        status(submit_checkpoint(&http, &url, 4, vec![], &fork.checkpoint()).await),
+        422
+    );
+    assert_eq!(
+        status(submit_checkpoint(&http, &url, 4, vec![[1; 32]], &cp4).await),
+        422
+    );
 }

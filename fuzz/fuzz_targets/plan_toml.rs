@@ -1,0 +1,9 @@
+//! `plan.toml` DCA plans (crates/strategy).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = cairn_strategy::Plan::from_toml(text);
+    }
+});
