@@ -15,7 +15,10 @@ mod proof;
 mod stats;
 mod walk;
 
-pub use bench::{BenchReport, DEFAULT_BENCH_RUNS, StageRates, bench_hash, stage_rates};
+pub use bench::{
+    BenchReport, ChunkerDedup, DEFAULT_BENCH_RUNS, DEFAULT_DEDUP_BYTES, DEFAULT_DEDUP_EDITS,
+    DedupReport, Side, StageRates, bench_dedup, bench_hash, blake3_only, stage_rates,
+};
 pub use cache::RACY_WINDOW;
 pub use dataset::{AddReport, Expected, VerifyReport, add, prove, verify};
 pub use digest::{Blake3Hash, Sha256Hash};
