@@ -53,7 +53,7 @@ pub enum Kernel {
     Scalar,
     /// 32 positions per step with AVX2 (x86-64).
     Avx2,
-    /// 64 positions per step with AVX-512F (x86-64).
+    /// 64 positions per step with AVX-512F and AVX-512BW (x86-64).
     Avx512,
 }
 
