@@ -646,13 +646,16 @@ pub(crate) struct BenchDataArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct BenchDedupArgs {
-    /// Size of the generated file, in MiB.
-    #[arg(long, default_value_t = 128)]
+    /// Size of each generated file, in MiB.
+    #[arg(long, default_value_t = 64)]
     pub(crate) mib: usize,
-    /// Random edits (insertions, deletions, moved blocks) to apply.
-    #[arg(long, default_value_t = 300)]
+    /// Random edits (insertions, deletions, moved blocks) to apply to each file.
+    #[arg(long, default_value_t = 150)]
     pub(crate) edits: u32,
-    /// Seed of the data and the edit script.
+    /// Files per kind of data, each with its own content and edits (seeds SEED, SEED+1, ...).
+    #[arg(long, default_value_t = 6)]
+    pub(crate) files: u32,
+    /// Seed of the first file's data and edit script.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
 }

@@ -23,7 +23,9 @@ use crate::cdc::{self, Kernel};
 use crate::dataset::add;
 use crate::digest::Blake3Hash;
 use crate::error::{Error, Result};
-use crate::file_hash::{CHUNK_AVG, DEFAULT_READ_BLOCK, chunk_boundaries, hash_bytes};
+use crate::file_hash::{
+    CHUNK_AVG, DEFAULT_READ_BLOCK, HashSpec, Scratch, chunk_boundaries, hash_reader,
+};
 use crate::options::Options;
 use crate::walk::{SymlinkPolicy, walk};
 
@@ -48,7 +50,8 @@ pub struct StageRates {
     pub cdc_v2_scalar: f64,
     /// Which kernel `cdc_v2` used (`avx512`, `avx2`, `scalar`).
     pub kernel: &'static str,
-    /// The full format v2 per-file pipeline (cuts + BLAKE3 + Merkle) on one core.
+    /// The full format v2 per-file pipeline (1 MiB blocks copied as a read
+    /// would, cuts, BLAKE3, Merkle) on one core.
     pub pipeline: f64,
 }
 
@@ -65,6 +68,13 @@ pub struct Side {
     pub bytes_per_sec: f64,
     /// `bytes_per_sec / threads`.
     pub bytes_per_sec_per_core: f64,
+    /// Median CPU time (user + system, all threads) of a run, where the
+    /// platform reports it (Linux); zero otherwise.
+    #[serde(serialize_with = "secs")]
+    pub cpu: Duration,
+    /// `bytes / cpu`: throughput per busy core, which other load on the
+    /// machine does not lower the way it lowers wall-clock rates (0 if unknown).
+    pub bytes_per_cpu_sec: f64,
 }
 
 /// What [`bench_hash`] measured.
@@ -86,8 +96,10 @@ pub struct BenchReport {
     pub cairn: Side,
     /// BLAKE3 of every file, nothing else: the ceiling.
     pub blake3_only: Side,
-    /// `cairn.bytes_per_sec / blake3_only.bytes_per_sec` (medians).
+    /// `cairn.bytes_per_sec / blake3_only.bytes_per_sec` (median wall times).
     pub fraction_of_blake3: f64,
+    /// The same from CPU time (`bytes_per_cpu_sec`), steadier on a busy machine.
+    pub fraction_of_blake3_cpu: f64,
     /// The dataset root (so a bench run doubles as a determinism check).
     pub root: Blake3Hash,
     /// Per-stage single-core rates.
@@ -98,16 +110,48 @@ fn secs<S: Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Erro
     s.serialize_f64(d.as_secs_f64())
 }
 
-fn side(mut times: Vec<Duration>, bytes: u64, threads: usize) -> Side {
+fn side(mut times: Vec<Duration>, mut cpu: Vec<Duration>, bytes: u64, threads: usize) -> Side {
     times.sort();
+    cpu.sort();
     let median = times[times.len() / 2];
+    let cpu = cpu.get(cpu.len() / 2).copied().unwrap_or_default();
     let bytes_per_sec = bytes as f64 / median.as_secs_f64().max(1e-9);
     Side {
         best: times[0],
         median,
         bytes_per_sec,
         bytes_per_sec_per_core: bytes_per_sec / threads.max(1) as f64,
+        cpu,
+        bytes_per_cpu_sec: if cpu.is_zero() {
+            0.0
+        } else {
+            bytes as f64 / cpu.as_secs_f64()
+        },
     }
+}
+
+/// CPU time (user + system) of this process so far, all threads, from
+/// `/proc/self/stat` (Linux; clock ticks of 10 ms). `None` elsewhere.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 and 15 of proc(5) (utime, stime) are 11 and 12 after the name.
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Runs `f`, returning its wall time and CPU time.
+fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Duration, Option<Duration>)> {
+    let c0 = process_cpu();
+    let t = Instant::now();
+    let out = f()?;
+    let wall = t.elapsed();
+    let cpu = match (c0, process_cpu()) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    Ok((out, wall, cpu))
 }
 
 fn pool(threads: Option<usize>) -> Result<Option<rayon::ThreadPool>> {
@@ -179,19 +223,21 @@ pub fn bench_hash(dir: &Path, options: &Options, runs: u32) -> Result<BenchRepor
     let warm = add(dir, &options)?;
     blake3_only(dir, options.threads)?;
     let (mut cairn_t, mut b3_t) = (Vec::new(), Vec::new());
+    let (mut cairn_c, mut b3_c) = (Vec::new(), Vec::new());
     let mut report = warm;
     for _ in 0..runs {
-        let t = Instant::now();
-        report = add(dir, &options)?;
-        cairn_t.push(t.elapsed());
-        let t = Instant::now();
-        blake3_only(dir, options.threads)?;
-        b3_t.push(t.elapsed());
+        let (r, wall, cpu) = timed(|| add(dir, &options))?;
+        report = r;
+        cairn_t.push(wall);
+        cairn_c.extend(cpu);
+        let (_, wall, cpu) = timed(|| blake3_only(dir, options.threads))?;
+        b3_t.push(wall);
+        b3_c.extend(cpu);
     }
     let bytes = report.stats.bytes_total;
     let threads = report.stats.threads.max(1);
-    let cairn = side(cairn_t, bytes, threads);
-    let blake3_only = side(b3_t, bytes, threads);
+    let cairn = side(cairn_t, cairn_c, bytes, threads);
+    let blake3_only = side(b3_t, b3_c, bytes, threads);
     Ok(BenchReport {
         files: report.stats.files_total,
         bytes,
@@ -200,6 +246,7 @@ pub fn bench_hash(dir: &Path, options: &Options, runs: u32) -> Result<BenchRepor
         format: options.format.number(),
         sha256: options.sha256 || options.format.requires_sha256(),
         fraction_of_blake3: cairn.bytes_per_sec / blake3_only.bytes_per_sec.max(1e-9),
+        fraction_of_blake3_cpu: cairn.bytes_per_cpu_sec / blake3_only.bytes_per_cpu_sec.max(1e-9),
         cairn,
         blake3_only,
         root: report.manifest.root(),
@@ -256,7 +303,13 @@ pub fn stage_rates() -> Result<StageRates> {
         .map(|p| {
             p.install(|| {
                 rate(&|| {
-                    black_box(hash_bytes(&data, false));
+                    let mut scratch = Scratch::new(DEFAULT_READ_BLOCK);
+                    let _ = black_box(hash_reader(
+                        &data[..],
+                        &mut scratch,
+                        &HashSpec::v2(),
+                        &mut |_| {},
+                    ));
                 })
             })
         })
@@ -272,24 +325,43 @@ pub fn stage_rates() -> Result<StageRates> {
     })
 }
 
-/// Default size of the file [`bench_dedup`] edits (128 MiB).
-pub const DEFAULT_DEDUP_BYTES: usize = 128 * 1024 * 1024;
-/// Default number of edits [`bench_dedup`] applies.
-pub const DEFAULT_DEDUP_EDITS: u32 = 300;
+/// Default size of each file [`bench_dedup`] edits (64 MiB).
+pub const DEFAULT_DEDUP_BYTES: usize = 64 * 1024 * 1024;
+/// Default number of edits [`bench_dedup`] applies to each file.
+pub const DEFAULT_DEDUP_EDITS: u32 = 150;
 
-/// How one chunker fared on one edited file.
-#[derive(Debug, Clone, Serialize)]
+/// How one chunker fared on the edited files (counts summed over files).
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ChunkerDedup {
-    /// Chunks of the original.
+    /// Chunks of the originals.
     pub chunks_before: u64,
-    /// Chunks of the edited file.
+    /// Chunks of the edited files.
     pub chunks_after: u64,
-    /// Average chunk length of the edited file.
+    /// Chunks of the edited files found in their original.
+    pub chunks_found: u64,
+    /// Bytes of the edited files.
+    pub bytes_after: u64,
+    /// Bytes of the edited files in chunks found in their original.
+    pub bytes_found: u64,
+    /// Average chunk length of the edited files.
     pub avg_chunk: u64,
-    /// Fraction of the edited file's chunks found in the original.
+    /// `chunks_found / chunks_after`: the fraction of chunks reused.
     pub chunks_reused: f64,
-    /// Fraction of the edited file's bytes in those chunks.
+    /// `bytes_found / bytes_after`.
     pub bytes_reused: f64,
+}
+
+impl ChunkerDedup {
+    fn add(&mut self, o: &ChunkerDedup) {
+        self.chunks_before += o.chunks_before;
+        self.chunks_after += o.chunks_after;
+        self.chunks_found += o.chunks_found;
+        self.bytes_after += o.bytes_after;
+        self.bytes_found += o.bytes_found;
+        self.avg_chunk = self.bytes_after / self.chunks_after.max(1);
+        self.chunks_reused = self.chunks_found as f64 / self.chunks_after.max(1) as f64;
+        self.bytes_reused = self.bytes_found as f64 / self.bytes_after.max(1) as f64;
+    }
 }
 
 /// [`bench_dedup`]'s result for one kind of data.
@@ -297,15 +369,20 @@ pub struct ChunkerDedup {
 pub struct DedupReport {
     /// `random` (incompressible) or `text` (words, low entropy).
     pub data: &'static str,
-    /// Size of the original.
+    /// Size of each original.
     pub bytes: u64,
-    /// Edits applied (insertions, deletions, moved blocks).
+    /// Edits applied to each file (insertions, deletions, moved blocks).
     pub edits: u32,
+    /// Files (each its own data and edit script).
+    pub files: u32,
+    /// The lowest per-file `v2 / FastCDC` ratio of chunks reused.
+    pub min_file_ratio: f64,
     /// The format v2 chunker.
     pub v2: ChunkerDedup,
     /// FastCDC v2020 at the same sizes (16/64/256 KiB, normalization 1).
     pub fastcdc_v2020: ChunkerDedup,
-    /// `v2.chunks_reused / fastcdc_v2020.chunks_reused` (≥ 1: at least as good).
+    /// `v2.chunks_reused / fastcdc_v2020.chunks_reused` over all files
+    /// (≥ 1: at least as good).
     pub ratio: f64,
 }
 
@@ -328,7 +405,7 @@ impl Rng {
 /// Text-like data: words of a fixed vocabulary, Zipf-like frequencies,
 /// spaces, punctuation and line breaks.
 fn text(len: usize, seed: u64) -> Vec<u8> {
-    let mut r = Rng(seed | 1);
+    let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let vocab: Vec<Vec<u8>> = (0..4000)
         .map(|_| {
             let n = 2 + r.below(9);
@@ -354,7 +431,7 @@ fn text(len: usize, seed: u64) -> Vec<u8> {
 /// Applies `edits` random insertions (1 B – 4 KiB), deletions (1 B – 4 KiB)
 /// and block moves (1 – 256 KiB) to a copy of `data`.
 fn edit(data: &[u8], edits: u32, seed: u64, random_inserts: bool) -> Vec<u8> {
-    let mut r = Rng(seed | 1);
+    let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut v = data.to_vec();
     for _ in 0..edits {
         match r.below(3) {
@@ -401,39 +478,63 @@ fn dedup_of<F: Fn(&[u8]) -> Vec<(usize, usize)>>(
     let known: HashSet<[u8; 32]> = old.iter().map(|c| c.1).collect();
     let reused: Vec<&(usize, [u8; 32])> = new.iter().filter(|c| known.contains(&c.1)).collect();
     let reused_bytes: usize = reused.iter().map(|c| c.0).sum();
-    ChunkerDedup {
+    let mut d = ChunkerDedup::default();
+    d.add(&ChunkerDedup {
         chunks_before: old.len() as u64,
         chunks_after: new.len() as u64,
-        avg_chunk: (after.len() / new.len().max(1)) as u64,
-        chunks_reused: reused.len() as f64 / new.len().max(1) as f64,
-        bytes_reused: reused_bytes as f64 / after.len().max(1) as f64,
-    }
+        chunks_found: reused.len() as u64,
+        bytes_after: after.len() as u64,
+        bytes_found: reused_bytes as u64,
+        ..ChunkerDedup::default()
+    });
+    d
 }
 
-/// Edits a `bytes`-long file `edits` times and reports, for the v2 chunker
-/// and FastCDC v2020, which fraction of the edited file's chunks already
-/// existed in the original: once for random data, once for text.
-pub fn bench_dedup(bytes: usize, edits: u32, seed: u64) -> Vec<DedupReport> {
+/// Default number of files per kind of data in [`bench_dedup`].
+pub const DEFAULT_DEDUP_FILES: u32 = 6;
+
+/// Edits `files` files of `bytes` bytes `edits` times each and reports, for
+/// the v2 chunker and FastCDC v2020, which fraction of the edited files'
+/// chunks already existed in their original: for random data and for text.
+/// Each file has its own data and edit script (seeds `seed`, `seed + 1`, …),
+/// because one file's result varies by a few percent with its content.
+pub fn bench_dedup(bytes: usize, edits: u32, seed: u64, files: u32) -> Vec<DedupReport> {
     let kernel = Kernel::detect();
     let v2 = move |d: &[u8]| cdc::chunk_boundaries_v2(kernel, d);
     let fast = |d: &[u8]| chunk_boundaries(d);
+    let files = files.max(1);
     [("random", true), ("text", false)]
         .into_iter()
         .map(|(name, random)| {
-            let before = if random {
-                pseudo_random(bytes, seed)
-            } else {
-                text(bytes, seed)
-            };
-            let after = edit(&before, edits, seed ^ 0x5555, random);
-            let (a, b) = rayon::join(
-                || dedup_of(&before, &after, &v2),
-                || dedup_of(&before, &after, &fast),
-            );
+            let per_file: Vec<(ChunkerDedup, ChunkerDedup)> = (0..files as u64)
+                .into_par_iter()
+                .map(|f| {
+                    let s = seed.wrapping_add(f);
+                    let before = if random {
+                        pseudo_random(bytes, s)
+                    } else {
+                        text(bytes, s)
+                    };
+                    let after = edit(&before, edits, s ^ 0x5555, random);
+                    (
+                        dedup_of(&before, &after, &v2),
+                        dedup_of(&before, &after, &fast),
+                    )
+                })
+                .collect();
+            let (mut a, mut b) = (ChunkerDedup::default(), ChunkerDedup::default());
+            let mut min_file_ratio = f64::MAX;
+            for (x, y) in &per_file {
+                a.add(x);
+                b.add(y);
+                min_file_ratio = min_file_ratio.min(x.chunks_reused / y.chunks_reused.max(1e-12));
+            }
             DedupReport {
                 data: name,
                 bytes: bytes as u64,
                 edits,
+                files,
+                min_file_ratio,
                 ratio: a.chunks_reused / b.chunks_reused.max(1e-12),
                 v2: a,
                 fastcdc_v2020: b,
@@ -448,7 +549,7 @@ mod tests {
 
     #[test]
     fn edits_change_the_file_and_dedup_is_measured() {
-        let r = bench_dedup(4 << 20, 6, 7);
+        let r = bench_dedup(4 << 20, 6, 7, 2);
         assert_eq!(r.len(), 2);
         for d in &r {
             for c in [&d.v2, &d.fastcdc_v2020] {

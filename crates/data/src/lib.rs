@@ -17,7 +17,8 @@ mod walk;
 
 pub use bench::{
     BenchReport, ChunkerDedup, DEFAULT_BENCH_RUNS, DEFAULT_DEDUP_BYTES, DEFAULT_DEDUP_EDITS,
-    DedupReport, Side, StageRates, bench_dedup, bench_hash, blake3_only, stage_rates,
+    DEFAULT_DEDUP_FILES, DedupReport, Side, StageRates, bench_dedup, bench_hash, blake3_only,
+    stage_rates,
 };
 pub use cache::RACY_WINDOW;
 pub use dataset::{AddReport, Expected, VerifyReport, add, prove, verify};

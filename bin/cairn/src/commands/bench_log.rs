@@ -103,9 +103,9 @@ pub(super) fn data(args: &BenchDataArgs, json: bool) -> Result<ExitCode> {
         let st = &r.stages;
         output::print(&format!(
             "{} files, {:.2} GB, {} threads, format {}{}, {} runs each, alternating (median; best)\n\
-             cairn dataset hashing {:>6.0} MB/s = {:.0} MB/s per core   ({:.3} s; {:.3} s)\n\
-             BLAKE3 only (ceiling) {:>6.0} MB/s = {:.0} MB/s per core   ({:.3} s; {:.3} s)\n\
-             cairn / ceiling       {:>6.2}\n\
+             cairn dataset hashing {:>6.0} MB/s = {:.0} MB/s per core   ({:.3} s; {:.3} s)   {:.0} MB per CPU second\n\
+             BLAKE3 only (ceiling) {:>6.0} MB/s = {:.0} MB/s per core   ({:.3} s; {:.3} s)   {:.0} MB per CPU second\n\
+             cairn / ceiling       {:>6.2} (wall)   {:.2} (CPU)\n\
              one core, in memory:  chunker v2 ({}) {:.0} MB/s, scalar {:.0} MB/s, FastCDC {:.0} MB/s,\n\
              \x20                     BLAKE3 (64 KiB) {:.0} MB/s, SHA-256 {:.0} MB/s, v2 pipeline {:.0} MB/s\n\
              root                  {}\n",
@@ -123,11 +123,14 @@ pub(super) fn data(args: &BenchDataArgs, json: bool) -> Result<ExitCode> {
             r.cairn.bytes_per_sec_per_core / 1e6,
             r.cairn.median.as_secs_f64(),
             r.cairn.best.as_secs_f64(),
+            r.cairn.bytes_per_cpu_sec / 1e6,
             r.blake3_only.bytes_per_sec / 1e6,
             r.blake3_only.bytes_per_sec_per_core / 1e6,
             r.blake3_only.median.as_secs_f64(),
             r.blake3_only.best.as_secs_f64(),
+            r.blake3_only.bytes_per_cpu_sec / 1e6,
             r.fraction_of_blake3,
+            r.fraction_of_blake3_cpu,
             st.kernel,
             st.cdc_v2 / 1e6,
             st.cdc_v2_scalar / 1e6,
@@ -145,14 +148,15 @@ pub(super) fn dedup(args: &BenchDedupArgs, json: bool) -> Result<ExitCode> {
     if args.mib == 0 {
         return Err(anyhow!("--mib 0: the file must have at least 1 MiB"));
     }
-    let reports = cairn_data::bench_dedup(args.mib << 20, args.edits, args.seed);
+    let reports = cairn_data::bench_dedup(args.mib << 20, args.edits, args.seed, args.files);
     if json {
         output::json(&reports);
     } else {
         let mut s = format!(
-            "{} MiB file, {} edits (insert/delete 1 B-4 KiB, move 1-256 KiB blocks), seed {}\n\
+            "{} files of {} MiB per kind, {} edits each (insert/delete 1 B-4 KiB, move 1-256 KiB \
+             blocks), seeds {}..\n\
              data    chunker          chunks  avg size  chunks reused  bytes reused\n",
-            args.mib, args.edits, args.seed
+            args.files, args.mib, args.edits, args.seed
         );
         for r in &reports {
             for (name, c) in [("v2", &r.v2), ("FastCDC v2020", &r.fastcdc_v2020)] {
@@ -167,8 +171,8 @@ pub(super) fn dedup(args: &BenchDedupArgs, json: bool) -> Result<ExitCode> {
                 ));
             }
             s.push_str(&format!(
-                "{:<7} v2 / FastCDC reuse ratio {:.3}\n",
-                r.data, r.ratio
+                "{:<7} v2 / FastCDC chunks-reused ratio {:.3} (lowest single file {:.3})\n",
+                r.data, r.ratio, r.min_file_ratio
             ));
         }
         output::print(&s);

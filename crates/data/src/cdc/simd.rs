@@ -4,9 +4,9 @@
 //! need `#[target_feature]` functions, which may only be called (`unsafe`)
 //! once the CPU is known to have the feature, and unaligned vector loads take
 //! raw pointers. Every call below is guarded by `is_x86_feature_detected!`,
-//! and every load reads `data[i - 8 .. i + 64]` (AVX-512) or
-//! `data[i - 8 .. i + 32]` (AVX2) with `8 <= i` and `i + 64 <= to <= data.len()`
-//! (resp. `i + 32`), checked by the loop conditions. The results are tested
+//! and every load reads within `data[i - 16 .. i + 64]` (AVX-512) or
+//! `data[i - 16 .. i + 32]` (AVX2) with `16 <= i` and
+//! `i + 64 <= to <= data.len()` (resp. `i + 32`), checked by the loop conditions. The results are tested
 //! against the scalar definition (`cdc::tests`).
 #![allow(unsafe_code)]
 
@@ -66,38 +66,51 @@ mod x86 {
 
     use crate::cdc::{V2_MULTIPLIER, WINDOW, find_scalar};
 
-    /// 64 positions per step. With `base = i - 8`, the 64-byte load at
-    /// `base + j` (j in 0..4) holds in its 32-bit lane `m` the `lo` half of
-    /// position `i + j + 4m`, and the load at `base + 4 + j` its `hi` half,
-    /// so 8 loads cover positions `i .. i + 64`.
-    /// The 16-bit rotation is a byte shuffle (port 5 on Intel) so that the
-    /// multiply port is left to the multiplies.
+    /// Byte indices that rotate every 32-bit lane left by `8 * r` bits with a
+    /// byte shuffle: result byte k of lane q takes source byte (k - r) mod 4.
+    fn rot_indices(r: i32) -> [i32; 4] {
+        let mut out = [0i32; 4];
+        for (q, o) in out.iter_mut().enumerate() {
+            let mut v = 0i32;
+            for k in 0..4 {
+                let src = 4 * q as i32 + (k + 4 - r) % 4;
+                v |= src << (8 * k);
+            }
+            *o = v;
+        }
+        out
+    }
+
+    /// 64 positions per step. With `base = i - 16`, the 64-byte load at
+    /// `base + 4n + j` (n, j in 0..4) holds in its 32-bit lane `m` the word
+    /// `w(p - 16 + 4n)` of position `p = i + j + 4m`, so 16 loads cover
+    /// positions `i .. i + 64`. Two of the three rotations are byte shuffles
+    /// (port 5 on Intel), one a rotate, so the multiply port is left to the
+    /// multiplies.
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) fn find_avx512(data: &[u8], from: usize, to: usize, t: u32) -> Option<usize> {
         let k = _mm512_set1_epi32(V2_MULTIPLIER as i32);
-        // In each 32-bit lane q of a 128-bit block, result bytes (0, 1, 2, 3) =
-        // source bytes (2, 3, 0, 1) of that lane, i.e. indices 4q + (2, 3, 0, 1): rotl 16.
-        let rot = _mm512_broadcast_i32x4(_mm_setr_epi32(
-            0x0100_0302,
-            0x0504_0706,
-            0x0908_0B0A,
-            0x0D0C_0F0E,
-        ));
         let tv = _mm512_set1_epi32(t as i32);
+        let idx = |r: i32| {
+            let [a, b, c, d] = rot_indices(r);
+            _mm512_broadcast_i32x4(_mm_setr_epi32(a, b, c, d))
+        };
+        let (rot16, rot24) = (idx(2), idx(3));
         let mut i = from;
         while i + 64 <= to {
-            // SAFETY: i >= from >= 8 and i + 64 <= to <= data.len(), so the
-            // loads read data[i-8 .. i+63], all in bounds.
+            // SAFETY: i >= from >= 16 and i + 64 <= to <= data.len(), so the
+            // loads read data[i-16 .. i+63], all in bounds.
             let base = unsafe { data.as_ptr().add(i - WINDOW) };
             let h = |j: usize| {
-                // SAFETY: see above; j < 4, and each load is 64 bytes at base + j (+ 4).
-                let (lo, hi) = unsafe {
-                    (
-                        _mm512_loadu_si512(base.add(j).cast()),
-                        _mm512_loadu_si512(base.add(j + 4).cast()),
-                    )
-                };
-                let x = _mm512_xor_si512(lo, _mm512_shuffle_epi8(hi, rot));
+                // SAFETY: see above; j < 4, and each load is 64 bytes at base + 4n + j, n < 4.
+                let [w0, w1, w2, w3] =
+                    [0, 4, 8, 12].map(|n| unsafe { _mm512_loadu_si512(base.add(n + j).cast()) });
+                let x = _mm512_ternarylogic_epi32::<0x96>(
+                    _mm512_rol_epi32::<8>(w0),
+                    _mm512_shuffle_epi8(w1, rot24),
+                    w2,
+                );
+                let x = _mm512_xor_si512(x, _mm512_shuffle_epi8(w3, rot16));
                 _mm512_mullo_epi32(x, k)
             };
             let m = _mm512_max_epu32(_mm512_max_epu32(h(0), h(1)), _mm512_max_epu32(h(2), h(3)));
@@ -115,25 +128,32 @@ mod x86 {
     }
 
     /// 32 positions per step: the same layout as [`find_avx512`] with
-    /// 32-byte vectors (8 lanes).
+    /// 32-byte vectors (8 lanes); rotations are byte shuffles.
     #[target_feature(enable = "avx2")]
     pub(super) fn find_avx2(data: &[u8], from: usize, to: usize, t: u32) -> Option<usize> {
         let k = _mm256_set1_epi32(V2_MULTIPLIER as i32);
         let tv = _mm256_set1_epi32(t as i32);
+        let idx = |r: i32| {
+            let [a, b, c, d] = rot_indices(r);
+            _mm256_setr_epi32(a, b, c, d, a, b, c, d)
+        };
+        let (rot8, rot16, rot24) = (idx(1), idx(2), idx(3));
         let mut i = from;
         while i + 32 <= to {
-            // SAFETY: i >= 8 and i + 32 <= data.len(): loads read data[i-8 .. i+31].
+            // SAFETY: i >= 16 and i + 32 <= data.len(): loads read data[i-16 .. i+31].
             let base = unsafe { data.as_ptr().add(i - WINDOW) };
             let h = |j: usize| {
-                // SAFETY: see above; j < 4, and each load is 32 bytes at base + j (+ 4).
-                let (lo, hi) = unsafe {
-                    (
-                        _mm256_loadu_si256(base.add(j).cast()),
-                        _mm256_loadu_si256(base.add(j + 4).cast()),
-                    )
-                };
-                let rot = _mm256_or_si256(_mm256_slli_epi32::<16>(hi), _mm256_srli_epi32::<16>(hi));
-                _mm256_mullo_epi32(_mm256_xor_si256(lo, rot), k)
+                // SAFETY: see above; j < 4, and each load is 32 bytes at base + 4n + j, n < 4.
+                let [w0, w1, w2, w3] =
+                    [0, 4, 8, 12].map(|n| unsafe { _mm256_loadu_si256(base.add(n + j).cast()) });
+                let x = _mm256_xor_si256(
+                    _mm256_xor_si256(
+                        _mm256_shuffle_epi8(w0, rot8),
+                        _mm256_shuffle_epi8(w1, rot24),
+                    ),
+                    _mm256_xor_si256(w2, _mm256_shuffle_epi8(w3, rot16)),
+                );
+                _mm256_mullo_epi32(x, k)
             };
             let m = _mm256_max_epu32(_mm256_max_epu32(h(0), h(1)), _mm256_max_epu32(h(2), h(3)));
             // h >= t for some lane  <=>  max(m, t) == m in some lane.

@@ -178,9 +178,9 @@ fn v2_one_mebibyte_pseudo_random_file() {
 }
 
 const PIN_V2_1M_ROOT: &str =
-    "blake3:3c46ba404fa9eda9eef15bc15202d97172cb3a15acc4692741a5e1be2b696440";
+    "blake3:53d4cda48e9a7d9e0e725eff00033d3fc59d570f6c577100b1c95fe33323d48d";
 const PIN_V2_1M_LENS: &[u64] = &[
-    67196, 219745, 17434, 71916, 72628, 130301, 110423, 71251, 175377, 112305,
+    103677, 212371, 54324, 56970, 80322, 85066, 72292, 96159, 109766, 93692, 83937,
 ];
 
 #[test]
@@ -222,4 +222,4 @@ fn v2_small_dataset_root() {
 }
 
 const PIN_V2_SMALL_DATASET_ROOT: &str =
-    "blake3:a452c1a3a4be63e40b546b6a0817fb018570f71093c768632880fdc0a57d6f54";
+    "blake3:bf3efe1377da0d237aead6147c13d463bd4a8b526bb464d2671803284f92453f";

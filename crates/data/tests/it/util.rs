@@ -133,10 +133,13 @@ pub(crate) fn reference_chunk_lens_v2(data: &[u8]) -> Vec<usize> {
     const AVG: usize = 64 * 1024;
     const MAX: usize = 256 * 1024;
     const K: u32 = 0x9E37_79B1;
-    let test = |w: &[u8], i: usize, threshold: u32| {
-        let lo = u32::from_le_bytes([w[i - 8], w[i - 7], w[i - 6], w[i - 5]]);
-        let hi = u32::from_le_bytes([w[i - 4], w[i - 3], w[i - 2], w[i - 1]]);
-        (lo ^ hi.rotate_left(16)).wrapping_mul(K) >= threshold
+    let test = |b: &[u8], i: usize, threshold: u32| {
+        let w = |k: usize| u32::from_le_bytes([b[k], b[k + 1], b[k + 2], b[k + 3]]);
+        let x = w(i - 16).rotate_left(8)
+            ^ w(i - 12).rotate_left(24)
+            ^ w(i - 8)
+            ^ w(i - 4).rotate_left(16);
+        x.wrapping_mul(K) >= threshold
     };
     let mut lens = Vec::new();
     let mut pos = 0;
