@@ -50,6 +50,10 @@ const _: () =
 /// parallel hand-off cost little; small enough to stay in a core's L2.
 pub const DEFAULT_READ_BLOCK: usize = 1024 * 1024;
 
+/// Reads land at an address that is a multiple of this (a page), so the
+/// kernel's copy from the page cache writes whole aligned lines.
+const READ_ALIGN: usize = 4096;
+
 /// Blocks smaller than this are hashed on one thread: splitting them would
 /// cost more in hand-off than it saves.
 const PARALLEL_MIN: usize = 512 * 1024;
@@ -334,7 +338,7 @@ impl Scratch {
     pub(crate) fn new(block: usize) -> Self {
         let block = block.max(CHUNK_MAX);
         Scratch {
-            buf: vec![0; block + CHUNK_MAX],
+            buf: vec![0; block + CHUNK_MAX + READ_ALIGN],
             block,
         }
     }
@@ -372,13 +376,19 @@ pub(crate) fn hash_reader<R: Read>(
     let mut sink = ChunkSink::new(spec);
     let mut sha = spec.wants_sha256().then(Sha256::new);
     let mut size = 0u64;
-    // buf[..carry] holds bytes already fed to SHA-256 but not yet chunked.
+    // buf[start..start + carry] holds bytes already fed to SHA-256 but not
+    // yet chunked; `start` is chosen so that the next read lands aligned.
+    let align_for = |buf: &[u8], carry: usize| {
+        let addr = buf.as_ptr() as usize + carry;
+        (READ_ALIGN - addr % READ_ALIGN) % READ_ALIGN
+    };
+    let mut start = align_for(buf, 0);
     let mut carry = 0usize;
     loop {
-        let n = read_full(&mut reader, &mut buf[carry..carry + block])?;
+        let n = read_full(&mut reader, &mut buf[start + carry..start + carry + block])?;
         let eof = n < block;
         let filled = carry + n;
-        let data = &buf[..filled];
+        let data = &buf[start..start + filled];
         let fresh = &data[carry..];
         let consumed = match &mut sha {
             None => sink.feed(data, eof),
@@ -392,8 +402,10 @@ pub(crate) fn hash_reader<R: Read>(
         };
         size += n as u64;
         on_bytes(n as u64);
-        buf.copy_within(consumed..filled, 0);
         carry = filled - consumed;
+        let next = align_for(buf, carry);
+        buf.copy_within(start + consumed..start + filled, next);
+        start = next;
         if eof {
             debug_assert_eq!(carry, 0, "all bytes are chunked at end of file");
             break;
