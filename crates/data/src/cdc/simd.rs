@@ -81,39 +81,46 @@ mod x86 {
         out
     }
 
-    /// 64 positions per step. With `base = i - 16`, the 64-byte load at
-    /// `base + 4n + j` (n, j in 0..4) holds in its 32-bit lane `m` the word
-    /// `w(p - 16 + 4n)` of position `p = i + j + 4m`, so 16 loads cover
-    /// positions `i .. i + 64`. (Written as byte shuffles, LLVM emits the
-    /// rotations as `vprold`; forcing shuffles measured no faster: the 16
-    /// overlapping loads, not the ALU ports, bound this loop at about
-    /// 7 GB/s per core on the development machine, L2-resident.)
+    /// 64 positions per step. The window folds as `x(p) = a(p) XOR
+    /// rotl(a(p - 8), 8)` with `a(p) = w(p - 8) XOR rotl(w(p - 4), 16)`. For
+    /// `j` in 0..4, the vector `A_j` holds `a(p)` for the positions
+    /// `p = i + j + 4m` (lane m), from two 64-byte loads at `i - 8 + j` and
+    /// `i - 4 + j`; `a(p - 8)` is the same vector two lanes back, so it comes
+    /// from this step's and the previous step's `A_j` with one `valignd`
+    /// instead of two more loads (the loads, not the ALU ports, bound this
+    /// loop). The first step loads it.
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(super) fn find_avx512(data: &[u8], from: usize, to: usize, t: u32) -> Option<usize> {
         let k = _mm512_set1_epi32(V2_MULTIPLIER as i32);
         let tv = _mm512_set1_epi32(t as i32);
-        let idx = |r: i32| {
-            let [a, b, c, d] = rot_indices(r);
-            _mm512_broadcast_i32x4(_mm_setr_epi32(a, b, c, d))
+        let [r0, r1, r2, r3] = rot_indices(2);
+        let rot16 = _mm512_broadcast_i32x4(_mm_setr_epi32(r0, r1, r2, r3));
+        // a(p) for the 16 positions whose word w(p - 8) starts at `at`.
+        // Callers guarantee data[at .. at + 68] is in bounds.
+        let a = |at: usize| {
+            // SAFETY: the caller's bound; two 64-byte loads at `at` and `at + 4`.
+            let (lo, hi) = unsafe {
+                let p = data.as_ptr().add(at);
+                (
+                    _mm512_loadu_si512(p.cast()),
+                    _mm512_loadu_si512(p.add(4).cast()),
+                )
+            };
+            _mm512_xor_si512(lo, _mm512_shuffle_epi8(hi, rot16))
         };
-        // `black_box`: LLVM would turn these shuffles back into rotates, which
-        // compete with the multiplies for the same port on Intel cores.
-        let (rot16, rot24) = (idx(2), idx(3));
         let mut i = from;
+        let mut last: Option<[__m512i; 4]> = None;
         while i + 64 <= to {
-            // SAFETY: i >= from >= 16 and i + 64 <= to <= data.len(), so the
-            // loads read data[i-16 .. i+63], all in bounds.
-            let base = unsafe { data.as_ptr().add(i - WINDOW) };
+            // In bounds: i >= from >= 16 and i + 64 <= to <= data.len(); the
+            // loads below read data[i - 16 .. i + 63].
+            let base = i - WINDOW;
+            let cur = [0, 1, 2, 3].map(|j| a(base + 8 + j));
+            let back = match last {
+                Some(prev) => [0, 1, 2, 3].map(|j| _mm512_alignr_epi32::<14>(cur[j], prev[j])),
+                None => [0, 1, 2, 3].map(|j| a(base + j)),
+            };
             let h = |j: usize| {
-                // SAFETY: see above; j < 4, and each load is 64 bytes at base + 4n + j, n < 4.
-                let [w0, w1, w2, w3] =
-                    [0, 4, 8, 12].map(|n| unsafe { _mm512_loadu_si512(base.add(n + j).cast()) });
-                let x = _mm512_ternarylogic_epi32::<0x96>(
-                    _mm512_rol_epi32::<8>(w0),
-                    _mm512_shuffle_epi8(w1, rot24),
-                    w2,
-                );
-                let x = _mm512_xor_si512(x, _mm512_shuffle_epi8(w3, rot16));
+                let x = _mm512_xor_si512(cur[j], _mm512_rol_epi32::<8>(back[j]));
                 _mm512_mullo_epi32(x, k)
             };
             let m = _mm512_max_epu32(_mm512_max_epu32(h(0), h(1)), _mm512_max_epu32(h(2), h(3)));
@@ -121,6 +128,7 @@ mod x86 {
                 // A rare hit somewhere in these 64: the scalar scan finds the first.
                 return find_scalar(data, i, i + 64, t);
             }
+            last = Some(cur);
             i += 64;
         }
         if i < to {
