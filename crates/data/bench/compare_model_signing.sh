@@ -68,9 +68,9 @@ done
 median() { sort -g "$1" | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 ms=$(median "$WORK/ms.txt")
 ca=$(median "$WORK/cairn.txt")
-printf 'model-signing 1.1.1 (SHA-256 per file)  median %.3f s = %.2f GB/s\n' "$ms" "$(echo "$BYTES / $ms / 1e9" | bc -l)"
+printf 'model-signing 1.1.1 (SHA-256 per file)  median %.3f s = %.2f GB/s\n' "$ms" "$(echo "$BYTES / $ms / 1000000000" | bc -l)"
 printf 'cairn data add (format v2)              median %.3f s = %.2f GB/s (%.2f GB/s per core)\n' \
-    "$ca" "$(echo "$BYTES / $ca / 1e9" | bc -l)" "$(echo "$BYTES / $ca / 1e9 / $(nproc)" | bc -l)"
+    "$ca" "$(echo "$BYTES / $ca / 1000000000" | bc -l)" "$(echo "$BYTES / $ca / 1000000000 / $(nproc)" | bc -l)"
 printf 'cairn speed-up over model-signing       %.2fx\n' "$(echo "$ms / $ca" | bc -l)"
 
 echo "== cairn bench data (in-process, alternating with BLAKE3-only hashing of the same files)"
