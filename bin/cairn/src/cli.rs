@@ -508,6 +508,10 @@ pub(crate) enum DataCmd {
         /// Hash even files the cache says are unchanged.
         #[arg(long)]
         no_cache: bool,
+        /// Also record each file's SHA-256 in the manifest (for checking single files with other
+        /// tools; slower: SHA-256 is the costliest stage).
+        #[arg(long)]
+        sha256: bool,
     },
     /// Check a directory against a root (or a manifest, for exact per-file differences).
     Verify {
@@ -601,8 +605,11 @@ pub(crate) enum BenchCmd {
     /// Durable appends/s, add → integrated latency, inclusion-proof verifications/s, and (with
     /// --http) end-to-end HTTP adds/s of the transparency log.
     Log(BenchLogArgs),
-    /// Dataset hashing throughput (MB/s, per core) on a directory.
+    /// Dataset hashing throughput (MB/s, per core) on a directory, beside BLAKE3-only hashing of
+    /// the same files (the ceiling).
     Data(BenchDataArgs),
+    /// Deduplication after edits: the share of chunks the v2 chunker and FastCDC v2020 reuse.
+    Dedup(BenchDedupArgs),
     /// Compute node: submit→running latency over N jobs on a devnet with 1 s blocks, and
     /// matching + settlement bookkeeping throughput (jobs/s, chain batched).
     Compute(BenchComputeArgs),
@@ -656,12 +663,35 @@ pub(crate) struct BenchLogArgs {
 pub(crate) struct BenchDataArgs {
     /// The directory to hash.
     pub(crate) path: PathBuf,
-    /// Runs (the best is reported; the page cache is warmed first).
+    /// Runs of each side, alternating (median and best are reported; the page cache is warmed
+    /// first).
     #[arg(long, default_value_t = 3)]
     pub(crate) runs: u32,
     /// Worker threads. Default: one per core.
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+    /// Dataset format to hash in: 2 (default) or 1 (FastCDC + SHA-256 per file).
+    #[arg(long, default_value_t = 2)]
+    pub(crate) format: u32,
+    /// Also compute SHA-256 of every file (as `data add --sha256`).
+    #[arg(long)]
+    pub(crate) sha256: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchDedupArgs {
+    /// Size of each generated file, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) mib: usize,
+    /// Random edits (insertions, deletions, moved blocks) to apply to each file.
+    #[arg(long, default_value_t = 150)]
+    pub(crate) edits: u32,
+    /// Files per kind of data, each with its own content and edits (seeds SEED, SEED+1, ...).
+    #[arg(long, default_value_t = 6)]
+    pub(crate) files: u32,
+    /// Seed of the first file's data and edit script.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
 }
 
 #[derive(Debug, Args)]

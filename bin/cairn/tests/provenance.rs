@@ -32,6 +32,23 @@ fn from_data_add_to_verify_of_a_model_output() {
     let root = added["root"].as_str().unwrap().to_owned();
     assert!(root.starts_with("blake3:"));
     assert_eq!(added["files"], 3);
+    assert_eq!(added["format"], 2);
+    assert_eq!(added["sha256PerFile"], false);
+    // --sha256 records SHA-256 per file; the root stays the same.
+    let with_sha = json(
+        cairn(&d)
+            .args(["--json", "data", "add", "--sha256"])
+            .arg(work.join("dataset")),
+    );
+    assert_eq!(with_sha["root"], added["root"]);
+    assert_eq!(with_sha["sha256PerFile"], true);
+    let manifest = fs::read_to_string(with_sha["manifest"].as_str().unwrap()).unwrap();
+    assert!(
+        manifest.contains(
+            "\"sha256\": \"6e459fed18ddb06d57c8e9f0d000c302c7e01389926db6e89884bfbe91a2a5df\""
+        ),
+        "{manifest}"
+    );
     let ok = run(cairn(&d)
         .args(["data", "verify"])
         .arg(work.join("dataset"))
@@ -78,6 +95,28 @@ fn from_data_add_to_verify_of_a_model_output() {
         &["dataset", &ds, "--name", "demo", "--license", "CC-BY-4.0"],
         &b("dataset"),
     );
+    // The dataset subject carries the root (blake3) and the manifest's SHA-256.
+    let env_path = work.join("dataset.envelope.json");
+    json(
+        cairn(&d)
+            .args([
+                "--json", "attest", "dataset", &ds, "--name", "demo", "--no-log",
+            ])
+            .arg("--out")
+            .arg(&env_path),
+    );
+    let env: serde_json::Value = serde_json::from_slice(&fs::read(&env_path).unwrap()).unwrap();
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(env["payload"].as_str().unwrap())
+        .unwrap();
+    let st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    let digest = &st["subject"][0]["digest"];
+    assert_eq!(
+        format!("blake3:{}", digest["blake3"].as_str().unwrap()),
+        root
+    );
+    assert_eq!(digest["sha256"].as_str().unwrap().len(), 64);
     fs::write(work.join("train.py"), "print('train')\n").unwrap();
     fs::write(work.join("run.log"), "step 1 loss 0.9\nstep 2 loss 0.5\n").unwrap();
     let p = |f: &str| work.join(f).display().to_string();

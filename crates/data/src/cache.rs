@@ -11,6 +11,11 @@
 //! any stat change, so such an entry is stored but not trusted; the next run
 //! hashes the file again (and then trusts it).
 //!
+//! Entries record the format version they were hashed in and whether they
+//! carry a SHA-256, so a v1 entry is never served for v2 (nor the other way
+//! round). Cache files of the earlier layout (cache version 1, written before
+//! format v2 existed) are discarded as a whole.
+//!
 //! The cache is a JSON file named after the dataset directory's canonical
 //! path, written to a temporary file and renamed into place, so a crash never
 //! leaves a half-written cache. An unreadable cache is ignored, never fatal.
@@ -26,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::{Blake3Hash, Sha256Hash};
-use crate::file_hash::{ChunkRef, FileDigest};
+use crate::file_hash::{ChunkRef, FileDigest, HashSpec};
 use crate::stats::CacheStatus;
 
 /// A cache entry is trusted only if the file's mtime is at least this much
@@ -34,7 +39,7 @@ use crate::stats::CacheStatus;
 pub const RACY_WINDOW: Duration = Duration::from_secs(2);
 
 const CACHE_FORMAT: &str = "cairn-data-cache";
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// Stat data that must be unchanged for a cache entry to be reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +85,10 @@ pub(crate) fn now_ns() -> i64 {
 pub(crate) struct CacheEntry {
     key: FileKey,
     hashed_at_ns: i64,
-    sha256: Sha256Hash,
+    /// Dataset format version the digest is in.
+    format: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<Sha256Hash>,
     root: Blake3Hash,
     chunk_count: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,10 +96,11 @@ pub(crate) struct CacheEntry {
 }
 
 impl CacheEntry {
-    pub(crate) fn new(key: FileKey, hashed_at_ns: i64, d: &FileDigest) -> Self {
+    pub(crate) fn new(key: FileKey, hashed_at_ns: i64, spec: &HashSpec, d: &FileDigest) -> Self {
         CacheEntry {
             key,
             hashed_at_ns,
+            format: spec.format.number(),
             sha256: d.sha256,
             root: d.root,
             chunk_count: d.chunk_count,
@@ -99,10 +108,16 @@ impl CacheEntry {
         }
     }
 
-    fn digest(&self, want_chunks: bool) -> FileDigest {
+    fn digest(&self, spec: &HashSpec) -> FileDigest {
+        let want_chunks = spec.keep_chunks;
         FileDigest {
             size: self.key.size,
-            sha256: self.sha256,
+            // Only what was asked for: a v2 manifest without SHA-256 stays without.
+            sha256: if spec.sha256 || spec.format.requires_sha256() {
+                self.sha256
+            } else {
+                None
+            },
             root: self.root,
             chunk_count: self.chunk_count,
             chunks: if want_chunks {
@@ -185,20 +200,27 @@ impl Cache {
         (cache, CacheStatus::Loaded { entries })
     }
 
-    /// The cached digest of `rel`, if its stat data is unchanged and the
-    /// entry is not racy (and has a chunk list when one is wanted).
+    /// The cached digest of `rel`, if its stat data is unchanged, the entry
+    /// is not racy, is in the wanted format, and has a chunk list and a
+    /// SHA-256 when those are wanted.
     pub(crate) fn lookup(
         &self,
         rel: &str,
         key: &FileKey,
-        want_chunks: bool,
+        spec: &HashSpec,
     ) -> Option<(FileDigest, &CacheEntry)> {
         let e = self.entries.get(rel)?;
         let racy = e.hashed_at_ns.saturating_sub(e.key.mtime_ns) < RACY_WINDOW.as_nanos() as i64;
-        if e.key != *key || racy || (want_chunks && e.chunks.is_none()) {
+        let want_sha = spec.sha256 || spec.format.requires_sha256();
+        if e.key != *key
+            || racy
+            || e.format != spec.format.number()
+            || (spec.keep_chunks && e.chunks.is_none())
+            || (want_sha && e.sha256.is_none())
+        {
             return None;
         }
-        Some((e.digest(want_chunks), e))
+        Some((e.digest(spec), e))
     }
 
     /// Replaces the cache file with `entries` (atomically: temp file + rename).

@@ -2,9 +2,10 @@
 //!
 //! ```text
 //!  walk (sorted paths) ─▶ cache lookup ─┬─ hit ──────────────────────────────┐
-//!                                       └─ miss ─▶ rayon: hash files, largest ├─▶ Manifest::from_entries ─▶ root
+//!                                       └─ miss ─▶ rayon: hash files, largest ├─▶ Manifest::from_entries_in ─▶ root
 //!                                                  first (each big file also   │
-//!                                                  splits SHA-256 / chunking)  ┘
+//!                                                  hashes its chunks in        │
+//!                                                  parallel)                   ┘
 //! ```
 //!
 //! Files are handed to the pool largest first so that one huge file does not
@@ -23,6 +24,7 @@ use crate::cache::{Cache, CacheEntry, FileKey, now_ns};
 use crate::digest::Blake3Hash;
 use crate::error::{Error, Result};
 use crate::file_hash::{FileDigest, Scratch, hash_reader};
+use crate::format::Format;
 use crate::manifest::{DatasetDiff, FileEntry, Manifest};
 use crate::options::{Options, Progress};
 use crate::proof::FileProof;
@@ -42,8 +44,13 @@ pub struct AddReport {
 #[derive(Debug, Clone, Copy)]
 pub enum Expected<'a> {
     /// Only a root: the report says match or mismatch, not which files differ.
+    /// The directory is hashed in the format of [`Options::format`]; if that
+    /// does not give the root, it is hashed once more in the other format
+    /// (a root alone does not say its version).
     Root(Blake3Hash),
     /// A manifest: the report also lists added, removed and modified paths.
+    /// The directory is hashed in the manifest's format, with SHA-256 if the
+    /// manifest records any, so recorded SHA-256 values are checked too.
     Manifest(&'a Manifest),
 }
 
@@ -82,6 +89,7 @@ pub fn add(path: &Path, options: &Options) -> Result<AddReport> {
         None => (None, CacheStatus::Disabled),
     };
     let files = &walked.files;
+    let spec = options.spec();
     let bytes_total: u64 = files.iter().map(|f| f.meta.len()).sum();
     let progress = Tracker::new(options.progress.as_deref(), bytes_total);
 
@@ -92,7 +100,7 @@ pub fn add(path: &Path, options: &Options) -> Result<AddReport> {
     for (i, f) in files.iter().enumerate() {
         let hit = cache.as_ref().and_then(|c| {
             let key = FileKey::of(&f.meta)?;
-            c.lookup(&f.rel, &key, options.chunk_lists)
+            c.lookup(&f.rel, &key, &spec)
         });
         match hit {
             Some((d, e)) => {
@@ -157,7 +165,7 @@ pub fn add(path: &Path, options: &Options) -> Result<AddReport> {
             chunks: d.chunks,
         });
     }
-    let manifest = Manifest::from_entries(entries)?;
+    let manifest = Manifest::from_entries_in(spec.format, entries)?;
 
     if let Some(cache) = &cache {
         let map: BTreeMap<String, CacheEntry> = files
@@ -177,10 +185,29 @@ pub fn add(path: &Path, options: &Options) -> Result<AddReport> {
 /// a cache unless [`Options::cache_dir`] is set (leave it unset to verify
 /// from the bytes alone).
 pub fn verify(dir: &Path, expected: Expected<'_>, options: &Options) -> Result<VerifyReport> {
-    let report = add(dir, options)?;
-    let (expected_root, diff) = match expected {
-        Expected::Root(r) => (r, None),
-        Expected::Manifest(m) => (m.root(), Some(m.diff(&report.manifest))),
+    let (expected_root, diff, report) = match expected {
+        Expected::Root(r) => {
+            let mut report = add(dir, options)?;
+            if report.manifest.root() != r {
+                let other = match options.format {
+                    Format::V1 => Format::V2,
+                    Format::V2 => Format::V1,
+                };
+                let again = add(dir, &options.clone().with_format(other))?;
+                if again.manifest.root() == r {
+                    report = again;
+                }
+            }
+            (r, None, report)
+        }
+        Expected::Manifest(m) => {
+            let opts = options
+                .clone()
+                .with_format(m.format())
+                .with_sha256(m.has_sha256());
+            let report = add(dir, &opts)?;
+            (m.root(), Some(m.diff(&report.manifest)), report)
+        }
     };
     Ok(VerifyReport {
         expected_root,
@@ -300,7 +327,8 @@ fn hash_found(
         .with(|s| s.borrow_mut().take())
         .filter(|s| s.block_len() == options.read_block.max(crate::file_hash::CHUNK_MAX))
         .unwrap_or_else(|| Scratch::new(options.read_block));
-    let result = hash_reader(&file, &mut scratch, options.chunk_lists, &mut |n| {
+    let spec = options.spec();
+    let result = hash_reader(&file, &mut scratch, &spec, &mut |n| {
         progress.advance(n, &f.rel)
     });
     SCRATCH.with(|s| *s.borrow_mut() = Some(scratch));
@@ -320,6 +348,6 @@ fn hash_found(
             ),
         });
     }
-    let entry = key.map(|k| CacheEntry::new(k, hashed_at, &digest));
+    let entry = key.map(|k| CacheEntry::new(k, hashed_at, &spec, &digest));
     Ok((digest, entry))
 }

@@ -14,17 +14,15 @@ use serde::{Deserialize, Serialize};
 use crate::digest::{Blake3Hash, Sha256Hash};
 use crate::error::{Error, Result};
 use crate::file_hash::{CHUNK_MAX, CHUNK_MIN, ChunkRef};
-use crate::merkle::{
-    RootBuilder, audit_path, chunk_leaf, empty_dataset_root, empty_file_root, file_leaf,
-    merkle_root,
-};
+use crate::format::Format;
+use crate::merkle::{RootBuilder, audit_path, merkle_root};
 use crate::proof::FileProof;
 use crate::walk::check_rel_path;
 
 /// Value of the `format` field of a manifest.
 pub const FORMAT_NAME: &str = "cairn-data";
-/// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this crate writes by default (it reads 1 and 2).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One file of a dataset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,11 +32,13 @@ pub struct FileEntry {
     pub path: String,
     /// Size in bytes.
     pub size: u64,
-    /// SHA-256 of the file (for interop, e.g. in-toto subject digests).
-    pub sha256: Sha256Hash,
+    /// SHA-256 of the file: always in format v1; in v2 only when asked for
+    /// (for users who check single files with other tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Hash>,
     /// BLAKE3 Merkle root over the file's chunks.
     pub root: Blake3Hash,
-    /// Number of FastCDC chunks.
+    /// Number of chunks.
     pub chunk_count: u64,
     /// The chunks in file order, when recorded (optional in the format).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,15 +46,19 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
-    /// This file's leaf in the dataset tree (see [`merkle::file_leaf`](crate::merkle::file_leaf)).
-    pub fn leaf(&self) -> Blake3Hash {
-        file_leaf(&self.path, self.size, &self.root, &self.sha256)
+    /// This file's leaf in the dataset tree of `format` (see [`Format::file_leaf`]).
+    pub fn leaf(&self, format: Format) -> Blake3Hash {
+        format.file_leaf(&self.path, self.size, &self.root, self.sha256.as_ref())
     }
 
-    /// Whether two entries describe the same content (size and both digests);
-    /// chunk lists are derived data and not compared.
+    /// Whether two entries describe the same content: size, root, and
+    /// SHA-256 where both have one. Chunk lists are derived data and not compared.
     pub fn same_content(&self, other: &FileEntry) -> bool {
-        self.size == other.size && self.sha256 == other.sha256 && self.root == other.root
+        let sha_ok = match (&self.sha256, &other.sha256) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        self.size == other.size && self.root == other.root && sha_ok
     }
 }
 
@@ -91,6 +95,7 @@ struct ManifestWire {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "ManifestWire", into = "ManifestWire")]
 pub struct Manifest {
+    format: Format,
     root: Blake3Hash,
     files: Vec<FileEntry>,
 }
@@ -99,7 +104,7 @@ impl From<Manifest> for ManifestWire {
     fn from(m: Manifest) -> Self {
         ManifestWire {
             format: FORMAT_NAME.to_owned(),
-            version: FORMAT_VERSION,
+            version: m.format.number(),
             root: m.root,
             files: m.files,
         }
@@ -116,15 +121,15 @@ impl TryFrom<ManifestWire> for Manifest {
                 format!("expected {FORMAT_NAME:?}, found {:?}", w.format),
             ));
         }
-        if w.version != FORMAT_VERSION {
+        let Some(format) = Format::from_number(w.version) else {
             return Err(bad(
                 "version",
                 format!(
-                    "this build reads version {FORMAT_VERSION}, found {}; upgrade cairn",
+                    "this build reads versions 1 and 2, found {}; upgrade cairn",
                     w.version
                 ),
             ));
-        }
+        };
         // Stored manifests must already be in canonical (sorted, unique) order,
         // so that one dataset has exactly one manifest text.
         for (i, pair) in w.files.windows(2).enumerate() {
@@ -147,7 +152,7 @@ impl TryFrom<ManifestWire> for Manifest {
                 }
             }
         }
-        let m = Manifest::from_entries(w.files)?;
+        let m = Manifest::from_entries_in(format, w.files)?;
         if m.root != w.root {
             return Err(bad(
                 "root",
@@ -165,15 +170,21 @@ fn bad(field: impl Into<String>, reason: impl Into<String>) -> Error {
     }
 }
 
-fn check_entry(i: usize, e: &FileEntry) -> Result<()> {
+fn check_entry(format: Format, i: usize, e: &FileEntry) -> Result<()> {
     let field = |name: &str| format!("files[{i}].{name} ({:?})", e.path);
     check_rel_path(&e.path)
         .map_err(|r| bad(format!("files[{i}].path"), format!("{:?}: {r}", e.path)))?;
+    if format.requires_sha256() && e.sha256.is_none() {
+        return Err(bad(
+            field("sha256"),
+            format!("format {format} records the SHA-256 of every file"),
+        ));
+    }
     if e.size == 0 {
         if e.chunk_count != 0 {
             return Err(bad(field("chunk_count"), "an empty file has 0 chunks"));
         }
-        if e.root != empty_file_root() {
+        if e.root != format.empty_file_root() {
             return Err(bad(field("root"), "an empty file has the empty-file root"));
         }
     } else {
@@ -210,7 +221,7 @@ fn check_entry(i: usize, e: &FileEntry) -> Result<()> {
                 ));
             }
             total = total.saturating_add(c.len);
-            root.push(chunk_leaf(&c.hash, c.len));
+            root.push(format.chunk_leaf(&c.hash, c.len));
         }
         if total != e.size {
             return Err(bad(
@@ -218,7 +229,7 @@ fn check_entry(i: usize, e: &FileEntry) -> Result<()> {
                 format!("chunk lengths add up to {total}, size is {}", e.size),
             ));
         }
-        if root.finish().unwrap_or_else(empty_file_root) != e.root {
+        if root.finish().unwrap_or_else(|| format.empty_file_root()) != e.root {
             return Err(bad(
                 field("chunks"),
                 "the chunk list does not give the file root",
@@ -229,12 +240,17 @@ fn check_entry(i: usize, e: &FileEntry) -> Result<()> {
 }
 
 impl Manifest {
-    /// Builds a manifest from file entries in any order: checks each entry,
-    /// sorts by path, rejects duplicates and computes the dataset root.
-    pub fn from_entries(mut files: Vec<FileEntry>) -> Result<Manifest> {
+    /// Builds a format v2 manifest from file entries in any order: checks
+    /// each entry, sorts by path, rejects duplicates and computes the dataset root.
+    pub fn from_entries(files: Vec<FileEntry>) -> Result<Manifest> {
+        Manifest::from_entries_in(Format::V2, files)
+    }
+
+    /// [`from_entries`](Self::from_entries) for a given format version.
+    pub fn from_entries_in(format: Format, mut files: Vec<FileEntry>) -> Result<Manifest> {
         files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         for (i, e) in files.iter().enumerate() {
-            check_entry(i, e)?;
+            check_entry(format, i, e)?;
             if i > 0 && files[i - 1].path == e.path {
                 return Err(bad(
                     format!("files[{i}].path"),
@@ -242,9 +258,23 @@ impl Manifest {
                 ));
             }
         }
-        let leaves: Vec<Blake3Hash> = files.iter().map(FileEntry::leaf).collect();
-        let root = merkle_root(&leaves).unwrap_or_else(empty_dataset_root);
-        Ok(Manifest { root, files })
+        let leaves: Vec<Blake3Hash> = files.iter().map(|e| e.leaf(format)).collect();
+        let root = merkle_root(&leaves).unwrap_or_else(|| format.empty_dataset_root());
+        Ok(Manifest {
+            format,
+            root,
+            files,
+        })
+    }
+
+    /// The format version of this manifest.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Whether any file entry records its SHA-256.
+    pub fn has_sha256(&self) -> bool {
+        self.files.iter().any(|e| e.sha256.is_some())
     }
 
     /// The dataset root.
@@ -317,6 +347,7 @@ impl Manifest {
             })
             .collect();
         Manifest {
+            format: self.format,
             root: self.root,
             files,
         }
@@ -359,10 +390,11 @@ impl Manifest {
         let index = self.index_of(path).ok_or_else(|| Error::FileNotInDataset {
             path: path.to_owned(),
         })?;
-        let leaves: Vec<Blake3Hash> = self.files.iter().map(FileEntry::leaf).collect();
+        let leaves: Vec<Blake3Hash> = self.files.iter().map(|e| e.leaf(self.format)).collect();
         let audit = audit_path(&leaves, index).unwrap_or_default();
         let e = &self.files[index];
         Ok(FileProof::new(
+            self.format,
             self.root,
             index as u64,
             self.files.len() as u64,

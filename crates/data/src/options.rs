@@ -4,7 +4,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::file_hash::DEFAULT_READ_BLOCK;
+use crate::file_hash::{DEFAULT_READ_BLOCK, HashSpec};
+use crate::format::Format;
 use crate::walk::SymlinkPolicy;
 
 /// Default worker thread count: `None` means one per available core (rayon's
@@ -15,8 +16,13 @@ pub const DEFAULT_THREADS: Option<usize> = None;
 /// manifest about 100 bytes per 64 KiB larger and the root does not need them.
 pub const DEFAULT_CHUNK_LISTS: bool = false;
 
+/// Whether format v2 manifests record each file's SHA-256 by default. Off:
+/// SHA-256 is the slowest stage by far, and the dataset subject carries the
+/// SHA-256 of the manifest anyway.
+pub const DEFAULT_SHA256: bool = false;
+
 /// Receives progress while a dataset is hashed. Called from worker threads,
-/// after every read block (4 MiB) and once for all files taken from the cache.
+/// after every read block (1 MiB) and once for all files taken from the cache.
 ///
 /// Any `Fn(u64, u64, &str) + Send + Sync` closure is a `Progress`, so a CLI can
 /// pass `move |done, total, file| { bar.set_length(total); bar.set_position(done); bar.set_message(file.to_owned()) }`
@@ -49,6 +55,10 @@ pub struct Options {
     pub symlinks: SymlinkPolicy,
     /// Whether manifest entries carry their chunk lists ([`DEFAULT_CHUNK_LISTS`]).
     pub chunk_lists: bool,
+    /// The format version to hash in ([`Format::V2`] by default).
+    pub format: Format,
+    /// Whether to record each file's SHA-256 ([`DEFAULT_SHA256`]; format v1 always does).
+    pub sha256: bool,
     /// Bytes per read ([`DEFAULT_READ_BLOCK`]); values below 256 KiB are raised to it.
     pub read_block: usize,
     /// Progress hook.
@@ -62,6 +72,8 @@ impl Default for Options {
             cache_dir: None,
             symlinks: SymlinkPolicy::default(),
             chunk_lists: DEFAULT_CHUNK_LISTS,
+            format: Format::default(),
+            sha256: DEFAULT_SHA256,
             read_block: DEFAULT_READ_BLOCK,
             progress: None,
         }
@@ -75,6 +87,8 @@ impl fmt::Debug for Options {
             .field("cache_dir", &self.cache_dir)
             .field("symlinks", &self.symlinks)
             .field("chunk_lists", &self.chunk_lists)
+            .field("format", &self.format)
+            .field("sha256", &self.sha256)
             .field("read_block", &self.read_block)
             .field("progress", &self.progress.as_ref().map(|_| "<hook>"))
             .finish()
@@ -104,6 +118,27 @@ impl Options {
     pub fn with_chunk_lists(mut self, on: bool) -> Self {
         self.chunk_lists = on;
         self
+    }
+
+    /// Hash in format `format` (v1 only to check old manifests and roots).
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Record (or not) each file's SHA-256 as well.
+    pub fn with_sha256(mut self, on: bool) -> Self {
+        self.sha256 = on;
+        self
+    }
+
+    /// What to compute for each file.
+    pub(crate) fn spec(&self) -> HashSpec {
+        HashSpec {
+            format: self.format,
+            sha256: self.sha256 || self.format.requires_sha256(),
+            keep_chunks: self.chunk_lists,
+        }
     }
 
     /// Read `bytes` at a time.

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{Blake3Hash, Sha256Hash};
 use crate::error::{Error, ProofFailure, Result};
-use crate::file_hash::{FileDigest, hash_bytes, hash_file};
-use crate::manifest::{FORMAT_VERSION, FileEntry};
-use crate::merkle::{file_leaf, root_from_audit_path};
+use crate::file_hash::{FileDigest, HashSpec, hash_bytes_with, hash_file_with};
+use crate::format::Format;
+use crate::manifest::FileEntry;
+use crate::merkle::root_from_audit_path;
 use crate::walk::check_rel_path;
 
 /// Value of the `format` field of a file proof.
@@ -27,8 +28,10 @@ pub struct ProvenFile {
     pub path: String,
     /// Size in bytes.
     pub size: u64,
-    /// SHA-256 of the file.
-    pub sha256: Sha256Hash,
+    /// SHA-256 of the file: present in format v1 proofs (it is part of the
+    /// v1 leaf), absent in v2 (the v2 leaf does not cover it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Sha256Hash>,
     /// BLAKE3 chunk Merkle root of the file.
     pub root: Blake3Hash,
 }
@@ -40,7 +43,7 @@ pub struct ProvenFile {
 pub struct FileProof {
     /// Always [`PROOF_FORMAT_NAME`].
     pub format: String,
-    /// Format version ([`FORMAT_VERSION`]).
+    /// Format version of the dataset (1 or 2).
     pub version: u32,
     /// The dataset root this proof leads to.
     pub dataset_root: Blake3Hash,
@@ -89,6 +92,7 @@ impl<'a> From<&'a std::path::PathBuf> for FileSource<'a> {
 
 impl FileProof {
     pub(crate) fn new(
+        format: Format,
         dataset_root: Blake3Hash,
         index: u64,
         tree_size: u64,
@@ -97,14 +101,18 @@ impl FileProof {
     ) -> Self {
         FileProof {
             format: PROOF_FORMAT_NAME.to_owned(),
-            version: FORMAT_VERSION,
+            version: format.number(),
             dataset_root,
             index,
             tree_size,
             file: ProvenFile {
                 path: e.path.clone(),
                 size: e.size,
-                sha256: e.sha256,
+                sha256: if format.requires_sha256() {
+                    e.sha256
+                } else {
+                    None
+                },
                 root: e.root,
             },
             audit_path,
@@ -126,21 +134,41 @@ impl FileProof {
         Ok(p)
     }
 
-    fn check_form(&self) -> Result<()> {
+    /// The dataset format version the proof is for.
+    pub fn dataset_format(&self) -> Result<Format> {
+        Format::from_number(self.version).ok_or_else(|| Error::InvalidProof {
+            field: "version",
+            reason: format!(
+                "this build reads versions 1 and 2, found {}; upgrade cairn",
+                self.version
+            ),
+        })
+    }
+
+    fn check_form(&self) -> Result<Format> {
         if self.format != PROOF_FORMAT_NAME {
             return Err(Error::InvalidProof {
                 field: "format",
                 reason: format!("expected {PROOF_FORMAT_NAME:?}, found {:?}", self.format),
             });
         }
-        if self.version != FORMAT_VERSION {
-            return Err(Error::InvalidProof {
-                field: "version",
-                reason: format!(
-                    "this build reads version {FORMAT_VERSION}, found {}; upgrade cairn",
-                    self.version
-                ),
-            });
+        let format = self.dataset_format()?;
+        match (format.requires_sha256(), self.file.sha256.is_some()) {
+            (true, false) => {
+                return Err(Error::InvalidProof {
+                    field: "file.sha256",
+                    reason: format!("format {format} proofs carry the file's SHA-256"),
+                });
+            }
+            (false, true) => {
+                return Err(Error::InvalidProof {
+                    field: "file.sha256",
+                    reason: format!(
+                        "format {format} proofs carry no SHA-256 (the v2 leaf does not cover it)"
+                    ),
+                });
+            }
+            _ => {}
         }
         check_rel_path(&self.file.path).map_err(|r| Error::InvalidProof {
             field: "file.path",
@@ -152,16 +180,18 @@ impl FileProof {
                 reason: format!("{} is not below tree_size {}", self.index, self.tree_size),
             });
         }
-        Ok(())
+        Ok(format)
     }
 
-    /// The file's leaf hash in the dataset tree.
+    /// The file's leaf hash in the dataset tree (format v2 unless the
+    /// proof says version 1).
     pub fn leaf(&self) -> Blake3Hash {
-        file_leaf(
+        let format = self.dataset_format().unwrap_or_default();
+        format.file_leaf(
             &self.file.path,
             self.file.size,
             &self.file.root,
-            &self.file.sha256,
+            self.file.sha256.as_ref(),
         )
     }
 }
@@ -170,15 +200,20 @@ impl FileProof {
 /// the dataset with root `root`. Reads (or hashes) only that one file.
 ///
 /// Checks, in order: the proof's form; that it names `root`; that its audit
-/// path leads from its leaf to `root`; then the file's size, SHA-256 and
-/// chunk root against the proof. The first failure is returned as
+/// path leads from its leaf to `root`; then the file's size, SHA-256
+/// (format v1 proofs) and chunk root against the proof, re-hashing the file
+/// with the proof's format version. The first failure is returned as
 /// [`Error::ProofMismatch`] (or [`Error::InvalidProof`] for a malformed proof).
 pub fn verify_file_proof<'a>(
     proof: &FileProof,
     file: impl Into<FileSource<'a>>,
     root: &Blake3Hash,
 ) -> Result<()> {
-    proof.check_form()?;
+    let format = proof.check_form()?;
+    let spec = match format {
+        Format::V1 => HashSpec::v1(),
+        Format::V2 => HashSpec::v2(),
+    };
     let fail = |failure| Error::ProofMismatch {
         path: proof.file.path.clone(),
         failure,
@@ -208,7 +243,7 @@ pub fn verify_file_proof<'a>(
         }));
     }
     let digest: FileDigest = match file.into() {
-        FileSource::Bytes(b) => hash_bytes(b, false),
+        FileSource::Bytes(b) => hash_bytes_with(b, &spec),
         FileSource::Path(p) => {
             // Cheap size check first: no need to hash a file of the wrong size.
             let meta = std::fs::metadata(p).map_err(|e| Error::io("read metadata of", p, e))?;
@@ -218,7 +253,7 @@ pub fn verify_file_proof<'a>(
                     actual: meta.len(),
                 }));
             }
-            hash_file(p, false)?
+            hash_file_with(p, &spec)?
         }
     };
     if digest.size != proof.file.size {
@@ -227,7 +262,7 @@ pub fn verify_file_proof<'a>(
             actual: digest.size,
         }));
     }
-    if digest.sha256 != proof.file.sha256 {
+    if proof.file.sha256.is_some() && digest.sha256 != proof.file.sha256 {
         return Err(fail(ProofFailure::Sha256));
     }
     if digest.root != proof.file.root {

@@ -166,6 +166,16 @@ pub fn statement_mentions(
         digest: envelope.to_string(),
         role: Role::Subject,
     });
-    out.dedup_by(|a, b| a.digest == b.digest && a.role == b.role);
-    out
+    // One mention per (digest, role), wherever the duplicates sit: a dataset statement names its
+    // root both as a subject digest (`blake3`) and in its predicate.
+    let mut unique: Vec<Mention> = Vec::with_capacity(out.len());
+    for m in out {
+        if !unique
+            .iter()
+            .any(|u| u.digest == m.digest && u.role == m.role)
+        {
+            unique.push(m);
+        }
+    }
+    unique
 }

@@ -20,6 +20,7 @@ pub(super) fn run(
         BenchCmd::Backtest(args) => backtest(args, json),
         BenchCmd::Log(args) => super::bench_log::log(args, settings, json),
         BenchCmd::Data(args) => super::bench_log::data(args, json),
+        BenchCmd::Dedup(args) => super::bench_log::dedup(args, json),
         BenchCmd::Wasm(args) => super::bench_log::wasm(args, json),
         // Async: dispatched by `commands::run` before reaching here.
         BenchCmd::Compute(_) => anyhow::bail!("`bench compute` runs on the async path"),

@@ -1,6 +1,6 @@
 //! `cairn bench log`, `cairn bench data` and `cairn bench wasm`.
 use crate::{
-    cli::{BenchDataArgs, BenchLogArgs, BenchWasmArgs},
+    cli::{BenchDataArgs, BenchDedupArgs, BenchLogArgs, BenchWasmArgs},
     config::Settings,
     output,
 };
@@ -141,24 +141,94 @@ async fn http_bench(dir: &std::path::Path, n: u64) -> Result<f64> {
 }
 
 pub(super) fn data(args: &BenchDataArgs, json: bool) -> Result<ExitCode> {
-    let r =
-        cairn_data::bench_hash(&args.path, args.threads, args.runs).map_err(|e| anyhow!("{e}"))?;
+    let format = cairn_data::Format::from_number(args.format)
+        .ok_or_else(|| anyhow!("--format {}: use 1 or 2", args.format))?;
+    let mut options = cairn_data::Options::default()
+        .with_format(format)
+        .with_sha256(args.sha256);
+    if let Some(n) = args.threads {
+        options = options.with_threads(n);
+    }
+    let r = cairn_data::bench_hash(&args.path, &options, args.runs).map_err(|e| anyhow!("{e}"))?;
     if json {
         output::json(&r);
     } else {
+        let st = &r.stages;
         output::print(&format!(
-            "{} files, {:.2} GB, {} threads, best of {} runs: {:.3} s\n\
-             dataset hashing     {:>8.0} MB/s   ({:.0} MB/s per core)\n\
-             root                {}\n",
+            "{} files, {:.2} GB, {} threads, format {}{}, {} runs each, alternating (median; best)\n\
+             cairn dataset hashing {:>6.0} MB/s = {:.0} MB/s per core   ({:.3} s; {:.3} s)   {:.0} MB per CPU second\n\
+             BLAKE3 only (ceiling) {:>6.0} MB/s = {:.0} MB/s per core   ({:.3} s; {:.3} s)   {:.0} MB per CPU second\n\
+             cairn / ceiling       {:>6.2} (wall)   {:.2} (CPU)\n\
+             one core, in memory:  chunker v2 ({}) {:.0} MB/s, scalar {:.0} MB/s, FastCDC {:.0} MB/s,\n\
+             \x20                     BLAKE3 (64 KiB) {:.0} MB/s, SHA-256 {:.0} MB/s, v2 pipeline {:.0} MB/s\n\
+             root                  {}\n",
             r.files,
             r.bytes as f64 / 1e9,
             r.threads,
+            r.format,
+            if r.sha256 && r.format == 2 {
+                " + SHA-256"
+            } else {
+                ""
+            },
             r.runs,
-            r.best.as_secs_f64(),
-            r.bytes_per_sec / 1e6,
-            r.bytes_per_sec_per_core / 1e6,
+            r.cairn.bytes_per_sec / 1e6,
+            r.cairn.bytes_per_sec_per_core / 1e6,
+            r.cairn.median.as_secs_f64(),
+            r.cairn.best.as_secs_f64(),
+            r.cairn.bytes_per_cpu_sec / 1e6,
+            r.blake3_only.bytes_per_sec / 1e6,
+            r.blake3_only.bytes_per_sec_per_core / 1e6,
+            r.blake3_only.median.as_secs_f64(),
+            r.blake3_only.best.as_secs_f64(),
+            r.blake3_only.bytes_per_cpu_sec / 1e6,
+            r.fraction_of_blake3,
+            r.fraction_of_blake3_cpu,
+            st.kernel,
+            st.cdc_v2 / 1e6,
+            st.cdc_v2_scalar / 1e6,
+            st.fastcdc / 1e6,
+            st.blake3_chunks / 1e6,
+            st.sha256 / 1e6,
+            st.pipeline / 1e6,
             r.root
         ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn dedup(args: &BenchDedupArgs, json: bool) -> Result<ExitCode> {
+    if args.mib == 0 {
+        return Err(anyhow!("--mib 0: the file must have at least 1 MiB"));
+    }
+    let reports = cairn_data::bench_dedup(args.mib << 20, args.edits, args.seed, args.files);
+    if json {
+        output::json(&reports);
+    } else {
+        let mut s = format!(
+            "{} files of {} MiB per kind, {} edits each (insert/delete 1 B-4 KiB, move 1-256 KiB \
+             blocks), seeds {}..\n\
+             data    chunker          chunks  avg size  chunks reused  bytes reused\n",
+            args.files, args.mib, args.edits, args.seed
+        );
+        for r in &reports {
+            for (name, c) in [("v2", &r.v2), ("FastCDC v2020", &r.fastcdc_v2020)] {
+                s.push_str(&format!(
+                    "{:<7} {:<15} {:>7} {:>9} {:>13.2}% {:>12.2}%\n",
+                    r.data,
+                    name,
+                    c.chunks_after,
+                    c.avg_chunk,
+                    c.chunks_reused * 100.0,
+                    c.bytes_reused * 100.0
+                ));
+            }
+            s.push_str(&format!(
+                "{:<7} v2 / FastCDC chunks-reused ratio {:.3} (lowest single file {:.3})\n",
+                r.data, r.ratio, r.min_file_ratio
+            ));
+        }
+        output::print(&s);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -46,7 +46,8 @@ fn save_manifest(path: &Path, m: &Manifest) -> Result<()> {
 }
 
 /// Hashes `dir` and builds a `dataset/v1` statement; returns it with the manifest bytes the
-/// statement's subject digest covers.
+/// statement's subject digest covers. The subject carries `sha256` of those canonical manifest
+/// bytes (for SHA-256-only tools) and `blake3`, the dataset root.
 pub(crate) fn dataset_statement(
     dir: &Path,
     name: &str,
@@ -60,7 +61,10 @@ pub(crate) fn dataset_statement(
     Ok((
         json!({
             "_type": cairn_attest::STATEMENT_TYPE_V1,
-            "subject": [{ "name": format!("{name}.manifest.json"), "digest": { "sha256": sha.hex() } }],
+            "subject": [{
+                "name": format!("{name}.manifest.json"),
+                "digest": { "sha256": sha.hex(), "blake3": m.root().to_hex() },
+            }],
             "predicateType": cairn_attest::predicate::DATASET_V1,
             "predicate": {
                 "name": name,
@@ -82,9 +86,10 @@ pub(super) fn run(cmd: &DataCmd, settings: &Settings, json_out: bool) -> Result<
             path,
             manifest,
             no_cache,
+            sha256,
         } => {
-            let r =
-                cairn_data::add(path, &options(settings, !no_cache)).map_err(|e| anyhow!("{e}"))?;
+            let r = cairn_data::add(path, &options(settings, !no_cache).with_sha256(*sha256))
+                .map_err(|e| anyhow!("{e}"))?;
             let root = r.manifest.root();
             let out = manifest
                 .clone()
@@ -94,6 +99,8 @@ pub(super) fn run(cmd: &DataCmd, settings: &Settings, json_out: bool) -> Result<
             if json_out {
                 output::json(&json!({
                     "root": root.to_string(),
+                    "format": r.manifest.format().number(),
+                    "sha256PerFile": r.manifest.has_sha256(),
                     "files": s.files_total,
                     "bytes": s.bytes_total,
                     "filesHashed": s.files_hashed,

@@ -158,3 +158,49 @@ fn cache_dir_inside_the_dataset_is_left_out() {
     assert_eq!(second.manifest, without);
     assert_eq!(second.stats.files_hashed, 0);
 }
+
+#[test]
+fn entries_are_kept_per_format_and_sha256_and_old_cache_files_are_discarded() {
+    let dir = dataset();
+    let cache = tempfile::tempdir().unwrap();
+    let v2 = Options::default().with_cache_dir(cache.path());
+    add(dir.path(), &v2).unwrap();
+    // A v1 run never takes v2 entries.
+    let v1 = add(dir.path(), &v2.clone().with_format(cairn_data::Format::V1)).unwrap();
+    assert_eq!(v1.stats.files_hashed, 7);
+    let fresh_v1 = add(
+        dir.path(),
+        &Options::default().with_format(cairn_data::Format::V1),
+    )
+    .unwrap();
+    assert_eq!(v1.manifest, fresh_v1.manifest);
+    // SHA-256 asked for: entries without it are not enough.
+    let with = add(dir.path(), &v2.clone().with_sha256(true)).unwrap();
+    assert_eq!(with.stats.files_hashed, 7);
+    let again = add(dir.path(), &v2.clone().with_sha256(true)).unwrap();
+    assert_eq!(again.stats.files_hashed, 0);
+    assert!(again.manifest.files().iter().all(|f| f.sha256.is_some()));
+    // Not asked for: entries with it are reused, and it is left out.
+    let without = add(dir.path(), &v2).unwrap();
+    assert_eq!(without.stats.files_hashed, 0);
+    assert!(without.manifest.files().iter().all(|f| f.sha256.is_none()));
+    assert_eq!(without.manifest.root(), with.manifest.root());
+
+    // A cache file of the earlier layout (version 1) is discarded, not misread.
+    let file = std::fs::read_dir(cache.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    v["version"] = 1.into();
+    std::fs::write(&file, v.to_string()).unwrap();
+    let r = add(dir.path(), &v2).unwrap();
+    assert!(
+        matches!(&r.stats.cache, CacheStatus::Discarded { reason } if reason.contains("v1")),
+        "{:?}",
+        r.stats.cache
+    );
+    assert_eq!(r.stats.files_hashed, 7);
+}

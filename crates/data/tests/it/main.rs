@@ -6,5 +6,6 @@ mod cdc;
 mod kat;
 mod proofs;
 mod util;
+mod v1_fixture;
 mod verify;
 mod walk;

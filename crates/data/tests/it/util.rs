@@ -125,3 +125,56 @@ pub(crate) fn reference_file_root(data: &[u8]) -> ([u8; 32], usize) {
     let root = bottom_up_root(&leaves).unwrap_or(*blake3::hash(&[0x03]).as_bytes());
     (root, n)
 }
+
+/// Independent format v2 reference: the cut test written byte by byte from
+/// the spec (README), one position at a time. Returns chunk lengths.
+pub(crate) fn reference_chunk_lens_v2(data: &[u8]) -> Vec<usize> {
+    const MIN: usize = 16 * 1024;
+    const AVG: usize = 64 * 1024;
+    const MAX: usize = 256 * 1024;
+    const K: u32 = 0x9E37_79B1;
+    let test = |b: &[u8], i: usize, threshold: u32| {
+        let w = |k: usize| u32::from_le_bytes([b[k], b[k + 1], b[k + 2], b[k + 3]]);
+        let x = w(i - 16).rotate_left(8)
+            ^ w(i - 12).rotate_left(24)
+            ^ w(i - 8)
+            ^ w(i - 4).rotate_left(16);
+        x.wrapping_mul(K) >= threshold
+    };
+    let mut lens = Vec::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let rest = &data[pos..];
+        let end = rest.len().min(MAX);
+        let mut len = end;
+        if rest.len() > MIN {
+            for i in MIN..end {
+                let threshold = if i < AVG { 0xFFFF_8000 } else { 0xFFFE_0000 };
+                if test(rest, i, threshold) {
+                    len = i;
+                    break;
+                }
+            }
+        }
+        lens.push(len);
+        pos += len;
+    }
+    lens
+}
+
+/// Independent v2 file root (chunk leaf tag 0x10, empty file tag 0x13).
+pub(crate) fn reference_file_root_v2(data: &[u8]) -> ([u8; 32], Vec<usize>) {
+    let lens = reference_chunk_lens_v2(data);
+    let mut leaves = Vec::new();
+    let mut pos = 0;
+    for &len in &lens {
+        let c = blake3::hash(&data[pos..pos + len]);
+        let mut input = vec![0x10];
+        input.extend_from_slice(c.as_bytes());
+        input.extend_from_slice(&(len as u64).to_le_bytes());
+        leaves.push(*blake3::hash(&input).as_bytes());
+        pos += len;
+    }
+    let root = bottom_up_root(&leaves).unwrap_or(*blake3::hash(&[0x13]).as_bytes());
+    (root, lens)
+}

@@ -113,12 +113,12 @@ fn manifest_json_round_trip_and_tamper_checks() {
     );
     // Unknown fields and other versions.
     assert!(matches!(
-        Manifest::from_json(&json.replacen("\"version\": 1", "\"version\": 1, \"x\": 0", 1)),
+        Manifest::from_json(&json.replacen("\"version\": 2", "\"version\": 2, \"x\": 0", 1)),
         Err(Error::Json { .. })
     ));
     assert!(
         field_of(
-            Manifest::from_json(&json.replacen("\"version\": 1", "\"version\": 9", 1)).unwrap_err()
+            Manifest::from_json(&json.replacen("\"version\": 2", "\"version\": 9", 1)).unwrap_err()
         )
         .contains("version")
     );

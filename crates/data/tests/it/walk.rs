@@ -120,5 +120,5 @@ fn empty_directories_contribute_nothing() {
     );
     let empty = tempfile::tempdir().unwrap();
     let m = add(empty.path(), &Options::default()).unwrap().manifest;
-    assert_eq!(m.root(), cairn_data::merkle::empty_dataset_root());
+    assert_eq!(m.root(), cairn_data::Format::V2.empty_dataset_root());
 }
