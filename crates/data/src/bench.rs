@@ -172,8 +172,8 @@ thread_local! {
     static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// BLAKE3 of every file under `dir` (large files mapped, small ones read in 1 MiB blocks),
-/// files in parallel (largest first), exactly as `add` reads them. Returns the bytes hashed.
+/// BLAKE3 of every file under `dir`, read in 1 MiB blocks, files in parallel
+/// (largest first), exactly as `add` reads them. Returns the bytes hashed.
 pub fn blake3_only(dir: &Path, threads: Option<usize>) -> Result<u64> {
     let walked = walk(dir, SymlinkPolicy::Skip, None)?;
     let mut files: Vec<_> = walked.files.iter().collect();
@@ -185,13 +185,6 @@ pub fn blake3_only(dir: &Path, threads: Option<usize>) -> Result<u64> {
             .map(|f| {
                 let mut file =
                     std::fs::File::open(&f.abs).map_err(|e| Error::io("open", &f.abs, e))?;
-                // Large files mapped, as `add` reads them.
-                if let Some(map) = crate::mapped::Mapped::of(&file, f.meta.len()) {
-                    let mut h = blake3::Hasher::new();
-                    h.update(map.bytes());
-                    black_box(h.finalize());
-                    return Ok(map.bytes().len() as u64);
-                }
                 BUF.with(|b| {
                     let mut buf = b.borrow_mut();
                     buf.resize(DEFAULT_READ_BLOCK, 0);

@@ -323,26 +323,16 @@ fn hash_found(
             detail: "it was replaced after the directory was listed".into(),
         });
     }
+    let mut scratch = SCRATCH
+        .with(|s| s.borrow_mut().take())
+        .filter(|s| s.block_len() == options.read_block.max(crate::file_hash::CHUNK_MAX))
+        .unwrap_or_else(|| Scratch::new(options.read_block));
     let spec = options.spec();
-    let digest = match crate::mapped::Mapped::of(&file, before.len()) {
-        // Large files: hashed in place from the page cache.
-        Some(map) => {
-            crate::file_hash::hash_slice(map.bytes(), options.read_block, &spec, &mut |n| {
-                progress.advance(n, &f.rel)
-            })
-        }
-        None => {
-            let mut scratch = SCRATCH
-                .with(|s| s.borrow_mut().take())
-                .filter(|s| s.block_len() == options.read_block.max(crate::file_hash::CHUNK_MAX))
-                .unwrap_or_else(|| Scratch::new(options.read_block));
-            let result = hash_reader(&file, &mut scratch, &spec, &mut |n| {
-                progress.advance(n, &f.rel)
-            });
-            SCRATCH.with(|s| *s.borrow_mut() = Some(scratch));
-            result.map_err(|e| Error::io("read", &f.abs, e))?
-        }
-    };
+    let result = hash_reader(&file, &mut scratch, &spec, &mut |n| {
+        progress.advance(n, &f.rel)
+    });
+    SCRATCH.with(|s| *s.borrow_mut() = Some(scratch));
+    let digest = result.map_err(|e| Error::io("read", &f.abs, e))?;
     let after = file
         .metadata()
         .map_err(|e| Error::io("read metadata of", &f.abs, e))?;

@@ -323,62 +323,8 @@ pub fn hash_file(path: &Path, keep_chunks: bool) -> Result<FileDigest> {
 /// Opens and hashes one file as `spec` says.
 pub fn hash_file_with(path: &Path, spec: &HashSpec) -> Result<FileDigest> {
     let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io("read metadata of", path, e))?
-        .len();
-    if let Some(map) = crate::mapped::Mapped::of(&file, len) {
-        return Ok(hash_slice(
-            map.bytes(),
-            DEFAULT_READ_BLOCK,
-            spec,
-            &mut |_| {},
-        ));
-    }
     let mut scratch = Scratch::new(DEFAULT_READ_BLOCK);
     hash_reader(file, &mut scratch, spec, &mut |_| {}).map_err(|e| Error::io("read", path, e))
-}
-
-/// [`hash_reader`] over bytes already in memory (a mapped file): the same blocks, cuts and
-/// digests, without copying anything.
-pub(crate) fn hash_slice(
-    bytes: &[u8],
-    block: usize,
-    spec: &HashSpec,
-    on_bytes: &mut dyn FnMut(u64),
-) -> FileDigest {
-    let block = block.max(CHUNK_MAX);
-    let mut sink = ChunkSink::new(spec);
-    let mut sha = spec.wants_sha256().then(Sha256::new);
-    // bytes[start..fed] are hashed by SHA-256 but not yet chunked.
-    let (mut start, mut fed) = (0usize, 0usize);
-    loop {
-        let end = (fed + block).min(bytes.len());
-        let eof = end == bytes.len();
-        let data = &bytes[start..end];
-        let fresh = &bytes[fed..end];
-        let consumed = match &mut sha {
-            None => sink.feed(data, eof),
-            Some(sha) if fresh.len() >= PARALLEL_MIN => {
-                rayon::join(|| sha.update(fresh), || sink.feed(data, eof)).1
-            }
-            Some(sha) => {
-                sha.update(fresh);
-                sink.feed(data, eof)
-            }
-        };
-        on_bytes((end - fed) as u64);
-        fed = end;
-        start += consumed;
-        if eof {
-            debug_assert_eq!(start, bytes.len(), "all bytes are chunked at end of file");
-            break;
-        }
-    }
-    sink.finish(
-        bytes.len() as u64,
-        sha.map(|s| Sha256Hash(s.finalize().into())),
-    )
 }
 
 /// A reusable read buffer: one per worker thread, so large files do not
@@ -483,22 +429,6 @@ mod tests {
                 (x >> 32) as u8
             })
             .collect()
-    }
-
-    #[test]
-    fn mapped_slices_hash_like_the_buffered_reader() {
-        let data = pseudo_random(5 * 1024 * 1024 + 777, 11);
-        for spec in [
-            HashSpec::v2(),
-            HashSpec::v2().with_sha256(true),
-            HashSpec::v1(),
-        ] {
-            let mut scratch = Scratch::new(DEFAULT_READ_BLOCK);
-            let read = hash_reader(&data[..], &mut scratch, &spec, &mut |_| {}).unwrap();
-            for block in [CHUNK_MAX, DEFAULT_READ_BLOCK, 3 * 1024 * 1024 + 5] {
-                assert_eq!(hash_slice(&data, block, &spec, &mut |_| {}), read);
-            }
-        }
     }
 
     #[test]

@@ -9,7 +9,6 @@ mod error;
 pub mod file_hash;
 mod format;
 mod manifest;
-mod mapped;
 pub mod merkle;
 mod options;
 mod proof;
@@ -33,7 +32,6 @@ pub use format::{
     Format, TAG_CHUNK_LEAF_V2, TAG_EMPTY_DATASET_V2, TAG_EMPTY_FILE_V2, TAG_FILE_LEAF_V2,
 };
 pub use manifest::{DatasetDiff, FORMAT_NAME, FORMAT_VERSION, FileEntry, Manifest};
-pub use mapped::MAP_MIN;
 pub use options::{DEFAULT_CHUNK_LISTS, DEFAULT_SHA256, DEFAULT_THREADS, Options, Progress};
 pub use proof::{FileProof, FileSource, PROOF_FORMAT_NAME, ProvenFile, verify_file_proof};
 pub use stats::{CacheStatus, Stats};
