@@ -180,6 +180,10 @@ pub(crate) struct LogServeArgs {
     /// Without one, PUT /blob takes only blobs a logged statement references.
     #[arg(long, env = "CAIRN_LOG_UPLOAD_TOKEN", hide_env_values = true)]
     pub(crate) upload_token: Vec<String>,
+    /// Sustained adds a second allowed per client address and per signer key (bursts of 5x);
+    /// 0 lifts the limit (a log fed only by trusted hosts).
+    #[arg(long, env = "CAIRN_LOG_ADDS_PER_SEC", default_value_t = cairn_log_server::DEFAULT_ADDS_PER_SEC_PER_ADDRESS)]
+    pub(crate) adds_per_sec: f64,
     #[command(flatten)]
     pub(crate) chain: AnchorArgs,
 }

@@ -154,6 +154,22 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                     .collect(),
                 anchor: None,
                 upload_tokens: a.upload_token.clone(),
+                rate_limits: match a.adds_per_sec {
+                    r if r <= 0.0 || !r.is_finite() => cairn_log_server::RateLimits {
+                        adds_per_sec_per_address: f64::INFINITY,
+                        add_burst_per_address: f64::INFINITY,
+                        adds_per_sec_per_key: f64::INFINITY,
+                        add_burst_per_key: f64::INFINITY,
+                        ..cairn_log_server::RateLimits::default()
+                    },
+                    r => cairn_log_server::RateLimits {
+                        adds_per_sec_per_address: r,
+                        add_burst_per_address: 5.0 * r,
+                        adds_per_sec_per_key: r,
+                        add_burst_per_key: 5.0 * r,
+                        ..cairn_log_server::RateLimits::default()
+                    },
+                },
                 ..ServerConfig::default()
             };
             let anchoring = match a.anchor_interval.filter(|&s| s > 0) {
