@@ -170,7 +170,6 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                         ..cairn_log_server::RateLimits::default()
                     },
                 },
-                ..ServerConfig::default()
             };
             let anchoring = match a.anchor_interval.filter(|&s| s > 0) {
                 Some(secs) => {
