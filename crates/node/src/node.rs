@@ -1377,7 +1377,23 @@ async fn bind_market(store: &Store, dir: &std::path::Path, ledger: &dyn Ledger) 
             recorded,
             current,
         }),
-        Some(_) => Ok(()),
+        Some(recorded) => {
+            // A chain reset within the same second can repeat the genesis hash (and a redeploy
+            // the addresses): the newest job this node escrowed must still be on chain.
+            if let Some(newest) = store.read().jobs_before(u64::MAX, 1)?.first()
+                && ledger.job(newest.id).await?.is_none()
+            {
+                return Err(Error::WrongMarket {
+                    dir: dir.to_owned(),
+                    recorded: format!("{recorded}, whose job {} is escrowed there", newest.id),
+                    current: format!(
+                        "{current}, which has no job {} (the chain was reset)",
+                        newest.id
+                    ),
+                });
+            }
+            Ok(())
+        }
         None => store.set_meta("market", &current),
     }
 }

@@ -165,8 +165,8 @@ async fn a_lost_chain_is_not_silently_redeployed() {
         "the manifest was rewritten"
     );
     let again = up(&cfg.clone().with_redeploy(true)).await.unwrap();
+    // A new stack (anvil started within the same second may even repeat the genesis hash).
     assert!(!again.reused_contracts);
-    assert_ne!(again.deployment.genesis_hash, first.deployment.genesis_hash);
     let old: Vec<_> = std::fs::read_dir(cfg.manifest_path().parent().unwrap())
         .unwrap()
         .filter_map(|e| e.ok())

@@ -803,3 +803,26 @@ async fn claimed_cores_are_matched_only_as_far_as_calibration_shows() {
         .unwrap_err();
     assert!(e.to_string().contains("no calibration pending"), "{e}");
 }
+
+#[tokio::test]
+async fn a_chain_reset_with_the_same_genesis_is_still_refused() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
+    let Fixture {
+        _dir: dir, node, ..
+    } = f;
+    drop(node);
+    // Same genesis hash and market address, but the job the node escrowed is gone.
+    let fresh = MemoryLedger::new(1_000_000, 60, 100);
+    let err = Node::open(
+        NodeConfig::new(dir.path(), "http://127.0.0.1:8545"),
+        Arc::new(fresh),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(&format!("has no job {id}")) && err.contains("fresh data directory"),
+        "{err}"
+    );
+}
