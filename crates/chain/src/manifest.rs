@@ -51,6 +51,10 @@ pub struct Deployment {
     pub pools: BTreeMap<String, PoolInfo>,
     /// Init-code hash of the pair bytecode the factory deploys (equal to Router02's).
     pub pair_init_code_hash: B256,
+    /// Version of Cairn's own contracts deployed (a hash of their creation code); absent in
+    /// manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contracts_version: Option<B256>,
 }
 
 impl Deployment {
@@ -116,6 +120,7 @@ mod tests {
             tokens: BTreeMap::new(),
             pools: BTreeMap::new(),
             pair_init_code_hash: B256::ZERO,
+            contracts_version: Some(B256::repeat_byte(4)),
         };
         d.write(&path).unwrap();
         assert_eq!(Deployment::read(&path).unwrap(), Some(d));

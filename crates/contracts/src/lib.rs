@@ -74,6 +74,20 @@ pub use bindings::{
 pub const PAIR_INIT_CODE_HASH: B256 =
     b256!("96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f");
 
+/// keccak256 over the creation code of Cairn's own contracts (TestToken, ProvenanceAnchor,
+/// ComputeMarket): a deployment made from other code is another version of the stack.
+pub fn cairn_contracts_version() -> B256 {
+    let mut all = Vec::new();
+    for code in [
+        &TestToken::BYTECODE[..],
+        &ProvenanceAnchor::BYTECODE[..],
+        &ComputeMarket::BYTECODE[..],
+    ] {
+        all.extend_from_slice(keccak256(code).as_slice());
+    }
+    keccak256(all)
+}
+
 /// Keccak-256 of the `UniswapV2Pair` creation bytecode the factory deploys.
 pub fn pair_init_code_hash() -> B256 {
     keccak256(&UniswapV2Pair::BYTECODE)

@@ -90,6 +90,15 @@ pub enum Error {
         /// The chain that does not have its contracts.
         rpc_url: String,
     },
+    /// The manifest's contracts were built from other code than this Cairn's (an older
+    /// version): reusing them would leave clients calling functions they do not have.
+    #[error(
+        "the contracts in {path} were deployed by another version of Cairn; run `cairn devnet up --redeploy` to deploy this version's (the old manifest is kept beside it), and start the compute node with a fresh --dir"
+    )]
+    ContractsChanged {
+        /// The manifest.
+        path: std::path::PathBuf,
+    },
     /// A contract call or deployment failed.
     #[error("{what}: {reason}")]
     Contract {

@@ -52,14 +52,22 @@ pub async fn ensure_stack(
     manifest: &Path,
 ) -> Result<(Deployment, bool)> {
     if let Some(existing) = Deployment::read(manifest)? {
-        if is_live(chain, &existing).await? {
+        let current =
+            existing.contracts_version == Some(cairn_contracts::cairn_contracts_version());
+        if current && is_live(chain, &existing).await? {
             tracing::info!("contracts already deployed; reusing {}", manifest.display());
             return Ok((existing, true));
         }
         if !config.redeploy {
-            return Err(Error::StaleManifest {
-                path: manifest.to_owned(),
-                rpc_url: chain.url().to_owned(),
+            return Err(if current {
+                Error::StaleManifest {
+                    path: manifest.to_owned(),
+                    rpc_url: chain.url().to_owned(),
+                }
+            } else {
+                Error::ContractsChanged {
+                    path: manifest.to_owned(),
+                }
             });
         }
         let kept = manifest.with_extension(format!(
@@ -261,6 +269,7 @@ pub async fn deploy_stack(
         tokens,
         pools,
         pair_init_code_hash: hash,
+        contracts_version: Some(cairn_contracts::cairn_contracts_version()),
     })
 }
 

@@ -175,3 +175,30 @@ async fn a_lost_chain_is_not_silently_redeployed() {
     assert_eq!(old.len(), 2, "the old manifest is kept beside the new one");
     down(&cfg).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn contracts_of_another_version_are_not_reused_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    up(&cfg).await.unwrap();
+    // The manifest now says an older Cairn deployed these contracts (the chain still has them).
+    let mut old = cairn_chain::Deployment::read(&cfg.manifest_path())
+        .unwrap()
+        .unwrap();
+    old.contracts_version = None;
+    old.write(&cfg.manifest_path()).unwrap();
+    let err = up(&cfg).await.unwrap_err().to_string();
+    assert!(
+        err.contains("another version of Cairn") && err.contains("--redeploy"),
+        "{err}"
+    );
+    let again = up(&cfg.clone().with_redeploy(true)).await.unwrap();
+    assert!(!again.reused_contracts);
+    assert_eq!(
+        again.deployment.contracts_version,
+        Some(cairn_contracts::cairn_contracts_version())
+    );
+    // And this version's deployment is reused from now on.
+    assert!(up(&cfg).await.unwrap().reused_contracts);
+    down(&cfg).await.unwrap();
+}
