@@ -326,7 +326,7 @@ impl Chain {
                 let _turn = self.send_lock.lock().await;
                 // Against the pending block: the one this transaction will be mined in (its
                 // timestamp is now, not the last block's on an idle chain).
-                let estimate = send::again(&builder).block(BlockNumberOrTag::Pending.into());
+                let estimate = builder.clone().block(BlockNumberOrTag::Pending.into());
                 let gas = match tokio::time::timeout(self.timeout, estimate.estimate_gas()).await {
                     Err(_) => {
                         last =
@@ -345,7 +345,7 @@ impl Chain {
                     }
                     Ok(Ok(g)) => g,
                 };
-                let call = send::again(&builder).gas(with_margin(gas));
+                let call = builder.clone().gas(with_margin(gas));
                 match tokio::time::timeout(self.timeout, call.send()).await {
                     Ok(Ok(p)) => p,
                     Ok(Err(e)) => {

@@ -14,7 +14,7 @@
 //! that is resent after a lost receipt is harmless for the state machines built on this: the
 //! contract refuses the duplicate in estimation, and the caller reads the state it reached.
 use alloy::{
-    contract::{CallBuilder, CallDecoder, Error as ContractError},
+    contract::Error as ContractError,
     network::Network,
     primitives::Address,
     providers::{Provider, fillers::NonceManager},
@@ -155,13 +155,6 @@ pub(crate) fn is_transient_send(e: &ContractError) -> bool {
         ContractError::PendingTransactionError(_) => true,
         _ => false,
     }
-}
-
-/// Clones a call builder for another attempt (the builder's fields are plain data).
-pub(crate) fn again<P: Clone, D: CallDecoder + Clone, N: Network>(
-    b: &CallBuilder<P, D, N>,
-) -> CallBuilder<P, D, N> {
-    b.clone()
 }
 
 #[cfg(test)]

@@ -12,10 +12,9 @@
 //!
 //! An unknown signer fails, naming the key and how to trust it.
 use crate::{cli::VerifyArgs, config::Settings};
-use alloy::primitives::Address;
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_attest::{Key, PublicKey};
-use cairn_chain::{Chain, Deployment};
+use cairn_chain::Chain;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -245,10 +244,8 @@ async fn market_key(settings: &Settings, args: &VerifyArgs) -> Result<(PublicKey
         })?;
         cairn_devnet::connect(&devnet, None).await?
     };
-    let market = match args.market_contract {
-        Some(a) => a,
-        None => manifest_market(settings, chain.chain_id())?,
-    };
+    let market = super::node::market_address(settings, chain.chain_id(), args.market_contract)
+        .map_err(|e| anyhow!("{e}; or pass --market-key <receipt key>"))?;
     let escrow = cairn_escrow::Escrow::new(chain.clone(), market);
     let key = escrow.receipt_key().await?.ok_or_else(|| {
         anyhow!(
@@ -264,24 +261,6 @@ async fn market_key(settings: &Settings, args: &VerifyArgs) -> Result<(PublicKey
             "published on the ComputeMarket {market}, chain {}",
             chain.chain_id()
         ),
-    ))
-}
-
-fn manifest_market(settings: &Settings, chain_id: u64) -> Result<Address> {
-    for path in [
-        settings.data_dir.join("deployment.json"),
-        settings
-            .data_dir
-            .join(format!("deployment-{chain_id}.json")),
-    ] {
-        if let Some(d) = Deployment::read(&path)?.filter(|d| d.chain_id == chain_id)
-            && let Some(a) = d.contract("compute_market")
-        {
-            return Ok(a);
-        }
-    }
-    Err(anyhow!(
-        "no ComputeMarket known for chain {chain_id}: pass --market-contract <address> or --market-key <receipt key>"
     ))
 }
 
