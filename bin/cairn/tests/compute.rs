@@ -29,7 +29,13 @@ struct Worker {
 
 impl Worker {
     fn start(d: &Path, node: &str, key: &Path, log: &Path) -> Self {
-        let mut child = cairn(d)
+        Self::spawn(d, node, key, log).ready()
+    }
+
+    /// Starts the process; [`Starting::ready`] waits for its banner (so that several workers
+    /// can start together, as a provider's do when a machine boots).
+    fn spawn(d: &Path, node: &str, key: &Path, log: &Path) -> Starting {
+        let child = cairn(d)
             .env("CAIRN_WORKER_CLAIMS_DIR", d.join("claims"))
             .args(["--json", "worker", "--node", node, "--key"])
             .arg(key)
@@ -39,19 +45,9 @@ impl Worker {
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .expect("worker starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-            panic!(
-                "bad worker banner {line:?} ({e}); stderr:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        });
-        Self {
+        Starting {
             child,
-            address: v["worker"].as_str().unwrap().to_owned(),
+            log: log.to_owned(),
         }
     }
 
@@ -64,6 +60,31 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A worker process that has not printed its banner yet.
+struct Starting {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Starting {
+    fn ready(mut self) -> Worker {
+        let mut line = String::new();
+        BufReader::new(self.child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!(
+                "bad worker banner {line:?} ({e}); stderr:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            )
+        });
+        Worker {
+            address: v["worker"].as_str().unwrap().to_owned(),
+            child: self.child,
+        }
     }
 }
 
@@ -293,8 +314,11 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         c
     });
     let n = node.url.clone();
-    let mut w1 = Worker::start(&d, &n, &work.join("w1.key"), &work.join("w1.log"));
-    let mut w2 = Worker::start(&d, &n, &work.join("w2.key"), &work.join("w2.log"));
+    // Two new providers start at the same moment: both keys are funded from the devnet's
+    // faucet at once (its nonce raced and one worker died before the sends retried).
+    let s1 = Worker::spawn(&d, &n, &work.join("w1.key"), &work.join("w1.log"));
+    let s2 = Worker::spawn(&d, &n, &work.join("w2.key"), &work.join("w2.log"));
+    let (mut w1, mut w2) = (s1.ready(), s2.ready());
     assert_ne!(w1.address, w2.address);
     // A third worker on this 2-core machine finds no core left to sell (the two hold one each
     // when the machine has two; more cores leave room, so ask for more than is there).

@@ -101,27 +101,18 @@ fn the_readme_compute_walkthrough_runs_as_written() {
         "the walk-through failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
-    // What a reader is told to expect.
-    assert!(
-        stdout.contains("4 fox") || stdout.contains("fox"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("job-receipt"),
-        "verify names the receipt: {stdout}"
-    );
-    assert!(
-        stdout.contains("the market's receipt key"),
-        "verify says who signed it: {stdout}"
-    );
-    assert!(
-        stdout.contains("settled"),
-        "job list shows it paid: {stdout}"
-    );
-    assert!(
-        stdout.contains("on chain:"),
-        "worker status shows its bond: {stdout}"
-    );
+    // What a reader is told to expect (each failure shows both streams).
+    let expect = |what: &str, needle: &str| {
+        assert!(
+            stdout.contains(needle),
+            "{what}: {needle:?} not printed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
+    };
+    expect("the counts are printed", "fox");
+    expect("verify names the receipt", "job-receipt");
+    expect("verify says who signed it", "the market's receipt key");
+    expect("job list shows it paid", "settled");
+    expect("worker status shows its bond", "on chain:");
 }
 
 /// Runs `cmd`, killing it after `limit`.

@@ -81,11 +81,10 @@ impl Devnet {
 
     async fn mint(&self, to: Address, amount: U256) -> Result<()> {
         let t = cairn_contracts::TestToken::new(self.token, self.chain.provider());
-        let pending = self
-            .chain
-            .rpc("mint", async { t.mint(to, amount).send().await })
-            .await?;
-        self.chain.confirm("mint", pending).await?;
+        self.chain
+            .send_call("mint", t.mint(to, amount))
+            .await
+            .map_err(|e| anyhow::anyhow!("minting USDT for {to}: {e}"))?;
         Ok(())
     }
 

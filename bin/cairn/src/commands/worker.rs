@@ -34,7 +34,19 @@ pub(super) async fn run(
 /// The worker's state directory: `--key`'s, else the only one under the data dir.
 fn state_dir_of(a: &WorkerStatusArgs, settings: &Settings) -> Result<std::path::PathBuf> {
     Ok(match &a.key {
-        Some(k) => state_dir(&settings.data_dir, &read_key(k)?.address().to_string()),
+        Some(k) => {
+            let who = read_key(k)?.address();
+            let dir = state_dir(&settings.data_dir, &who.to_string());
+            if !dir.join(cairn_worker::STATE_FILE).exists() {
+                bail!(
+                    "no worker has run with the key in {} ({who}) under {}: start it with `cairn worker --key {}` first",
+                    k.display(),
+                    settings.data_dir.display(),
+                    k.display()
+                );
+            }
+            dir
+        }
         None => {
             let root = settings.data_dir.join("worker");
             let dirs: Vec<_> = std::fs::read_dir(&root)
