@@ -28,10 +28,6 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(d: &Path, node: &str, key: &Path, log: &Path) -> Self {
-        Self::spawn(d, node, key, log).ready()
-    }
-
     /// Starts the process; [`Starting::ready`] waits for its banner (so that several workers
     /// can start together, as a provider's do when a machine boots).
     fn spawn(d: &Path, node: &str, key: &Path, log: &Path) -> Starting {
