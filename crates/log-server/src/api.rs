@@ -516,6 +516,9 @@ async fn metrics(State(s): State<AppState>) -> Response {
          # HELP cairn_log_read_only 1 when the log stopped read-only (damaged journal, or a journal that does not reproduce its signed checkpoint); see GET /log.\n\
          # TYPE cairn_log_read_only gauge\n\
          cairn_log_read_only {}\n\
+         # HELP cairn_log_journal_verified 1 once every journal record's checksum was checked since start (records the log published are checked in the background).\n\
+         # TYPE cairn_log_journal_verified gauge\n\
+         cairn_log_journal_verified {}\n\
          # HELP cairn_log_storage_full 1 while writes fail (disk full); new entries get 507.\n\
          # TYPE cairn_log_storage_full gauge\n\
          cairn_log_storage_full {}\n",
@@ -527,6 +530,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
         s.log.signed_size(),
         s.log.served_age().as_secs_f64(),
         u8::from(s.log.halted().is_some()),
+        u8::from(s.log.journal_verified()),
         u8::from(s.log.storage_error().is_some() || s.blob_full.load(Ordering::Relaxed)),
     );
     text(

@@ -141,7 +141,14 @@ impl<'a> Window<'a> {
     }
 }
 
-fn read_record(w: &mut Window<'_>, pos: u64, format: &Format) -> std::io::Result<Read> {
+/// Reads the record at `pos`. With `check` false the CRC is not computed (records the log
+/// published, verified in the background after start-up); everything else still is.
+fn read_record(
+    w: &mut Window<'_>,
+    pos: u64,
+    format: &Format,
+    check: bool,
+) -> std::io::Result<Read> {
     let len = w.len;
     let header = match format {
         Format::V1 => V1_HEADER,
@@ -178,6 +185,7 @@ fn read_record(w: &mut Window<'_>, pos: u64, format: &Format) -> std::io::Result
         )));
     };
     let actual = match format {
+        _ if !check => crc,
         Format::V1 => crc32fast::hash(payload),
         Format::V2 => {
             let mut hasher = crc32fast::Hasher::new();
@@ -205,18 +213,21 @@ fn read_record(w: &mut Window<'_>, pos: u64, format: &Format) -> std::io::Result
 }
 
 /// Replays the journal from `start`. Returns the records, where the intact prefix ends, and
-/// the damage if the rest is not a torn tail.
+/// the damage if the rest is not a torn tail. Checksums are checked from record `verify_from`
+/// on (see [`verify_published`] for the records before it).
 fn replay(
     w: &mut Window<'_>,
     start: u64,
     format: &Format,
     floor: u64,
+    verify_from: u64,
 ) -> std::io::Result<(Vec<Replayed>, u64, Option<Damage>)> {
     let len = w.len;
     let mut records = Vec::new();
     let mut pos = start;
     while pos < len {
-        match read_record(w, pos, format)? {
+        let check = records.len() as u64 >= verify_from;
+        match read_record(w, pos, format, check)? {
             Read::Ok {
                 entry,
                 index,
@@ -265,7 +276,7 @@ fn replay(
                     {
                         continue;
                     }
-                    if let Read::Ok { .. } = read_record(w, p, format)? {
+                    if let Read::Ok { .. } = read_record(w, p, format, true)? {
                         later = Some(p);
                         break;
                     }
@@ -385,8 +396,12 @@ impl Journal {
         if w.get(0, MAGIC.len()).map_err(io)? != Some(MAGIC.as_slice()) {
             return Self::migrate_v1(path, &mut w, floor);
         }
+        // Records the log published are covered by the signed checkpoint (their entries are
+        // re-hashed into the tree and checked against it); their envelopes' checksums are
+        // verified in the background ([`verify_published`]), so start-up reads only the tail
+        // with every check.
         let (records, end, damage) =
-            replay(&mut w, MAGIC.len() as u64, &Format::V2, floor).map_err(io)?;
+            replay(&mut w, MAGIC.len() as u64, &Format::V2, floor, floor).map_err(io)?;
         if damage.is_some() {
             return Ok(Opened {
                 journal: None,
@@ -422,7 +437,7 @@ impl Journal {
     fn migrate_v1(path: &Path, w: &mut Window<'_>, floor: u64) -> Result<Opened> {
         let io = |e: std::io::Error| Error::io(path, e);
         let len = w.len;
-        let (records, end, damage) = replay(w, 0, &Format::V1, floor).map_err(io)?;
+        let (records, end, damage) = replay(w, 0, &Format::V1, floor, 0).map_err(io)?;
         if damage.is_some() {
             // Leave a damaged journal exactly as it is; nothing is migrated.
             return Ok(Opened {
@@ -560,6 +575,31 @@ impl Journal {
     pub(crate) fn reader(&self) -> Result<JournalReader> {
         JournalReader::open(&self.path)
     }
+}
+
+/// Checks the checksum of each of the first `records` records of the (version 2) journal at
+/// `path`: the records start-up did not check. Returns the first damage found.
+pub(crate) fn verify_published(path: &Path, records: u64) -> Result<Option<Damage>> {
+    let io = |e: std::io::Error| Error::io(path, e);
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut w = Window::new(&file, len);
+    let mut pos = MAGIC.len() as u64;
+    for i in 0..records {
+        match read_record(&mut w, pos, &Format::V2, true).map_err(io)? {
+            Read::Ok { next, .. } => pos = next,
+            Read::Bad(why) => {
+                return Ok(Some(Damage {
+                    offset: pos,
+                    reason: format!(
+                        "{why} in record {i}, which the log published (found by the background \
+                         check of the journal after start-up)"
+                    ),
+                }));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Reads envelopes out of the journal by position.

@@ -106,6 +106,9 @@ struct Shared {
     signer: NoteSigner,
     reader: Option<JournalReader>,
     index: Mutex<LineageIndex>,
+    /// Whether every journal record's checksum has been checked since start-up (the published
+    /// prefix is checked in the background).
+    journal_verified: std::sync::atomic::AtomicBool,
 }
 
 /// A running log. Cheap to clone; all clones share one writer.
@@ -181,6 +184,42 @@ fn write_floor(dir: &std::path::Path, note: &str) -> Result<()> {
         .map_err(io)
 }
 
+/// The background half of start-up: checks the checksums of the `published` records that
+/// [`Log::open`] only parsed, and stops the log read-only if one does not check.
+fn verify_journal(shared: &Shared, path: &std::path::Path, published: u64, what_to_do: &str) {
+    let started = Instant::now();
+    match crate::journal::verify_published(path, published) {
+        Ok(None) => {
+            shared
+                .journal_verified
+                .store(true, std::sync::atomic::Ordering::Release);
+            tracing::info!(
+                records = published,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "journal checksums verified"
+            );
+        }
+        Ok(Some(d)) => {
+            let msg = format!(
+                "journal {} is damaged at byte offset {}: {}. {what_to_do}",
+                path.display(),
+                d.offset,
+                d.reason
+            );
+            tracing::error!(reason = %msg, "the log is read-only");
+            *shared.halted.write().expect("lock") = Some(msg);
+        }
+        Err(e) => {
+            let msg = format!(
+                "journal {} could not be read back to verify it: {e}. {what_to_do}",
+                path.display()
+            );
+            tracing::error!(reason = %msg, "the log is read-only");
+            *shared.halted.write().expect("lock") = Some(msg);
+        }
+    }
+}
+
 impl Log {
     /// Opens the log in `config.dir`, recovering from the journal, and starts its threads.
     ///
@@ -203,16 +242,21 @@ impl Log {
             damage,
             cut,
         } = Journal::open(&journal_path, floor_size)?;
-        let mut tree = MemoryTree::new();
-        let mut entries = Vec::with_capacity(records.len());
-        let mut envelopes = Vec::with_capacity(records.len());
-        let mut by_digest = HashMap::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            tree.push(leaf_hash(&r.entry));
-            by_digest.insert(r.entry[2..34].try_into().expect("32 bytes"), i as u64);
-            entries.push(r.entry);
-            envelopes.push(r.envelope);
-        }
+        // The tree on one core, the lookup tables on another.
+        let (tree, (by_digest, entries, envelopes)) = std::thread::scope(|s| {
+            let tree =
+                s.spawn(|| MemoryTree::from_leaves(records.iter().map(|r| leaf_hash(&r.entry))));
+            let mut by_digest = HashMap::with_capacity(records.len());
+            for (i, r) in records.iter().enumerate() {
+                by_digest.insert(r.entry[2..34].try_into().expect("32 bytes"), i as u64);
+            }
+            let entries: Vec<_> = records.iter().map(|r| r.entry).collect();
+            let envelopes: Vec<_> = records.iter().map(|r| r.envelope).collect();
+            (
+                tree.join().expect("tree builder"),
+                (by_digest, entries, envelopes),
+            )
+        });
         drop(records);
         let size = entries.len() as u64;
         let what_to_do = "The log is read-only: it serves what it published and accepts no \
@@ -240,7 +284,20 @@ impl Log {
             && let Some(f) = &floor
         {
             let root = tree_root(&tree, f.size)?;
-            if root != f.root {
+            // Start-up did not check the published records' checksums: a damaged one shows up
+            // here first. Find it, to name its offset.
+            let damaged = match root != f.root {
+                true => crate::journal::verify_published(&journal_path, f.size)?,
+                false => None,
+            };
+            if let Some(d) = damaged {
+                halted = Some(format!(
+                    "journal {} is damaged at byte offset {}: {}. {what_to_do}",
+                    journal_path.display(),
+                    d.offset,
+                    d.reason
+                ));
+            } else if root != f.root {
                 halted = Some(format!(
                     "journal {} does not reproduce the checkpoint this log signed at size {} \
                      (root {} rebuilt, {} signed). {what_to_do}",
@@ -355,6 +412,7 @@ impl Log {
             signer,
             reader,
             index: Mutex::new(index),
+            journal_verified: std::sync::atomic::AtomicBool::new(floor_size == 0),
         });
         let (submit, rx) = mpsc::channel();
         let seq = {
@@ -378,10 +436,21 @@ impl Log {
                 .spawn(move || indexer(shared))
                 .map_err(|e| Error::Closed(format!(": cannot start the indexer: {e}")))?
         };
+        let mut threads = vec![seq, int, idx];
+        if floor_size > 0 && shared.halted.read().expect("lock").is_none() {
+            let shared = shared.clone();
+            let (path, what_to_do) = (journal_path.clone(), what_to_do.to_owned());
+            threads.push(
+                std::thread::Builder::new()
+                    .name("log-verifier".into())
+                    .spawn(move || verify_journal(&shared, &path, floor_size, &what_to_do))
+                    .map_err(|e| Error::Closed(format!(": cannot start the verifier: {e}")))?,
+            );
+        }
         Ok(Self {
             shared,
             submit,
-            threads: Arc::new(Mutex::new(vec![seq, int, idx])),
+            threads: Arc::new(Mutex::new(threads)),
         })
     }
 
@@ -390,6 +459,16 @@ impl Log {
     /// and what to do.
     pub fn halted(&self) -> Option<String> {
         self.shared.halted.read().expect("lock").clone()
+    }
+
+    /// Whether every record of the journal has had its checksum checked since the log opened.
+    /// Start-up checks the records after the published checkpoint; those before it are checked
+    /// in the background, and damage found there stops the log read-only like damage found at
+    /// start-up.
+    pub fn journal_verified(&self) -> bool {
+        self.shared
+            .journal_verified
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The origin line of this log's checkpoints.

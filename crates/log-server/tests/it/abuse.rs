@@ -198,6 +198,10 @@ async fn a_damaged_journal_makes_the_service_read_only_with_a_metric_and_clear_e
     let (_, body, _) = call(&app, "GET", "/metrics", Body::empty()).await;
     let m = String::from_utf8(body).unwrap();
     assert!(m.contains("cairn_log_read_only 1\n"), "{m}");
+    assert!(
+        m.contains("cairn_log_journal_verified 0\n"),
+        "a damaged journal never counts as verified: {m}"
+    );
     let (_, body, _) = call(&app, "GET", "/log", Body::empty()).await;
     let info: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(info["readOnly"].as_str().unwrap().contains("damaged"));

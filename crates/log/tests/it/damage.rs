@@ -123,6 +123,56 @@ async fn a_flipped_byte_mid_journal_stops_the_log_read_only() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_envelope_of_a_published_record_is_found_by_the_background_check() {
+    // Start-up re-hashes every entry against the signed checkpoint but checks envelope
+    // checksums only past it; the published ones are checked in the background.
+    let dir = tempfile::tempdir().unwrap();
+    let signer = NoteSigner::generate("cairn.test/log").unwrap();
+    let mut obs = Observer::default();
+    filled_log(dir.path(), &signer, 300, &mut obs).await;
+    let path = dir.path().join("journal");
+    let clean = Log::open(config(dir.path()), signer.clone()).unwrap();
+    for _ in 0..500 {
+        if clean.journal_verified() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(clean.journal_verified(), "an intact journal is verified");
+    assert!(clean.halted().is_none());
+    clean.close();
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    let r = records(&bytes)[150].clone();
+    // Inside the envelope (after the 20-byte header and the 74-byte entry).
+    bytes[r.start + RECORD_HEADER + 74 + 3] ^= 0x20;
+    std::fs::write(&path, &bytes).unwrap();
+    let log = Log::open(config(dir.path()), signer.clone()).unwrap();
+    let mut why = None;
+    for _ in 0..500 {
+        why = log.halted();
+        if why.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let why = why.expect("the background check stops the log read-only");
+    assert!(why.contains(&format!("offset {}", r.start)), "{why}");
+    assert!(why.contains("record 150"), "{why}");
+    assert!(!log.journal_verified());
+    let err = log.add(request(10_000)).await.unwrap_err();
+    assert!(matches!(err, Error::Halted(_)), "{err}");
+    obs.see_log(&log, &signer);
+    obs.assert_one_history(&log);
+    log.close();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the journal is left as it was"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn damage_past_the_published_checkpoint_with_intact_records_after_it_is_not_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     let signer = NoteSigner::generate("cairn.test/log").unwrap();
