@@ -69,8 +69,19 @@ pub async fn submit_checkpoint(
     let text = resp.text().await.map_err(unreachable)?;
     if status == 409
         && is_size
-        && let Ok(size) = text.trim_end_matches('\n').parse()
+        && let Ok(size) = text.trim_end_matches('\n').parse::<u64>()
     {
+        if size == old_size {
+            // Our old size was the witness's: what conflicts is the root (tlog-witness).
+            return Err(ClientError::Refused {
+                url: url.to_owned(),
+                status,
+                body: format!(
+                    "the witness cosigned another root at size {size}: the log forked, or this \
+                     checkpoint is not the log's"
+                ),
+            });
+        }
         return Err(ClientError::Conflict {
             url: url.to_owned(),
             size,

@@ -12,9 +12,10 @@
 //!   old <size>\n  <base64 hash>\n* \n  <signed checkpoint note>
 //! 200  — <witness> <base64 cosignature>\n     (tlog-cosignature/v1)
 //! 400 bad request, or old size above the checkpoint size · 403 no trusted signature
-//! 404 unknown origin · 409 old size mismatch (body: "<size>\n", text/x.tlog.size)
+//! 404 unknown origin · 409 old size mismatch, or the same size with another root (a fork)
+//!     (body: the witness's size, "<size>\n", text/x.tlog.size — as tlog-witness says)
 //! 422 consistency proof does not verify, a non-empty proof from size 0 or to the same size,
-//!     same size with another root, a size-0 checkpoint without the empty-tree root
+//!     a size-0 checkpoint without the empty-tree root
 //!
 //! GET /<lowercase hex SHA-256 of the origin>/checkpoint
 //! 200  — the latest cosigned checkpoint, with the log's signature and the cosignature

@@ -31,7 +31,9 @@ pub enum WitnessError {
     /// The client's old size is not the witness's latest cosigned size (409, body = that size).
     #[error("old size does not match: the witness last cosigned size {0}")]
     OldSizeMismatch(u64),
-    /// Same size as the latest cosigned checkpoint but a different root: a fork (422).
+    /// Same size as the latest cosigned checkpoint but a different root: a fork. tlog-witness
+    /// answers "409 Conflict" (body = that size, so a client sees its old size was right and
+    /// the root is what differs).
     #[error("same tree size {0} with a different root hash: the log forked")]
     RootMismatch(u64),
     /// The consistency proof does not verify, or is not empty where it must be (from size 0,
@@ -50,8 +52,8 @@ impl WitnessError {
             Self::BadRequest(_) => 400,
             Self::Forbidden(_) => 403,
             Self::UnknownOrigin(_) => 404,
-            Self::OldSizeMismatch(_) => 409,
-            Self::RootMismatch(_) | Self::Inconsistent(_) => 422,
+            Self::OldSizeMismatch(_) | Self::RootMismatch(_) => 409,
+            Self::Inconsistent(_) => 422,
             Self::Internal(_) => 500,
         }
     }

@@ -82,7 +82,7 @@ async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response 
             sig.to_line(),
         )
             .into_response(),
-        Err(WitnessError::OldSizeMismatch(size)) => (
+        Err(WitnessError::OldSizeMismatch(size) | WitnessError::RootMismatch(size)) => (
             StatusCode::CONFLICT,
             [(header::CONTENT_TYPE, "text/x.tlog.size")],
             format!("{size}\n"),

@@ -89,7 +89,7 @@ async fn cosigns_consistent_checkpoints_and_refuses_everything_else() {
     fork.grow(16);
     let refused = submit_checkpoint(&http, &url, 17, vec![], &fork.checkpoint()).await;
     assert!(
-        matches!(refused, Err(ClientError::Refused { status: 422, .. })),
+        matches!(&refused, Err(ClientError::Refused { status: 409, body, .. }) if body.contains("forked")),
         "{refused:?}"
     );
     // The same checkpoint again with a (non-empty) proof to its own size: 422.
@@ -176,7 +176,7 @@ async fn cosigns_consistent_checkpoints_and_refuses_everything_else() {
 }
 
 #[tokio::test]
-async fn requests_that_cannot_verify_are_422_as_tlog_witness_says() {
+async fn refusals_use_the_status_codes_tlog_witness_assigns() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = TestLog::new("cairn.test/log");
     let cosigner = Cosigner::generate("witness.test/w1").unwrap();
@@ -229,9 +229,22 @@ async fn requests_that_cannot_verify_are_422_as_tlog_witness_says() {
     };
     fork.tree.push(leaf_hash(b"evil"));
     fork.grow(3);
+    // tlog-witness: "If they don't match, the witness MUST respond with a 409 Conflict".
+    let raw = http
+        .post(format!("{url}/add-checkpoint"))
+        .body(format!("old 4\n\n{}", fork.checkpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 409);
+    assert_eq!(
+        raw.headers()["content-type"].to_str().unwrap(),
+        "text/x.tlog.size"
+    );
+    assert_eq!(raw.text().await.unwrap(), "4\n");
     assert_eq!(
         status(submit_checkpoint(&http, &url, 4, vec![], &fork.checkpoint()).await),
-        422
+        409
     );
     assert_eq!(
         status(submit_checkpoint(&http, &url, 4, vec![[1; 32]], &cp4).await),
