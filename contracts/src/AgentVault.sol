@@ -72,18 +72,21 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     /// @notice The stablecoin's decimals.
     uint8 public immutable stableDecimals;
 
+    // Two slots hold everything `buy` reads of the policy: [agent, period, cap] and
+    // [budget, spent, periodStart] (one write per buy).
+
     /// @notice The key allowed to call `buy`.
     address public agent;
-    /// @notice Most stablecoin base units the agent may spend per period.
-    uint128 public budgetPerPeriod;
     /// @notice Length of a budget period, in seconds.
     uint64 public period;
     /// @notice Slippage cap under the oracle price, in basis points.
     uint16 public maxSlippageBps;
+    /// @notice Most stablecoin base units the agent may spend per period.
+    uint96 public budgetPerPeriod;
+    /// @notice Stablecoin spent in the period starting at `periodStart`.
+    uint96 public spentInPeriod;
     /// @notice Start of the current (or last used) budget period.
     uint64 public periodStart;
-    /// @notice Stablecoin spent in the period starting at `periodStart`.
-    uint128 public spentInPeriod;
 
     /// @notice Routers the agent may trade through.
     mapping(address router => bool) public routerAllowed;
@@ -110,7 +113,7 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     /// @notice An asset's feed was set (a zero oracle removes it).
     event FeedSet(address indexed asset, address indexed oracle, uint32 heartbeat, uint8 feedDecimals);
     /// @notice The budget or its period changed.
-    event BudgetSet(uint256 budgetPerPeriod, uint64 period);
+    event BudgetSet(uint96 budgetPerPeriod, uint64 period);
     /// @notice The slippage cap changed.
     event SlippageSet(uint16 maxSlippageBps);
     /// @notice The agent bought `received` of `asset` for `amountIn` stablecoin.
@@ -156,12 +159,10 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     error ReceivedTooLittle(uint256 received, uint256 floor);
     /// @notice The router left an allowance behind.
     error AllowanceLeft(uint256 allowance);
-    /// @notice The router took more than `amountIn`.
-    error SpentTooMuch(uint256 spent, uint256 amountIn);
     /// @notice The slippage cap is above `MAX_SLIPPAGE_BPS`.
     error InvalidSlippage(uint16 bps);
     /// @notice A period must be at least one second and a budget positive.
-    error InvalidBudget(uint256 budgetPerPeriod, uint64 period);
+    error InvalidBudget(uint96 budgetPerPeriod, uint64 period);
     /// @notice A heartbeat must be positive.
     error InvalidHeartbeat(uint32 heartbeat);
     /// @notice A token or feed has more than `MAX_DECIMALS` decimals.
@@ -179,7 +180,7 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         address owner_,
         IERC20 stable_,
         address agent_,
-        uint128 budgetPerPeriod_,
+        uint96 budgetPerPeriod_,
         uint64 period_,
         uint16 maxSlippageBps_
     ) Ownable(owner_) {
@@ -216,7 +217,7 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         if (deadline > block.timestamp + MAX_DEADLINE_DELAY) {
             revert DeadlineTooFar(deadline, block.timestamp + MAX_DEADLINE_DELAY);
         }
-        uint128 spent = _spend(amountIn);
+        uint96 spent = _spend(amountIn);
 
         address asset = path[path.length - 1];
         Quote memory q;
@@ -226,12 +227,12 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     }
 
     /// Counts `amountIn` against the current period's budget (before any external call).
-    function _spend(uint256 amountIn) private returns (uint128 spent) {
+    function _spend(uint256 amountIn) private returns (uint96 spent) {
         uint64 start;
         (start, spent) = _currentPeriod();
         uint256 left = budgetPerPeriod > spent ? budgetPerPeriod - spent : 0;
         if (amountIn > left) revert OverBudget(amountIn, left, uint256(start) + period);
-        spent += uint128(amountIn);
+        spent += uint96(amountIn);
         periodStart = start;
         spentInPeriod = spent;
     }
@@ -247,14 +248,18 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         if (stableBefore < amountIn) revert InsufficientBalance(stableBefore, amountIn);
         uint256 assetBefore = asset.balanceOf(address(this));
 
+        // Exactly amountIn, whatever allowance was there before (forceApprove overwrites it).
         stable.forceApprove(router, amountIn);
         IUniswapV2Router02Swap(router).swapExactTokensForTokens(amountIn, minOut, path, address(this), deadline);
-        stable.forceApprove(router, 0);
-        uint256 allowance = stable.allowance(address(this), router);
-        if (allowance != 0) revert AllowanceLeft(allowance);
+        // Router02 spends all of it; whatever it did not spend is taken back, and the vault
+        // never ends a buy with an allowance standing. The allowance caps what the router
+        // could take at amountIn, so the stablecoin side needs no balance check.
+        if (stable.allowance(address(this), router) != 0) {
+            stable.forceApprove(router, 0);
+            uint256 allowance = stable.allowance(address(this), router);
+            if (allowance != 0) revert AllowanceLeft(allowance);
+        }
 
-        uint256 spentNow = stableBefore - stable.balanceOf(address(this));
-        if (spentNow > amountIn) revert SpentTooMuch(spentNow, amountIn);
         received = asset.balanceOf(address(this)) - assetBefore;
         if (received < minOut) revert ReceivedTooLittle(received, minOut);
     }
@@ -274,7 +279,7 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     /// @notice What the agent may still spend in the current period, and when it ends.
     function budgetLeft() external view returns (uint256 left, uint256 periodEnds) {
-        (uint64 start, uint128 spent) = _currentPeriod();
+        (uint64 start, uint96 spent) = _currentPeriod();
         left = budgetPerPeriod > spent ? budgetPerPeriod - spent : 0;
         periodEnds = uint256(start) + period;
     }
@@ -395,7 +400,7 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     /// @notice Sets the budget per period and the period length. Spending so far in the current
     ///         period still counts.
-    function setBudget(uint128 budgetPerPeriod_, uint64 period_) external onlyOwner {
+    function setBudget(uint96 budgetPerPeriod_, uint64 period_) external onlyOwner {
         _setBudget(budgetPerPeriod_, period_);
     }
 
@@ -406,7 +411,7 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------------ internals
 
-    function _setBudget(uint128 b, uint64 p) private {
+    function _setBudget(uint96 b, uint64 p) private {
         if (b == 0 || p == 0) revert InvalidBudget(b, p);
         budgetPerPeriod = b;
         period = p;
@@ -428,7 +433,7 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     /// The period containing now (fixed windows of `period` from `periodStart`) and what was
     /// spent in it. Budget left over from earlier periods is gone.
-    function _currentPeriod() private view returns (uint64 start, uint128 spent) {
+    function _currentPeriod() private view returns (uint64 start, uint96 spent) {
         start = periodStart;
         spent = spentInPeriod;
         if (block.timestamp >= uint256(start) + period) {

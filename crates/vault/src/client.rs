@@ -9,7 +9,7 @@ use crate::{
 };
 use alloy::{
     contract::{CallBuilder, CallDecoder},
-    primitives::{Address, U256},
+    primitives::{Address, U256, aliases::U96},
     providers::{DynProvider, Provider},
     rpc::types::TransactionReceipt,
 };
@@ -51,7 +51,7 @@ impl Vault {
             params.owner,
             params.stable,
             params.agent,
-            params.budget_per_period,
+            budget96(params.budget_per_period)?,
             params.period_secs,
             params.max_slippage_bps,
         );
@@ -253,7 +253,7 @@ impl Vault {
     /// Sets the budget per period and the period (owner only).
     pub async fn set_budget(&self, budget_per_period: u128, period_secs: u64) -> Result<Tx> {
         let v = self.vault();
-        let call = v.setBudget(budget_per_period, period_secs);
+        let call = v.setBudget(budget96(budget_per_period)?, period_secs);
         self.tx("setBudget", call).await
     }
 
@@ -366,7 +366,10 @@ impl Vault {
             agent: self.agent().await?,
             paused: self.view("paused", v.paused()).await?,
             stable: self.holding(self.stable().await?).await?,
-            budget_per_period: self.view("budgetPerPeriod", v.budgetPerPeriod()).await?,
+            budget_per_period: self
+                .view("budgetPerPeriod", v.budgetPerPeriod())
+                .await?
+                .to(),
             period_secs: self.view("period", v.period()).await?,
             budget_left,
             period_ends,
@@ -377,6 +380,17 @@ impl Vault {
             chain_time,
         })
     }
+}
+
+/// The contract stores budgets in 96 bits (7.9e28 base units: 79 billion whole tokens of 18
+/// decimals), packed with what was spent.
+fn budget96(v: u128) -> Result<U96> {
+    U96::try_from(v).map_err(|_| {
+        Error::Invalid(format!(
+            "a budget of {v} base units does not fit the vault's 96 bits (at most {})",
+            U96::MAX
+        ))
+    })
 }
 
 fn rejected(contract: Address, call: &'static str, e: alloy::contract::Error) -> Error {

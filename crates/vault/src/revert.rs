@@ -108,10 +108,6 @@ fn vault(e: V) -> (&'static str, String) {
             "AllowanceLeft",
             format!("the router kept an allowance of {}", x.allowance),
         ),
-        V::SpentTooMuch(x) => (
-            "SpentTooMuch",
-            format!("the router took {} for an order of {}", x.spent, x.amountIn),
-        ),
         V::InvalidSlippage(x) => (
             "InvalidSlippage",
             format!(
@@ -171,7 +167,7 @@ fn token(e: T) -> Option<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::primitives::U256;
+    use alloy::{primitives::U256, sol_types::SolInterface};
 
     #[test]
     fn selectors_are_distinct_from_the_string_revert() {

@@ -12,7 +12,7 @@ pub struct VaultParams {
     pub stable: Address,
     /// The agent key allowed to buy.
     pub agent: Address,
-    /// Stablecoin base units the agent may spend per period.
+    /// Stablecoin base units the agent may spend per period (at most 2^96 − 1).
     pub budget_per_period: u128,
     /// Length of a budget period, in seconds.
     pub period_secs: u64,
