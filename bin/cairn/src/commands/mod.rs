@@ -13,6 +13,7 @@ mod keys;
 mod log;
 mod node;
 mod trust;
+mod vault;
 mod verify;
 mod worker;
 
@@ -35,6 +36,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(cmd) => data::run(cmd, &settings, cli.json),
         Command::Verify(args) => verify::run(args, &settings, cli.json).await,
         Command::Lineage(args) => verify::lineage(args, cli.json).await,
+        Command::Agent(crate::cli::AgentCmd::Vault(cmd)) => {
+            vault::run(cmd, &settings, cli.json).await
+        }
         Command::Agent(cmd) => agent::run(cmd, &settings, cli.json),
         Command::Bench(crate::cli::BenchCmd::Compute(a)) => {
             node::bench(a, &settings, cli.json).await
