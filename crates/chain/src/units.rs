@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn parses_exactly_and_round_trips() {
-        let u = |s, d| parse_units(s, d).unwrap();
+        let u = |s: &str, d: u8| parse_units(s, d).unwrap();
         assert_eq!(u("12.5", 6), U256::from(12_500_000u64));
         assert_eq!(u("0.000001", 6), U256::from(1u64));
         assert_eq!(u("7", 0), U256::from(7u64));

@@ -244,7 +244,7 @@ pub async fn deploy_stack(
         let address = deploy(
             chain,
             &format!("deploy {description} feed"),
-            MockV3Aggregator::deploy_builder(p, FEED_DECIMALS, answer.into()),
+            MockV3Aggregator::deploy_builder(p, FEED_DECIMALS, answer),
         )
         .await?;
         feeds.insert(

@@ -38,13 +38,13 @@ impl Vault {
     /// same key (which must then be `params.owner`).
     pub async fn deploy(chain: Chain, params: &VaultParams, policy: &Policy) -> Result<Self> {
         let sender = chain.require_signer()?;
-        if !policy.routers.is_empty() || !policy.paths.is_empty() || !policy.feeds.is_empty() {
-            if sender != params.owner {
-                return Err(Error::Invalid(format!(
-                    "the vault's owner {} must sign its configuration, but the key given is {sender}",
-                    params.owner
-                )));
-            }
+        let configures =
+            !policy.routers.is_empty() || !policy.paths.is_empty() || !policy.feeds.is_empty();
+        if configures && sender != params.owner {
+            return Err(Error::Invalid(format!(
+                "the vault's owner {} must sign its configuration, but the key given is {sender}",
+                params.owner
+            )));
         }
         let builder = AgentVault::deploy_builder(
             chain.provider(),
