@@ -330,6 +330,46 @@ async fn agent_buys_through_router02_at_the_oracle_price_and_owner_keeps_control
         .set_path(&[env.usdt, env.wbnb, env.wbtc], true)
         .await
         .expect("a one-hop path is allowed");
+    // A WBNB/WBTC pool at the feeds' cross rate (1M USD a side), then a buy through the hop:
+    // the floor is still the oracle price of the asset bought.
+    let (bnb, btc) = (
+        env.answer(env.bnb_feed).await,
+        env.answer(env.btc_feed).await,
+    );
+    let side = U256::from(10u8).pow(U256::from(6 + 8)); // 1M USD, 8 decimals
+    let wbnb_amt = side * U256::from(10u8).pow(U256::from(18u8)) / bnb.into_raw();
+    let wbtc_amt = side * U256::from(10u8).pow(U256::from(8u8)) / btc.into_raw();
+    let faucet = env.faucet.signer().unwrap();
+    for (t, amt) in [(env.wbnb, wbnb_amt), (env.wbtc, wbtc_amt)] {
+        mint(&env.faucet, t, faucet, amt).await;
+        let tok = TestToken::new(t, env.faucet.provider());
+        env.faucet
+            .send_call("approve", tok.approve(env.router, amt))
+            .await
+            .unwrap();
+    }
+    let deadline = U256::from(env.faucet.clock().await.unwrap() + 600);
+    let r = UniswapV2Router02::new(env.router, env.faucet.provider());
+    env.faucet
+        .send_call(
+            "seed WBNB/WBTC",
+            r.addLiquidity(
+                env.wbnb, env.wbtc, wbnb_amt, wbtc_amt, wbnb_amt, wbtc_amt, faucet, deadline,
+            ),
+        )
+        .await
+        .unwrap();
+    let mut hop = env.order(env.wbtc, usdt(100)).await;
+    hop.path = vec![env.usdt, env.wbnb, env.wbtc];
+    let before = env.balance(env.wbtc, vault).await;
+    let b3 = env.agent.buy(&hop).await.expect("buy through one hop");
+    check_fill(&env, &b3, 8).await;
+    assert_eq!(env.balance(env.wbtc, vault).await, before + b3.received);
+    assert_eq!(
+        env.balance(env.wbnb, vault).await,
+        b2.received,
+        "no WBNB stays behind"
+    );
     reverts(env.owner.set_slippage(5_001).await, "InvalidSlippage");
     reverts(env.owner.set_budget(0, PERIOD).await, "InvalidBudget");
     reverts(
