@@ -766,8 +766,25 @@ pub(crate) enum BenchCmd {
     /// Compute node: submit→running latency over N jobs on a devnet with 1 s blocks, and
     /// matching + settlement bookkeeping throughput (jobs/s, chain batched).
     Compute(BenchComputeArgs),
+    /// Gas of one AgentVault buy against the same swap sent straight to Router02, on a scratch
+    /// devnet.
+    Vault(BenchVaultArgs),
     /// A numeric kernel in the wasm sandbox against the same C built natively (`make jobs`).
     Wasm(BenchWasmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchVaultArgs {
+    /// USDT per swap, in whole units.
+    #[arg(long, default_value = "100")]
+    pub(crate) amount: String,
+    /// The asset bought: WBTC or WBNB.
+    #[arg(long, default_value = "WBTC")]
+    pub(crate) asset: String,
+    /// Swaps per side (the first warms the recipient's balance; the median of the rest is
+    /// reported).
+    #[arg(long, default_value_t = 5)]
+    pub(crate) rounds: u32,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod attest;
 mod bench;
 mod bench_compute;
 mod bench_log;
+mod bench_vault;
 mod chain;
 mod data;
 mod devnet;
@@ -42,6 +43,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agent(cmd) => agent::run(cmd, &settings, cli.json),
         Command::Bench(crate::cli::BenchCmd::Compute(a)) => {
             node::bench(a, &settings, cli.json).await
+        }
+        Command::Bench(crate::cli::BenchCmd::Vault(a)) => {
+            bench_vault::run(a, &settings, cli.json).await
         }
         Command::Bench(cmd) => bench::run(cmd, &settings, cli.json),
         Command::Node(cmd) => node::run(cmd, &settings, cli.json).await,
