@@ -38,7 +38,10 @@ interface IUniswapV2Router02Swap {
 ///         policy. A stolen agent key can at worst buy, within one period's budget, allow-listed
 ///         assets at the oracle price minus the cap, into this vault.
 /// @dev    The stablecoin is valued at one unit of each feed's quote currency (USDT at 1 USD).
-///         Tokens are assumed to move exact amounts (no fee-on-transfer tokens).
+///         Tokens are assumed to move exact amounts (no fee-on-transfer tokens). Periods are fixed
+///         windows: no window ever sees more than one budget, though two buys straddling a
+///         boundary can spend two budgets close together. The feeds are trusted (Chainlink's
+///         on mainnets; on the devnet Chainlink's MockV3Aggregator, whose answer anyone may set).
 contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
