@@ -1,4 +1,5 @@
-// Compiles Cairn's Solidity sources with solc-js (standard JSON, optimizer on) and extracts the
+// Compiles Cairn's Solidity sources with solc-js (standard JSON, optimizer on), compiles a few
+// selected sources straight from npm packages (Chainlink's MockV3Aggregator), and extracts the
 // Uniswap V2 artifacts from their npm packages, writing everything to contracts/out/.
 //
 // Each artifact is `{ "contractName", "abi", "bytecode", "deployedBytecode" }` with 0x-prefixed
@@ -47,11 +48,31 @@ function findImport(path) {
   return { error: `import not found: ${path} (is @openzeppelin/contracts installed? run npm ci)` };
 }
 
+// Contracts compiled from their npm package's own source, never copied into this repository:
+// import path inside node_modules -> subdirectory of contracts/out/. The package versions are
+// pinned by package-lock.json (a new lock file triggers a rebuild in the Makefile).
+const npmSources = {
+  // Chainlink's mock aggregator (AggregatorV3Interface): the devnet's price feeds.
+  '@chainlink/contracts/src/v0.8/shared/mocks/MockV3Aggregator.sol': 'chainlink',
+};
+const npmInputs = {};
+for (const path of Object.keys(npmSources)) {
+  const full = join(root, 'node_modules', path);
+  if (!existsSync(full)) {
+    console.error(`error: ${path} not found in node_modules; run \`npm ci\` in the repository root`);
+    process.exit(1);
+  }
+  npmInputs[path] = { content: readFileSync(full, 'utf8') };
+}
+
 const input = {
   language: 'Solidity',
-  sources: Object.fromEntries(
-    sourceNames.map((n) => [n, { content: readFileSync(join(srcDir, n), 'utf8') }]),
-  ),
+  sources: {
+    ...Object.fromEntries(
+      sourceNames.map((n) => [n, { content: readFileSync(join(srcDir, n), 'utf8') }]),
+    ),
+    ...npmInputs,
+  },
   settings: {
     optimizer: { enabled: true, runs: 200 },
     evmVersion: 'cancun',
@@ -88,6 +109,24 @@ for (const file of sourceNames) {
     });
     count += 1;
   }
+}
+
+for (const [path, sub] of Object.entries(npmSources)) {
+  mkdirSync(join(outDir, sub), { recursive: true });
+  const file = path.split('/').pop();
+  const name = file.replace(/\.sol$/, '');
+  const c = (output.contracts[path] || {})[name];
+  if (!c || !c.evm.bytecode.object) {
+    console.error(`error: solc produced no bytecode for ${name} from ${path}`);
+    process.exit(1);
+  }
+  write(join(outDir, sub, `${name}.json`), {
+    contractName: name,
+    abi: c.abi,
+    bytecode: hex(c.evm.bytecode.object),
+    deployedBytecode: hex(c.evm.deployedBytecode.object),
+  });
+  count += 1;
 }
 
 // Uniswap V2: bytecode straight from the npm packages' build output, never from this repository.

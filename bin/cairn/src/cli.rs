@@ -48,7 +48,8 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// List the log entries whose statements mention a digest.
     Lineage(LineageArgs),
-    /// The risk-aware DCA agent: backtest, sweep and walk forward a plan on real candles.
+    /// The risk-aware DCA agent: backtest, sweep and walk forward a plan on real candles; its
+    /// on-chain vault (`cairn agent vault`).
     #[command(subcommand)]
     Agent(AgentCmd),
     /// Benchmarks (`cairn bench backtest`: bar x configuration steps per second).
@@ -555,6 +556,154 @@ pub(crate) enum AgentCmd {
     /// Replay a plan over historical candles with a DEX cost model; report metrics, JSON and
     /// charts, or sweep a parameter grid (--sweep) or walk it forward (--walk-forward N).
     Backtest(BacktestArgs),
+    /// The AgentVault: the owner's stablecoin, spent by the agent key only within an on-chain
+    /// policy (allow-listed router and paths, budget per period, oracle-bounded slippage).
+    #[command(subcommand)]
+    Vault(VaultCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VaultCmd {
+    /// Deploy a vault owned by --owner-key for the agent key, and allow-list the router, the
+    /// stablecoin → asset paths and their price feeds (on the devnet: Router02, USDT → WBTC and
+    /// USDT → WBNB, the BTC/USD and BNB/USD feeds). On the devnet, missing key files are
+    /// created and funded with gas.
+    Deploy(VaultDeployArgs),
+    /// Move stablecoin from the owner's wallet into the vault (approving exactly that amount).
+    Deposit(VaultAmountArgs),
+    /// Send tokens from the vault to the owner (or --to). Works while paused.
+    Withdraw(VaultWithdrawArgs),
+    /// Stop the agent's buys.
+    Pause(VaultOwnerArgs),
+    /// Let the agent buy again.
+    Unpause(VaultOwnerArgs),
+    /// Replace the agent key (the old one stops working at once).
+    RotateKey(VaultRotateArgs),
+    /// Balances, budget left this period, paused, agent, routers, paths and feeds.
+    Status(VaultTarget),
+}
+
+/// Which vault, on which chain.
+#[derive(Debug, Args)]
+pub(crate) struct VaultTarget {
+    /// The vault. Default: the one `cairn agent vault deploy` recorded for this chain
+    /// (<data-dir>/agent-vault-<chain id>.json).
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) vault: Option<String>,
+    /// JSON-RPC URL of the chain. Default: the running devnet.
+    #[arg(long, env = "CAIRN_RPC_URL")]
+    pub(crate) rpc_url: Option<String>,
+    /// Chain id the RPC must report.
+    #[arg(long, env = "CAIRN_CHAIN_ID")]
+    pub(crate) chain_id: Option<u64>,
+    /// Seconds to wait for each RPC answer.
+    #[arg(long, env = "CAIRN_RPC_TIMEOUT")]
+    pub(crate) timeout: Option<u64>,
+}
+
+/// A vault command the owner signs.
+#[derive(Debug, Args)]
+pub(crate) struct VaultOwnerArgs {
+    #[command(flatten)]
+    pub(crate) target: VaultTarget,
+    /// File holding the owner's hex private key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) owner_key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VaultDeployArgs {
+    #[command(flatten)]
+    pub(crate) target: VaultTarget,
+    /// File holding the owner's hex private key (it pays for the deployment and owns the vault).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) owner_key: PathBuf,
+    /// File holding the agent's hex private key (only its address is used here).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "agent",
+        required_unless_present = "agent"
+    )]
+    pub(crate) agent_key: Option<PathBuf>,
+    /// The agent's address, instead of its key file.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) agent: Option<String>,
+    /// Most stablecoin the agent may spend per period, in whole units (e.g. 1000 or 250.5).
+    #[arg(long, value_name = "AMOUNT")]
+    pub(crate) budget: String,
+    /// Length of a budget period: seconds, or a number with s, m, h, d or w (1d).
+    #[arg(long, default_value = "1d", value_name = "DURATION")]
+    pub(crate) period: String,
+    /// Slippage cap under the oracle price, in basis points (100 = 1%; at most 5000).
+    #[arg(long, default_value_t = 100, value_name = "BPS")]
+    pub(crate) slippage_bps: u16,
+    /// Longest accepted age of a feed's answer: seconds, or a number with s, m, h, d or w.
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub(crate) heartbeat: String,
+    /// The stablecoin: a symbol from the deployment manifest or an address.
+    #[arg(long, default_value = "USDT", value_name = "TOKEN")]
+    pub(crate) stable: String,
+    /// A router to allow (repeatable). Default: the manifest's Uniswap V2 Router02.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) router: Vec<String>,
+    /// An asset to buy with its price feed, ASSET=FEED (symbols or addresses; repeatable).
+    /// Default: every feed in the deployment manifest (WBTC and WBNB on the devnet).
+    #[arg(long, value_name = "ASSET=FEED")]
+    pub(crate) feed: Vec<String>,
+    /// A path to allow, tokens separated by commas: stablecoin,asset or stablecoin,hop,asset
+    /// (repeatable). Default: stablecoin,asset for every feed.
+    #[arg(long, value_name = "TOKENS")]
+    pub(crate) path: Vec<String>,
+    /// --budget is in base units (an integer), not whole tokens.
+    #[arg(long)]
+    pub(crate) base_units: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VaultAmountArgs {
+    /// The amount in whole tokens (e.g. 1000 or 0.5), or base units with --base-units.
+    pub(crate) amount: String,
+    #[command(flatten)]
+    pub(crate) owner: VaultOwnerArgs,
+    /// The amount is in base units (an integer), not whole tokens.
+    #[arg(long)]
+    pub(crate) base_units: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VaultWithdrawArgs {
+    /// The amount in whole tokens, base units with --base-units, or `all`.
+    pub(crate) amount: String,
+    #[command(flatten)]
+    pub(crate) owner: VaultOwnerArgs,
+    /// The token: a symbol from the deployment manifest or an address. Default: the stablecoin.
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) token: Option<String>,
+    /// Who receives it. Default: the owner.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) to: Option<String>,
+    /// The amount is in base units (an integer), not whole tokens.
+    #[arg(long)]
+    pub(crate) base_units: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VaultRotateArgs {
+    #[command(flatten)]
+    pub(crate) owner: VaultOwnerArgs,
+    /// File holding the new agent's hex private key (only its address is used; on the devnet a
+    /// missing file is created).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "agent",
+        required_unless_present = "agent"
+    )]
+    pub(crate) agent_key: Option<PathBuf>,
+    /// The new agent's address, instead of its key file.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) agent: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -617,8 +766,25 @@ pub(crate) enum BenchCmd {
     /// Compute node: submit→running latency over N jobs on a devnet with 1 s blocks, and
     /// matching + settlement bookkeeping throughput (jobs/s, chain batched).
     Compute(BenchComputeArgs),
+    /// Gas of one AgentVault buy against the same swap sent straight to Router02, on a scratch
+    /// devnet.
+    Vault(BenchVaultArgs),
     /// A numeric kernel in the wasm sandbox against the same C built natively (`make jobs`).
     Wasm(BenchWasmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchVaultArgs {
+    /// USDT per swap, in whole units.
+    #[arg(long, default_value = "100")]
+    pub(crate) amount: String,
+    /// The asset bought: WBTC or WBNB.
+    #[arg(long, default_value = "WBTC")]
+    pub(crate) asset: String,
+    /// Swaps per side (the first warms the recipient's balance; the median of the rest is
+    /// reported).
+    #[arg(long, default_value_t = 5)]
+    pub(crate) rounds: u32,
 }
 
 #[derive(Debug, Args)]

@@ -230,3 +230,92 @@ fn wrong_chain_id_unfunded_account_and_bad_key_are_refused() {
         .args(["chain", "deploy", "--rpc-url", &net.rpc_url]));
     assert_clear_error(&out, &["needs a key", "--key-file"]);
 }
+
+#[test]
+fn vault_commands_refuse_bad_input_naming_what_to_fix() {
+    let net = Devnet::up();
+    let keys = tempfile::tempdir().unwrap();
+    let (owner, agent) = (keys.path().join("owner.key"), keys.path().join("agent.key"));
+    let vault = |args: &[&str]| {
+        let mut c = net.cmd();
+        c.args(["agent", "vault"]).args(args);
+        c
+    };
+    // Bad flags fail before any key file is created.
+    let out = run(vault(&["deploy", "--budget", "10", "--period", "1y"])
+        .arg("--owner-key")
+        .arg(&owner)
+        .arg("--agent-key")
+        .arg(&agent));
+    assert_clear_error(&out, &["--period", "1y", "s, m, h, d or w"]);
+    assert!(!owner.exists() && !agent.exists());
+    let out = run(vault(&["deploy", "--budget", "1.0000001"])
+        .arg("--owner-key")
+        .arg(&owner)
+        .arg("--agent-key")
+        .arg(&agent));
+    assert_clear_error(&out, &["--budget", "6 decimal", "--base-units"]);
+
+    let deployed = json(&run(vault(&["deploy", "--budget", "1000"])
+        .arg("--owner-key")
+        .arg(&owner)
+        .arg("--agent-key")
+        .arg(&agent)
+        .arg("--json")));
+    assert_eq!(deployed["budget_per_period"], "1000000000");
+    for (args, needles) in [
+        (
+            vec!["deposit", "abc"],
+            vec!["\"abc\"", "not a decimal amount"],
+        ),
+        (
+            vec!["deposit", "1.5", "--base-units"],
+            vec!["--base-units", "integer"],
+        ),
+        (vec!["deposit", "0"], vec!["more than zero"]),
+        (vec!["withdraw", "5"], vec!["holds 0 USDT"]),
+        (
+            vec!["withdraw", "all", "--token", "DAI"],
+            vec!["--token", "DAI", "USDT, WBNB, WBTC"],
+        ),
+        (vec!["unpause"], vec!["ExpectedPause", "not paused"]),
+    ] {
+        let out = run(vault(&args).arg("--owner-key").arg(&owner));
+        assert_clear_error(&out, &needles);
+    }
+    // The agent's key is not the owner's.
+    let out = run(vault(&["pause"]).arg("--owner-key").arg(&agent));
+    assert_clear_error(&out, &["is not the owner", "--owner-key"]);
+    // Away from the devnet, a missing key file is an error, not a new key.
+    let out = run(&mut vault(&[
+        "status",
+        "--rpc-url",
+        &net.rpc_url,
+        "--vault",
+        "0x0000000000000000000000000000000000000001",
+    ]));
+    assert_clear_error(&out, &["no contract at", "--vault"]);
+    let out = run(vault(&["pause", "--rpc-url", &net.rpc_url])
+        .arg("--owner-key")
+        .arg(keys.path().join("missing.key")));
+    assert_clear_error(&out, &["missing.key", "does not exist", "--owner-key"]);
+    // Status reads without a key; keys never reach the output.
+    let st = json(&run(&mut vault(&["status", "--json"])));
+    assert_eq!(st["agent"], deployed["agent"]);
+    assert_eq!(st["paused"], false);
+    let hex = std::fs::read_to_string(&agent).unwrap();
+    let hex = hex.trim().trim_start_matches("0x");
+    assert!(!st.to_string().contains(hex));
+}
+
+#[test]
+fn bench_vault_reports_the_direct_and_the_vault_gas() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = json(&run(
+        cairn(dir.path()).args(["--json", "bench", "vault", "--rounds", "2"])
+    ));
+    let s = &out["steady_state"];
+    let (d, v) = (s["direct"].as_u64().unwrap(), s["vault"].as_u64().unwrap());
+    assert!(d > 50_000 && v > d, "{out}");
+    assert_eq!(out["vault_buy_gas"].as_array().unwrap().len(), 2);
+}

@@ -14,10 +14,12 @@ mod error;
 mod keys;
 mod manifest;
 pub mod send;
+pub mod units;
 
 pub use config::{ChainConfig, DEFAULT_RPC_TIMEOUT, DEFAULT_RPC_URL};
 pub use connect::{CONFIRM_TIMEOUT, Chain, ChainInfo, ensure_success, with_margin};
 pub use error::{Error, Result};
 pub use keys::{KeySource, PRIVATE_KEY_ENV};
-pub use manifest::{Deployment, PoolInfo, TokenInfo};
+pub use manifest::{Deployment, FeedInfo, PoolInfo, TokenInfo};
 pub use send::SendFailure;
+pub use units::{UnitsError, format_units, parse_units};

@@ -30,6 +30,20 @@ pub struct PoolInfo {
     pub price_source: String,
 }
 
+/// A price feed with Chainlink's `AggregatorV3Interface` (on the devnet Chainlink's own
+/// `MockV3Aggregator`, answering the seed price).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedInfo {
+    /// The aggregator contract.
+    pub address: Address,
+    /// What it prices, e.g. `BTC/USD`.
+    pub description: String,
+    /// Decimals of its answer.
+    pub decimals: u8,
+    /// The answer it was deployed with (`decimals` places), as a decimal integer string.
+    pub seed_answer: String,
+}
+
 /// Everything a client needs to find Cairn's contracts on a chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deployment {
@@ -55,6 +69,10 @@ pub struct Deployment {
     /// manifests written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contracts_version: Option<B256>,
+    /// Price feeds by the symbol of the token they price (`WBTC` → BTC/USD); empty in manifests
+    /// written before feeds were deployed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub feeds: BTreeMap<String, FeedInfo>,
 }
 
 impl Deployment {
@@ -121,6 +139,16 @@ mod tests {
             pools: BTreeMap::new(),
             pair_init_code_hash: B256::ZERO,
             contracts_version: Some(B256::repeat_byte(4)),
+            feeds: [(
+                "WBTC".to_owned(),
+                FeedInfo {
+                    address: Address::repeat_byte(5),
+                    description: "BTC/USD".into(),
+                    decimals: 8,
+                    seed_answer: "9000000000000".into(),
+                },
+            )]
+            .into(),
         };
         d.write(&path).unwrap();
         assert_eq!(Deployment::read(&path).unwrap(), Some(d));

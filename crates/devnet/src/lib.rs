@@ -6,6 +6,7 @@
 //!                        ▼                 │
 //!                 stack::ensure ──▶ WETH9, UniswapV2Factory, Router02, USDT/WBTC/WBNB,
 //!                        │           pools seeded at the last daily close,
+//!                        │           Chainlink MockV3Aggregator feeds (BTC/USD, BNB/USD),
 //!                        │           ProvenanceAnchor, ComputeMarket (USDT escrow)
 //!                        ▼
 //!                 deployment.json (chain id, RPC URL, addresses, block number)
@@ -32,8 +33,8 @@ pub use error::{Error, Result};
 pub use prices::{SeedPrice, last_close};
 pub use stack::{
     COMPUTE_CHALLENGE_WINDOW_SECS, COMPUTE_FEE_BPS, COMPUTE_MIN_STAKE_USDT,
-    COMPUTE_OPERATOR_ACCOUNT, COMPUTE_UNBONDING_DELAY_SECS, PAIRS, TOKENS, deploy_stack,
-    ensure_stack, pair_address,
+    COMPUTE_OPERATOR_ACCOUNT, COMPUTE_UNBONDING_DELAY_SECS, FEED_DECIMALS, PAIRS, TOKENS,
+    deploy_stack, ensure_stack, pair_address,
 };
 
 use cairn_chain::{Chain, ChainConfig, Deployment, KeySource};

@@ -7,10 +7,10 @@ use alloy::{
     primitives::{Address, U256, keccak256},
     providers::{DynProvider, Provider},
 };
-use cairn_chain::{Chain, Deployment, PoolInfo, TokenInfo};
+use cairn_chain::{Chain, Deployment, FeedInfo, PoolInfo, TokenInfo};
 use cairn_contracts::{
-    ComputeMarket, PAIR_INIT_CODE_HASH, ProvenanceAnchor, TestToken, UniswapV2Factory,
-    UniswapV2Router02, WETH9, pair_init_code_hash, router_expects_init_code_hash,
+    ComputeMarket, MockV3Aggregator, PAIR_INIT_CODE_HASH, ProvenanceAnchor, TestToken,
+    UniswapV2Factory, UniswapV2Router02, WETH9, pair_init_code_hash, router_expects_init_code_hash,
 };
 use std::{collections::BTreeMap, path::Path};
 
@@ -26,6 +26,9 @@ pub const PAIRS: [(&str, &str, &str); 2] = [
     ("WBTC", "USDT", "BTCUSDT_1d.csv"),
     ("WBNB", "USDT", "BNBUSDT_1d.csv"),
 ];
+
+/// Decimals of the devnet's price feeds (Chainlink's USD feeds have 8).
+pub const FEED_DECIMALS: u8 = 8;
 
 /// USDT minted to the deployer beyond the pool seeds, for swaps and demos.
 const WORKING_USDT: u64 = 1_000_000;
@@ -100,7 +103,8 @@ async fn is_live(chain: &Chain, d: &Deployment) -> Result<bool> {
         .contracts
         .values()
         .chain(d.tokens.values().map(|t| &t.address))
-        .chain(d.pools.values().map(|p| &p.pair));
+        .chain(d.pools.values().map(|p| &p.pair))
+        .chain(d.feeds.values().map(|f| &f.address));
     for &a in addresses {
         if !chain.has_code(a).await? {
             return Ok(false);
@@ -222,6 +226,37 @@ pub async fn deploy_stack(
             },
         );
     }
+    // One Chainlink MockV3Aggregator per pool's base asset, answering the same seed price in
+    // USD with 8 decimals (the stablecoin counts as one dollar).
+    let mut feeds = BTreeMap::new();
+    for (base_sym, _, _) in PAIRS {
+        let pool = &pools[&format!("{base_sym}/USDT")];
+        let answer = feed_answer(pool.seed_price).ok_or_else(|| {
+            Error::contract(
+                "seed price feed",
+                format!(
+                    "seed price {} ({}) does not fit {FEED_DECIMALS} decimals",
+                    pool.seed_price, pool.price_source
+                ),
+            )
+        })?;
+        let description = format!("{}/USD", base_sym.trim_start_matches('W'));
+        let address = deploy(
+            chain,
+            &format!("deploy {description} feed"),
+            MockV3Aggregator::deploy_builder(p, FEED_DECIMALS, answer),
+        )
+        .await?;
+        feeds.insert(
+            base_sym.to_owned(),
+            FeedInfo {
+                address,
+                description,
+                decimals: FEED_DECIMALS,
+                seed_answer: answer.to_string(),
+            },
+        );
+    }
     let anchor = deploy(
         chain,
         "deploy ProvenanceAnchor",
@@ -270,6 +305,7 @@ pub async fn deploy_stack(
         pools,
         pair_init_code_hash: hash,
         contracts_version: Some(cairn_contracts::cairn_contracts_version()),
+        feeds,
     })
 }
 
@@ -280,6 +316,15 @@ pub fn pair_address(factory: Address, a: Address, b: Address) -> Address {
     packed[..20].copy_from_slice(t0.as_slice());
     packed[20..].copy_from_slice(t1.as_slice());
     factory.create2(keccak256(packed), PAIR_INIT_CODE_HASH)
+}
+
+/// A seed price as an 8-decimal feed answer, exactly from its shortest decimal form (a close of
+/// `91234.56` answers `9123456000000`); `None` when it has more places than the feed.
+fn feed_answer(price: f64) -> Option<alloy::primitives::I256> {
+    let units = cairn_chain::parse_units(&format!("{price}"), FEED_DECIMALS).ok()?;
+    alloy::primitives::I256::try_from(units)
+        .ok()
+        .filter(|a| a.is_positive())
 }
 
 /// `amount` whole tokens in base units of a token with `decimals` places.
@@ -323,6 +368,14 @@ mod tests {
         let want = address!("B4e16d0168e52d35CaCD2c6185b44281Ec28C9Dc");
         assert_eq!(pair_address(factory, usdc, weth), want);
         assert_eq!(pair_address(factory, weth, usdc), want);
+    }
+
+    #[test]
+    fn feed_answers_are_exact_eight_decimal_integers() {
+        assert_eq!(feed_answer(91234.56).unwrap().to_string(), "9123456000000");
+        assert_eq!(feed_answer(612.3).unwrap().to_string(), "61230000000");
+        assert!(feed_answer(0.000000001).is_none());
+        assert!(feed_answer(0.0).is_none());
     }
 
     #[test]

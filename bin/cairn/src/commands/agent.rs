@@ -19,6 +19,7 @@ use std::{
 pub(super) fn run(cmd: &AgentCmd, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
         AgentCmd::Backtest(args) => backtest_cmd(args, settings, json),
+        AgentCmd::Vault(_) => unreachable!("`agent vault` runs in commands::vault"),
     }
 }
 

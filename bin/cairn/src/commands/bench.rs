@@ -24,6 +24,7 @@ pub(super) fn run(
         BenchCmd::Wasm(args) => super::bench_log::wasm(args, json),
         // Async: dispatched by `commands::run` before reaching here.
         BenchCmd::Compute(_) => anyhow::bail!("`bench compute` runs on the async path"),
+        BenchCmd::Vault(_) => anyhow::bail!("`bench vault` runs on the async path"),
     }
 }
 

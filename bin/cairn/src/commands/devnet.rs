@@ -130,6 +130,19 @@ fn deployment_text(d: &Deployment) -> String {
             p.pair, p.seed_price, p.quote, p.price_source
         );
     }
+    if !d.feeds.is_empty() {
+        let _ = writeln!(s, "feeds (Chainlink MockV3Aggregator)");
+        for (asset, f) in &d.feeds {
+            let answer = cairn_chain::parse_units(&f.seed_answer, 0)
+                .map(|a| cairn_chain::format_units(a, f.decimals))
+                .unwrap_or_else(|_| f.seed_answer.clone());
+            let _ = writeln!(
+                s,
+                "  {:<10} {}  for {asset}, answers {answer} (seed)",
+                f.description, f.address
+            );
+        }
+    }
     s
 }
 

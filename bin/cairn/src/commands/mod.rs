@@ -5,6 +5,7 @@ mod attest;
 mod bench;
 mod bench_compute;
 mod bench_log;
+mod bench_vault;
 mod chain;
 mod data;
 mod devnet;
@@ -13,6 +14,7 @@ mod keys;
 mod log;
 mod node;
 mod trust;
+mod vault;
 mod verify;
 mod worker;
 
@@ -35,9 +37,15 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Data(cmd) => data::run(cmd, &settings, cli.json),
         Command::Verify(args) => verify::run(args, &settings, cli.json).await,
         Command::Lineage(args) => verify::lineage(args, cli.json).await,
+        Command::Agent(crate::cli::AgentCmd::Vault(cmd)) => {
+            vault::run(cmd, &settings, cli.json).await
+        }
         Command::Agent(cmd) => agent::run(cmd, &settings, cli.json),
         Command::Bench(crate::cli::BenchCmd::Compute(a)) => {
             node::bench(a, &settings, cli.json).await
+        }
+        Command::Bench(crate::cli::BenchCmd::Vault(a)) => {
+            bench_vault::run(a, &settings, cli.json).await
         }
         Command::Bench(cmd) => bench::run(cmd, &settings, cli.json),
         Command::Node(cmd) => node::run(cmd, &settings, cli.json).await,
