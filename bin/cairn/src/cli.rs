@@ -915,6 +915,10 @@ pub(crate) struct NodeServeArgs {
     /// is taken from its provider (which loses reputation) and given to another.
     #[arg(long, default_value_t = 60_000)]
     pub(crate) overrun_grace_ms: u64,
+    /// Take providers' claimed cores and GPUs as they are, without calibration (a closed pool
+    /// of machines the operator runs; an open market must not).
+    #[arg(long)]
+    pub(crate) trust_claims: bool,
     #[command(flatten)]
     pub(crate) market: MarketArgs,
 }

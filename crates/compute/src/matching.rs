@@ -133,7 +133,9 @@ impl fmt::Display for NoMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoProviderOnline => f.write_str("no provider online"),
-            Self::NoGpuProvider => f.write_str("no GPU provider online"),
+            Self::NoGpuProvider => f.write_str(
+                "no GPU provider online (claimed GPUs count once a device check proves them)",
+            ),
             Self::Gpus { need, largest } => {
                 write!(f, "no provider with ≥ {need} GPUs (largest: {largest})")
             }
@@ -346,7 +348,7 @@ mod tests {
         assert_eq!(why(&demand(1, 1, 0, 100), &offline), "no provider online");
         assert_eq!(
             why(&demand(1, 1, 1, 100), &offers),
-            "no GPU provider online"
+            "no GPU provider online (claimed GPUs count once a device check proves them)"
         );
         assert_eq!(
             why(&demand(1, 8, 0, 100), &offers),

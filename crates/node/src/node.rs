@@ -1012,7 +1012,7 @@ impl Node {
         ProviderView {
             address: p.address.clone(),
             capacity: p.capacity,
-            free: matched_capacity(p).saturating_sub(&used),
+            free: matched_capacity(p, !self.shared.config.calibrate).saturating_sub(&used),
             verified_cores: p.verified_cores,
             calibration: None,
             ask: p.ask,
@@ -1140,7 +1140,7 @@ impl Node {
                 t.put_job(&j)?;
                 refunds = true;
             }
-            let mut offers = offers(t, &online)?;
+            let mut offers = offers(t, &online, !self.shared.config.calibrate)?;
             let queued = match only {
                 Some(id) => t.job(id)?.into_iter().filter(|j| j.state == JobState::Queued).collect(),
                 None => t.jobs_in(&[JobState::Queued])?,
@@ -1193,25 +1193,32 @@ impl Node {
 }
 
 /// What a provider is matched with: its claim, with cores capped at what calibration showed
-/// (none before it answered).
-fn matched_capacity(p: &ProviderRow) -> Resources {
+/// (none before it answered). Claimed GPUs count only in a trusted pool (calibration off):
+/// a GPU claim is proven only by a device probe that a real GPU answers in time, which needs
+/// the worker's CUDA path; until a provider passes one, its GPUs are not sold.
+fn matched_capacity(p: &ProviderRow, trusted: bool) -> Resources {
     Resources {
         cpu_cores: p.capacity.cpu_cores.min(p.verified_cores.unwrap_or(0)),
+        gpus: if trusted { p.capacity.gpus } else { 0 },
         ..p.capacity
     }
 }
 
 /// Offers: every provider, online or not, with what its leases leave free.
-fn offers(t: &crate::store::Tx<'_>, online: &HashMap<String, ()>) -> Result<Vec<Offer>> {
+fn offers(
+    t: &crate::store::Tx<'_>,
+    online: &HashMap<String, ()>,
+    trusted: bool,
+) -> Result<Vec<Offer>> {
     let used = t.leased_resources()?;
     Ok(t.providers()?
         .into_iter()
         .map(|p| Offer {
-            free: matched_capacity(&p)
+            free: matched_capacity(&p, trusted)
                 .saturating_sub(used.get(&p.address).unwrap_or(&Resources::default())),
             online: online.contains_key(&p.address),
             reputation: reputation(p.completed, p.lost),
-            capacity: matched_capacity(&p),
+            capacity: matched_capacity(&p, trusted),
             provider: p.address,
             ask: p.ask,
         })

@@ -176,6 +176,9 @@ pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> R
         config = config.with_log(log.clone());
     }
     config = config.with_overrun_grace(Duration::from_millis(a.overrun_grace_ms));
+    if a.trust_claims {
+        config = config.without_calibration();
+    }
     let node = Node::open(config, Arc::new(escrow)).await?;
     node.spawn_loops();
     let listener = tokio::net::TcpListener::bind(&a.listen)

@@ -738,7 +738,8 @@ async fn claimed_cores_are_matched_only_as_far_as_calibration_shows() {
         capacity: Resources {
             cpu_cores: cores,
             memory_bytes: GIB,
-            gpus: 0,
+            // 16 H100s on a machine without a GPU.
+            gpus: 16,
         },
         ask: Price::default(),
         gpu_names: vec![],
@@ -770,6 +771,11 @@ async fn claimed_cores_are_matched_only_as_far_as_calibration_shows() {
         "{claim} claimed, {credited} credited on {cores} cores"
     );
     assert_eq!(v.free.cpu_cores, credited);
+    assert_eq!(
+        (v.capacity.gpus, v.free.gpus),
+        (16, 0),
+        "claimed GPUs are shown but not sold until a device check proves them"
+    );
 
     // A provider that skips the work fails, is not matched, and loses reputation.
     let lazy = PrivateKeySigner::random();
@@ -802,6 +808,20 @@ async fn claimed_cores_are_matched_only_as_far_as_calibration_shows() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no calibration pending"), "{e}");
+
+    // A trusted pool (no calibration) takes claims as they are, GPUs included.
+    let dir = tempfile::tempdir().unwrap();
+    let trusted = Node::open(
+        NodeConfig::new(dir.path(), "http://127.0.0.1:8545").without_calibration(),
+        Arc::new(ledger.clone()),
+    )
+    .await
+    .unwrap();
+    let v = trusted
+        .advertise(lazy.address(), advert(&lazy, 4))
+        .await
+        .unwrap();
+    assert_eq!((v.free.cpu_cores, v.free.gpus), (4, 16));
 }
 
 #[tokio::test]
