@@ -6,10 +6,14 @@ CAIRN   := target/debug/cairn
 NPM_STAMP := node_modules/.package-lock.json
 CONTRACT_SOURCES := $(wildcard contracts/src/*.sol) contracts/build.mjs
 
-.PHONY: up down status test lint fmt build contracts deps clean check-tools jobs wasi-toolchain fuzz-smoke
+.PHONY: up devnet down status test lint fmt build contracts deps clean check-tools jobs wasi-toolchain fuzz-smoke
 
-## up: install, build, start the devnet with Uniswap V2 and seeded pools, print a summary
-up: build
+## up: install, build, start the whole local network in the foreground (`cairn up`); Ctrl-C stops it
+up: build jobs
+	$(CAIRN) up
+
+## devnet: install, build, start only the devnet with Uniswap V2 and seeded pools, print a summary
+devnet: build
 	$(CAIRN) devnet up
 
 ## down: stop the devnet (state is kept in .cairn/devnet/state.json)

@@ -21,6 +21,9 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Start the whole local network: devnet, witnessed and anchored log, compute node,
+    /// workers, a sample dataset and job; Ctrl-C stops it.
+    Up(UpArgs),
     /// Run the local Ethereum devnet (anvil + Uniswap V2 + test tokens).
     #[command(subcommand)]
     Devnet(DevnetCmd),
@@ -275,6 +278,37 @@ pub(crate) struct WitnessKeyArgs {
     /// The witness's name.
     #[arg(long, default_value = "cairn.local/witness")]
     pub(crate) name: String,
+}
+
+/// `cairn up`: the whole local network.
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// Compute workers to start on this machine (one core each).
+    #[arg(long, default_value_t = 2)]
+    pub(crate) workers: u32,
+    /// Memory each worker offers.
+    #[arg(long, default_value = "1 GiB")]
+    pub(crate) worker_memory: String,
+    /// Where the log listens.
+    #[arg(long, env = "CAIRN_LOG_LISTEN", default_value = "127.0.0.1:7300")]
+    pub(crate) log_listen: String,
+    /// Where the witness listens.
+    #[arg(long, env = "CAIRN_WITNESS_LISTEN", default_value = "127.0.0.1:7301")]
+    pub(crate) witness_listen: String,
+    /// Where the compute node listens.
+    #[arg(long, env = "CAIRN_NODE_LISTEN", default_value = "127.0.0.1:7400")]
+    pub(crate) node_listen: String,
+    /// Anchor the log's checkpoint on chain every this many seconds (0: never).
+    #[arg(long, default_value_t = 60)]
+    pub(crate) anchor_interval: u64,
+    /// Start the network without registering the sample dataset and running the sample job.
+    #[arg(long)]
+    pub(crate) no_sample: bool,
+    /// Leave the devnet running when the network stops.
+    #[arg(long)]
+    pub(crate) keep_devnet: bool,
+    #[command(flatten)]
+    pub(crate) devnet: DevnetArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -25,6 +25,9 @@ pub const CALIBRATION_ITERS: u64 = 300_000;
 /// providers verify all their cores even on a busy machine, and a liar can overstate its cores
 /// by a few times at most (then its jobs run late and cost it reputation).
 pub const FLOOR_RATE: u64 = 3_000_000;
+/// How often a provider credited with fewer cores than it claims may be calibrated again (it
+/// re-advertises; the node hands out a new challenge at most this often).
+pub const RECALIBRATE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// Lanes the node recomputes to check an answer.
 pub const CHECKED_LANES: usize = 2;
 

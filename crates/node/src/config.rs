@@ -43,6 +43,8 @@ pub struct NodeConfig {
     /// Check each provider's claimed cores with a timed calibration before matching it (on by
     /// default). Off only for a closed pool of trusted machines, or simulated providers.
     pub calibrate: bool,
+    /// How often a provider credited with fewer cores than it claims may be calibrated again.
+    pub recalibrate_every: Duration,
     /// URL of the transparency log receipts are appended to (`None`: no receipts).
     pub log: Option<String>,
     /// RPC URL told to workers in `/info` (they may use their own).
@@ -62,6 +64,7 @@ impl NodeConfig {
             overrun_grace: DEFAULT_OVERRUN_GRACE,
             blob_grace: DEFAULT_BLOB_GRACE,
             calibrate: true,
+            recalibrate_every: cairn_compute::calibration::RECALIBRATE_EVERY,
             log: None,
             public_rpc_url: public_rpc_url.into(),
         }
@@ -83,6 +86,13 @@ impl NodeConfig {
     /// Trusts providers' claimed cores without calibration (a closed pool).
     pub fn without_calibration(mut self) -> Self {
         self.calibrate = false;
+        self
+    }
+
+    /// Sets how often a provider credited with fewer cores than it claims may be calibrated
+    /// again.
+    pub fn with_recalibration(mut self, every: Duration) -> Self {
+        self.recalibrate_every = every;
         self
     }
 

@@ -91,6 +91,9 @@ pub(crate) struct Shared {
     pub(crate) log: Option<cairn_log_server::LogClient>,
     /// Calibrations handed out and not answered yet, by provider.
     calibrations: Mutex<HashMap<String, (Challenge, Instant)>>,
+    /// When each provider was last handed a calibration (a provider credited with fewer cores
+    /// than it claims may ask again, at most every `recalibrate_every`).
+    calibrated_at: Mutex<HashMap<String, Instant>>,
     /// Signed requests already seen (replay protection).
     pub(crate) replays: crate::auth::Replays,
     /// Held for the node's life: one node per data directory.
@@ -153,6 +156,7 @@ impl Node {
                 log,
                 replays: crate::auth::Replays::default(),
                 calibrations: Mutex::new(HashMap::new()),
+                calibrated_at: Mutex::new(HashMap::new()),
                 _dir_lock: dir_lock,
                 stop: tokio::sync::watch::channel(false).0,
                 loops: Mutex::new(Vec::new()),
@@ -588,7 +592,26 @@ impl Node {
         self.live().insert(key.clone(), Instant::now());
         self.schedule()?;
         let mut view = self.provider(&key)?;
-        if view.verified_cores.is_none() {
+        // A provider credited with fewer cores than it claims (it was busy when it answered, or
+        // it overstates) may be checked again when it advertises, at most every
+        // `recalibrate_every`; what it was credited with stands until it answers.
+        let short = self.shared.config.calibrate
+            && view
+                .verified_cores
+                .is_some_and(|v| v < ad.capacity.cpu_cores);
+        let due = self
+            .shared
+            .calibrated_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .is_none_or(|t| t.elapsed() >= self.shared.config.recalibrate_every);
+        if view.verified_cores.is_none() || (short && due) {
+            self.shared
+                .calibrated_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key.clone(), Instant::now());
             // Until it answers, the provider is matched to nothing.
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed)

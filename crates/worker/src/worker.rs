@@ -334,7 +334,26 @@ impl Worker {
 
     async fn heartbeat_loop(&self) {
         let every = Duration::from_millis(self.inner.info.heartbeat_ms.max(50));
+        let mut checked = std::time::Instant::now();
         loop {
+            // Credited with fewer cores than offered (the machine was busy when the node timed
+            // it)? Ask to be checked again now and then.
+            if checked.elapsed() >= cairn_compute::calibration::RECALIBRATE_EVERY {
+                checked = std::time::Instant::now();
+                let claimed = self.inner.config.capacity.cpu_cores;
+                if let Ok(view) = self.inner.node.provider(&self.inner.address).await
+                    && view.verified_cores.is_some_and(|v| v < claimed)
+                {
+                    match self.advertise().await {
+                        Ok(v) => tracing::info!(
+                            claimed,
+                            verified = ?v.verified_cores,
+                            "calibrated again"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "recalibration failed"),
+                    }
+                }
+            }
             let running: Vec<u64> = self
                 .inner
                 .running

@@ -14,6 +14,7 @@ mod keys;
 mod log;
 mod node;
 mod trust;
+mod up;
 mod vault;
 mod verify;
 mod worker;
@@ -28,6 +29,7 @@ use std::process::ExitCode;
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(&cli)?;
     match &cli.command {
+        Command::Up(args) => up::run(args, &settings, cli.json).await,
         Command::Devnet(cmd) => devnet::run(cmd, &settings, cli.json).await,
         Command::Chain(cmd) => chain::run(cmd, &settings, cli.json).await,
         Command::Log(cmd) => log::run(cmd, &settings, cli.json).await,

@@ -825,6 +825,62 @@ async fn claimed_cores_are_matched_only_as_far_as_calibration_shows() {
 }
 
 #[tokio::test]
+async fn a_provider_timed_while_busy_is_calibrated_again_when_it_advertises() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = MemoryLedger::new(1_000_000, 60, 100);
+    let node = Node::open(
+        NodeConfig::new(dir.path(), "http://127.0.0.1:8545")
+            .with_recalibration(Duration::from_secs(1)),
+        Arc::new(ledger.clone()),
+    )
+    .await
+    .unwrap();
+    let key = PrivateKeySigner::random();
+    ledger.register(key.address());
+    let advert = ProviderAdvert {
+        address: key.address().to_string(),
+        capacity: Resources {
+            cpu_cores: 1,
+            memory_bytes: GIB,
+            gpus: 0,
+        },
+        ask: Price::default(),
+        gpu_names: vec![],
+        version: "t".into(),
+    };
+    // Busy: the answer comes late, so no core is credited.
+    let c = node
+        .advertise(key.address(), advert.clone())
+        .await
+        .unwrap()
+        .calibration
+        .unwrap();
+    let answer = cairn_compute::calibration::answer(&c).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let v = node.calibrate(key.address(), answer).await.unwrap();
+    assert_eq!((v.verified_cores, v.free.cpu_cores), (Some(0), 0));
+    // Advertising again (the interval since the last challenge has passed) times it again;
+    // advertising once more at once does not (at most one calibration per interval).
+    let v = node.advertise(key.address(), advert.clone()).await.unwrap();
+    let c = v.calibration.expect("a new calibration");
+    assert_eq!(
+        v.verified_cores,
+        Some(0),
+        "the old credit stands until it answers"
+    );
+    let again = node.advertise(key.address(), advert).await.unwrap();
+    assert!(again.calibration.is_none(), "{again:?}");
+    // A prompt answer is credited.
+    let answer =
+        tokio::task::spawn_blocking(move || cairn_compute::calibration::answer(&c).unwrap())
+            .await
+            .unwrap();
+    let v = node.calibrate(key.address(), answer).await.unwrap();
+    assert_eq!(v.verified_cores, Some(1));
+    assert_eq!(v.free.cpu_cores, 1);
+}
+
+#[tokio::test]
 async fn a_chain_reset_with_the_same_genesis_is_still_refused() {
     let f = fixture(Duration::from_secs(30)).await;
     let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
