@@ -264,7 +264,14 @@ fn inconsistent_rows_are_flagged_and_strict_names_file_line_and_values() {
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     let cells: Vec<&str> = lines[49].split(',').collect();
     let high: f64 = cells[2].parse().unwrap();
-    lines[49] = format!("{},{},{},{},{},1", cells[0], cells[1], high, cells[3], high * 1000.0);
+    lines[49] = format!(
+        "{},{},{},{},{},1",
+        cells[0],
+        cells[1],
+        high,
+        cells[3],
+        high * 1000.0
+    );
     std::fs::write(&btc, lines.join("\r\n") + "\r\n").unwrap();
     let run = |strict: bool| {
         let mut c = cairn(dir.path());
@@ -290,7 +297,10 @@ fn inconsistent_rows_are_flagged_and_strict_names_file_line_and_values() {
             && err.contains("close is above high"),
         "{err}"
     );
-    assert!(err.contains("line 50: close") && err.contains("jumps back"), "{err}");
+    assert!(
+        err.contains("line 50: close") && err.contains("jumps back"),
+        "{err}"
+    );
     assert_clear_error(
         &run(true),
         &[
@@ -390,6 +400,9 @@ fn to_date_on_hourly_data_includes_the_whole_day_and_walk_forward_columns_stay_a
     // Every timestamp is followed by whitespace: no column runs into the next.
     assert!(!row.contains("00:002024") && !row.contains(":00-"), "{row}");
     let cols: Vec<&str> = row.split("  ").filter(|c| !c.trim().is_empty()).collect();
-    assert!(cols[0].trim().starts_with("2024-01-01") && cols[0].contains(" .. "), "{row}");
+    assert!(
+        cols[0].trim().starts_with("2024-01-01") && cols[0].contains(" .. "),
+        "{row}"
+    );
     assert!(cols[1].trim().starts_with("2024-01-"), "{row}");
 }

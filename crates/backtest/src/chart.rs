@@ -763,15 +763,23 @@ mod tests {
         // A line along the top-left corner, where the legend used to sit.
         let mut c = chart();
         c.lines[0].points = (0..800)
-            .map(|i| (days_from_civil(2020, 1, 1) * DAY_MS + i * DAY_MS, 1000.0 - i as f64))
+            .map(|i| {
+                (
+                    days_from_civil(2020, 1, 1) * DAY_MS + i * DAY_MS,
+                    1000.0 - i as f64,
+                )
+            })
             .collect();
         let fr = frame(&c);
+        const { assert!(LEGEND_Y < TOP - 6.0) };
         for (x, name, _) in c.legend_layout() {
-            assert!(LEGEND_Y < TOP - 6.0, "{name} at y {LEGEND_Y}");
             assert!(x + 24.0 + name.len() as f64 * LEGEND_CHAR < WIDTH as f64);
         }
         let canvas = c.to_canvas();
-        let (x, y) = (fr.px(c.lines[0].points[10].0), fr.py(c.lines[0].points[10].1));
+        let (x, y) = (
+            fr.px(c.lines[0].points[10].0),
+            fr.py(c.lines[0].points[10].1),
+        );
         assert_eq!(canvas.get(x as usize, y as usize), colors::BLUE);
         // Nothing but the frame, grid and data inside the plot: no legend text pixels (black)
         // away from the frame's edges.
@@ -790,7 +798,11 @@ mod tests {
         c.markers.clear();
         let fr = frame(&c);
         assert!(fr.y_ticks.len() >= 4, "{:?}", fr.y_ticks);
-        assert!(fr.y_ticks.iter().all(|&v| (31_000.0..=69_000.0).contains(&v)));
+        assert!(
+            fr.y_ticks
+                .iter()
+                .all(|&v| (31_000.0..=69_000.0).contains(&v))
+        );
         let mut c = chart();
         c.log_y = true;
         c.lines[0].points = vec![(0, 0.0123), (DAY_MS * 400, 0.0151)];

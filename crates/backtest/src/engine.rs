@@ -22,8 +22,8 @@ use crate::{
     metrics::{Stats, Totals},
 };
 use cairn_strategy::{
-    Action, AssetMarket, Clip, Decision, MAX_ASSETS, MarketSnapshot, Plan, PortfolioState, RiskMeasure,
-    SkipReason, decide,
+    Action, AssetMarket, Clip, Decision, MAX_ASSETS, MarketSnapshot, Plan, PortfolioState,
+    RiskMeasure, SkipReason, decide,
 };
 
 /// Skip-reason labels in the order of [`RunOutput::skips`].

@@ -229,7 +229,11 @@ fn asset_decision(
         Action::Buy(o) => {
             if o.vol_scale != 1.0 {
                 rules.push("vol_target");
-                words.push(format!("vol target x{:.2} (vol {})", o.vol_scale, pct(m.vol)));
+                words.push(format!(
+                    "vol target x{:.2} (vol {})",
+                    o.vol_scale,
+                    pct(m.vol)
+                ));
             }
             if o.band != 1.0 {
                 rules.push("drawdown_band");

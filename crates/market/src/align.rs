@@ -257,9 +257,15 @@ mod tests {
         assert_eq!(c.limits_start, vec!["B".to_string()]);
         assert_eq!(c.limits_end, vec!["A".to_string()]);
         assert_eq!((c.from_ms, c.to_ms), (86_400_000, 345_600_000));
-        let same = align(&[&a, &s("C", "ts,close\n0,1\n86400,2\n172800,3\n259200,4\n345600,5\n")])
-            .unwrap()
-            .coverage();
+        let same = align(&[
+            &a,
+            &s(
+                "C",
+                "ts,close\n0,1\n86400,2\n172800,3\n259200,4\n345600,5\n",
+            ),
+        ])
+        .unwrap()
+        .coverage();
         assert!(!same.cuts() && same.limits_start.is_empty() && same.limits_end.is_empty());
     }
 

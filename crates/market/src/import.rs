@@ -647,14 +647,27 @@ mod tests {
     #[test]
     fn crlf_and_cr_only_files_report_the_right_lines() {
         for nl in ["\n", "\r\n", "\r"] {
-            let text = ["date,close", "2020-01-01,1", "2020-01-02,1", "2020-01-02,1", ""].join(nl);
+            let text = [
+                "date,close",
+                "2020-01-01,1",
+                "2020-01-02,1",
+                "2020-01-02,1",
+                "",
+            ]
+            .join(nl);
             let e = parse(&text).unwrap_err().to_string();
             assert!(
                 e.contains("line 4: duplicate timestamp 2020-01-02 (already on line 3)"),
                 "{nl:?}: {e}"
             );
-            let text = ["date,close", "2020-01-01,1", "2020-01-02,1", "2020-01-05,1", "2020-01-06,1"]
-                .join(nl);
+            let text = [
+                "date,close",
+                "2020-01-01,1",
+                "2020-01-02,1",
+                "2020-01-05,1",
+                "2020-01-06,1",
+            ]
+            .join(nl);
             let s = parse(&text).unwrap();
             assert_eq!(s.gaps[0].line, 4, "{nl:?}");
             assert_eq!(s.close.len(), 4);
@@ -673,7 +686,11 @@ mod tests {
             .collect();
         assert_eq!(ohlc.len(), 1);
         assert_eq!((ohlc[0].line, ohlc[0].index), (3, 1));
-        assert!(ohlc[0].detail.contains("close is above high"), "{:?}", ohlc[0]);
+        assert!(
+            ohlc[0].detail.contains("close is above high"),
+            "{:?}",
+            ohlc[0]
+        );
         let e = parse_csv(
             text.as_bytes(),
             "t.csv",
@@ -739,7 +756,11 @@ mod tests {
         // The matching symbol, in any spelling of the pair.
         for tk in ["BNB", "bnb/usdt", "BNB-USDT"] {
             let t = text.replace("BNBUSDT", tk);
-            let s = parse_csv(t.as_bytes(), "x", &ImportOptions::default().with_symbol("BNB"));
+            let s = parse_csv(
+                t.as_bytes(),
+                "x",
+                &ImportOptions::default().with_symbol("BNB"),
+            );
             assert_eq!(s.unwrap().symbol, "BNB", "{tk}");
         }
         // A file named for a pair is held to its name.
@@ -755,7 +776,10 @@ mod tests {
         // A name that names no pair leaves the ticker in charge.
         let path = dir.path().join("prices.csv");
         std::fs::write(&path, text).unwrap();
-        assert_eq!(read_csv(&path, &ImportOptions::default()).unwrap().symbol, "BNB");
+        assert_eq!(
+            read_csv(&path, &ImportOptions::default()).unwrap().symbol,
+            "BNB"
+        );
     }
 
     #[test]

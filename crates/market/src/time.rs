@@ -238,7 +238,10 @@ mod tests {
     fn range_end_covers_the_whole_named_day() {
         let day = days_from_civil(2024, 3, 5) * DAY_MS;
         assert_eq!(parse_range_end("2024-03-05"), Some(day + DAY_MS));
-        assert_eq!(parse_range_end("2024-03-05 12:00"), Some(day + 12 * 3_600_000 + 1));
+        assert_eq!(
+            parse_range_end("2024-03-05 12:00"),
+            Some(day + 12 * 3_600_000 + 1)
+        );
         assert_eq!(parse_range_end("nope"), None);
     }
 

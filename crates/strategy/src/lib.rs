@@ -10,8 +10,8 @@ mod sweep;
 
 pub use error::{Error, Result};
 pub use plan::{
-    AssetPlan, Band, BarWindows, Budget, Dex, DrawdownBands, Execution, MAX_ASSETS, ModelKind, ModelRef,
-    OnShort, Pause, Plan, Risk, VarMethod, VolTarget, WindowUnit,
+    AssetPlan, Band, BarWindows, Budget, Dex, DrawdownBands, Execution, MAX_ASSETS, ModelKind,
+    ModelRef, OnShort, Pause, Plan, Risk, VarMethod, VolTarget, WindowUnit,
 };
 pub use policy::{
     Action, AssetMarket, Clip, Decision, MarketSnapshot, Order, PortfolioState, RiskMeasure,
@@ -29,12 +29,7 @@ pub fn features_at(close: &[f64], t: usize, risk: &Risk, interval_ms: i64) -> As
     let w = risk.bar_windows(interval_ms);
     AssetMarket {
         price: close.get(t).copied().unwrap_or(f64::NAN),
-        vol: risk::realised_vol_at(
-            close,
-            t,
-            w.vol,
-            cairn_market::bars_per_year(interval_ms),
-        ),
+        vol: risk::realised_vol_at(close, t, w.vol, cairn_market::bars_per_year(interval_ms)),
         drawdown: risk::drawdown_at(close, t, w.lookback),
         var: risk::var_at(
             close,

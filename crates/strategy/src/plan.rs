@@ -884,14 +884,23 @@ weight = 0.4
         let p = with("[risk]\nvol_window = 30\nvar_window = 90\n[risk.drawdown]\nbands = [{below = 0.2, multiplier = 1.5}]\nlookback = 10").unwrap();
         let day = cairn_market::time::DAY_MS;
         let w = p.risk.bar_windows(day);
-        assert_eq!((w.vol, w.var, w.var_horizon, w.lookback), (30, 90, 1, Some(10)));
+        assert_eq!(
+            (w.vol, w.var, w.var_horizon, w.lookback),
+            (30, 90, 1, Some(10))
+        );
         let w = p.risk.bar_windows(day / 24);
-        assert_eq!((w.vol, w.var, w.var_horizon, w.lookback), (720, 2160, 24, Some(240)));
+        assert_eq!(
+            (w.vol, w.var, w.var_horizon, w.lookback),
+            (720, 2160, 24, Some(240))
+        );
         let w = p.risk.bar_windows(day / 6);
         assert_eq!((w.vol, w.var, w.var_horizon), (180, 540, 6));
         // Weekly bars: at least two returns, one-bar horizon.
         let w = p.risk.bar_windows(7 * day);
-        assert_eq!((w.vol, w.var, w.var_horizon, w.lookback), (4, 13, 1, Some(1)));
+        assert_eq!(
+            (w.vol, w.var, w.var_horizon, w.lookback),
+            (4, 13, 1, Some(1))
+        );
         // The old meaning on request.
         let p = with("[risk]\nwindow_unit = \"bars\"\nvol_window = 30").unwrap();
         let w = p.risk.bar_windows(day / 24);

@@ -668,7 +668,11 @@ mod tests {
         let p = plan("[risk.drawdown]\nbands = [{below = 0.2, multiplier = 2}]\n");
         // The bands ask 2 x 100 but only 150 is available: the plain 100 is kept and the
         // extra cut to 50, instead of skipping the period.
-        let d = decide(&p, &PortfolioState::with_cash(150.0), &market(0.5, 0.3, 0.0));
+        let d = decide(
+            &p,
+            &PortfolioState::with_cash(150.0),
+            &market(0.5, 0.3, 0.0),
+        );
         let (btc, bnb) = (buy(&d, 0), buy(&d, 1));
         assert_eq!(btc.clip, Some(Clip::Cash));
         assert_eq!((btc.multiplier, btc.band), (2.0, 2.0));
@@ -676,7 +680,11 @@ mod tests {
         assert!((bnb.amount_in - 60.0).abs() < 1e-9);
         assert!((d.spend() - 150.0).abs() < 1e-9);
         // With room for all of it nothing is capped.
-        let d = decide(&p, &PortfolioState::with_cash(200.0), &market(0.5, 0.3, 0.0));
+        let d = decide(
+            &p,
+            &PortfolioState::with_cash(200.0),
+            &market(0.5, 0.3, 0.0),
+        );
         assert_eq!(buy(&d, 0).clip, None);
         // Not even the plain buys fit: skip and carry as before.
         let d = decide(&p, &PortfolioState::with_cash(80.0), &market(0.5, 0.3, 0.0));

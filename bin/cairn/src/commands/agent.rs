@@ -56,10 +56,7 @@ pub(super) struct DataOptions {
 
 /// Imports every `--data` file, reports gaps, suspicious rows and how the date ranges were cut
 /// on stderr, and aligns them.
-pub(super) fn load_data(
-    args: &[String],
-    o: DataOptions,
-) -> anyhow::Result<(Vec<Series>, Aligned)> {
+pub(super) fn load_data(args: &[String], o: DataOptions) -> anyhow::Result<(Vec<Series>, Aligned)> {
     let mut series = Vec::new();
     for a in args {
         let (symbol, path) = parse_data_arg(a);
@@ -111,7 +108,9 @@ pub(super) fn load_data(
     }
     let refs: Vec<&Series> = series.iter().collect();
     let aligned = align(&refs)?;
-    if !o.quiet && let Some(note) = coverage_note(&aligned.coverage()) {
+    if !o.quiet
+        && let Some(note) = coverage_note(&aligned.coverage())
+    {
         eprintln!("{note}");
     }
     Ok((series, aligned))

@@ -281,7 +281,13 @@ fn var_pause_fires_on_hourly_data() {
     let data = hourly("BTC", &steps);
     let text = "[budget]\namount = 10\nschedule = \"daily\"\n[[assets]]\nsymbol = \"BTC\"\nweight = 1\n[risk]\nvar_window = 10\n[risk.pause]\nmax_var = 0.08\n";
     let bt = backtest(&Plan::from_toml(text).unwrap(), &data, 0..data.len()).unwrap();
-    let paused = bt.report.decisions.skips.get("paused_var").copied().unwrap_or(0);
+    let paused = bt
+        .report
+        .decisions
+        .skips
+        .get("paused_var")
+        .copied()
+        .unwrap_or(0);
     assert!(paused >= 5, "{:?}", bt.report.decisions);
     let day = bt
         .report
@@ -299,7 +305,9 @@ fn var_pause_fires_on_hourly_data() {
 /// period (capped, counted and logged) instead of skipping every other period.
 #[test]
 fn drawdown_multiplier_is_capped_by_the_cash_and_reported() {
-    let steps: Vec<f64> = (0..200).map(|i| if i < 20 { 0.01 } else { -0.01 }).collect();
+    let steps: Vec<f64> = (0..200)
+        .map(|i| if i < 20 { 0.01 } else { -0.01 })
+        .collect();
     let data = path_csv("AAA", &steps);
     let text = "[budget]\namount = 100\nschedule = \"weekly\"\n[[assets]]\nsymbol = \"AAA\"\nweight = 1\n[risk.drawdown]\nbands = [{below = 0.2, multiplier = 3}]\nmax_multiplier = 3\n[execution]\non_short = \"skip\"\n";
     let bt = backtest(&Plan::from_toml(text).unwrap(), &data, 0..data.len()).unwrap();
