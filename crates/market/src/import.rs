@@ -3,10 +3,12 @@
 //! Exchanges and data vendors disagree on layouts, so the importer reads the header rather than
 //! assuming column positions: names match in any case (`Close`, `CLOSE`), the time column may be
 //! `timestamp`, `date`, `time`, `datetime` or `open_time`, times may be epoch seconds,
-//! milliseconds or ISO dates, and extra columns (a ticker, trade counts, close times) are
-//! ignored. What it never lets through is data a backtest would silently get wrong: duplicate
-//! or out-of-order times and non-positive prices are rejected naming the line. Missing bars
-//! are reported as [`Gap`]s, or rejected in strict mode.
+//! milliseconds or ISO dates, lines may end in LF, CRLF or CR, and extra columns (trade counts,
+//! close times) are ignored. What it never lets through is data a backtest would silently get
+//! wrong: duplicate or out-of-order times and non-positive prices are rejected naming the line,
+//! and a ticker column naming another instrument than the file is used as is refused. Missing
+//! bars ([`Gap`]s) and suspicious rows ([`Anomaly`]s: OHLC that contradict each other, outliers)
+//! are reported with their lines, or rejected in strict mode.
 use crate::{
     Anomaly, AnomalyKind, Error, Gap, Result, Series,
     series::{find_gaps, infer_interval},
