@@ -748,14 +748,19 @@ pub(crate) struct BacktestArgs {
     /// BTCUSDT_1d.csv -> BTC) or SYMBOL=PATH.
     #[arg(long, required = true, num_args = 1.., value_name = "CSV")]
     pub(crate) data: Vec<String>,
-    /// Reject files with gaps (missing bars) instead of treating them as intervals without
-    /// trading.
+    /// Reject files with gaps (missing bars), inconsistent OHLC rows or outliers instead of
+    /// warning about them (gaps are then intervals without trading).
     #[arg(long)]
     pub(crate) strict: bool,
-    /// First date to simulate (YYYY-MM-DD).
+    /// Use each file as the symbol given (SYMBOL=PATH) or named by its file name even when its
+    /// ticker column names another instrument (by default such a file is refused).
+    #[arg(long)]
+    pub(crate) ignore_ticker: bool,
+    /// First date to simulate (YYYY-MM-DD, or YYYY-MM-DD HH:MM).
     #[arg(long)]
     pub(crate) from: Option<String>,
-    /// Last date to simulate (YYYY-MM-DD).
+    /// Last date to simulate, inclusive: YYYY-MM-DD includes that whole day, also on intraday
+    /// data (or YYYY-MM-DD HH:MM, that bar).
     #[arg(long)]
     pub(crate) to: Option<String>,
     /// Directory for the charts (SVG and PNG). Default: <data-dir>/backtests/<plan name>.

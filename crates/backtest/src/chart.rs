@@ -88,7 +88,13 @@ pub const WIDTH: usize = 1000;
 pub const HEIGHT: usize = 560;
 const LEFT: f64 = 90.0;
 const RIGHT: f64 = 24.0;
-const TOP: f64 = 48.0;
+/// Room above the plot for the title and, below it, the legend (one row, outside the data).
+const TOP: f64 = 66.0;
+/// Baseline of the legend row.
+const LEGEND_Y: f64 = 50.0;
+/// Legend text advance per character (the SVG font at 12 px is narrower than this; the PNG
+/// font is 6 px).
+const LEGEND_CHAR: f64 = 7.0;
 const BOTTOM: f64 = 58.0;
 
 struct Frame {
@@ -165,6 +171,20 @@ fn frame(chart: &Chart) -> Frame {
                 if v.log10() >= y0 - 1e-9 && v.log10() <= y1 + 1e-9 {
                     y_ticks.push(v);
                 }
+            }
+        }
+        if y_ticks.len() < 4 {
+            // A narrow range (less than a decade) holds one or two 1-2-5 ticks: label it with
+            // evenly spaced round values instead, which a log axis shows just as well.
+            let (v0, v1) = (10f64.powf(y0), 10f64.powf(y1));
+            let step = nice_step(v1 - v0, 8);
+            y_ticks.clear();
+            let mut v = (v0 / step).ceil() * step;
+            while v <= v1 * (1.0 + 1e-9) {
+                if v > 0.0 {
+                    y_ticks.push(v);
+                }
+                v += step;
             }
         }
         let pad = (y1 - y0) * 0.03;
@@ -400,23 +420,33 @@ impl Chart {
                 }
             }
         }
-        // Legend.
-        let mut ly = TOP + 16.0;
-        let lx = LEFT + 12.0;
-        for (name, color) in self.legend() {
+        // Legend: one row between the title and the plot, so it never covers data.
+        for (x, name, color) in self.legend_layout() {
             let _ = writeln!(
                 s,
-                r#"<rect x="{lx}" y="{:.1}" width="18" height="4" fill="{}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
-                ly - 4.0,
+                r#"<rect x="{x:.1}" y="{:.1}" width="18" height="4" fill="{}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+                LEGEND_Y - 4.0,
                 hex(color),
-                lx + 24.0,
-                ly + 1.0,
+                x + 24.0,
+                LEGEND_Y + 1.0,
                 esc(&name)
             );
-            ly += 16.0;
         }
         s.push_str("</svg>\n");
         s
+    }
+
+    /// Legend entries with their x positions, left to right from the plot's left edge.
+    fn legend_layout(&self) -> Vec<(f64, String, Rgb)> {
+        let mut x = LEFT;
+        self.legend()
+            .into_iter()
+            .map(|(name, color)| {
+                let at = x;
+                x += 24.0 + name.chars().count() as f64 * LEGEND_CHAR + 18.0;
+                (at, name, color)
+            })
+            .collect()
     }
 
     fn legend(&self) -> Vec<(String, Rgb)> {
@@ -502,12 +532,10 @@ impl Chart {
                 }
             }
         }
-        let mut ly = TOP as i64 + 10;
-        let lx = LEFT as i64 + 12;
-        for (name, color) in self.legend() {
-            c.fill_rect(lx, ly + 1, 18, 4, color);
-            c.text(lx + 24, ly, &name, 1, black);
-            ly += 14;
+        let ly = LEGEND_Y as i64 - 6;
+        for (x, name, color) in self.legend_layout() {
+            c.fill_rect(x as i64, ly + 1, 18, 4, color);
+            c.text(x as i64 + 24, ly, &name, 1, black);
         }
         c
     }
@@ -728,6 +756,57 @@ mod tests {
         );
         assert!(fr.py(10.0) > fr.py(100.0));
         assert!(c.to_svg().contains(">10k<") || c.to_svg().contains(">20k<"));
+    }
+
+    #[test]
+    fn legend_stays_out_of_the_plot() {
+        // A line along the top-left corner, where the legend used to sit.
+        let mut c = chart();
+        c.lines[0].points = (0..800)
+            .map(|i| {
+                (
+                    days_from_civil(2020, 1, 1) * DAY_MS + i * DAY_MS,
+                    1000.0 - i as f64,
+                )
+            })
+            .collect();
+        let fr = frame(&c);
+        const { assert!(LEGEND_Y < TOP - 6.0) };
+        for (x, name, _) in c.legend_layout() {
+            assert!(x + 24.0 + name.len() as f64 * LEGEND_CHAR < WIDTH as f64);
+        }
+        let canvas = c.to_canvas();
+        let (x, y) = (
+            fr.px(c.lines[0].points[10].0),
+            fr.py(c.lines[0].points[10].1),
+        );
+        assert_eq!(canvas.get(x as usize, y as usize), colors::BLUE);
+        // Nothing but the frame, grid and data inside the plot: no legend text pixels (black)
+        // away from the frame's edges.
+        let black = (LEFT as usize + 2..WIDTH - RIGHT as usize - 2)
+            .flat_map(|x| (TOP as usize + 2..TOP as usize + 60).map(move |y| (x, y)))
+            .filter(|&(x, y)| canvas.get(x, y) == [0, 0, 0])
+            .count();
+        assert_eq!(black, 0);
+    }
+
+    #[test]
+    fn narrow_log_axis_gets_enough_labels() {
+        let mut c = chart();
+        c.log_y = true;
+        c.lines[0].points = vec![(0, 31_000.0), (DAY_MS * 400, 69_000.0)];
+        c.markers.clear();
+        let fr = frame(&c);
+        assert!(fr.y_ticks.len() >= 4, "{:?}", fr.y_ticks);
+        assert!(
+            fr.y_ticks
+                .iter()
+                .all(|&v| (31_000.0..=69_000.0).contains(&v))
+        );
+        let mut c = chart();
+        c.log_y = true;
+        c.lines[0].points = vec![(0, 0.0123), (DAY_MS * 400, 0.0151)];
+        assert!(frame(&c).y_ticks.len() >= 4, "{:?}", frame(&c).y_ticks);
     }
 
     #[test]

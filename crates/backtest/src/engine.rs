@@ -22,8 +22,8 @@ use crate::{
     metrics::{Stats, Totals},
 };
 use cairn_strategy::{
-    Action, AssetMarket, Decision, MAX_ASSETS, MarketSnapshot, Plan, PortfolioState, RiskMeasure,
-    SkipReason, decide,
+    Action, AssetMarket, Clip, Decision, MAX_ASSETS, MarketSnapshot, Plan, PortfolioState,
+    RiskMeasure, SkipReason, decide,
 };
 
 /// Skip-reason labels in the order of [`RunOutput::skips`].
@@ -61,9 +61,10 @@ pub trait Recorder {
     /// first deposit) and the NAV drawdown.
     #[inline(always)]
     fn bar(&mut self, _t: usize, _value: f64, _invested: f64, _ret: f64, _dd: f64) {}
-    /// After each due period's decision.
+    /// After each due period's decision: the cash it had (after the deposit), the market it
+    /// saw and what it decided.
     #[inline(always)]
-    fn decision(&mut self, _t: usize, _d: &Decision) {}
+    fn decision(&mut self, _t: usize, _cash: f64, _market: &MarketSnapshot, _d: &Decision) {}
 }
 
 /// A recorder that keeps nothing (sweeps).
@@ -84,6 +85,8 @@ pub struct RunOutput {
     pub cost: [f64; MAX_ASSETS],
     /// Swaps per asset.
     pub buys: [u32; MAX_ASSETS],
+    /// Swaps whose risk multiplier was capped by the cash available ([`Clip::Cash`]).
+    pub capped: u32,
     /// Skips per reason ([`SKIP_LABELS`] order), over all assets.
     pub skips: [u32; 6],
     /// Due periods.
@@ -100,6 +103,7 @@ impl Default for RunOutput {
             holdings: [0.0; MAX_ASSETS],
             cost: [0.0; MAX_ASSETS],
             buys: [0; MAX_ASSETS],
+            capped: 0,
             skips: [0; 6],
             periods: 0,
             missed: 0,
@@ -180,6 +184,7 @@ fn run_n<const N: usize, R: Recorder>(plan: &Plan, view: &View<'_>, rec: &mut R)
                 };
             }
             let d = decide(plan, &state, &snap);
+            let cash_before = state.cash;
             for (i, a) in d.actions().iter().enumerate() {
                 match a {
                     Action::Buy(o) => {
@@ -187,6 +192,7 @@ fn run_n<const N: usize, R: Recorder>(plan: &Plan, view: &View<'_>, rec: &mut R)
                         state.holdings[i] += o.expected_out;
                         out.cost[i] += o.amount_in + gas_each;
                         out.buys[i] += 1;
+                        out.capped += u32::from(o.clip == Some(Clip::Cash));
                         out.totals.spent += o.amount_in;
                         out.totals.fees += o.amount_in * fee;
                         out.totals.gas += gas_each;
@@ -199,7 +205,7 @@ fn run_n<const N: usize, R: Recorder>(plan: &Plan, view: &View<'_>, rec: &mut R)
             if state.cash < 0.0 {
                 state.cash = 0.0;
             }
-            rec.decision(t, &d);
+            rec.decision(t, cash_before, &snap, &d);
             let mut value = state.cash;
             for i in 0..N {
                 value += state.holdings[i] * close[i][t];

@@ -20,7 +20,8 @@ pub struct BuyBar {
     pub missed: u32,
 }
 
-type VarKey = (usize, u64, VarMethod);
+/// (window bars, horizon bars, confidence bits, method).
+type VarKey = (usize, usize, u64, VarMethod);
 type SchedKey = (Schedule, i64, usize, usize);
 
 /// Precomputed features and buy bars for one aligned dataset.
@@ -28,6 +29,7 @@ type SchedKey = (Schedule, i64, usize, usize);
 pub struct FeatureStore<'a> {
     data: &'a Aligned,
     bars_per_year: f64,
+    interval_ms: i64,
     vol: HashMap<usize, Vec<Vec<f64>>>,
     var: HashMap<VarKey, Vec<Vec<f64>>>,
     dd: HashMap<Option<usize>, Vec<Vec<f64>>>,
@@ -64,15 +66,23 @@ fn needs_vol(p: &Plan) -> bool {
 fn needs_var(p: &Plan) -> bool {
     p.risk.pause.as_ref().is_some_and(|x| x.max_var.is_some())
 }
-fn var_key(p: &Plan) -> VarKey {
+fn var_key(p: &Plan, interval_ms: i64) -> VarKey {
+    let w = p.risk.bar_windows(interval_ms);
     (
-        p.risk.var_window,
+        w.var,
+        w.var_horizon,
         p.risk.var_confidence.to_bits(),
         p.risk.var_method,
     )
 }
-fn dd_key(p: &Plan) -> Option<Option<usize>> {
-    p.risk.drawdown.as_ref().map(|d| d.lookback)
+fn vol_key(p: &Plan, interval_ms: i64) -> usize {
+    p.risk.bar_windows(interval_ms).vol
+}
+fn dd_key(p: &Plan, interval_ms: i64) -> Option<Option<usize>> {
+    p.risk
+        .drawdown
+        .as_ref()
+        .map(|_| p.risk.bar_windows(interval_ms).lookback)
 }
 
 impl<'a> FeatureStore<'a> {
@@ -81,6 +91,7 @@ impl<'a> FeatureStore<'a> {
         FeatureStore {
             data,
             bars_per_year: data.bars_per_year(),
+            interval_ms: data.interval_ms,
             vol: HashMap::new(),
             var: HashMap::new(),
             dd: HashMap::new(),
@@ -108,6 +119,7 @@ impl<'a> FeatureStore<'a> {
     ) -> Result<()> {
         let data = self.data;
         let bpy = self.bars_per_year;
+        let iv = self.interval_ms;
         let mut vols = Vec::new();
         let mut vars = Vec::new();
         let mut dds = Vec::new();
@@ -135,14 +147,13 @@ impl<'a> FeatureStore<'a> {
                     digest: m.digest.clone(),
                 });
             }
-            if needs_vol(p) && p.risk.model.is_none() && !self.vol.contains_key(&p.risk.vol_window)
-            {
-                vols.push(p.risk.vol_window);
+            if needs_vol(p) && p.risk.model.is_none() && !self.vol.contains_key(&vol_key(p, iv)) {
+                vols.push(vol_key(p, iv));
             }
-            if needs_var(p) && !self.var.contains_key(&var_key(p)) {
-                vars.push(var_key(p));
+            if needs_var(p) && !self.var.contains_key(&var_key(p, iv)) {
+                vars.push(var_key(p, iv));
             }
-            if let Some(k) = dd_key(p)
+            if let Some(k) = dd_key(p, iv)
                 && !self.dd.contains_key(&k)
             {
                 dds.push(k);
@@ -156,7 +167,7 @@ impl<'a> FeatureStore<'a> {
         vols.dedup();
         dds.sort_unstable();
         dds.dedup();
-        vars.sort_unstable_by_key(|k| (k.0, k.1, k.2 as u8));
+        vars.sort_unstable_by_key(|k| (k.0, k.1, k.2, k.3 as u8));
         vars.dedup();
         scheds.sort_unstable_by_key(|k| (k.0 as u8, k.1, k.2, k.3));
         scheds.dedup();
@@ -170,8 +181,8 @@ impl<'a> FeatureStore<'a> {
         let var_out: Vec<_> = vars
             .par_iter()
             .map(|&k| {
-                let conf = f64::from_bits(k.1);
-                (k, per_asset(&|c| risk::var_series(c, k.0, conf, k.2)))
+                let conf = f64::from_bits(k.2);
+                (k, per_asset(&|c| risk::var_series(c, k.0, k.1, conf, k.3)))
             })
             .collect();
         let dd_out: Vec<_> = dds
@@ -218,14 +229,19 @@ impl<'a> FeatureStore<'a> {
             if needs_vol(plan) {
                 let series = match &plan.risk.model {
                     Some(m) => self.model_vol.get(&m.digest),
-                    None => self.vol.get(&plan.risk.vol_window),
+                    None => self.vol.get(&vol_key(plan, self.interval_ms)),
                 };
                 v.vol[i] = Some(&series.ok_or_else(unprepared)?[k]);
             }
             if needs_var(plan) {
-                v.var[i] = Some(&self.var.get(&var_key(plan)).ok_or_else(unprepared)?[k]);
+                v.var[i] = Some(
+                    &self
+                        .var
+                        .get(&var_key(plan, self.interval_ms))
+                        .ok_or_else(unprepared)?[k],
+                );
             }
-            if let Some(key) = dd_key(plan) {
+            if let Some(key) = dd_key(plan, self.interval_ms) {
                 v.dd[i] = Some(&self.dd.get(&key).ok_or_else(unprepared)?[k]);
             }
         }

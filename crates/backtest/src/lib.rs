@@ -16,7 +16,8 @@ pub use error::{Error, Result};
 pub use features::{BuyBar, FeatureStore, View};
 pub use metrics::{Metrics, Stats, Totals};
 pub use report::{
-    AssetReport, Backtest, DataInfo, DecisionInfo, Event, GapInfo, Report, Trace, backtest,
+    AssetDecision, AssetReport, Backtest, DataInfo, DecisionInfo, Event, GapInfo, PeriodLog,
+    Report, Trace, backtest,
 };
 pub use sweep::{
     Fold, RankBy, SweepOptions, SweepOutcome, SweepRow, WalkForward, default_grid, sweep,

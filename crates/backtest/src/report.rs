@@ -9,7 +9,7 @@ use crate::{
     metrics::Metrics,
 };
 use cairn_market::{Aligned, time::format_ms};
-use cairn_strategy::{Action, Decision, Plan};
+use cairn_strategy::{Action, Clip, Decision, MarketSnapshot, Plan};
 use serde::Serialize;
 use std::{collections::BTreeMap, fmt::Write as _, ops::Range, path::Path};
 
@@ -53,6 +53,8 @@ pub struct Trace {
     pub returns: Vec<f64>,
     /// Buys and skips.
     pub events: Vec<Event>,
+    /// Each due period: bar, cash after the deposit, the market seen and the decision.
+    pub decisions: Vec<(usize, f64, MarketSnapshot, Decision)>,
 }
 
 impl Recorder for Trace {
@@ -65,7 +67,8 @@ impl Recorder for Trace {
             self.returns.push(ret);
         }
     }
-    fn decision(&mut self, t: usize, d: &Decision) {
+    fn decision(&mut self, t: usize, cash: f64, market: &MarketSnapshot, d: &Decision) {
+        self.decisions.push((t, cash, *market, *d));
         for (asset, a) in d.actions().iter().enumerate() {
             self.events.push(match a {
                 Action::Buy(o) => Event::Buy {
@@ -146,6 +149,9 @@ pub struct DecisionInfo {
     pub missed_periods: u64,
     /// Swaps.
     pub buys: u32,
+    /// Swaps whose risk multiplier asked for more than the cash available and was capped to
+    /// it (the period's log names them `capped_by_cash`).
+    pub capped_buys: u32,
     /// Skips by reason.
     pub skips: BTreeMap<String, u32>,
 }
@@ -167,6 +173,118 @@ pub struct Report {
     pub assets: Vec<AssetReport>,
     /// Decision counts.
     pub decisions: DecisionInfo,
+    /// The strategy's decision for every due period, in time order.
+    pub log: Vec<PeriodLog>,
+}
+
+/// One due period of the strategy: what the policy saw and what it did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodLog {
+    /// Bar time.
+    pub date: String,
+    /// Cash available to the decision (after the period's deposit).
+    pub cash: f64,
+    /// Per plan asset.
+    pub assets: Vec<AssetDecision>,
+}
+
+/// One asset's decision in a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssetDecision {
+    /// Asset.
+    pub symbol: String,
+    /// Price seen (the bar's close; the fill's pool is centred there).
+    pub price: f64,
+    /// Annualised realised (or model) volatility seen; null when no rule needs it.
+    pub vol: f64,
+    /// Drawdown below the running high; null when no rule needs it.
+    pub drawdown: f64,
+    /// One-day VaR; null when no rule needs it.
+    pub var: f64,
+    /// `buy` or `skip`.
+    pub action: &'static str,
+    /// The rules that shaped the decision: `plain`, `vol_target`, `drawdown_band`,
+    /// `max_multiplier`, a clip (`capped_by_cash`, `max_allocation`, `max_order`,
+    /// `price_impact`, `funds`) or a skip reason (`paused_var`, `insufficient_funds`, ...).
+    pub rules: Vec<&'static str>,
+    /// The same in words, with the values.
+    pub detail: String,
+    /// Quote units swapped in (0 when skipped).
+    pub amount_in: f64,
+    /// Base units bought.
+    pub units: f64,
+    /// The combined risk multiplier asked for (before clips).
+    pub multiplier: f64,
+}
+
+fn asset_decision(
+    plan: &Plan,
+    i: usize,
+    m: &cairn_strategy::AssetMarket,
+    a: &Action,
+) -> AssetDecision {
+    let mut rules = Vec::new();
+    let mut words = Vec::new();
+    let (action, amount_in, units, multiplier) = match a {
+        Action::Buy(o) => {
+            if o.vol_scale != 1.0 {
+                rules.push("vol_target");
+                words.push(format!(
+                    "vol target x{:.2} (vol {})",
+                    o.vol_scale,
+                    pct(m.vol)
+                ));
+            }
+            if o.band != 1.0 {
+                rules.push("drawdown_band");
+                words.push(format!(
+                    "drawdown band x{} (drawdown {})",
+                    o.band,
+                    pct(m.drawdown)
+                ));
+            }
+            if o.multiplier < o.vol_scale * o.band - 1e-12 {
+                rules.push("max_multiplier");
+                words.push(format!("max_multiplier {}", o.multiplier));
+            }
+            if let Some(c) = o.clip {
+                rules.push(c.label());
+                words.push(match c {
+                    Clip::Cash => format!(
+                        "capped by the cash: x{:.2} asked, {:.2} bought",
+                        o.multiplier, o.amount_in
+                    ),
+                    Clip::Funds => "scaled down to the cash".into(),
+                    Clip::MaxAllocation => "clipped to max_allocation".into(),
+                    Clip::MaxOrder => "clipped to max_order".into(),
+                    Clip::PriceImpact => "clipped to max_price_impact_bps".into(),
+                });
+            }
+            if rules.is_empty() {
+                rules.push("plain");
+                words.push("plain buy".into());
+            }
+            ("buy", o.amount_in, o.expected_out, o.multiplier)
+        }
+        Action::Skip(r) => {
+            rules.push(r.label());
+            words.push(r.to_string());
+            ("skip", 0.0, 0.0, f64::NAN)
+        }
+    };
+    AssetDecision {
+        symbol: plan.assets[i].symbol.clone(),
+        price: m.price,
+        vol: m.vol,
+        drawdown: m.drawdown,
+        var: m.var,
+        action,
+        rules,
+        detail: words.join("; "),
+        amount_in,
+        units,
+        multiplier,
+    }
 }
 
 /// A backtest's report and the traces behind it.
@@ -282,8 +400,23 @@ pub fn backtest(plan: &Plan, data: &Aligned, range: Range<usize>) -> Result<Back
             periods: s_out.periods,
             missed_periods: s_out.missed,
             buys: s_out.buys.iter().sum(),
+            capped_buys: s_out.capped,
             skips,
         },
+        log: st
+            .decisions
+            .iter()
+            .map(|(t, cash, m, d)| PeriodLog {
+                date: format_ms(data.time[*t]),
+                cash: *cash,
+                assets: d
+                    .actions()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| asset_decision(plan, i, &m.assets[i], a))
+                    .collect(),
+            })
+            .collect(),
     };
     Ok(Backtest {
         report,
@@ -306,6 +439,16 @@ fn num(v: f64) -> String {
         format!("{v:.2}")
     } else {
         format!("{v:.6}")
+    }
+}
+
+/// Base-asset units with the precision exchanges keep for crypto assets (8 decimals, a
+/// satoshi for BTC), so small holdings are not rounded away.
+fn units(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.8}")
+    } else {
+        "-".into()
     }
 }
 
@@ -383,15 +526,15 @@ impl Report {
         let _ = writeln!(s);
         let _ = writeln!(
             s,
-            "{:<8}{:>16}{:>14}{:>6}{:>14}{:>16}{:>16}",
+            "{:<8}{:>18}{:>14}{:>6}{:>14}{:>16}{:>16}",
             "asset", "units", "value", "buys", "avg cost", "plain DCA avg", "lump-sum avg"
         );
         for x in &self.assets {
             let _ = writeln!(
                 s,
-                "{:<8}{:>16}{:>14}{:>6}{:>14}{:>16}{:>16}",
+                "{:<8}{:>18}{:>14}{:>6}{:>14}{:>16}{:>16}",
                 x.symbol,
-                num(x.units),
+                units(x.units),
                 num(x.value),
                 x.buys,
                 num(x.avg_cost),
@@ -411,9 +554,44 @@ impl Report {
         };
         let _ = writeln!(
             s,
-            "\ndecisions  {} periods ({} missed in gaps), {} buys; skips: {skips}",
-            dec.periods, dec.missed_periods, dec.buys
+            "\ndecisions  {} periods ({} missed in gaps), {} buys ({} capped by the cash available); skips: {skips}",
+            dec.periods, dec.missed_periods, dec.buys, dec.capped_buys
         );
+        s.push_str(&self.log_table());
+        s
+    }
+
+    /// The per-period decision log as text: one line per due period, each asset's price,
+    /// action, amounts and the rules that fired.
+    pub fn log_table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "\ndecision log ({} periods)", self.log.len());
+        let width = self.log.iter().map(|p| p.date.len()).max().unwrap_or(10);
+        for p in &self.log {
+            let _ = write!(s, "{:<width$}  cash {:>10}", p.date, num(p.cash));
+            for a in &p.assets {
+                if a.action == "buy" {
+                    let _ = write!(
+                        s,
+                        "  | {} @ {}: buy {} -> {} [{}]",
+                        a.symbol,
+                        num(a.price),
+                        num(a.amount_in),
+                        units(a.units),
+                        a.detail
+                    );
+                } else {
+                    let _ = write!(
+                        s,
+                        "  | {} @ {}: skip [{}]",
+                        a.symbol,
+                        num(a.price),
+                        a.detail
+                    );
+                }
+            }
+            s.push('\n');
+        }
         s
     }
 }

@@ -36,6 +36,35 @@ pub struct AlignReport {
     pub after_end: usize,
     /// Bars inside the shared range whose time another input lacks.
     pub unmatched: usize,
+    /// The input's first bar (UTC ms).
+    pub first_ms: i64,
+    /// The input's last bar (UTC ms).
+    pub last_ms: i64,
+}
+
+/// How the inputs' date ranges limit the shared range: who starts last, who ends first, and
+/// what the others lose to that. Empty `limits_*` when every input covers the same range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// First shared bar (UTC ms).
+    pub from_ms: i64,
+    /// Last shared bar (UTC ms).
+    pub to_ms: i64,
+    /// Assets whose late start sets the shared range's start (when others start earlier).
+    pub limits_start: Vec<String>,
+    /// Assets whose early end sets the shared range's end (when others end later).
+    pub limits_end: Vec<String>,
+    /// Per input: bars dropped before the start and after the end.
+    pub dropped: Vec<AlignReport>,
+}
+
+impl Coverage {
+    /// True when some input loses bars outside the shared range.
+    pub fn cuts(&self) -> bool {
+        self.dropped
+            .iter()
+            .any(|d| d.before_start > 0 || d.after_end > 0)
+    }
 }
 
 impl Aligned {
@@ -59,6 +88,30 @@ impl Aligned {
         self.symbols
             .iter()
             .position(|s| s.eq_ignore_ascii_case(symbol))
+    }
+
+    /// How the inputs' date ranges were cut to the shared one (see [`Coverage`]).
+    pub fn coverage(&self) -> Coverage {
+        let (from_ms, to_ms) = (self.time[0], self.time[self.time.len() - 1]);
+        let starts_early = self.dropped.iter().any(|d| d.before_start > 0);
+        let ends_late = self.dropped.iter().any(|d| d.after_end > 0);
+        Coverage {
+            from_ms,
+            to_ms,
+            limits_start: self
+                .dropped
+                .iter()
+                .filter(|d| starts_early && d.first_ms == from_ms)
+                .map(|d| d.symbol.clone())
+                .collect(),
+            limits_end: self
+                .dropped
+                .iter()
+                .filter(|d| ends_late && d.last_ms == to_ms)
+                .map(|d| d.symbol.clone())
+                .collect(),
+            dropped: self.dropped.clone(),
+        }
     }
 
     /// A copy restricted to bars `range`.
@@ -155,6 +208,8 @@ pub fn align(series: &[&Series]) -> Result<Aligned> {
                 before_start,
                 after_end,
                 unmatched: s.len() - before_start - after_end - time.len(),
+                first_ms: s.time[0],
+                last_ms: s.time[s.len() - 1],
             }
         })
         .collect();
@@ -197,6 +252,21 @@ mod tests {
         assert_eq!(al.dropped[0].before_start, 1);
         assert_eq!(al.dropped[0].unmatched, 1);
         assert_eq!(al.dropped[1].after_end, 1);
+        let c = al.coverage();
+        assert!(c.cuts());
+        assert_eq!(c.limits_start, vec!["B".to_string()]);
+        assert_eq!(c.limits_end, vec!["A".to_string()]);
+        assert_eq!((c.from_ms, c.to_ms), (86_400_000, 345_600_000));
+        let same = align(&[
+            &a,
+            &s(
+                "C",
+                "ts,close\n0,1\n86400,2\n172800,3\n259200,4\n345600,5\n",
+            ),
+        ])
+        .unwrap()
+        .coverage();
+        assert!(!same.cuts() && same.limits_start.is_empty() && same.limits_end.is_empty());
     }
 
     #[test]

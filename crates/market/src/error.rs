@@ -125,7 +125,7 @@ pub enum Error {
     },
     /// Strict mode and the series has missing bars.
     #[error(
-        "{source_name}: line {line}: gap of {missing} missing bar(s) between {after} and {before}; --strict rejects gaps (drop --strict to treat them as intervals without trading)"
+        "{source_name}: line {line}: gap of {missing} missing bar(s) between {after} and {before}; strict import rejects gaps (without it they are intervals without trading)"
     )]
     Gap {
         /// File name or label.
@@ -138,6 +138,37 @@ pub enum Error {
         after: String,
         /// First timestamp after the gap, formatted.
         before: String,
+    },
+    /// Strict mode and a row's prices contradict each other, or its close stands far from the
+    /// previous one.
+    #[error("{source_name}: line {line}: {detail}; strict import rejects such rows")]
+    Anomaly {
+        /// File name or label.
+        source_name: String,
+        /// 1-based line number.
+        line: u64,
+        /// Which check failed.
+        kind: crate::AnomalyKind,
+        /// The values involved.
+        detail: String,
+    },
+    /// The file's ticker column names another instrument than the one it is used as.
+    #[error(
+        "{source_name}: line {line}: the ticker column says {ticker:?} ({ticker_base}) but the file is used as {expected} (from the {origin}); give the {ticker_base} series its own symbol, or the right file for {expected}"
+    )]
+    TickerMismatch {
+        /// File name or label.
+        source_name: String,
+        /// 1-based line number of the first data row.
+        line: u64,
+        /// The symbol the file is used as.
+        expected: String,
+        /// Where that symbol came from (`given symbol` or `file name`).
+        origin: &'static str,
+        /// The ticker as written.
+        ticker: String,
+        /// The ticker's base asset.
+        ticker_base: String,
     },
     /// The file holds no data rows (or too few to infer a bar interval).
     #[error("{source_name}: {detail}")]

@@ -3,12 +3,14 @@
 //! Exchanges and data vendors disagree on layouts, so the importer reads the header rather than
 //! assuming column positions: names match in any case (`Close`, `CLOSE`), the time column may be
 //! `timestamp`, `date`, `time`, `datetime` or `open_time`, times may be epoch seconds,
-//! milliseconds or ISO dates, and extra columns (a ticker, trade counts, close times) are
-//! ignored. What it never lets through is data a backtest would silently get wrong: duplicate
-//! or out-of-order times and non-positive prices are rejected naming the line. Missing bars
-//! are reported as [`Gap`]s, or rejected in strict mode.
+//! milliseconds or ISO dates, lines may end in LF, CRLF or CR, and extra columns (trade counts,
+//! close times) are ignored. What it never lets through is data a backtest would silently get
+//! wrong: duplicate or out-of-order times and non-positive prices are rejected naming the line,
+//! and a ticker column naming another instrument than the file is used as is refused. Missing
+//! bars ([`Gap`]s) and suspicious rows ([`Anomaly`]s: OHLC that contradict each other, outliers)
+//! are reported with their lines, or rejected in strict mode.
 use crate::{
-    Error, Gap, Result, Series,
+    Anomaly, AnomalyKind, Error, Gap, Result, Series,
     series::{find_gaps, infer_interval},
     time::{format_ms, parse_timestamp},
 };
@@ -29,18 +31,40 @@ const TIME_ALIASES_TEXT: &str = "timestamp, date, time, datetime, open_time, ts"
 const CLOSE_ALIASES_TEXT: &str = "close, c, price";
 const TICKER_ALIASES: &[&str] = &["ticker", "symbol", "pair", "instrument"];
 
+/// Default factor by which a close may jump from the previous close before the row is flagged
+/// as an outlier (5: a close above 5× or below 1/5 of the previous one).
+pub const DEFAULT_OUTLIER_FACTOR: f64 = 5.0;
+
 /// Import settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ImportOptions {
-    /// Reject series with missing bars instead of reporting them.
+    /// Reject series with missing bars, inconsistent rows or outliers instead of reporting
+    /// them.
     pub strict: bool,
     /// Symbol to give the series; else the ticker column, else the file name
     /// (see [`symbol_from_name`]).
     pub symbol: Option<String>,
+    /// Use the given symbol (or the file name's) even when a ticker column names another
+    /// instrument. Off by default: such a file is refused.
+    pub ignore_ticker: bool,
+    /// A close more than this factor above or below the previous close is an outlier
+    /// ([`DEFAULT_OUTLIER_FACTOR`]); must be greater than 1.
+    pub outlier_factor: f64,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            strict: false,
+            symbol: None,
+            ignore_ticker: false,
+            outlier_factor: DEFAULT_OUTLIER_FACTOR,
+        }
+    }
 }
 
 impl ImportOptions {
-    /// Sets strict gap handling.
+    /// Sets strict handling of gaps, inconsistent rows and outliers.
     pub fn with_strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
@@ -49,6 +73,12 @@ impl ImportOptions {
     /// Sets the symbol.
     pub fn with_symbol(mut self, symbol: impl Into<String>) -> Self {
         self.symbol = Some(symbol.into());
+        self
+    }
+
+    /// Sets whether a contradicting ticker column is ignored.
+    pub fn with_ignore_ticker(mut self, ignore: bool) -> Self {
+        self.ignore_ticker = ignore;
         self
     }
 }
@@ -63,19 +93,38 @@ pub fn symbol_from_name(name: &str) -> String {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let first = stem
-        .split(['_', '-', '.', ' '])
-        .next()
-        .unwrap_or("")
-        .to_ascii_uppercase();
+    split_pair(&stem).0
+}
+
+/// The base asset of a file name that names a pair (`BTCUSDT_1d.csv` → `BTC`); `None` when
+/// the name carries no quote suffix (`prices.csv`), so it says nothing about the instrument.
+pub fn pair_base(name: &str) -> Option<String> {
+    let stem = Path::new(name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match split_pair(&stem) {
+        (base, true) => Some(base),
+        (_, false) => None,
+    }
+}
+
+/// The base asset of a pair written `BTCUSDT`, `BTC-USDT`, `btc_usdt`, `BTC/USDT` or
+/// `BTC:USDT`, and whether a quote part was recognised.
+fn split_pair(pair: &str) -> (String, bool) {
+    let mut parts = pair.split(['_', '-', '.', ' ', '/', ':']);
+    let first = parts.next().unwrap_or("").to_ascii_uppercase();
     for q in QUOTE_SUFFIXES {
         if first.len() > q.len()
             && let Some(base) = first.strip_suffix(q)
         {
-            return base.to_string();
+            return (base.to_string(), true);
         }
     }
-    first
+    let quoted = parts
+        .next()
+        .is_some_and(|p| QUOTE_SUFFIXES.contains(&p.to_ascii_uppercase().as_str()));
+    (first, quoted)
 }
 
 /// Reads and validates a CSV file.
@@ -85,11 +134,52 @@ pub fn read_csv(path: &Path, opts: &ImportOptions) -> Result<Series> {
         source,
     })?;
     let name = path.display().to_string();
-    let mut series = parse_csv(std::io::BufReader::new(file), &name, opts)?;
+    let expect = match (&opts.symbol, opts.ignore_ticker) {
+        (_, true) => None,
+        (Some(s), false) => Some((s.clone(), "given symbol")),
+        (None, false) => pair_base(&name).map(|b| (b, "file name")),
+    };
+    let mut o = opts.clone();
+    if opts.ignore_ticker && o.symbol.is_none() {
+        o.symbol = Some(symbol_from_name(&name));
+    }
+    let mut series = parse(std::io::BufReader::new(file), &name, &o, expect)?;
     if series.symbol.is_empty() {
         series.symbol = symbol_from_name(&name);
     }
     Ok(series)
+}
+
+/// Turns CRLF and lone CR line ends into LF, so that the CSV reader's line numbers count
+/// every line end (it counts only LF).
+struct LfReader<R> {
+    inner: R,
+    after_cr: bool,
+}
+
+impl<R: Read> Read for LfReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut w = 0;
+            for r in 0..n {
+                let b = buf[r];
+                if b == b'\n' && self.after_cr {
+                    self.after_cr = false;
+                    continue;
+                }
+                self.after_cr = b == b'\r';
+                buf[w] = if b == b'\r' { b'\n' } else { b };
+                w += 1;
+            }
+            if w > 0 {
+                return Ok(w);
+            }
+        }
+    }
 }
 
 struct Columns {
@@ -137,11 +227,30 @@ fn columns(header: &[String], source: &str) -> Result<Columns> {
 ///
 /// An empty symbol in the result means neither `opts.symbol` nor a ticker column named one
 /// ([`read_csv`] then falls back to the file name).
+///
+/// A ticker column that names another instrument than `opts.symbol` is an error unless
+/// `opts.ignore_ticker`.
 pub fn parse_csv<R: Read>(reader: R, source: &str, opts: &ImportOptions) -> Result<Series> {
+    let expect = match (&opts.symbol, opts.ignore_ticker) {
+        (Some(s), false) => Some((s.clone(), "given symbol")),
+        _ => None,
+    };
+    parse(reader, source, opts, expect)
+}
+
+fn parse<R: Read>(
+    reader: R,
+    source: &str,
+    opts: &ImportOptions,
+    expect: Option<(String, &'static str)>,
+) -> Result<Series> {
     let mut rdr = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(reader);
+        .from_reader(LfReader {
+            inner: reader,
+            after_cr: false,
+        });
     let csv_err = |e: csv::Error| {
         let line = e.position().map_or(0, |p| p.line());
         Error::Csv {
@@ -169,6 +278,7 @@ pub fn parse_csv<R: Read>(reader: R, source: &str, opts: &ImportOptions) -> Resu
         close: Vec::new(),
         volume: Vec::new(),
         gaps: Vec::new(),
+        anomalies: Vec::new(),
     };
     let mut lines: Vec<u64> = Vec::new();
     let mut ticker: Option<String> = None;
@@ -227,6 +337,28 @@ pub fn parse_csv<R: Read>(reader: R, source: &str, opts: &ImportOptions) -> Resu
                 detail: format!("high {high} is below low {low}"),
             });
         }
+        if low > open.min(close) || high < max2(open, close) {
+            let what = if high < max2(open, close) {
+                if close > high {
+                    "close is above high"
+                } else {
+                    "open is above high"
+                }
+            } else if close < low {
+                "close is below low"
+            } else {
+                "open is below low"
+            };
+            s.anomalies.push(Anomaly {
+                line,
+                index: s.time.len(),
+                time_ms: t,
+                kind: AnomalyKind::Ohlc,
+                detail: format!(
+                    "inconsistent prices: open {open} high {high} low {low} close {close} ({what})"
+                ),
+            });
+        }
         if !(volume.is_finite() && volume >= 0.0) {
             return Err(Error::InconsistentRow {
                 source_name: source.to_string(),
@@ -237,7 +369,22 @@ pub fn parse_csv<R: Read>(reader: R, source: &str, opts: &ImportOptions) -> Resu
         if let Some(i) = cols.ticker {
             let tk = cell(i);
             match &ticker {
-                None => ticker = Some(tk.to_string()),
+                None => {
+                    if let Some((want, origin)) = &expect {
+                        let base = split_pair(tk).0;
+                        if !base.eq_ignore_ascii_case(want) && !tk.eq_ignore_ascii_case(want) {
+                            return Err(Error::TickerMismatch {
+                                source_name: source.to_string(),
+                                line,
+                                expected: want.clone(),
+                                origin,
+                                ticker: tk.to_string(),
+                                ticker_base: base,
+                            });
+                        }
+                    }
+                    ticker = Some(tk.to_string());
+                }
                 Some(first) if first != tk => {
                     return Err(Error::MixedTickers {
                         source_name: source.to_string(),
@@ -300,10 +447,28 @@ pub fn parse_csv<R: Read>(reader: R, source: &str, opts: &ImportOptions) -> Resu
     }
     s.interval_ms = interval;
     s.gaps = find_gaps(&s.time, &lines, interval);
-    if opts.strict
-        && let Some(g) = s.gaps.first()
-    {
-        return Err(gap_error(source, g));
+    flag_outliers(&mut s, &lines, opts.outlier_factor);
+    if opts.strict {
+        // The first problem in file order.
+        let gap = s.gaps.first().map(|g| (g.line, gap_error(source, g)));
+        let anomaly = s.anomalies.first().map(|a| {
+            (
+                a.line,
+                Error::Anomaly {
+                    source_name: source.to_string(),
+                    line: a.line,
+                    kind: a.kind,
+                    detail: a.detail.clone(),
+                },
+            )
+        });
+        let first = match (gap, anomaly) {
+            (Some(g), Some(a)) => Some(if a.0 < g.0 { a.1 } else { g.1 }),
+            (g, a) => g.or(a).map(|x| x.1),
+        };
+        if let Some(e) = first {
+            return Err(e);
+        }
     }
     if s.symbol.is_empty()
         && let Some(tk) = ticker
@@ -311,6 +476,55 @@ pub fn parse_csv<R: Read>(reader: R, source: &str, opts: &ImportOptions) -> Resu
         s.symbol = symbol_from_name(&tk);
     }
     Ok(s)
+}
+
+fn max2(a: f64, b: f64) -> f64 {
+    if a > b { a } else { b }
+}
+
+/// Flags closes that jump by more than `factor` from the previous close. When the next close
+/// jumps back (a spike: one bad row), only the spike is flagged, not the good row after it.
+fn flag_outliers(s: &mut Series, lines: &[u64], factor: f64) {
+    if factor.is_nan() || factor <= 1.0 {
+        return;
+    }
+    let lim = factor.ln();
+    let c = &s.close;
+    let mut found = Vec::new();
+    let mut i = 1;
+    while i < c.len() {
+        let jump = (c[i] / c[i - 1]).ln();
+        if jump.abs() > lim {
+            let spike = i + 1 < c.len() && (c[i + 1] / c[i]).ln() * jump.signum() < -lim;
+            found.push(Anomaly {
+                line: lines[i],
+                index: i,
+                time_ms: s.time[i],
+                kind: AnomalyKind::Outlier,
+                detail: format!(
+                    "close {} is {:.1}x the previous close {} (line {}){}",
+                    c[i],
+                    c[i] / c[i - 1],
+                    c[i - 1],
+                    lines[i - 1],
+                    if spike {
+                        format!(" and the next close {} jumps back", c[i + 1])
+                    } else {
+                        String::new()
+                    }
+                ),
+            });
+            if spike {
+                i += 2;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if !found.is_empty() {
+        s.anomalies.extend(found);
+        s.anomalies.sort_by_key(|a| a.line);
+    }
 }
 
 fn gap_error(source: &str, g: &Gap) -> Error {
@@ -433,7 +647,148 @@ mod tests {
     }
 
     #[test]
+    fn crlf_and_cr_only_files_report_the_right_lines() {
+        for nl in ["\n", "\r\n", "\r"] {
+            let text = [
+                "date,close",
+                "2020-01-01,1",
+                "2020-01-02,1",
+                "2020-01-02,1",
+                "",
+            ]
+            .join(nl);
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(
+                e.contains("line 4: duplicate timestamp 2020-01-02 (already on line 3)"),
+                "{nl:?}: {e}"
+            );
+            let text = [
+                "date,close",
+                "2020-01-01,1",
+                "2020-01-02,1",
+                "2020-01-05,1",
+                "2020-01-06,1",
+            ]
+            .join(nl);
+            let s = parse(&text).unwrap();
+            assert_eq!(s.gaps[0].line, 4, "{nl:?}");
+            assert_eq!(s.close.len(), 4);
+        }
+    }
+
+    #[test]
+    fn inconsistent_ohlc_is_flagged_with_its_line_and_strict_rejects_it() {
+        // Line 3: a close 1000x above its bar's high (a typo).
+        let text = "date,open,high,low,close\n2020-01-01,10,11,9,10\n2020-01-02,10,11,9,10000\n2020-01-03,10,11,9,10\n2020-01-04,10,11,9,10.5\n";
+        let s = parse(text).unwrap();
+        let ohlc: Vec<_> = s
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == AnomalyKind::Ohlc)
+            .collect();
+        assert_eq!(ohlc.len(), 1);
+        assert_eq!((ohlc[0].line, ohlc[0].index), (3, 1));
+        assert!(
+            ohlc[0].detail.contains("close is above high"),
+            "{:?}",
+            ohlc[0]
+        );
+        let e = parse_csv(
+            text.as_bytes(),
+            "t.csv",
+            &ImportOptions::default().with_strict(true),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.csv: line 3: inconsistent prices: open 10 high 11 low 9 close 10000"),
+            "{e}"
+        );
+        // low above the open.
+        let s = parse("date,open,high,low,close\n2020-01-01,8,11,9,10\n2020-01-02,10,11,9,10\n")
+            .unwrap();
+        assert_eq!(s.anomalies[0].line, 2);
+        assert!(s.anomalies[0].detail.contains("open is below low"));
+    }
+
+    #[test]
+    fn outliers_flag_the_spike_not_the_row_after_it() {
+        let s = parse("date,close\n2020-01-01,100\n2020-01-02,101\n2020-01-03,99000\n2020-01-04,102\n2020-01-05,103\n")
+            .unwrap();
+        assert_eq!(s.anomalies.len(), 1, "{:?}", s.anomalies);
+        let a = &s.anomalies[0];
+        assert_eq!((a.line, a.kind), (4, AnomalyKind::Outlier));
+        assert!(a.detail.contains("close 99000") && a.detail.contains("jumps back"));
+        // Ordinary moves (even 50% in a bar) are not outliers.
+        let s = parse("date,close\n2020-01-01,100\n2020-01-02,150\n2020-01-03,75\n").unwrap();
+        assert!(s.anomalies.is_empty());
+        let e = parse_csv(
+            "date,close\n2020-01-01,100\n2020-01-02,0.01\n2020-01-03,100\n".as_bytes(),
+            "t.csv",
+            &ImportOptions::default().with_strict(true),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("t.csv: line 3: close 0.01"), "{e}");
+    }
+
+    #[test]
+    fn a_ticker_column_naming_another_asset_is_refused() {
+        let text = "symbol,date,close\nBNBUSDT,2020-01-01,1\nBNBUSDT,2020-01-02,1\n";
+        let e = parse_csv(
+            text.as_bytes(),
+            "btc.csv",
+            &ImportOptions::default().with_symbol("BTC"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("btc.csv: line 2: the ticker column says \"BNBUSDT\" (BNB) but the file is used as BTC (from the given symbol)"),
+            "{e}"
+        );
+        let s = parse_csv(
+            text.as_bytes(),
+            "btc.csv",
+            &ImportOptions::default()
+                .with_symbol("BTC")
+                .with_ignore_ticker(true),
+        )
+        .unwrap();
+        assert_eq!(s.symbol, "BTC");
+        // The matching symbol, in any spelling of the pair.
+        for tk in ["BNB", "bnb/usdt", "BNB-USDT"] {
+            let t = text.replace("BNBUSDT", tk);
+            let s = parse_csv(
+                t.as_bytes(),
+                "x",
+                &ImportOptions::default().with_symbol("BNB"),
+            );
+            assert_eq!(s.unwrap().symbol, "BNB", "{tk}");
+        }
+        // A file named for a pair is held to its name.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("BTCUSDT_1h.csv");
+        std::fs::write(&path, text).unwrap();
+        let e = read_csv(&path, &ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(from the file name)"), "{e}");
+        let s = read_csv(&path, &ImportOptions::default().with_ignore_ticker(true)).unwrap();
+        assert_eq!(s.symbol, "BTC");
+        // A name that names no pair leaves the ticker in charge.
+        let path = dir.path().join("prices.csv");
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(
+            read_csv(&path, &ImportOptions::default()).unwrap().symbol,
+            "BNB"
+        );
+    }
+
+    #[test]
     fn symbols_from_names() {
+        assert_eq!(pair_base("data/BTCUSDT_1d.csv").as_deref(), Some("BTC"));
+        assert_eq!(pair_base("btc-usdt.csv").as_deref(), Some("BTC"));
+        assert_eq!(pair_base("prices.csv"), None);
         assert_eq!(symbol_from_name("data/market/BTCUSDT_1d.csv"), "BTC");
         assert_eq!(symbol_from_name("bnb-usdt.csv"), "BNB");
         assert_eq!(symbol_from_name("ETH.csv"), "ETH");

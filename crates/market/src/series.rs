@@ -20,6 +20,34 @@ pub struct Gap {
     pub missing: u64,
 }
 
+/// What kind of suspicious row an [`Anomaly`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    /// The row's prices contradict each other: `low > min(open, close)` or
+    /// `high < max(open, close)` (a typo in one of them, or columns in the wrong order).
+    Ohlc,
+    /// The close jumps far from the previous close (by more than the import's outlier factor
+    /// either way); when the next close jumps back, only this row is flagged.
+    Outlier,
+}
+
+/// A row that imported but should not be trusted blindly: flagged with its line, like gaps, so
+/// a person can look at it; strict import rejects it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Anomaly {
+    /// 1-based line of the row (the header is line 1).
+    pub line: u64,
+    /// Index of the bar in the series.
+    pub index: usize,
+    /// The bar's time (UTC ms).
+    pub time_ms: i64,
+    /// What is wrong.
+    pub kind: AnomalyKind,
+    /// The values involved, in words.
+    pub detail: String,
+}
+
 /// One instrument's candles, validated: strictly increasing times on a regular grid (except at
 /// the reported [`Gap`]s), positive prices.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +72,8 @@ pub struct Series {
     pub volume: Vec<f64>,
     /// Missing-bar runs, in time order.
     pub gaps: Vec<Gap>,
+    /// Suspicious rows (inconsistent OHLC, outliers), in line order.
+    pub anomalies: Vec<Anomaly>,
 }
 
 impl Series {

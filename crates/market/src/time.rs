@@ -158,6 +158,17 @@ fn parse_iso(s: &str) -> Option<i64> {
     }
 }
 
+/// The exclusive end (UTC ms) of the period a range end names, so that the end is inclusive
+/// whatever the bar size: a bare date `YYYY-MM-DD` covers that whole day (the result is the next
+/// midnight, so the day's intraday bars are in), a date-time or an epoch number covers that
+/// instant (the result is one millisecond after it). `None` when `s` is not a timestamp.
+pub fn parse_range_end(s: &str) -> Option<i64> {
+    let t = parse_timestamp(s)?;
+    let s = s.trim();
+    let bare_date = s.len() == 10 && s.as_bytes()[4] == b'-';
+    Some(if bare_date { t + DAY_MS } else { t + 1 })
+}
+
 /// Formats UTC milliseconds as `YYYY-MM-DD` when at midnight, else `YYYY-MM-DD HH:MM`.
 pub fn format_ms(ms: i64) -> String {
     let days = ms.div_euclid(DAY_MS);
@@ -221,6 +232,17 @@ mod tests {
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn range_end_covers_the_whole_named_day() {
+        let day = days_from_civil(2024, 3, 5) * DAY_MS;
+        assert_eq!(parse_range_end("2024-03-05"), Some(day + DAY_MS));
+        assert_eq!(
+            parse_range_end("2024-03-05 12:00"),
+            Some(day + 12 * 3_600_000 + 1)
+        );
+        assert_eq!(parse_range_end("nope"), None);
     }
 
     #[test]

@@ -106,14 +106,46 @@ pub enum VarMethod {
     Parametric,
 }
 
-/// Risk rules. Windows are in bars of the data the plan runs on.
+/// The unit of the risk windows (`vol_window`, `var_window`, `drawdown.lookback`) and the
+/// horizon of `pause.max_var`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowUnit {
+    /// Days, whatever the bar size: a window of 30 is 30 daily bars or 180 four-hour bars, and
+    /// VaR is over one-day returns (overlapping on intraday data). On daily data this is the
+    /// same as [`WindowUnit::Bars`], so plans written for daily data keep their meaning.
+    #[default]
+    Days,
+    /// Bars of the data the plan runs on, and one-bar VaR (what plans meant before windows were
+    /// measured in time).
+    Bars,
+}
+
+/// The risk windows of a plan in bars of one data set (see [`Risk::bar_windows`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BarWindows {
+    /// Log returns in the realised-volatility estimate.
+    pub vol: usize,
+    /// Returns in the VaR estimate.
+    pub var: usize,
+    /// Bars each VaR return spans (1 on daily data; 24 on hourly data).
+    pub var_horizon: usize,
+    /// Bars of the drawdown's running high (`None`: all history).
+    pub lookback: Option<usize>,
+}
+
+/// Risk rules. Windows are in days by default (`window_unit`), converted to bars of the data
+/// the plan runs on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Risk {
-    /// Bars of log returns in the realised-volatility estimate.
+    /// Unit of the windows below and of the VaR horizon.
+    #[serde(default)]
+    pub window_unit: WindowUnit,
+    /// Days (or bars) of log returns in the realised-volatility estimate.
     #[serde(default = "Risk::default_vol_window")]
     pub vol_window: usize,
-    /// Bars of returns in the VaR estimate.
+    /// Days (or bars) of returns in the VaR estimate.
     #[serde(default = "Risk::default_var_window")]
     pub var_window: usize,
     /// VaR confidence level (0.95: the loss exceeded on 5% of bars).
@@ -169,11 +201,37 @@ impl Risk {
     pub fn is_plain(&self) -> bool {
         self.vol_target.is_none() && self.drawdown.is_none() && self.pause.is_none()
     }
+
+    /// The windows in bars of data with bars of `interval_ms`. In days, a window of `d` days
+    /// is `round(d × bars per day)` bars (at least 2 for volatility and VaR, 1 for the
+    /// lookback) and the VaR horizon is one day (`round(bars per day)`, at least 1 bar).
+    pub fn bar_windows(&self, interval_ms: i64) -> BarWindows {
+        let lookback = self.drawdown.as_ref().and_then(|d| d.lookback);
+        match self.window_unit {
+            WindowUnit::Bars => BarWindows {
+                vol: self.vol_window,
+                var: self.var_window,
+                var_horizon: 1,
+                lookback,
+            },
+            WindowUnit::Days => {
+                let per_day = cairn_market::time::DAY_MS as f64 / interval_ms.max(1) as f64;
+                let bars = |d: usize, min: usize| ((d as f64 * per_day).round() as usize).max(min);
+                BarWindows {
+                    vol: bars(self.vol_window, 2),
+                    var: bars(self.var_window, 2),
+                    var_horizon: (per_day.round() as usize).max(1),
+                    lookback: lookback.map(|l| bars(l, 1)),
+                }
+            }
+        }
+    }
 }
 
 impl Default for Risk {
     fn default() -> Self {
         Risk {
+            window_unit: WindowUnit::Days,
             vol_window: Self::DEFAULT_VOL_WINDOW,
             var_window: Self::DEFAULT_VAR_WINDOW,
             var_confidence: Self::DEFAULT_VAR_CONFIDENCE,
@@ -234,7 +292,8 @@ pub struct DrawdownBands {
     /// Cap on the band multiplier.
     #[serde(default = "DrawdownBands::default_max_multiplier")]
     pub max_multiplier: f64,
-    /// Bars over which the running high is taken (absent: all history).
+    /// Days (or bars, see [`Risk::window_unit`]) over which the running high is taken
+    /// (absent: all history).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookback: Option<usize>,
 }
@@ -265,7 +324,8 @@ pub struct Pause {
     /// Annualised realised volatility above which the asset is not bought.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_vol: Option<f64>,
-    /// One-bar VaR (loss fraction at `risk.var_confidence`) above which the asset is not bought.
+    /// One-day VaR (loss fraction at `risk.var_confidence`; one-bar with
+    /// `window_unit = "bars"`) above which the asset is not bought.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_var: Option<f64>,
 }
@@ -529,14 +589,14 @@ impl Plan {
             r.vol_window as f64,
             2.0,
             10_000.0,
-            "2 to 10000 bars",
+            "2 to 10000 (days, or bars with window_unit = \"bars\")",
         )?;
         check_range(
             "risk.var_window",
             r.var_window as f64,
             10.0,
             10_000.0,
-            "10 to 10000 bars",
+            "10 to 10000 (days, or bars with window_unit = \"bars\")",
         )?;
         check_range(
             "risk.var_confidence",
@@ -607,7 +667,7 @@ impl Plan {
                     l as f64,
                     2.0,
                     1_000_000.0,
-                    "2 to 1000000 bars",
+                    "2 to 1000000 (days, or bars with risk.window_unit = \"bars\")",
                 )?;
             }
         }
@@ -627,7 +687,7 @@ impl Plan {
                     v,
                     0.0,
                     1.0,
-                    "greater than 0 and at most 1 (one-bar loss fraction)",
+                    "greater than 0 and at most 1 (loss fraction over one day, or one bar with risk.window_unit = \"bars\")",
                 )?;
             }
         }
@@ -817,6 +877,35 @@ weight = 0.4
         assert_eq!(d.multiplier(0.1), 1.5);
         assert_eq!(d.multiplier(0.29), 1.5);
         assert_eq!(d.multiplier(0.5), 2.0);
+    }
+
+    #[test]
+    fn windows_are_days_whatever_the_bar_size() {
+        let p = with("[risk]\nvol_window = 30\nvar_window = 90\n[risk.drawdown]\nbands = [{below = 0.2, multiplier = 1.5}]\nlookback = 10").unwrap();
+        let day = cairn_market::time::DAY_MS;
+        let w = p.risk.bar_windows(day);
+        assert_eq!(
+            (w.vol, w.var, w.var_horizon, w.lookback),
+            (30, 90, 1, Some(10))
+        );
+        let w = p.risk.bar_windows(day / 24);
+        assert_eq!(
+            (w.vol, w.var, w.var_horizon, w.lookback),
+            (720, 2160, 24, Some(240))
+        );
+        let w = p.risk.bar_windows(day / 6);
+        assert_eq!((w.vol, w.var, w.var_horizon), (180, 540, 6));
+        // Weekly bars: at least two returns, one-bar horizon.
+        let w = p.risk.bar_windows(7 * day);
+        assert_eq!(
+            (w.vol, w.var, w.var_horizon, w.lookback),
+            (4, 13, 1, Some(1))
+        );
+        // The old meaning on request.
+        let p = with("[risk]\nwindow_unit = \"bars\"\nvol_window = 30").unwrap();
+        let w = p.risk.bar_windows(day / 24);
+        assert_eq!((w.vol, w.var, w.var_horizon), (30, 90, 1));
+        assert_eq!(Plan::from_toml(&p.to_toml()).unwrap(), p);
     }
 
     #[test]

@@ -202,6 +202,23 @@ pub enum Clip {
     PriceImpact,
     /// Scaled down to the cash available (`on_short = "partial"`).
     Funds,
+    /// The risk multipliers asked for more than the cash available: the part above the plain
+    /// buy (budget × weight) was cut to what the cash pays for, instead of skipping the
+    /// period.
+    Cash,
+}
+
+impl Clip {
+    /// Short stable label (for reports).
+    pub fn label(self) -> &'static str {
+        match self {
+            Clip::MaxAllocation => "max_allocation",
+            Clip::MaxOrder => "max_order",
+            Clip::PriceImpact => "price_impact",
+            Clip::Funds => "funds",
+            Clip::Cash => "capped_by_cash",
+        }
+    }
 }
 
 /// One buy.
@@ -213,8 +230,12 @@ pub struct Order {
     pub expected_out: f64,
     /// `amountOutMin`: the quote less the slippage tolerance.
     pub min_out: f64,
-    /// The combined risk multiplier applied to `budget × weight`.
+    /// The combined risk multiplier applied to `budget × weight` (before clips).
     pub multiplier: f64,
+    /// The volatility-target scale in it (1 without the rule or while warming up).
+    pub vol_scale: f64,
+    /// The drawdown band multiplier in it (1 above every band or without the rule).
+    pub band: f64,
     /// Set when the order was made smaller than the multiplier asked.
     pub clip: Option<Clip>,
 }
@@ -281,6 +302,8 @@ pub fn decide(plan: &Plan, state: &PortfolioState, market: &MarketSnapshot) -> D
     let base = plan.budget.amount;
     let mut amount = [0.0f64; MAX_ASSETS];
     let mut mult = [1.0f64; MAX_ASSETS];
+    let mut vol_scale = [1.0f64; MAX_ASSETS];
+    let mut band = [1.0f64; MAX_ASSETS];
     let mut clip: [Option<Clip>; MAX_ASSETS] = [None; MAX_ASSETS];
     let mut skip: [Option<SkipReason>; MAX_ASSETS] = [None; MAX_ASSETS];
 
@@ -317,12 +340,14 @@ pub fn decide(plan: &Plan, state: &PortfolioState, market: &MarketSnapshot) -> D
         if let Some(v) = &risk.vol_target
             && m.vol > 0.0
         {
-            k *= (v.target / m.vol).clamp(v.min_scale, v.max_scale);
+            vol_scale[i] = (v.target / m.vol).clamp(v.min_scale, v.max_scale);
+            k *= vol_scale[i];
         }
         if let Some(d) = &risk.drawdown
             && m.drawdown > 0.0
         {
-            k *= d.multiplier(m.drawdown);
+            band[i] = d.multiplier(m.drawdown);
+            k *= band[i];
         }
         k = k.min(risk.max_multiplier);
         mult[i] = k;
@@ -371,6 +396,35 @@ pub fn decide(plan: &Plan, state: &PortfolioState, market: &MarketSnapshot) -> D
     }
     let needed = total + exec.gas_per_buy * count as f64;
     if count > 0 && !fits(needed, state.cash) {
+        // First cut what the multipliers asked above the plain buys, down to the cash: "buy
+        // more in a crash" then buys what it can instead of skipping the period.
+        let spendable = state.cash - exec.gas_per_buy * count as f64;
+        let mut floor = [0.0f64; MAX_ASSETS];
+        let (mut floor_total, mut extra_total) = (0.0, 0.0);
+        for i in 0..n {
+            if skip[i].is_none() {
+                let plain = base * plan.assets[i].weight;
+                floor[i] = amount[i].min(plain.max(exec.min_order));
+                floor_total += floor[i];
+                extra_total += amount[i] - floor[i];
+            }
+        }
+        if extra_total > 0.0 && fits(floor_total, spendable) {
+            let s = ((spendable - floor_total) / extra_total).clamp(0.0, 1.0);
+            total = 0.0;
+            for i in 0..n {
+                if skip[i].is_none() {
+                    if amount[i] > floor[i] {
+                        amount[i] = floor[i] + s * (amount[i] - floor[i]);
+                        clip[i] = Some(Clip::Cash);
+                    }
+                    total += amount[i];
+                }
+            }
+        }
+    }
+    let needed = total + exec.gas_per_buy * count as f64;
+    if count > 0 && !fits(needed, state.cash) {
         let spendable = state.cash - exec.gas_per_buy * count as f64;
         let scale = spendable / total;
         let partial = exec.on_short == OnShort::Partial && scale > 0.0;
@@ -415,6 +469,8 @@ pub fn decide(plan: &Plan, state: &PortfolioState, market: &MarketSnapshot) -> D
                     expected_out: out,
                     min_out: min_out(out, exec.slippage_tolerance_bps),
                     multiplier: mult[i],
+                    vol_scale: vol_scale[i],
+                    band: band[i],
                     clip: clip[i],
                 })
             }
@@ -605,6 +661,37 @@ mod tests {
         let d = decide(&p, &PortfolioState::with_cash(52.0), &market(0.5, 0.0, 0.0));
         assert!((d.spend() - 52.0).abs() < 1e-12);
         assert_eq!(buy(&d, 0).clip, Some(Clip::Funds));
+    }
+
+    #[test]
+    fn multipliers_are_capped_by_the_cash_instead_of_skipping() {
+        let p = plan("[risk.drawdown]\nbands = [{below = 0.2, multiplier = 2}]\n");
+        // The bands ask 2 x 100 but only 150 is available: the plain 100 is kept and the
+        // extra cut to 50, instead of skipping the period.
+        let d = decide(
+            &p,
+            &PortfolioState::with_cash(150.0),
+            &market(0.5, 0.3, 0.0),
+        );
+        let (btc, bnb) = (buy(&d, 0), buy(&d, 1));
+        assert_eq!(btc.clip, Some(Clip::Cash));
+        assert_eq!((btc.multiplier, btc.band), (2.0, 2.0));
+        assert!((btc.amount_in - 90.0).abs() < 1e-9, "{}", btc.amount_in);
+        assert!((bnb.amount_in - 60.0).abs() < 1e-9);
+        assert!((d.spend() - 150.0).abs() < 1e-9);
+        // With room for all of it nothing is capped.
+        let d = decide(
+            &p,
+            &PortfolioState::with_cash(200.0),
+            &market(0.5, 0.3, 0.0),
+        );
+        assert_eq!(buy(&d, 0).clip, None);
+        // Not even the plain buys fit: skip and carry as before.
+        let d = decide(&p, &PortfolioState::with_cash(80.0), &market(0.5, 0.3, 0.0));
+        assert!(matches!(
+            d.actions[0],
+            Action::Skip(SkipReason::InsufficientFunds { .. })
+        ));
     }
 
     #[test]

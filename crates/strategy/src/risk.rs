@@ -24,9 +24,16 @@ pub fn log_returns(close: &[f64]) -> Vec<f64> {
 
 /// Simple returns `p[i]/p[i-1] − 1`; element 0 is NaN.
 pub fn simple_returns(close: &[f64]) -> Vec<f64> {
+    horizon_returns(close, 1)
+}
+
+/// Simple returns over `h` bars, `p[i]/p[i-h] − 1` (overlapping); the first `h` elements are
+/// NaN. `h = 1` gives [`simple_returns`].
+pub fn horizon_returns(close: &[f64], h: usize) -> Vec<f64> {
+    let h = h.max(1);
     let mut r = Vec::with_capacity(close.len());
-    r.push(f64::NAN);
-    r.extend(close.windows(2).map(|w| w[1] / w[0] - 1.0));
+    r.extend(std::iter::repeat_n(f64::NAN, h.min(close.len())));
+    r.extend((h..close.len()).map(|i| close[i] / close[i - h] - 1.0));
     r
 }
 
@@ -150,13 +157,25 @@ pub fn gaussian_var_cvar(mean: f64, sd: f64, confidence: f64) -> (f64, f64) {
     (var, cvar)
 }
 
-/// VaR at bar `t` over the `window` simple returns ending at `t` (NaN while too few).
-pub fn var_at(close: &[f64], t: usize, window: usize, confidence: f64, method: VarMethod) -> f64 {
-    if window < 2 || t < window || t >= close.len() {
+/// VaR at bar `t` over the `window` simple returns of `horizon` bars each (overlapping) ending
+/// at `t` (NaN while too few). With `horizon` = the bars in a day, the VaR is a one-day VaR
+/// whatever the bar size; `horizon` 1 is the one-bar VaR.
+pub fn var_at(
+    close: &[f64],
+    t: usize,
+    window: usize,
+    horizon: usize,
+    confidence: f64,
+    method: VarMethod,
+) -> f64 {
+    let h = horizon.max(1);
+    if window < 2 || t + 1 < window + h || t >= close.len() {
         return f64::NAN;
     }
-    let r = simple_returns(&close[t - window..=t]);
-    var_of(&r[1..], confidence, method, &mut Vec::new())
+    let r: Vec<f64> = (t + 1 - window..=t)
+        .map(|s| close[s] / close[s - h] - 1.0)
+        .collect();
+    var_of(&r, confidence, method, &mut Vec::new())
 }
 
 fn var_of(r: &[f64], confidence: f64, method: VarMethod, scratch: &mut Vec<f64>) -> f64 {
@@ -169,26 +188,35 @@ fn var_of(r: &[f64], confidence: f64, method: VarMethod, scratch: &mut Vec<f64>)
 /// [`var_at`] for every bar. The historical form keeps the window sorted as it slides (one
 /// binary-search removal and insertion per bar instead of a sort), which yields the same
 /// sorted multiset, hence bit-identical values.
-pub fn var_series(close: &[f64], window: usize, confidence: f64, method: VarMethod) -> Vec<f64> {
-    let r = simple_returns(close);
+pub fn var_series(
+    close: &[f64],
+    window: usize,
+    horizon: usize,
+    confidence: f64,
+    method: VarMethod,
+) -> Vec<f64> {
+    let h = horizon.max(1);
+    let r = horizon_returns(close, h);
     let n = close.len();
-    if window < 2 || n <= window {
+    // The first bar with a full window of returns.
+    let first = window + h - 1;
+    if window < 2 || n <= first {
         return vec![f64::NAN; n];
     }
-    let mut out = vec![f64::NAN; window];
-    out.reserve(n - window);
+    let mut out = vec![f64::NAN; first];
+    out.reserve(n - first);
     match method {
         VarMethod::Parametric => {
-            for t in window..n {
+            for t in first..n {
                 out.push(parametric_var_cvar(&r[t + 1 - window..=t], confidence).0);
             }
         }
         VarMethod::Historical => {
-            let mut sorted: Vec<f64> = r[1..=window].to_vec();
+            let mut sorted: Vec<f64> = r[h..=first].to_vec();
             if sorted.iter().any(|x| x.is_nan()) {
                 // Not reachable with validated (positive, finite) prices; keep the slow form.
                 let mut scratch = Vec::new();
-                for t in window..n {
+                for t in first..n {
                     out.push(var_of(
                         &r[t + 1 - window..=t],
                         confidence,
@@ -200,8 +228,8 @@ pub fn var_series(close: &[f64], window: usize, confidence: f64, method: VarMeth
             }
             sorted.sort_unstable_by(f64::total_cmp);
             let k = tail_count(window, confidence);
-            for t in window..n {
-                if t > window {
+            for t in first..n {
+                if t > first {
                     let old = r[t - window];
                     if let Ok(i) = sorted.binary_search_by(|x| x.total_cmp(&old)) {
                         sorted.remove(i);
@@ -337,6 +365,23 @@ mod tests {
     }
 
     #[test]
+    fn horizon_var_uses_returns_over_the_horizon() {
+        // Closes rising 1% a bar except one 6-bar stretch losing 2% a bar: 6-bar returns see
+        // the stretch as one loss of about 11%, 1-bar returns as 2% losses.
+        let mut c = vec![100.0];
+        for i in 1..60 {
+            let g = if (30..36).contains(&i) { 0.98 } else { 1.01 };
+            c.push(c[i - 1] * g);
+        }
+        let one = var_at(&c, 59, 40, 1, 0.95, VarMethod::Historical);
+        let six = var_at(&c, 59, 40, 6, 0.95, VarMethod::Historical);
+        assert!((one - 0.02).abs() < 1e-9, "{one}");
+        assert!(six > 0.08, "{six}");
+        assert!(var_at(&c, 44, 40, 6, 0.95, VarMethod::Historical).is_nan());
+        assert!(!var_at(&c, 45, 40, 6, 0.95, VarMethod::Historical).is_nan());
+    }
+
+    #[test]
     fn point_and_series_forms_agree_exactly() {
         let c: Vec<f64> = (0..400)
             .map(|i| 100.0 * (1.0 + 0.3 * ((i as f64) * 0.37).sin() + 0.001 * i as f64))
@@ -344,8 +389,10 @@ mod tests {
         let vol = realised_vol_series(&c, 20, 365.0);
         let dd = drawdown_series(&c, Some(50));
         let dd_all = drawdown_series(&c, None);
-        let vh = var_series(&c, 30, 0.95, VarMethod::Historical);
-        let vp = var_series(&c, 30, 0.99, VarMethod::Parametric);
+        let vh = var_series(&c, 30, 1, 0.95, VarMethod::Historical);
+        let vp = var_series(&c, 30, 1, 0.99, VarMethod::Parametric);
+        let vh6 = var_series(&c, 30, 6, 0.95, VarMethod::Historical);
+        let vp6 = var_series(&c, 30, 6, 0.99, VarMethod::Parametric);
         for t in 0..c.len() {
             assert_eq!(
                 vol[t].to_bits(),
@@ -356,11 +403,20 @@ mod tests {
             assert_eq!(dd_all[t], drawdown_at(&c, t, None), "dd {t}");
             assert_eq!(
                 vh[t].to_bits(),
-                var_at(&c, t, 30, 0.95, VarMethod::Historical).to_bits()
+                var_at(&c, t, 30, 1, 0.95, VarMethod::Historical).to_bits()
             );
             assert_eq!(
                 vp[t].to_bits(),
-                var_at(&c, t, 30, 0.99, VarMethod::Parametric).to_bits()
+                var_at(&c, t, 30, 1, 0.99, VarMethod::Parametric).to_bits()
+            );
+            assert_eq!(
+                vh6[t].to_bits(),
+                var_at(&c, t, 30, 6, 0.95, VarMethod::Historical).to_bits(),
+                "{t}"
+            );
+            assert_eq!(
+                vp6[t].to_bits(),
+                var_at(&c, t, 30, 6, 0.99, VarMethod::Parametric).to_bits()
             );
         }
     }

@@ -7,7 +7,10 @@ use crate::{
 };
 use anyhow::{Context, bail};
 use cairn_backtest::{RankBy, SweepOptions, backtest, default_grid, sweep, walk_forward};
-use cairn_market::{Aligned, ImportOptions, Series, align, read_csv, time::format_ms};
+use cairn_market::{
+    Aligned, Coverage, Error as MarketError, ImportOptions, Series, align, read_csv,
+    time::format_ms,
+};
 use cairn_strategy::Plan;
 use serde_json::json;
 use std::{
@@ -41,19 +44,38 @@ fn parse_data_arg(arg: &str) -> (Option<String>, PathBuf) {
     (None, PathBuf::from(arg))
 }
 
-/// Imports every `--data` file, reports gaps on stderr, and aligns them.
-pub(super) fn load_data(
-    args: &[String],
-    strict: bool,
-    quiet: bool,
-) -> anyhow::Result<(Vec<Series>, Aligned)> {
+/// How `--data` files are imported.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct DataOptions {
+    /// `--strict`: reject gaps, inconsistent rows and outliers.
+    pub(super) strict: bool,
+    /// `--ignore-ticker`: use the given symbol even when a ticker column names another.
+    pub(super) ignore_ticker: bool,
+    /// No warnings or notes on stderr.
+    pub(super) quiet: bool,
+}
+
+/// Imports every `--data` file, reports gaps, suspicious rows and how the date ranges were cut
+/// on stderr, and aligns them.
+pub(super) fn load_data(args: &[String], o: DataOptions) -> anyhow::Result<(Vec<Series>, Aligned)> {
     let mut series = Vec::new();
     for a in args {
         let (symbol, path) = parse_data_arg(a);
-        let mut opts = ImportOptions::default().with_strict(strict);
+        let mut opts = ImportOptions::default()
+            .with_strict(o.strict)
+            .with_ignore_ticker(o.ignore_ticker);
         opts.symbol = symbol;
-        let s = read_csv(&path, &opts)?;
-        if !quiet {
+        let s = read_csv(&path, &opts).map_err(|e| match e {
+            MarketError::Gap { .. } | MarketError::Anomaly { .. } => anyhow::anyhow!(
+                "{e} (--strict; drop it to import gaps, inconsistent rows and outliers with warnings)"
+            ),
+            MarketError::TickerMismatch { ref expected, .. } => {
+                let expected = expected.clone();
+                anyhow::anyhow!("{e} (--ignore-ticker uses the file as {expected} anyway)")
+            }
+            e => e.into(),
+        })?;
+        if !o.quiet {
             for (k, g) in s.gaps.iter().enumerate() {
                 if k == 20 {
                     eprintln!("warning: {}: {} more gap(s)", s.source, s.gaps.len() - 20);
@@ -68,30 +90,105 @@ pub(super) fn load_data(
                     format_ms(g.before_ms)
                 );
             }
+            for (k, a) in s.anomalies.iter().enumerate() {
+                if k == 20 {
+                    eprintln!(
+                        "warning: {}: {} more suspicious row(s)",
+                        s.source,
+                        s.anomalies.len() - 20
+                    );
+                    break;
+                }
+                eprintln!(
+                    "warning: {}: line {}: {}; used as written (check the row; --strict rejects it)",
+                    s.source, a.line, a.detail
+                );
+            }
         }
         series.push(s);
     }
     let refs: Vec<&Series> = series.iter().collect();
     let aligned = align(&refs)?;
+    if !o.quiet
+        && let Some(note) = coverage_note(&aligned.coverage())
+    {
+        eprintln!("{note}");
+    }
     Ok((series, aligned))
 }
 
+/// What cutting the inputs to their shared date range dropped, in words; `None` when nothing.
+fn coverage_note(c: &Coverage) -> Option<String> {
+    if !c.cuts() && c.dropped.iter().all(|d| d.unmatched == 0) {
+        return None;
+    }
+    let ranges = c
+        .dropped
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} .. {}",
+                d.symbol,
+                format_ms(d.first_ms),
+                format_ms(d.last_ms)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut why = Vec::new();
+    if !c.limits_start.is_empty() {
+        why.push(format!("{} starts last", c.limits_start.join(" and ")));
+    }
+    if !c.limits_end.is_empty() {
+        why.push(format!("{} ends first", c.limits_end.join(" and ")));
+    }
+    let dropped = c
+        .dropped
+        .iter()
+        .filter(|d| d.before_start + d.after_end + d.unmatched > 0)
+        .map(|d| {
+            let mut parts = Vec::new();
+            if d.before_start > 0 {
+                parts.push(format!("{} bar(s) before", d.before_start));
+            }
+            if d.after_end > 0 {
+                parts.push(format!("{} bar(s) after", d.after_end));
+            }
+            if d.unmatched > 0 {
+                parts.push(format!("{} bar(s) another file lacks", d.unmatched));
+            }
+            format!("{} {}", d.symbol, parts.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(format!(
+        "note: the files cover different dates ({ranges}); using the shared range {} .. {}{}; dropped: {dropped}",
+        format_ms(c.from_ms),
+        format_ms(c.to_ms),
+        if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", why.join(", "))
+        }
+    ))
+}
+
 fn range_of(data: &Aligned, from: Option<&str>, to: Option<&str>) -> anyhow::Result<Range<usize>> {
-    let parse = |flag: &str, s: &str| {
-        cairn_market::time::parse_timestamp(s)
-            .with_context(|| format!("--{flag} {s:?} is not a date; use YYYY-MM-DD"))
+    let bad = |flag: &str, s: &str| {
+        anyhow::anyhow!("--{flag} {s:?} is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM")
     };
     let start = match from {
         Some(s) => {
-            let t = parse("from", s)?;
+            let t = cairn_market::time::parse_timestamp(s).ok_or_else(|| bad("from", s))?;
             data.time.partition_point(|&x| x < t)
         }
         None => 0,
     };
     let end = match to {
+        // A date includes that whole day (every intraday bar of it).
         Some(s) => {
-            let t = parse("to", s)?;
-            data.time.partition_point(|&x| x <= t)
+            let t = cairn_market::time::parse_range_end(s).ok_or_else(|| bad("to", s))?;
+            data.time.partition_point(|&x| x < t)
         }
         None => data.len(),
     };
@@ -114,6 +211,9 @@ fn inputs_json(series: &[Series]) -> serde_json::Value {
                 "file": s.source,
                 "symbol": s.symbol,
                 "bars": s.len(),
+                "from": format_ms(s.time[0]),
+                "to": format_ms(s.time[s.len() - 1]),
+                "anomalies": s.anomalies,
                 "gaps": s.gaps.iter().map(|g| json!({
                     "line": g.line,
                     "after": format_ms(g.after_ms),
@@ -127,7 +227,15 @@ fn inputs_json(series: &[Series]) -> serde_json::Value {
 
 fn backtest_cmd(args: &BacktestArgs, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     let plan = load_plan(&args.plan)?;
-    let (series, data) = load_data(&args.data, args.strict, false)?;
+    let (series, data) = load_data(
+        &args.data,
+        DataOptions {
+            strict: args.strict,
+            ignore_ticker: args.ignore_ticker,
+            quiet: false,
+        },
+    )?;
+    let coverage = data.coverage();
     let range = range_of(&data, args.from.as_deref(), args.to.as_deref())?;
     let rank_by = RankBy::from_name(&args.rank_by).with_context(|| {
         format!(
@@ -147,10 +255,31 @@ fn backtest_cmd(args: &BacktestArgs, settings: &Settings, json: bool) -> anyhow:
         if let Some(folds) = args.walk_forward {
             let wf = walk_forward(&points, &data.slice(range), folds, &opts)?;
             if json {
-                output::json(&json!({ "walk_forward": wf, "inputs": inputs_json(&series) }));
+                output::json(&json!({
+                    "walk_forward": wf,
+                    "inputs": inputs_json(&series),
+                    "coverage": coverage,
+                }));
             } else {
+                let span = |a: &str, b: &str| format!("{a} .. {b}");
+                let tw = wf
+                    .folds
+                    .iter()
+                    .map(|f| span(&f.train_from, &f.train_to).len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(5)
+                    + 2;
+                let xw = wf
+                    .folds
+                    .iter()
+                    .map(|f| span(&f.test_from, &f.test_to).len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(4)
+                    + 2;
                 let mut s = format!(
-                    "walk-forward: {} folds, {} configurations, ranked by {:?}\n\n{:<24}{:<24}{:>12}{:>12}{:>12}  chosen\n",
+                    "walk-forward: {} folds, {} configurations, ranked by {:?}\n\n{:<tw$}{:<xw$}{:>12}{:>12}{:>12}  chosen\n",
                     wf.folds.len(),
                     points.len(),
                     rank_by,
@@ -168,9 +297,9 @@ fn backtest_cmd(args: &BacktestArgs, settings: &Settings, json: bool) -> anyhow:
                         .collect::<Vec<_>>()
                         .join(" ");
                     s.push_str(&format!(
-                        "{:<24}{:<24}{:>12.3}{:>12.3}{:>12.3}  {chosen}\n",
-                        format!("{}..{}", f.train_from, f.train_to),
-                        format!("{}..{}", f.test_from, f.test_to),
+                        "{:<tw$}{:<xw$}{:>12.3}{:>12.3}{:>12.3}  {chosen}\n",
+                        span(&f.train_from, &f.train_to),
+                        span(&f.test_from, &f.test_to),
                         f.train_score,
                         f.test_score,
                         rank_by.score(&f.test.plain_dca)
@@ -195,6 +324,7 @@ fn backtest_cmd(args: &BacktestArgs, settings: &Settings, json: bool) -> anyhow:
                 "configurations": points.len(),
                 "best": best.report,
                 "inputs": inputs_json(&series),
+                "coverage": coverage,
             }));
         } else {
             let mut s = format!(
@@ -253,6 +383,7 @@ fn backtest_cmd(args: &BacktestArgs, settings: &Settings, json: bool) -> anyhow:
         output::json(&json!({
             "report": bt.report,
             "inputs": inputs_json(&series),
+            "coverage": coverage,
             "charts": charts.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         }));
     } else {

@@ -56,7 +56,13 @@ fn backtest(args: &BenchBacktestArgs, json: bool) -> anyhow::Result<ExitCode> {
             .map(|p| p.display().to_string())
             .collect();
         if files.len() == plan.assets.len() {
-            let (_, data) = super::agent::load_data(&files, false, true)?;
+            let (_, data) = super::agent::load_data(
+                &files,
+                super::agent::DataOptions {
+                    quiet: true,
+                    ..Default::default()
+                },
+            )?;
             sets.push((
                 format!(
                     "{} {interval}",

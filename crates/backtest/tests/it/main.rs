@@ -244,3 +244,105 @@ proptest! {
         }
     }
 }
+
+/// Hourly closes from per-hour log returns, one asset.
+fn hourly(symbol: &str, steps: &[f64]) -> Aligned {
+    let mut p = 100.0;
+    let mut text = String::from("ts,close\n");
+    for (i, s) in steps.iter().enumerate() {
+        p *= s.exp();
+        text.push_str(&format!("{},{}\n", 1_600_000_000 + i as i64 * 3600, p));
+    }
+    let s = parse_csv(
+        text.as_bytes(),
+        symbol,
+        &ImportOptions::default().with_symbol(symbol),
+    )
+    .unwrap();
+    align(&[&s]).unwrap()
+}
+
+/// On hourly data a one-day VaR threshold sees one-day losses: a 10-day slide of 0.5% an hour
+/// (about 11% a day) pauses the buys, though no single hour loses more than 0.5%. With
+/// `window_unit = "bars"` (one-bar VaR, the old meaning) the same threshold never fires.
+#[test]
+fn var_pause_fires_on_hourly_data() {
+    let steps: Vec<f64> = (0..24 * 60)
+        .map(|h| {
+            if (24 * 30..24 * 40).contains(&h) {
+                -0.005
+            } else if h % 2 == 0 {
+                0.004
+            } else {
+                -0.0038
+            }
+        })
+        .collect();
+    let data = hourly("BTC", &steps);
+    let text = "[budget]\namount = 10\nschedule = \"daily\"\n[[assets]]\nsymbol = \"BTC\"\nweight = 1\n[risk]\nvar_window = 10\n[risk.pause]\nmax_var = 0.08\n";
+    let bt = backtest(&Plan::from_toml(text).unwrap(), &data, 0..data.len()).unwrap();
+    let paused = bt
+        .report
+        .decisions
+        .skips
+        .get("paused_var")
+        .copied()
+        .unwrap_or(0);
+    assert!(paused >= 5, "{:?}", bt.report.decisions);
+    let day = bt
+        .report
+        .log
+        .iter()
+        .find(|p| p.assets[0].rules == ["paused_var"])
+        .unwrap();
+    assert!(day.assets[0].var > 0.08 && day.assets[0].detail.contains("VaR"));
+    let bars = text.replace("[risk]\n", "[risk]\nwindow_unit = \"bars\"\n");
+    let bt = backtest(&Plan::from_toml(&bars).unwrap(), &data, 0..data.len()).unwrap();
+    assert!(!bt.report.decisions.skips.contains_key("paused_var"));
+}
+
+/// A drawdown band asking for 3x the budget in a long slide buys what the cash allows every
+/// period (capped, counted and logged) instead of skipping every other period.
+#[test]
+fn drawdown_multiplier_is_capped_by_the_cash_and_reported() {
+    let steps: Vec<f64> = (0..200)
+        .map(|i| if i < 20 { 0.01 } else { -0.01 })
+        .collect();
+    let data = path_csv("AAA", &steps);
+    let text = "[budget]\namount = 100\nschedule = \"weekly\"\n[[assets]]\nsymbol = \"AAA\"\nweight = 1\n[risk.drawdown]\nbands = [{below = 0.2, multiplier = 3}]\nmax_multiplier = 3\n[execution]\non_short = \"skip\"\n";
+    let bt = backtest(&Plan::from_toml(text).unwrap(), &data, 0..data.len()).unwrap();
+    let d = &bt.report.decisions;
+    assert!(d.capped_buys > 10, "{d:?}");
+    assert_eq!(d.buys, d.periods, "{d:?}");
+    assert!(!d.skips.contains_key("insufficient_funds"), "{d:?}");
+    let capped: Vec<_> = bt
+        .report
+        .log
+        .iter()
+        .filter(|p| p.assets[0].rules.contains(&"capped_by_cash"))
+        .collect();
+    assert_eq!(capped.len() as u32, d.capped_buys);
+    let p = capped[0];
+    assert!(p.assets[0].rules.contains(&"drawdown_band"));
+    assert!((p.assets[0].amount_in - p.cash).abs() < 1e-6, "{p:?}");
+    let table = bt.report.to_table();
+    assert!(table.contains("capped by the cash available"), "{table}");
+    assert!(table.contains(&format!("decision log ({} periods)", d.periods)));
+    assert!(table.contains("capped by the cash: x3.00 asked"), "{table}");
+    let json = serde_json::to_value(&bt.report).unwrap();
+    assert_eq!(json["log"].as_array().unwrap().len() as u32, d.periods);
+    assert_eq!(json["decisions"]["capped_buys"], d.capped_buys);
+    assert!(json["log"][0]["assets"][0]["price"].as_f64().unwrap() > 0.0);
+}
+
+/// Holdings print with the precision of a crypto asset, not rounded to cents.
+#[test]
+fn holdings_print_with_eight_decimals() {
+    let data = daily();
+    let plan = Plan::from_toml(PLAIN).unwrap();
+    let bt = backtest(&plan, &data, 0..data.len()).unwrap();
+    let u = bt.report.assets[0].units;
+    let table = bt.report.to_table();
+    assert!(table.contains(&format!("{u:.8}")), "{table}");
+    assert!(u > 1.0 && format!("{u:.8}").len() > 9);
+}
