@@ -109,6 +109,30 @@ pub(crate) async fn fund_on_devnet(
     Ok(sent)
 }
 
+/// Writes a fresh random key to `path` (mode 0600, never over an existing file) for a devnet
+/// account in `role`, and says so (the address, never the key).
+pub(crate) fn create_key_file(path: &std::path::Path, role: &str) -> Result<PrivateKeySigner> {
+    use std::io::Write;
+    let key = PrivateKeySigner::random();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(format!("0x{}\n", alloy::primitives::hex::encode(key.to_bytes())).as_bytes())?;
+    f.sync_all()?;
+    eprintln!(
+        "created {role} key {} for {} (devnet)",
+        path.display(),
+        key.address()
+    );
+    Ok(key)
+}
+
 /// Reads a hex private key file.
 pub(crate) fn read_key(path: &std::path::Path) -> Result<PrivateKeySigner> {
     cairn_chain::KeySource::File(path.to_owned())

@@ -19,7 +19,6 @@ use cairn_vault::{FeedConfig, Policy, Tx, Vault, VaultParams, VaultStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::{
-    io::Write,
     path::{Path, PathBuf},
     process::ExitCode,
 };
@@ -186,24 +185,7 @@ async fn key_file(
             path.display()
         );
     }
-    let key = PrivateKeySigner::random();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(format!("0x{}\n", alloy::primitives::hex::encode(key.to_bytes())).as_bytes())?;
-    f.sync_all()?;
-    eprintln!(
-        "created {role} key {} for {} (devnet)",
-        path.display(),
-        key.address()
-    );
-    Ok(key)
+    super::node::create_key_file(path, role)
 }
 
 /// The vault: `--vault`, else the one recorded for this chain.

@@ -13,7 +13,7 @@ use cairn_escrow::Escrow;
 use cairn_node::NodeClient;
 use cairn_worker::{Worker, WorkerConfig, WorkerState, detect, state_dir};
 use serde_json::json;
-use std::{io::Write, path::Path, process::ExitCode, time::Duration};
+use std::{path::Path, process::ExitCode, time::Duration};
 
 pub(super) async fn run(
     args: &WorkerArgs,
@@ -189,24 +189,7 @@ async fn key(path: &Path, settings: &Settings) -> Result<PrivateKeySigner> {
             path.display()
         );
     }
-    let key = PrivateKeySigner::random();
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(format!("0x{}\n", alloy::primitives::hex::encode(key.to_bytes())).as_bytes())?;
-    f.sync_all()?;
-    eprintln!(
-        "created provider key {} for {} (devnet)",
-        path.display(),
-        key.address()
-    );
-    Ok(key)
+    super::node::create_key_file(path, "provider")
 }
 
 /// What this worker offers: the flags, else what the machine has left after the other workers
