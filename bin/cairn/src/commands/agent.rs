@@ -19,7 +19,9 @@ use std::{
 pub(super) fn run(cmd: &AgentCmd, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
         AgentCmd::Backtest(args) => backtest_cmd(args, settings, json),
-        AgentCmd::Vault(_) => unreachable!("`agent vault` runs in commands::vault"),
+        AgentCmd::Vault(_) | AgentCmd::Run(_) | AgentCmd::Status(_) => {
+            unreachable!("async agent commands run in commands::vault and commands::agent_run")
+        }
     }
 }
 
@@ -42,7 +44,7 @@ fn parse_data_arg(arg: &str) -> (Option<String>, PathBuf) {
 }
 
 /// Imports every `--data` file, reports gaps on stderr, and aligns them.
-pub(super) fn load_data(
+pub(crate) fn load_data(
     args: &[String],
     strict: bool,
     quiet: bool,
@@ -76,7 +78,11 @@ pub(super) fn load_data(
     Ok((series, aligned))
 }
 
-fn range_of(data: &Aligned, from: Option<&str>, to: Option<&str>) -> anyhow::Result<Range<usize>> {
+pub(crate) fn range_of(
+    data: &Aligned,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> anyhow::Result<Range<usize>> {
     let parse = |flag: &str, s: &str| {
         cairn_market::time::parse_timestamp(s)
             .with_context(|| format!("--{flag} {s:?} is not a date; use YYYY-MM-DD"))
