@@ -598,10 +598,13 @@ pub(crate) struct AgentRunArgs {
     /// File holding the agent's hex private key (live).
     #[arg(long, value_name = "FILE")]
     pub(crate) agent_key: Option<PathBuf>,
-    /// Transparency log for the signed decision statements. Default: none (decisions stay in
-    /// the state database).
-    #[arg(long, value_name = "URL")]
+    /// Transparency log for the signed decision statements. Default: the local log
+    /// (http://127.0.0.1:7300) when it answers; otherwise decisions stay in the state database.
+    #[arg(long, value_name = "URL", env = "CAIRN_LOG_URL")]
     pub(crate) log: Option<String>,
+    /// Do not send decision statements to any log (overrides --log and CAIRN_LOG_URL).
+    #[arg(long)]
+    pub(crate) no_log: bool,
     /// The attestation key that signs decisions. Default: <data-dir>/keys/attest.key or
     /// CAIRN_ATTEST_KEY.
     #[arg(long, value_name = "FILE")]

@@ -107,6 +107,9 @@ fn agent(d: &Path, mode: &str, slots: u64, extra: &[&str]) -> Command {
         c.arg("--agent-key").arg(d.join("agent.key"));
     }
     c.args(["--poll-ms", "100"]).args(extra);
+    if !extra.contains(&"--log") {
+        c.arg("--no-log");
+    }
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     c
 }

@@ -17,7 +17,7 @@ use crate::{
     Error, Result, decision,
     market::{self, AssetQuote, Venue},
     math,
-    store::{OrderRow, OrderState, SlotRow, Store},
+    store::{OrderRow, OrderState, Outcome, SlotRow, Store},
 };
 use alloy::{
     eips::eip2718::Encodable2718,
@@ -427,21 +427,25 @@ impl Agent {
             return self.store.record_outcome(
                 o.slot,
                 o.asset,
-                OrderState::Failed,
-                None,
-                None,
-                None,
-                Some(&why),
+                &Outcome {
+                    state: OrderState::Failed,
+                    fill: None,
+                    block: None,
+                    tx_hash: None,
+                    error: Some(&why),
+                },
             );
         }
         self.store.record_outcome(
             o.slot,
             o.asset,
-            OrderState::Filled,
-            Some(&fill.to_string()),
-            None,
-            None,
-            None,
+            &Outcome {
+                state: OrderState::Filled,
+                fill: Some(&fill.to_string()),
+                block: None,
+                tx_hash: None,
+                error: None,
+            },
         )
     }
 
@@ -507,11 +511,13 @@ impl Agent {
                     return self.store.record_outcome(
                         o.slot,
                         o.asset,
-                        OrderState::Filled,
-                        Some(&received.to_string()),
-                        Some(block),
-                        Some(&tx.to_string()),
-                        None,
+                        &Outcome {
+                            state: OrderState::Filled,
+                            fill: Some(&received.to_string()),
+                            block: Some(block),
+                            tx_hash: Some(&tx.to_string()),
+                            error: None,
+                        },
                     );
                 }
                 tracing::warn!(
@@ -584,11 +590,13 @@ impl Agent {
                 return self.store.record_outcome(
                     o.slot,
                     o.asset,
-                    OrderState::Failed,
-                    None,
-                    None,
-                    None,
-                    Some(&format!("the vault refused the buy in simulation: {why}")),
+                    &Outcome {
+                        state: OrderState::Failed,
+                        fill: None,
+                        block: None,
+                        tx_hash: None,
+                        error: Some(&format!("the vault refused the buy in simulation: {why}")),
+                    },
                 );
             }
             return Err(chain_err("eth_call(buy)", e));
@@ -657,11 +665,13 @@ impl Agent {
             return self.store.record_outcome(
                 o.slot,
                 o.asset,
-                OrderState::Failed,
-                None,
-                r.block_number,
-                Some(&hash),
-                Some("the buy reverted on chain"),
+                &Outcome {
+                    state: OrderState::Failed,
+                    fill: None,
+                    block: r.block_number,
+                    tx_hash: Some(&hash),
+                    error: Some("the buy reverted on chain"),
+                },
             );
         }
         for log in r.inner.logs() {
@@ -672,11 +682,13 @@ impl Agent {
                 return self.store.record_outcome(
                     o.slot,
                     o.asset,
-                    OrderState::Filled,
-                    Some(&e.inner.data.received.to_string()),
-                    r.block_number,
-                    Some(&hash),
-                    None,
+                    &Outcome {
+                        state: OrderState::Filled,
+                        fill: Some(&e.inner.data.received.to_string()),
+                        block: r.block_number,
+                        tx_hash: Some(&hash),
+                        error: None,
+                    },
                 );
             }
         }

@@ -27,4 +27,4 @@ pub use agent::{
 };
 pub use error::{Error, Result};
 pub use market::{AssetQuote, AssetVenue, Venue};
-pub use store::{OrderRow, OrderState, SlotRow, Store};
+pub use store::{OrderRow, OrderState, Outcome, SlotRow, Store};

@@ -95,6 +95,21 @@ pub struct OrderRow {
     pub log_index: Option<u64>,
 }
 
+/// What became of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome<'a> {
+    /// The new state.
+    pub state: OrderState,
+    /// Asset base units received.
+    pub fill: Option<&'a str>,
+    /// The block the transaction was mined in.
+    pub block: Option<u64>,
+    /// The transaction (when it differs from the one recorded, or to record it).
+    pub tx_hash: Option<&'a str>,
+    /// Why it failed.
+    pub error: Option<&'a str>,
+}
+
 /// A slot (one due period) and its totals.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlotRow {
@@ -291,16 +306,7 @@ impl Store {
     }
 
     /// Records the outcome of an order.
-    pub fn record_outcome(
-        &self,
-        slot: i64,
-        asset: usize,
-        state: OrderState,
-        fill: Option<&str>,
-        fill_block: Option<u64>,
-        tx_hash: Option<&str>,
-        error: Option<&str>,
-    ) -> Result<()> {
+    pub fn record_outcome(&self, slot: i64, asset: usize, o: &Outcome<'_>) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE orders SET state = ?3, fill = ?4, fill_block = ?5,
@@ -308,11 +314,11 @@ impl Store {
                 params![
                     slot,
                     asset as i64,
-                    state.as_str(),
-                    fill,
-                    fill_block.map(|b| b as i64),
-                    tx_hash,
-                    error
+                    o.state.as_str(),
+                    o.fill,
+                    o.block.map(|b| b as i64),
+                    o.tx_hash,
+                    o.error
                 ],
             )
             .map(|_| ())

@@ -115,10 +115,35 @@ pub(super) async fn run(a: &AgentRunArgs, settings: &Settings, json: bool) -> Re
     let path = state_path(settings, &a.mode, &a.plan, live.as_ref().map(|l| l.vault));
     let store = Store::open(&path)?;
     store.set_meta("venue", &serde_json::to_string(&venue)?)?;
-    let log = match &a.log {
+    // Decisions: the log given, else the local one when it answers.
+    let url = match (&a.log, a.no_log) {
+        (_, true) => None,
+        (Some(u), false) => Some(u.clone()),
+        (None, false) => {
+            let local = crate::cli::DEFAULT_LOG_URL;
+            // A log started just before the agent may take a moment to listen.
+            let client = cairn_log_server::LogClient::new(local);
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            let mut up = client.info().await.is_ok();
+            while !up && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                up = client.info().await.is_ok();
+            }
+            if !up && !json {
+                eprintln!(
+                    "note: no transparency log answers at {local}; decisions stay in the agent's state (start `cairn log serve`, or pass --log URL)"
+                );
+            }
+            up.then(|| local.to_owned())
+        }
+    };
+    let log = match url {
         Some(url) => Some(DecisionLog {
-            client: cairn_log_server::LogClient::new(url),
-            key: Arc::new(super::keys::signing_key(settings, a.attest_key.as_deref())?),
+            client: cairn_log_server::LogClient::new(&url),
+            key: Arc::new(
+                super::keys::signing_key(settings, a.attest_key.as_deref())
+                    .context("decision statements are signed with the attestation key")?,
+            ),
         }),
         None => None,
     };
