@@ -255,9 +255,6 @@ impl Agent {
             history.push(t, &p);
         }
         history.push(now_ms, &prices);
-        let bars_per_year = plan.budget.schedule.periods_per_year();
-        let snap = latest(plan, &history, bars_per_year)
-            .ok_or_else(|| Error::Config("no price history".into()))?;
         let cash_prev = slots
             .last()
             .and_then(|s| s.cash_after)
@@ -272,7 +269,8 @@ impl Agent {
                 state.holdings[o.asset] += math::to_float(units, venue.assets[o.asset].decimals);
             }
         }
-        let d = decide(plan, &state, &snap);
+        let (snap, d) = decide_latest(plan, &history, &state)
+            .ok_or_else(|| Error::Config("no price history".into()))?;
         let slippage_bps = plan
             .execution
             .slippage_tolerance_bps
@@ -379,7 +377,30 @@ impl Agent {
     }
 
     async fn finish(&mut self, slot: SlotRow) -> Result<()> {
+        let now = self.chain.clock().await? as i64 * 1000;
+        let now_slot = self
+            .cfg
+            .plan
+            .budget
+            .schedule
+            .period_index(self.anchor_ms(now)?, now);
         for o in self.store.orders_of(slot.slot)? {
+            if o.state == OrderState::Planned && self.cfg.mode == Mode::Live && now_slot > o.slot {
+                // Decided, never sent, and its slot is over: buying now would be a late buy at
+                // an old decision's numbers.
+                self.store.record_outcome(
+                    o.slot,
+                    o.asset,
+                    &Outcome {
+                        state: OrderState::Failed,
+                        fill: None,
+                        block: None,
+                        tx_hash: None,
+                        error: Some("expired: the slot ended before the buy was sent"),
+                    },
+                )?;
+                continue;
+            }
             if !o.state.is_final() {
                 self.execute(o).await?;
             }
@@ -782,6 +803,19 @@ impl Agent {
             }
         }
     }
+}
+
+/// The policy's decision at the latest bar of `history` (one bar per slot) for `state` (its
+/// cash including this slot's budget): the market snapshot built by
+/// `cairn_strategy::snapshot` and `cairn_strategy::decide`, the backtester's policy. `None`
+/// before the first bar.
+pub fn decide_latest(
+    plan: &Plan,
+    history: &PriceHistory,
+    state: &PortfolioState,
+) -> Option<(cairn_strategy::MarketSnapshot, cairn_strategy::Decision)> {
+    let snap = latest(plan, history, plan.budget.schedule.periods_per_year())?;
+    Some((snap, decide(plan, state, &snap)))
 }
 
 /// When the slot after `last` starts (unix ms), for `schedule` anchored at `anchor_ms`.

@@ -23,7 +23,7 @@ pub mod store;
 
 pub use agent::{
     Agent, AgentConfig, DecisionLog, ExitPoint, Live, Mode, RunReport, TEST_EXIT_CODE,
-    next_slot_start,
+    decide_latest, next_slot_start,
 };
 pub use error::{Error, Result};
 pub use market::{AssetQuote, AssetVenue, Venue};

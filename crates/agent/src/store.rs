@@ -420,3 +420,72 @@ impl Store {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(slot: i64, asset: usize) -> OrderRow {
+        OrderRow {
+            slot,
+            asset,
+            symbol: "BTC".into(),
+            state: OrderState::Planned,
+            reason: "buy".into(),
+            amount_in_f: 60.0,
+            amount_in: "60000000".into(),
+            min_out: "1".into(),
+            fill: None,
+            nonce: None,
+            tx_hash: None,
+            raw_tx: None,
+            sent_block: None,
+            fill_block: None,
+            error: None,
+            inputs: "{}".into(),
+            log_index: None,
+        }
+    }
+
+    #[test]
+    fn a_slot_is_recorded_once_and_its_orders_survive_a_reopen() {
+        let dir = std::env::temp_dir().join(format!("cairn-agent-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("s.sqlite");
+        {
+            let mut s = Store::open(&path).unwrap();
+            s.record_decision(3, 1_000, &[1.0], 100.0, &[order(3, 0)])
+                .unwrap();
+            // The same slot again is refused: a slot is decided once.
+            assert!(
+                s.record_decision(3, 2_000, &[2.0], 100.0, &[order(3, 0)])
+                    .is_err()
+            );
+            s.record_sent(3, 0, 7, "0xabc", &[1, 2, 3], 42).unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let o = &s.orders_of(3).unwrap()[0];
+        assert_eq!(o.state, OrderState::Sent);
+        assert_eq!((o.nonce, o.sent_block), (Some(7), Some(42)));
+        assert_eq!(o.raw_tx.as_deref(), Some(&[1u8, 2, 3][..]));
+        assert_eq!(s.prices().unwrap(), vec![(3, 1_000, vec![1.0])]);
+        s.record_outcome(
+            3,
+            0,
+            &Outcome {
+                state: OrderState::Filled,
+                fill: Some("5"),
+                block: Some(43),
+                tx_hash: None,
+                error: None,
+            },
+        )
+        .unwrap();
+        let o = &s.orders_of(3).unwrap()[0];
+        assert_eq!(o.tx_hash.as_deref(), Some("0xabc"), "the hash is kept");
+        assert_eq!(s.unlogged().unwrap().len(), 1);
+        s.record_logged(3, 0, 9).unwrap();
+        assert!(s.unlogged().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
