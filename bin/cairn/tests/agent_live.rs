@@ -510,3 +510,24 @@ async fn an_agent_rides_out_an_rpc_outage_without_a_double_buy() {
     }
     assert!(per_slot.values().all(|&n| n == 1), "{per_slot:?}");
 }
+
+#[test]
+fn agent_and_replay_refuse_bad_input_naming_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = run(cairn(d).args(["agent", "run", PLAN]));
+    common::assert_clear_error(&o, &["--paper", "--live"]);
+    let o = run(cairn(d).args(["agent", "status", PLAN, "--paper"]));
+    common::assert_clear_error(&o, &["no agent state", "cairn agent run"]);
+    let o = run(cairn(d).args([
+        "market",
+        "replay",
+        "--data",
+        "data/market/BTCUSDT_1d.csv",
+        "--speed",
+        "fast",
+    ]));
+    common::assert_clear_error(&o, &["--speed", "1d=2s"]);
+    let o = run(cairn(d).args(["market", "replay", "--data", "data/market/BTCUSDT_1d.csv"]));
+    common::assert_clear_error(&o, &["no devnet is running", "cairn devnet up"]);
+}
