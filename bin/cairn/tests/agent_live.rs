@@ -110,11 +110,22 @@ fn agent(d: &Path, mode: &str, slots: u64, extra: &[&str]) -> Command {
     if !extra.contains(&"--log") {
         c.arg("--no-log");
     }
+    c.env("RUST_LOG", "cairn_agent=info");
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     c
 }
 
-fn finish(child: Child) -> (Option<i32>, Value, String) {
+/// Waits for an agent (at most two minutes: a stuck agent fails the test with its log).
+fn finish(mut child: Child) -> (Option<i32>, Value, String) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let o = child.wait_with_output().unwrap();
+            panic!("the agent did not finish:\n{}", stderr(&o));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let o = child.wait_with_output().unwrap();
     let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
     (o.status.code(), v, stderr(&o))
@@ -349,18 +360,18 @@ async fn an_agent_killed_around_a_send_resumes_with_exactly_one_buy_per_asset() 
     anchored(d, "--live");
     let r = run(&mut replay(d, FROM, 1, "1d=1s"));
     assert!(r.status.success(), "replay: {}", stderr(&r));
-    let (code, _, err) = finish(first);
-    assert_eq!(code, Some(86), "{err}");
+    let (code, out, err) = finish(first);
+    assert_eq!(code, Some(86), "{out:#}\n{err}");
     assert!(boughts(&url, vault).await.is_empty());
 
     // Restarted: the recorded BTC transaction goes out as it was; killed after broadcasting BNB.
-    let (code, _, err) = finish(
+    let (code, out, err) = finish(
         agent(d, "--live", 1, &[])
             .env("CAIRN_AGENT_TEST_EXIT", "after-send")
             .spawn()
             .unwrap(),
     );
-    assert_eq!(code, Some(86), "{err}");
+    assert_eq!(code, Some(86), "{out:#}\n{err}");
     // The BNB buy was broadcast; the devnet mines it on its own.
     let deadline = Instant::now() + Duration::from_secs(10);
     while boughts(&url, vault).await.len() < 2 && Instant::now() < deadline {

@@ -60,6 +60,9 @@ pub enum ExitPoint {
 /// The exit code of an [`ExitPoint`].
 pub const TEST_EXIT_CODE: i32 = 86;
 
+/// Metadata key of the feed answers' times the last decision (or the first look) used.
+const FEEDS_SEEN: &str = "feeds_seen";
+
 /// The live side: the vault and the agent key that signs.
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -217,6 +220,23 @@ impl Agent {
         self.flush_log().await;
         let now = self.chain.clock().await?;
         let now_ms = now as i64 * 1000;
+        // The feed answers already seen (at the first look, then by each decision): a slot is
+        // decided only on answers newer than those, so no oracle round is decided on twice and
+        // an answer published while the pools are still moving is waited for.
+        let seen: Option<Vec<u64>> = self
+            .store
+            .meta(FEEDS_SEEN)?
+            .and_then(|s| serde_json::from_str(&s).ok());
+        let Some(seen) = seen else {
+            let quotes = market::read(&self.chain, &self.cfg.venue).await?;
+            let updated: Vec<u64> = quotes.iter().map(|q| q.updated_at).collect();
+            self.store.set_meta(
+                FEEDS_SEEN,
+                &serde_json::to_string(&updated).unwrap_or_default(),
+            )?;
+            self.anchor_ms(now_ms)?;
+            return Ok(None);
+        };
         let anchor = self.anchor_ms(now_ms)?;
         let schedule = self.cfg.plan.budget.schedule;
         let slot = schedule.period_index(anchor, now_ms);
@@ -224,14 +244,18 @@ impl Agent {
             return Ok(None);
         }
         let quotes = market::read(&self.chain, &self.cfg.venue).await?;
-        // Decide on prices published in this slot, within the heartbeat: a feed that has not
-        // moved since the last slot (or whose pools the replay is still moving) is waited for.
-        let slot_start_s = (next_slot_start(schedule, anchor, slot - 1) / 1000).max(0) as u64;
-        if !quotes
-            .iter()
-            .all(|q| q.fresh(now, self.cfg.venue.heartbeat_secs) && q.updated_at >= slot_start_s)
-        {
-            tracing::debug!(slot, "waiting for fresh feeds");
+        let newer = quotes.iter().enumerate().all(|(i, q)| {
+            q.fresh(now, self.cfg.venue.heartbeat_secs)
+                && seen.get(i).is_none_or(|&u| q.updated_at > u)
+        });
+        if !newer {
+            tracing::debug!(
+                slot,
+                now,
+                ?seen,
+                updated = ?quotes.iter().map(|q| q.updated_at).collect::<Vec<_>>(),
+                "waiting for new feed answers"
+            );
             return Ok(None);
         }
         let row = self.decide_slot(slot, now_ms, &slots, &quotes)?;
@@ -365,8 +389,18 @@ impl Agent {
                 },
             });
         }
-        self.store
-            .record_decision(slot, now_ms, &prices, state.cash, &orders)?;
+        let seen: Vec<u64> = quotes.iter().map(|q| q.updated_at).collect();
+        self.store.record_decision(
+            slot,
+            now_ms,
+            &prices,
+            state.cash,
+            &orders,
+            (
+                FEEDS_SEEN,
+                &serde_json::to_string(&seen).unwrap_or_default(),
+            ),
+        )?;
         Ok(SlotRow {
             slot,
             time_ms: now_ms,
@@ -377,15 +411,15 @@ impl Agent {
     }
 
     async fn finish(&mut self, slot: SlotRow) -> Result<()> {
+        // A slot's orders may still go out for a deadline's length after it ends (a decision at
+        // the very end of a slot); after that they expire.
         let now = self.chain.clock().await? as i64 * 1000;
-        let now_slot = self
-            .cfg
-            .plan
-            .budget
-            .schedule
-            .period_index(self.anchor_ms(now)?, now);
+        let schedule = self.cfg.plan.budget.schedule;
+        let expires = next_slot_start(schedule, self.anchor_ms(now)?, slot.slot)
+            + self.cfg.deadline_secs as i64 * 1000;
+        let expired = now >= expires;
         for o in self.store.orders_of(slot.slot)? {
-            if o.state == OrderState::Planned && self.cfg.mode == Mode::Live && now_slot > o.slot {
+            if o.state == OrderState::Planned && self.cfg.mode == Mode::Live && expired {
                 // Decided, never sent, and its slot is over: buying now would be a late buy at
                 // an old decision's numbers.
                 self.store.record_outcome(
@@ -402,7 +436,7 @@ impl Agent {
                 continue;
             }
             if !o.state.is_final() {
-                self.execute(o).await?;
+                self.execute(o, expired).await?;
             }
         }
         let gas = self.cfg.plan.execution.gas_per_buy;
@@ -419,10 +453,10 @@ impl Agent {
         Ok(())
     }
 
-    async fn execute(&mut self, o: OrderRow) -> Result<()> {
+    async fn execute(&mut self, o: OrderRow, expired: bool) -> Result<()> {
         match self.cfg.mode {
             Mode::Paper => self.paper_fill(&o),
-            Mode::Live => self.live_buy(o).await,
+            Mode::Live => self.live_buy(o, expired).await,
         }
     }
 
@@ -470,7 +504,7 @@ impl Agent {
         )
     }
 
-    async fn live_buy(&mut self, mut o: OrderRow) -> Result<()> {
+    async fn live_buy(&mut self, mut o: OrderRow, expired: bool) -> Result<()> {
         let live = self.cfg.live.clone().expect("checked in new");
         let agent = live.signer.address();
         let provider = self.chain.provider().clone();
@@ -526,8 +560,11 @@ impl Agent {
                 .await?;
             if mined_nonce > nonce {
                 // The nonce was used: by this order under another hash, or by something else.
-                if let Some((tx, received, block)) =
-                    self.find_bought(&live, agent, nonce, o.sent_block).await?
+                let asset = self.cfg.venue.assets[o.asset].token;
+                let amount_in = U256::from_str_radix(&o.amount_in, 10).unwrap_or_default();
+                if let Some((tx, received, block)) = self
+                    .find_bought(&live, agent, nonce, o.sent_block, (asset, amount_in))
+                    .await?
                 {
                     return self.store.record_outcome(
                         o.slot,
@@ -547,6 +584,19 @@ impl Agent {
                     "nonce used elsewhere; signing the buy again"
                 );
                 self.store.record_unsent(o.slot, o.asset)?;
+            } else if expired {
+                // Never reached the chain and its slot is over (its deadline too): drop it.
+                return self.store.record_outcome(
+                    o.slot,
+                    o.asset,
+                    &Outcome {
+                        state: OrderState::Failed,
+                        fill: None,
+                        block: None,
+                        tx_hash: None,
+                        error: Some("expired: the slot ended before the buy reached the chain"),
+                    },
+                );
             } else {
                 // Never reached the chain: broadcast the very same bytes (same hash).
                 let raw = o.raw_tx.clone().unwrap_or_default();
@@ -720,13 +770,15 @@ impl Agent {
         })
     }
 
-    /// The vault's `Bought` event of the agent's transaction with `nonce`, mined since `from`.
+    /// The vault's `Bought` event of the agent's transaction with `nonce`, mined since `from`,
+    /// buying `what` (asset, amount in): this order's buy, whatever its hash.
     async fn find_bought(
         &self,
         live: &Live,
         agent: Address,
         nonce: u64,
         from: Option<u64>,
+        what: (Address, U256),
     ) -> Result<Option<(B256, U256, u64)>> {
         let provider = self.chain.provider().clone();
         let filter = Filter::new()
@@ -754,6 +806,9 @@ impl Agent {
                 let e = log
                     .log_decode::<AgentVault::Bought>()
                     .map_err(|e| chain_err("Bought", e))?;
+                if (e.inner.data.asset, e.inner.data.amountIn) != what {
+                    return Ok(None);
+                }
                 return Ok(Some((
                     h,
                     e.inner.data.received,

@@ -125,6 +125,33 @@ pub struct SlotRow {
     pub cash_after: Option<f64>,
 }
 
+/// Takes the exclusive lock beside the state at `path` (`<path>.lock`): one agent process per
+/// state, so two processes never decide or send for the same slot. Held until the file is
+/// dropped.
+pub fn lock(path: &Path) -> Result<std::fs::File> {
+    let lock_path = path.with_extension("lock");
+    let err = |reason: String| Error::Store {
+        path: lock_path.display().to_string(),
+        reason,
+    };
+    if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| err(e.to_string()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(err(
+            "another agent is running with this state; stop it first".into(),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(err(e.to_string())),
+    }
+}
+
 /// The SQLite state of one agent (one plan, one mode, one vault).
 #[derive(Debug)]
 pub struct Store {
@@ -222,8 +249,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Records a slot's decision: its prices, the slot row and every order, in one transaction
-    /// (all or nothing).
+    /// Records a slot's decision: its prices, the slot row, every order and one metadata value,
+    /// in one transaction (all or nothing).
     pub fn record_decision(
         &mut self,
         slot: i64,
@@ -231,6 +258,7 @@ impl Store {
         prices: &[f64],
         cash_before: f64,
         orders: &[OrderRow],
+        meta: (&str, &str),
     ) -> Result<()> {
         let path = self.path.display().to_string();
         let e = |e: rusqlite::Error| Error::Store {
@@ -250,6 +278,12 @@ impl Store {
         tx.execute(
             "INSERT INTO slots (slot, time_ms, cash_before) VALUES (?1, ?2, ?3)",
             params![slot, time_ms, cash_before],
+        )
+        .map_err(e)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![meta.0, meta.1],
         )
         .map_err(e)?;
         for o in orders {
@@ -454,11 +488,11 @@ mod tests {
         let path = dir.join("s.sqlite");
         {
             let mut s = Store::open(&path).unwrap();
-            s.record_decision(3, 1_000, &[1.0], 100.0, &[order(3, 0)])
+            s.record_decision(3, 1_000, &[1.0], 100.0, &[order(3, 0)], ("k", "v"))
                 .unwrap();
             // The same slot again is refused: a slot is decided once.
             assert!(
-                s.record_decision(3, 2_000, &[2.0], 100.0, &[order(3, 0)])
+                s.record_decision(3, 2_000, &[2.0], 100.0, &[order(3, 0)], ("k", "w"))
                     .is_err()
             );
             s.record_sent(3, 0, 7, "0xabc", &[1, 2, 3], 42).unwrap();
@@ -469,6 +503,11 @@ mod tests {
         assert_eq!((o.nonce, o.sent_block), (Some(7), Some(42)));
         assert_eq!(o.raw_tx.as_deref(), Some(&[1u8, 2, 3][..]));
         assert_eq!(s.prices().unwrap(), vec![(3, 1_000, vec![1.0])]);
+        assert_eq!(
+            s.meta("k").unwrap().as_deref(),
+            Some("v"),
+            "rolled back with its slot"
+        );
         s.record_outcome(
             3,
             0,
@@ -486,6 +525,18 @@ mod tests {
         assert_eq!(s.unlogged().unwrap().len(), 1);
         s.record_logged(3, 0, 9).unwrap();
         assert!(s.unlogged().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn one_process_holds_a_state() {
+        let dir = std::env::temp_dir().join(format!("cairn-agent-lock-{}", std::process::id()));
+        let path = dir.join("s.sqlite");
+        let held = lock(&path).unwrap();
+        let again = lock(&path).unwrap_err().to_string();
+        assert!(again.contains("another agent is running"), "{again}");
+        drop(held);
+        lock(&path).unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -113,6 +113,7 @@ pub(super) async fn run(a: &AgentRunArgs, settings: &Settings, json: bool) -> Re
         None => None,
     };
     let path = state_path(settings, &a.mode, &a.plan, live.as_ref().map(|l| l.vault));
+    let _lock = cairn_agent::store::lock(&path)?;
     let store = Store::open(&path)?;
     store.set_meta("venue", &serde_json::to_string(&venue)?)?;
     // Decisions: the log given, else the local one when it answers.
