@@ -6,7 +6,6 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 
@@ -42,7 +41,7 @@ interface IUniswapV2Router02Swap {
 ///         windows: no window ever sees more than one budget, though two buys straddling a
 ///         boundary can spend two budgets close together. The feeds are trusted (Chainlink's
 ///         on mainnets; on the devnet Chainlink's MockV3Aggregator, whose answer anyone may set).
-contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
+contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice The latest a buy's deadline may lie in the future.
@@ -75,8 +74,8 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     /// @notice The stablecoin's decimals.
     uint8 public immutable stableDecimals;
 
-    // Two slots hold everything `buy` reads of the policy: [agent, period, cap] and
-    // [budget, spent, periodStart] (one write per buy).
+    // Three cold slots hold everything `buy` reads of the policy: [agent, period, cap, paused],
+    // [budget, spent, periodStart] (one write per buy) and the route (router and path together).
 
     /// @notice The key allowed to call `buy`.
     address public agent;
@@ -84,6 +83,8 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     uint64 public period;
     /// @notice Slippage cap under the oracle price, in basis points.
     uint16 public maxSlippageBps;
+    /// @notice Whether `buy` is stopped (packed with the agent: no extra storage read per buy).
+    bool public paused;
     /// @notice Most stablecoin base units the agent may spend per period.
     uint96 public budgetPerPeriod;
     /// @notice Stablecoin spent in the period starting at `periodStart`.
@@ -97,6 +98,10 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
     mapping(bytes32 pathHash => bool) public pathAllowed;
     /// @notice The feed of each asset the vault may buy.
     mapping(address asset => Feed) public feeds;
+    /// Whether `router` may trade `path`, by `keccak256(abi.encode(router, pathHash))`: kept equal
+    /// to `routerAllowed[router] && pathAllowed[pathHash]` for every known router and path by
+    /// `setRouter` and `setPath`, so a buy reads one slot for both.
+    mapping(bytes32 routeKey => bool) private _routeAllowed;
 
     address[] private _routers;
     bytes32[] private _pathHashes;
@@ -132,6 +137,15 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         uint256 spentInPeriod
     );
 
+    /// @notice The vault was paused by `account`.
+    event Paused(address account);
+    /// @notice The vault was unpaused by `account`.
+    event Unpaused(address account);
+
+    /// @notice The vault is paused.
+    error EnforcedPause();
+    /// @notice The vault is not paused.
+    error ExpectedPause();
     /// @notice `caller` is not the agent.
     error NotAgent(address caller);
     /// @notice An address argument is zero.
@@ -210,11 +224,14 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         uint256 amountIn,
         uint256 amountOutMin,
         uint256 deadline
-    ) external whenNotPaused nonReentrant returns (uint256 received) {
+    ) external nonReentrant returns (uint256 received) {
+        if (paused) revert EnforcedPause();
         if (msg.sender != agent) revert NotAgent(msg.sender);
-        if (!routerAllowed[router]) revert RouterNotAllowed(router);
         bytes32 h = keccak256(abi.encode(path));
-        if (!pathAllowed[h]) revert PathNotAllowed(h);
+        if (!_routeAllowed[_routeKey(router, h)]) {
+            if (!routerAllowed[router]) revert RouterNotAllowed(router);
+            revert PathNotAllowed(h);
+        }
         if (amountIn == 0) revert ZeroAmount();
         if (deadline < block.timestamp) revert DeadlinePassed(deadline, block.timestamp);
         if (deadline > block.timestamp + MAX_DEADLINE_DELAY) {
@@ -344,12 +361,16 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
 
     /// @notice Stops `buy` until `unpause`.
     function pause() external onlyOwner {
-        _pause();
+        if (paused) revert EnforcedPause();
+        paused = true;
+        emit Paused(msg.sender);
     }
 
     /// @notice Lets the agent buy again.
     function unpause() external onlyOwner {
-        _unpause();
+        if (!paused) revert ExpectedPause();
+        paused = false;
+        emit Unpaused(msg.sender);
     }
 
     /// @notice Allows or disallows a router.
@@ -357,6 +378,10 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         if (router == address(0)) revert ZeroAddress();
         if (allowed && !_known(router)) _routers.push(router);
         routerAllowed[router] = allowed;
+        for (uint256 i; i < _pathHashes.length; ++i) {
+            bytes32 ph = _pathHashes[i];
+            _routeAllowed[_routeKey(router, ph)] = allowed && pathAllowed[ph];
+        }
         emit RouterSet(router, allowed);
     }
 
@@ -376,6 +401,10 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
             _pathHashes.push(h);
         }
         pathAllowed[h] = allowed;
+        for (uint256 i; i < _routers.length; ++i) {
+            address r = _routers[i];
+            _routeAllowed[_routeKey(r, h)] = allowed && routerAllowed[r];
+        }
         emit PathSet(h, path, allowed);
     }
 
@@ -425,6 +454,10 @@ contract AgentVault is Ownable2Step, Pausable, ReentrancyGuardTransient {
         if (bps > MAX_SLIPPAGE_BPS) revert InvalidSlippage(bps);
         maxSlippageBps = bps;
         emit SlippageSet(bps);
+    }
+
+    function _routeKey(address router, bytes32 pathHash_) private pure returns (bytes32) {
+        return keccak256(abi.encode(router, pathHash_));
     }
 
     function _known(address router) private view returns (bool) {

@@ -55,6 +55,10 @@ pub(crate) enum Command {
     /// on-chain vault (`cairn agent vault`).
     #[command(subcommand)]
     Agent(AgentCmd),
+    /// The devnet's market: `cairn market replay` moves the pools and price feeds along real
+    /// candles.
+    #[command(subcommand)]
+    Market(MarketCmd),
     /// Benchmarks (`cairn bench backtest`: bar x configuration steps per second).
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -594,6 +598,104 @@ pub(crate) enum AgentCmd {
     /// policy (allow-listed router and paths, budget per period, oracle-bounded slippage).
     #[command(subcommand)]
     Vault(VaultCmd),
+    /// Run a plan on live prices (pool reserves and oracles): --paper fills from the reserves,
+    /// --live buys through the vault with the agent key. One decision per schedule slot on
+    /// chain time; slots are kept in SQLite and never bought twice.
+    Run(AgentRunArgs),
+    /// Holdings, average cost, next buy, and the last decisions with why.
+    Status(AgentStatusArgs),
+}
+
+/// Which agent state: paper, or live for a vault.
+#[derive(Debug, Args)]
+pub(crate) struct AgentModeArgs {
+    /// Simulated fills from the pools' reserves; nothing is sent.
+    #[arg(long, conflicts_with = "live")]
+    pub(crate) paper: bool,
+    /// Buy through the vault with --agent-key.
+    #[arg(long)]
+    pub(crate) live: bool,
+    /// The agent's state database. Default: <data-dir>/agent/<plan file stem>-paper.sqlite or
+    /// -live-<vault>.sqlite.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) target: VaultTarget,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentRunArgs {
+    /// The plan (TOML).
+    pub(crate) plan: PathBuf,
+    #[command(flatten)]
+    pub(crate) mode: AgentModeArgs,
+    /// File holding the agent's hex private key (live).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) agent_key: Option<PathBuf>,
+    /// Transparency log for the signed decision statements. Default: the local log
+    /// (http://127.0.0.1:7300) when it answers; otherwise decisions stay in the state database.
+    #[arg(long, value_name = "URL", env = "CAIRN_LOG_URL")]
+    pub(crate) log: Option<String>,
+    /// Do not send decision statements to any log (overrides --log and CAIRN_LOG_URL).
+    #[arg(long)]
+    pub(crate) no_log: bool,
+    /// The attestation key that signs decisions. Default: <data-dir>/keys/attest.key or
+    /// CAIRN_ATTEST_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) attest_key: Option<PathBuf>,
+    /// Stop after N slots are completed (default: run until interrupted).
+    #[arg(long, value_name = "N")]
+    pub(crate) slots: Option<u64>,
+    /// Milliseconds between looks at the chain clock.
+    #[arg(long, default_value_t = 250)]
+    pub(crate) poll_ms: u64,
+    /// Longest accepted age of a feed answer (seconds, or 1h, 1d).
+    #[arg(long, default_value = "1h")]
+    pub(crate) heartbeat: String,
+    /// Give up after the chain has been unreachable this long (seconds, or 10m, 1h).
+    #[arg(long, default_value = "10m")]
+    pub(crate) max_outage: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentStatusArgs {
+    /// The plan (TOML) whose state to show.
+    pub(crate) plan: PathBuf,
+    #[command(flatten)]
+    pub(crate) mode: AgentModeArgs,
+    /// How many of the last decisions to show.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) last: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MarketCmd {
+    /// Move the devnet's pools (arbitrage swaps by the faucet account) and its feeds
+    /// (updateAnswer) along real candles, advancing chain time one candle per step.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// OHLCV CSV files, one per asset: PATH (symbol from the file name, BTCUSDT_1d.csv -> BTC)
+    /// or SYMBOL=PATH.
+    #[arg(long, required = true, num_args = 1.., value_name = "CSV")]
+    pub(crate) data: Vec<String>,
+    /// First candle (YYYY-MM-DD).
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// Last candle (YYYY-MM-DD).
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+    /// At most this many candles.
+    #[arg(long, value_name = "N")]
+    pub(crate) steps: Option<usize>,
+    /// Market time per wall time: `1d=2s` replays a day of candles every two seconds.
+    #[arg(long, default_value = "1d=2s")]
+    pub(crate) speed: String,
+    /// Leave a pool alone when it is within this many basis points of the candle.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) tolerance_bps: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -75,6 +75,23 @@ fn the_readme_vault_walkthrough_runs_as_written() {
     expect("the JSON status", "\"budget_left\": \"1000000000\"");
 }
 
+#[test]
+fn the_readme_agent_walkthrough_runs_as_written() {
+    let (stdout, stderr) = run_walkthrough("agent", "cairn agent run");
+    let expect = |what: &str, needle: &str| {
+        assert!(
+            stdout.contains(needle),
+            "{what}: {needle:?} not printed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
+    };
+    expect("the live agent buys", "WBTC for 60 USDT (tx 0x");
+    expect("the paper agent fills", "WBNB for 40 USDT");
+    expect("status shows holdings", "holdings");
+    expect("status shows the next buy", "next buy: ");
+    expect("status shows why", "why: buy ");
+    expect("decisions are logged", "logged at index");
+}
+
 /// Runs the `sh` block after `<!-- walkthrough: NAME` in the README verbatim against a fresh
 /// devnet; returns its stdout and stderr.
 fn run_walkthrough(name: &str, must_contain: &str) -> (String, String) {

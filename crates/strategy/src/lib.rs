@@ -6,6 +6,7 @@ mod policy;
 pub mod pretrade;
 pub mod risk;
 mod schedule;
+pub mod snapshot;
 mod sweep;
 
 pub use error::{Error, Result};

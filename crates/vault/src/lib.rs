@@ -40,7 +40,7 @@
 
 mod client;
 mod error;
-mod revert;
+pub mod revert;
 mod types;
 
 pub use client::{MAX_DEADLINE_DELAY_SECS, Vault};

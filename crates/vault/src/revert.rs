@@ -7,7 +7,7 @@ use cairn_contracts::{AgentVault::AgentVaultErrors as V, TestToken::TestTokenErr
 
 /// `(error name, explanation)` for a failed call, or `None` when the revert data is missing
 /// or foreign.
-pub(crate) fn decode(e: &alloy::contract::Error) -> Option<(&'static str, String)> {
+pub fn decode(e: &alloy::contract::Error) -> Option<(&'static str, String)> {
     if let Some(v) = e.as_decoded_interface_error::<V>() {
         return Some(vault(v));
     }

@@ -22,7 +22,9 @@ use std::{
 pub(super) fn run(cmd: &AgentCmd, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
         AgentCmd::Backtest(args) => backtest_cmd(args, settings, json),
-        AgentCmd::Vault(_) => unreachable!("`agent vault` runs in commands::vault"),
+        AgentCmd::Vault(_) | AgentCmd::Run(_) | AgentCmd::Status(_) => {
+            unreachable!("async agent commands run in commands::vault and commands::agent_run")
+        }
     }
 }
 
@@ -46,18 +48,18 @@ fn parse_data_arg(arg: &str) -> (Option<String>, PathBuf) {
 
 /// How `--data` files are imported.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct DataOptions {
+pub(crate) struct DataOptions {
     /// `--strict`: reject gaps, inconsistent rows and outliers.
-    pub(super) strict: bool,
+    pub(crate) strict: bool,
     /// `--ignore-ticker`: use the given symbol even when a ticker column names another.
-    pub(super) ignore_ticker: bool,
+    pub(crate) ignore_ticker: bool,
     /// No warnings or notes on stderr.
-    pub(super) quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 /// Imports every `--data` file, reports gaps, suspicious rows and how the date ranges were cut
 /// on stderr, and aligns them.
-pub(super) fn load_data(args: &[String], o: DataOptions) -> anyhow::Result<(Vec<Series>, Aligned)> {
+pub(crate) fn load_data(args: &[String], o: DataOptions) -> anyhow::Result<(Vec<Series>, Aligned)> {
     let mut series = Vec::new();
     for a in args {
         let (symbol, path) = parse_data_arg(a);
@@ -173,7 +175,11 @@ fn coverage_note(c: &Coverage) -> Option<String> {
     ))
 }
 
-fn range_of(data: &Aligned, from: Option<&str>, to: Option<&str>) -> anyhow::Result<Range<usize>> {
+pub(crate) fn range_of(
+    data: &Aligned,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> anyhow::Result<Range<usize>> {
     let bad = |flag: &str, s: &str| {
         anyhow::anyhow!("--{flag} {s:?} is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM")
     };

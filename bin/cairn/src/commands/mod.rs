@@ -1,5 +1,6 @@
 //! One module per noun; each turns settings into library calls and prints the result.
 mod agent;
+mod agent_run;
 mod anchor;
 mod attest;
 mod bench;
@@ -41,6 +42,15 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lineage(args) => verify::lineage(args, cli.json).await,
         Command::Agent(crate::cli::AgentCmd::Vault(cmd)) => {
             vault::run(cmd, &settings, cli.json).await
+        }
+        Command::Agent(crate::cli::AgentCmd::Run(a)) => {
+            agent_run::run(a, &settings, cli.json).await
+        }
+        Command::Agent(crate::cli::AgentCmd::Status(a)) => {
+            agent_run::status(a, &settings, cli.json)
+        }
+        Command::Market(crate::cli::MarketCmd::Replay(a)) => {
+            agent_run::replay(a, &settings, cli.json).await
         }
         Command::Agent(cmd) => agent::run(cmd, &settings, cli.json),
         Command::Bench(crate::cli::BenchCmd::Compute(a)) => {

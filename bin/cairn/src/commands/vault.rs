@@ -52,7 +52,7 @@ fn record_path(settings: &Settings, chain_id: u64) -> PathBuf {
 }
 
 /// The chain: `--rpc-url` (or config/env) when given, else the running devnet.
-async fn connect(
+pub(crate) async fn connect(
     settings: &Settings,
     t: &VaultTarget,
     key: Option<PrivateKeySigner>,
@@ -82,7 +82,7 @@ async fn on_devnet(settings: &Settings, chain: &Chain) -> bool {
     )
 }
 
-fn manifest(settings: &Settings, chain_id: u64) -> Result<Option<Deployment>> {
+pub(crate) fn manifest(settings: &Settings, chain_id: u64) -> Result<Option<Deployment>> {
     for path in [
         settings.data_dir.join("deployment.json"),
         settings
@@ -96,7 +96,7 @@ fn manifest(settings: &Settings, chain_id: u64) -> Result<Option<Deployment>> {
     Ok(None)
 }
 
-fn address(text: &str, flag: &str) -> Result<Address> {
+pub(crate) fn address(text: &str, flag: &str) -> Result<Address> {
     text.trim().parse().map_err(|_| {
         anyhow!("{flag} {text:?} is not an address; give a 0x-prefixed 20-byte hex address")
     })
@@ -121,7 +121,7 @@ fn token(spec: &str, m: Option<&Deployment>, flag: &str) -> Result<Address> {
 }
 
 /// `1d`, `12h`, `30m`, `45s`, `2w` or plain seconds.
-fn duration(text: &str, flag: &str) -> Result<u64> {
+pub(crate) fn duration(text: &str, flag: &str) -> Result<u64> {
     let t = text.trim();
     let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => t.split_at(i),
@@ -189,7 +189,11 @@ async fn key_file(
 }
 
 /// The vault: `--vault`, else the one recorded for this chain.
-async fn vault_address(settings: &Settings, t: &VaultTarget, chain: &Chain) -> Result<Address> {
+pub(crate) async fn vault_address(
+    settings: &Settings,
+    t: &VaultTarget,
+    chain: &Chain,
+) -> Result<Address> {
     let a = match &t.vault {
         Some(v) => address(v, "--vault")?,
         None => {

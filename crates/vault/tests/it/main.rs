@@ -314,6 +314,39 @@ async fn agent_buys_through_router02_at_the_oracle_price_and_owner_keeps_control
     greedy.min_out = b.received; // ten times what 10 USDT buys
     reverts(env.agent.buy(&greedy).await, "Error");
 
+    // Owner: disallowing the router or the path stops buys at once (the vault keeps one
+    // route slot per router and path in step with both lists); allowing them again restores.
+    env.owner.set_router(env.router, false).await.unwrap();
+    reverts(
+        env.agent.buy(&env.order(env.wbtc, usdt(1)).await).await,
+        "RouterNotAllowed",
+    );
+    env.owner.set_router(env.router, true).await.unwrap();
+    env.owner
+        .set_path(&[env.usdt, env.wbtc], false)
+        .await
+        .unwrap();
+    reverts(
+        env.agent.buy(&env.order(env.wbtc, usdt(1)).await).await,
+        "PathNotAllowed",
+    );
+    // The router allowed again while the path is not: still refused.
+    env.owner.set_router(env.router, true).await.unwrap();
+    reverts(
+        env.agent.buy(&env.order(env.wbtc, usdt(1)).await).await,
+        "PathNotAllowed",
+    );
+    env.owner
+        .set_path(&[env.usdt, env.wbtc], true)
+        .await
+        .unwrap();
+    env.agent
+        .buy(&env.order(env.wbtc, usdt(1)).await)
+        .await
+        .expect("allowed again");
+    let (left, _) = env.agent.budget_left().await.unwrap();
+    assert_eq!(left, usdt(649));
+
     // Owner: validation of the configuration.
     reverts(
         env.owner.set_path(&[env.wbtc, env.usdt], true).await,

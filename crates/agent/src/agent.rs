@@ -1,0 +1,897 @@
+//! The agent loop: one decision per schedule slot, on chain time.
+//!
+//! ```text
+//!  tick: resume an unfinished slot ─▶ chain clock ─▶ new slot? ─▶ feeds fresh? ─▶ read feeds and
+//!        pools ─▶ snapshot (cairn_strategy::snapshot) ─▶ decide (the backtester's policy) ─▶
+//!        record slot + orders ─▶ execute each order ─▶ close the slot ─▶ decision statements
+//!  execute (live): eth_call the vault's buy ─▶ sign ─▶ record nonce, hash, bytes ─▶ broadcast
+//!        ─▶ receipt ─▶ Bought event = the fill
+//!  reconcile (a `sent` order after a restart or an outage): receipt by hash ─▶ still pending?
+//!        ─▶ nonce used? ─▶ the vault's Bought events from the agent with that nonce ─▶ else
+//!        rebroadcast the same bytes (same hash) or, if the nonce went elsewhere, sign anew
+//! ```
+//!
+//! Transient failures (the RPC endpoint down, the log unreachable) end the tick; the next
+//! tick starts from the database again, so nothing is decided or bought twice.
+use crate::{
+    Error, Result, decision,
+    market::{self, AssetQuote, Venue},
+    math,
+    store::{OrderRow, OrderState, Outcome, SlotRow, Store},
+};
+use alloy::{
+    eips::eip2718::Encodable2718,
+    network::{Ethereum, EthereumWallet, NetworkWallet, TransactionBuilder},
+    primitives::{Address, B256, U256},
+    providers::Provider,
+    rpc::types::Filter,
+    signers::local::PrivateKeySigner,
+    sol_types::SolEvent,
+};
+use cairn_attest::{Digest, Envelope, Key};
+use cairn_chain::Chain;
+use cairn_contracts::AgentVault;
+use cairn_log_server::{LogClient, Submission};
+use cairn_strategy::{
+    Action, MAX_ASSETS, Plan, PortfolioState, Schedule, decide,
+    snapshot::{PriceHistory, latest},
+};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// How orders are filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Simulated fills from the pools' reserves; nothing is sent.
+    Paper,
+    /// Buys through the vault with the agent key.
+    Live,
+}
+
+/// A test hook: where to end the process (exit code [`TEST_EXIT_CODE`]) as if killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitPoint {
+    /// After the signed transaction is recorded, before it is broadcast.
+    BeforeSend,
+    /// Right after the broadcast, before the receipt is read.
+    AfterSend,
+}
+
+/// The exit code of an [`ExitPoint`].
+pub const TEST_EXIT_CODE: i32 = 86;
+
+/// Metadata key of the feed answers' times the last decision (or the first look) used.
+const FEEDS_SEEN: &str = "feeds_seen";
+
+/// The live side: the vault and the agent key that signs.
+#[derive(Debug, Clone)]
+pub struct Live {
+    /// The vault.
+    pub vault: Address,
+    /// The agent key (never printed).
+    pub signer: PrivateKeySigner,
+}
+
+/// Where decision statements go and who signs them.
+#[derive(Debug, Clone)]
+pub struct DecisionLog {
+    /// The transparency log.
+    pub client: LogClient,
+    /// The agent's attestation key.
+    pub key: std::sync::Arc<Key>,
+}
+
+/// Everything the loop needs.
+#[derive(Debug)]
+pub struct AgentConfig {
+    /// The plan.
+    pub plan: Plan,
+    /// The plan file's bytes (its SHA-256 is the decision statements' `plan`).
+    pub plan_bytes: Vec<u8>,
+    /// Paper or live.
+    pub mode: Mode,
+    /// The pools and feeds.
+    pub venue: Venue,
+    /// The vault and agent key (live only).
+    pub live: Option<Live>,
+    /// Stop after this many slots are completed (`None`: run until stopped).
+    pub slots: Option<u64>,
+    /// Pause between ticks.
+    pub poll: Duration,
+    /// Seconds of chain time a buy may wait to be mined (at most the vault's 15 minutes).
+    pub deadline_secs: u64,
+    /// Give up after the chain has been unreachable this long.
+    pub max_outage: Duration,
+    /// Decision statements (off when `None`).
+    pub log: Option<DecisionLog>,
+    /// Test hook.
+    pub exit_at: Option<ExitPoint>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunReport {
+    /// Slots completed in this run.
+    pub slots: Vec<i64>,
+    /// Orders of those slots.
+    pub orders: Vec<OrderRow>,
+}
+
+/// The agent.
+#[derive(Debug)]
+pub struct Agent {
+    cfg: AgentConfig,
+    chain: Chain,
+    store: Store,
+    plan_digest: Digest,
+}
+
+fn chain_err(call: &str, e: impl std::fmt::Display) -> Error {
+    Error::Chain(format!("{call}: {e}"))
+}
+
+impl Agent {
+    /// An agent on `chain` (signing with the agent key when live) with its state in `store`.
+    /// The store remembers the plan: another plan's state is refused.
+    pub fn new(cfg: AgentConfig, chain: Chain, store: Store) -> Result<Agent> {
+        let plan_digest = Digest::sha256_of(&cfg.plan_bytes);
+        match store.meta("plan")? {
+            Some(p) if p != plan_digest.to_string() => {
+                return Err(Error::Config(format!(
+                    "this agent state belongs to another plan ({p}); use another state file for {plan_digest}"
+                )));
+            }
+            Some(_) => {}
+            None => store.set_meta("plan", &plan_digest.to_string())?,
+        }
+        if cfg.mode == Mode::Live && cfg.live.is_none() {
+            return Err(Error::Config(
+                "a live agent needs a vault and an agent key".into(),
+            ));
+        }
+        Ok(Agent {
+            cfg,
+            chain,
+            store,
+            plan_digest,
+        })
+    }
+
+    /// The state database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Runs until the configured number of slots is completed (or forever). Transient errors
+    /// are retried until the chain has been unreachable for `max_outage`.
+    pub async fn run(&mut self) -> Result<RunReport> {
+        let mut report = RunReport::default();
+        let mut last_ok = Instant::now();
+        loop {
+            match self.tick().await {
+                Ok(done) => {
+                    last_ok = Instant::now();
+                    if let Some(slot) = done {
+                        report.slots.push(slot);
+                        report.orders.extend(self.store.orders_of(slot)?);
+                        tracing::info!(slot, "slot done");
+                    }
+                }
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, "will retry");
+                    if last_ok.elapsed() > self.cfg.max_outage {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            if self
+                .cfg
+                .slots
+                .is_some_and(|n| report.slots.len() as u64 >= n)
+            {
+                self.flush_log().await;
+                return Ok(report);
+            }
+            tokio::time::sleep(self.cfg.poll).await;
+        }
+    }
+
+    fn anchor_ms(&self, now_ms: i64) -> Result<i64> {
+        if let Some(a) = self.store.meta("anchor_ms")? {
+            return a
+                .parse()
+                .map_err(|_| Error::Config(format!("bad anchor {a:?} in the agent state")));
+        }
+        let a = self.cfg.plan.start_ms().unwrap_or(now_ms);
+        self.store.set_meta("anchor_ms", &a.to_string())?;
+        Ok(a)
+    }
+
+    /// One pass: finishes an unfinished slot, or decides and executes the current slot when it
+    /// is new and the feeds are fresh. Returns the slot completed, if any.
+    pub async fn tick(&mut self) -> Result<Option<i64>> {
+        let slots = self.store.slots()?;
+        if let Some(s) = slots.iter().find(|s| !s.done) {
+            let slot = s.slot;
+            self.finish(s.clone()).await?;
+            return Ok(Some(slot));
+        }
+        self.flush_log().await;
+        let now = self.chain.clock().await?;
+        let now_ms = now as i64 * 1000;
+        // The feed answers already seen (at the first look, then by each decision): a slot is
+        // decided only on answers newer than those, so no oracle round is decided on twice and
+        // an answer published while the pools are still moving is waited for.
+        let seen: Option<Vec<u64>> = self
+            .store
+            .meta(FEEDS_SEEN)?
+            .and_then(|s| serde_json::from_str(&s).ok());
+        let Some(seen) = seen else {
+            let quotes = market::read(&self.chain, &self.cfg.venue).await?;
+            let updated: Vec<u64> = quotes.iter().map(|q| q.updated_at).collect();
+            self.store.set_meta(
+                FEEDS_SEEN,
+                &serde_json::to_string(&updated).unwrap_or_default(),
+            )?;
+            self.anchor_ms(now_ms)?;
+            return Ok(None);
+        };
+        let anchor = self.anchor_ms(now_ms)?;
+        let schedule = self.cfg.plan.budget.schedule;
+        let slot = schedule.period_index(anchor, now_ms);
+        if slot < 0 || slots.last().is_some_and(|l| l.slot >= slot) {
+            return Ok(None);
+        }
+        let quotes = market::read(&self.chain, &self.cfg.venue).await?;
+        let newer = quotes.iter().enumerate().all(|(i, q)| {
+            q.fresh(now, self.cfg.venue.heartbeat_secs)
+                && seen.get(i).is_none_or(|&u| q.updated_at > u)
+        });
+        if !newer {
+            tracing::debug!(
+                slot,
+                now,
+                ?seen,
+                updated = ?quotes.iter().map(|q| q.updated_at).collect::<Vec<_>>(),
+                "waiting for new feed answers"
+            );
+            return Ok(None);
+        }
+        let row = self.decide_slot(slot, now_ms, &slots, &quotes)?;
+        self.finish(row).await?;
+        Ok(Some(slot))
+    }
+
+    fn decide_slot(
+        &mut self,
+        slot: i64,
+        now_ms: i64,
+        slots: &[SlotRow],
+        quotes: &[AssetQuote],
+    ) -> Result<SlotRow> {
+        let plan = &self.cfg.plan;
+        let venue = &self.cfg.venue;
+        let n = venue.assets.len();
+        let prices: Vec<f64> = quotes.iter().map(|q| q.price).collect();
+        let mut history = PriceHistory::new(n);
+        for (_, t, p) in self.store.prices()? {
+            history.push(t, &p);
+        }
+        history.push(now_ms, &prices);
+        let cash_prev = slots
+            .last()
+            .and_then(|s| s.cash_after)
+            .unwrap_or(plan.budget.initial_cash);
+        let mut state = PortfolioState::with_cash(cash_prev + plan.budget.amount);
+        for o in self.store.orders()? {
+            if o.state == OrderState::Filled
+                && let Some(f) = &o.fill
+                && o.asset < MAX_ASSETS
+            {
+                let units = U256::from_str_radix(f, 10).unwrap_or_default();
+                state.holdings[o.asset] += math::to_float(units, venue.assets[o.asset].decimals);
+            }
+        }
+        let (snap, d) = decide_latest(plan, &history, &state)
+            .ok_or_else(|| Error::Config("no price history".into()))?;
+        let slippage_bps = plan
+            .execution
+            .slippage_tolerance_bps
+            .round()
+            .clamp(0.0, 10_000.0) as u32;
+        let mut orders = Vec::new();
+        for (i, action) in d.actions().iter().enumerate() {
+            let a = &venue.assets[i];
+            let q = &quotes[i];
+            let m = &snap.assets[i];
+            let inputs = json!({
+                "slot": slot,
+                "chainTimeMs": now_ms,
+                "asset": a.symbol,
+                "token": a.token,
+                "feed": a.feed,
+                "answer": q.answer.to_string(),
+                "feedDecimals": a.feed_decimals,
+                "updatedAt": q.updated_at,
+                "price": q.price,
+                "pair": a.pair,
+                "reserveStable": q.reserve_stable.to_string(),
+                "reserveAsset": q.reserve_asset.to_string(),
+                "poolPrice": q.pool_price,
+                "vol": m.vol,
+                "drawdown": m.drawdown,
+                "var": m.var,
+                "cash": state.cash,
+                "holding": state.holdings[i],
+            })
+            .to_string();
+            let base = OrderRow {
+                slot,
+                asset: i,
+                symbol: a.symbol.clone(),
+                state: OrderState::Skipped,
+                reason: String::new(),
+                amount_in_f: 0.0,
+                amount_in: "0".into(),
+                min_out: "0".into(),
+                fill: None,
+                nonce: None,
+                tx_hash: None,
+                raw_tx: None,
+                sent_block: None,
+                fill_block: None,
+                error: None,
+                inputs,
+                log_index: None,
+            };
+            orders.push(match action {
+                Action::Buy(o) => {
+                    let amount_in = math::to_base_units(o.amount_in, venue.stable_decimals)?;
+                    let min_out = math::oracle_min_out(
+                        amount_in,
+                        q.answer,
+                        a.feed_decimals,
+                        venue.stable_decimals,
+                        a.decimals,
+                        slippage_bps,
+                    )
+                    .ok_or_else(|| Error::Config(format!("no oracle floor for {}", a.symbol)))?;
+                    let weight = plan.assets[i].weight;
+                    let clip = o.clip.map(|c| format!(", clipped ({c:?})")).unwrap_or_default();
+                    OrderRow {
+                        state: if amount_in.is_zero() {
+                            OrderState::Skipped
+                        } else {
+                            OrderState::Planned
+                        },
+                        reason: format!(
+                            "buy {:.6} {}: budget {} x weight {} x risk multiplier {:.4}{clip}; oracle {} ({}), pool {:.6}; amountOutMin = oracle - {} bps",
+                            o.amount_in,
+                            plan.quote,
+                            plan.budget.amount,
+                            weight,
+                            o.multiplier,
+                            q.price,
+                            a.feed,
+                            q.pool_price,
+                            slippage_bps
+                        ),
+                        amount_in_f: o.amount_in,
+                        amount_in: amount_in.to_string(),
+                        min_out: min_out.to_string(),
+                        ..base
+                    }
+                }
+                Action::Skip(r) => OrderRow {
+                    reason: format!("skip ({}): {r}", r.label()),
+                    ..base
+                },
+            });
+        }
+        let seen: Vec<u64> = quotes.iter().map(|q| q.updated_at).collect();
+        self.store.record_decision(
+            slot,
+            now_ms,
+            &prices,
+            state.cash,
+            &orders,
+            (
+                FEEDS_SEEN,
+                &serde_json::to_string(&seen).unwrap_or_default(),
+            ),
+        )?;
+        Ok(SlotRow {
+            slot,
+            time_ms: now_ms,
+            done: false,
+            cash_before: state.cash,
+            cash_after: None,
+        })
+    }
+
+    async fn finish(&mut self, slot: SlotRow) -> Result<()> {
+        // A slot's orders may still go out for a deadline's length after it ends (a decision at
+        // the very end of a slot); after that they expire.
+        let now = self.chain.clock().await? as i64 * 1000;
+        let schedule = self.cfg.plan.budget.schedule;
+        let expires = next_slot_start(schedule, self.anchor_ms(now)?, slot.slot)
+            + self.cfg.deadline_secs as i64 * 1000;
+        let expired = now >= expires;
+        for o in self.store.orders_of(slot.slot)? {
+            if o.state == OrderState::Planned && self.cfg.mode == Mode::Live && expired {
+                // Decided, never sent, and its slot is over: buying now would be a late buy at
+                // an old decision's numbers.
+                self.store.record_outcome(
+                    o.slot,
+                    o.asset,
+                    &Outcome {
+                        state: OrderState::Failed,
+                        fill: None,
+                        block: None,
+                        tx_hash: None,
+                        error: Some("expired: the slot ended before the buy was sent"),
+                    },
+                )?;
+                continue;
+            }
+            if !o.state.is_final() {
+                self.execute(o, expired).await?;
+            }
+        }
+        let gas = self.cfg.plan.execution.gas_per_buy;
+        let spent: f64 = self
+            .store
+            .orders_of(slot.slot)?
+            .iter()
+            .filter(|o| o.state == OrderState::Filled)
+            .map(|o| o.amount_in_f + gas)
+            .sum();
+        self.store
+            .finish_slot(slot.slot, (slot.cash_before - spent).max(0.0))?;
+        self.flush_log().await;
+        Ok(())
+    }
+
+    async fn execute(&mut self, o: OrderRow, expired: bool) -> Result<()> {
+        match self.cfg.mode {
+            Mode::Paper => self.paper_fill(&o),
+            Mode::Live => self.live_buy(o, expired).await,
+        }
+    }
+
+    fn paper_fill(&self, o: &OrderRow) -> Result<()> {
+        let inputs: serde_json::Value = serde_json::from_str(&o.inputs).unwrap_or_default();
+        let get = |k: &str| {
+            inputs
+                .get(k)
+                .and_then(|v| v.as_str())
+                .and_then(|s| U256::from_str_radix(s, 10).ok())
+                .unwrap_or_default()
+        };
+        let amount_in = U256::from_str_radix(&o.amount_in, 10).unwrap_or_default();
+        let min_out = U256::from_str_radix(&o.min_out, 10).unwrap_or_default();
+        let fill = math::amm_amount_out(
+            amount_in,
+            get("reserveStable"),
+            get("reserveAsset"),
+            self.cfg.venue.fee_bps,
+        );
+        if fill < min_out {
+            let why = format!("the pool would pay {fill}, under the oracle floor {min_out}");
+            return self.store.record_outcome(
+                o.slot,
+                o.asset,
+                &Outcome {
+                    state: OrderState::Failed,
+                    fill: None,
+                    block: None,
+                    tx_hash: None,
+                    error: Some(&why),
+                },
+            );
+        }
+        self.store.record_outcome(
+            o.slot,
+            o.asset,
+            &Outcome {
+                state: OrderState::Filled,
+                fill: Some(&fill.to_string()),
+                block: None,
+                tx_hash: None,
+                error: None,
+            },
+        )
+    }
+
+    async fn live_buy(&mut self, mut o: OrderRow, expired: bool) -> Result<()> {
+        let live = self.cfg.live.clone().expect("checked in new");
+        let agent = live.signer.address();
+        let provider = self.chain.provider().clone();
+        let started = Instant::now();
+        loop {
+            if o.state == OrderState::Planned {
+                self.sign_and_send(&o, &live).await?;
+                o = self.reload(&o)?;
+                continue;
+            }
+            if o.state.is_final() {
+                return Ok(());
+            }
+            // Sent: find out what became of it.
+            let hash: B256 = o
+                .tx_hash
+                .as_deref()
+                .and_then(|h| h.parse().ok())
+                .ok_or_else(|| Error::Config("a sent order without its hash".into()))?;
+            let nonce = o.nonce.unwrap_or_default();
+            let receipt = self
+                .chain
+                .rpc(
+                    "eth_getTransactionReceipt",
+                    provider.get_transaction_receipt(hash),
+                )
+                .await?;
+            if let Some(r) = receipt {
+                return self.record_receipt(&o, &live, &r);
+            }
+            let pending = self
+                .chain
+                .rpc(
+                    "eth_getTransactionByHash",
+                    provider.get_transaction_by_hash(hash),
+                )
+                .await?;
+            if pending.is_some() {
+                if started.elapsed() > cairn_chain::CONFIRM_TIMEOUT {
+                    return Err(Error::Chain(format!(
+                        "transaction {hash} (nonce {nonce}) is not mined yet"
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            let mined_nonce = self
+                .chain
+                .rpc(
+                    "eth_getTransactionCount",
+                    provider.get_transaction_count(agent).latest(),
+                )
+                .await?;
+            if mined_nonce > nonce {
+                // The nonce was used: by this order under another hash, or by something else.
+                let asset = self.cfg.venue.assets[o.asset].token;
+                let amount_in = U256::from_str_radix(&o.amount_in, 10).unwrap_or_default();
+                if let Some((tx, received, block)) = self
+                    .find_bought(&live, agent, nonce, o.sent_block, (asset, amount_in))
+                    .await?
+                {
+                    return self.store.record_outcome(
+                        o.slot,
+                        o.asset,
+                        &Outcome {
+                            state: OrderState::Filled,
+                            fill: Some(&received.to_string()),
+                            block: Some(block),
+                            tx_hash: Some(&tx.to_string()),
+                            error: None,
+                        },
+                    );
+                }
+                tracing::warn!(
+                    slot = o.slot,
+                    nonce,
+                    "nonce used elsewhere; signing the buy again"
+                );
+                self.store.record_unsent(o.slot, o.asset)?;
+            } else if expired {
+                // Never reached the chain and its slot is over (its deadline too): drop it.
+                return self.store.record_outcome(
+                    o.slot,
+                    o.asset,
+                    &Outcome {
+                        state: OrderState::Failed,
+                        fill: None,
+                        block: None,
+                        tx_hash: None,
+                        error: Some("expired: the slot ended before the buy reached the chain"),
+                    },
+                );
+            } else {
+                // Never reached the chain: broadcast the very same bytes (same hash).
+                let raw = o.raw_tx.clone().unwrap_or_default();
+                if let Err(e) = self
+                    .chain
+                    .rpc(
+                        "eth_sendRawTransaction",
+                        provider.send_raw_transaction(&raw),
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "rebroadcast");
+                }
+            }
+            o = self.reload(&o)?;
+        }
+    }
+
+    fn reload(&self, o: &OrderRow) -> Result<OrderRow> {
+        self.store
+            .orders_of(o.slot)?
+            .into_iter()
+            .find(|x| x.asset == o.asset)
+            .ok_or_else(|| Error::Config("an order vanished from the agent state".into()))
+    }
+
+    async fn sign_and_send(&mut self, o: &OrderRow, live: &Live) -> Result<()> {
+        let venue = &self.cfg.venue;
+        let a = &venue.assets[o.asset];
+        let agent = live.signer.address();
+        let provider = self.chain.provider().clone();
+        let amount_in = U256::from_str_radix(&o.amount_in, 10).unwrap_or_default();
+        let min_out = U256::from_str_radix(&o.min_out, 10).unwrap_or_default();
+        let deadline = self.chain.clock().await?
+            + self
+                .cfg
+                .deadline_secs
+                .min(cairn_vault::MAX_DEADLINE_DELAY_SECS);
+        let vault = AgentVault::new(live.vault, &provider);
+        let call = vault
+            .buy(
+                venue.router,
+                vec![venue.stable, a.token],
+                amount_in,
+                min_out,
+                U256::from(deadline),
+            )
+            .from(agent);
+        // Simulate first: a refusal is recorded with the vault's reason and nothing is sent.
+        let sim = self
+            .chain
+            .rpc("eth_call(buy)", async {
+                Ok::<_, String>(call.call().await)
+            })
+            .await?;
+        if let Err(e) = sim {
+            if cairn_chain::send::is_revert(&e) {
+                let why = match cairn_vault::revert::decode(&e) {
+                    Some((name, why)) => format!("{name}: {why}"),
+                    None => e.to_string(),
+                };
+                return self.store.record_outcome(
+                    o.slot,
+                    o.asset,
+                    &Outcome {
+                        state: OrderState::Failed,
+                        fill: None,
+                        block: None,
+                        tx_hash: None,
+                        error: Some(&format!("the vault refused the buy in simulation: {why}")),
+                    },
+                );
+            }
+            return Err(chain_err("eth_call(buy)", e));
+        }
+        let gas = self
+            .chain
+            .rpc("eth_estimateGas(buy)", call.estimate_gas())
+            .await?;
+        let nonce = self
+            .chain
+            .rpc(
+                "eth_getTransactionCount",
+                provider.get_transaction_count(agent).pending(),
+            )
+            .await?;
+        let fees = self
+            .chain
+            .rpc("eth_feeHistory", provider.estimate_eip1559_fees())
+            .await?;
+        let req = call
+            .into_transaction_request()
+            .with_chain_id(self.chain.chain_id())
+            .with_nonce(nonce)
+            .with_gas_limit(cairn_chain::with_margin(gas))
+            .with_max_fee_per_gas(fees.max_fee_per_gas)
+            .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+        let wallet = EthereumWallet::from(live.signer.clone());
+        let envelope = <EthereumWallet as NetworkWallet<Ethereum>>::sign_request(&wallet, req)
+            .await
+            .map_err(|e| Error::Config(format!("cannot sign the buy: {e}")))?;
+        let raw = envelope.encoded_2718();
+        let hash = *envelope.tx_hash();
+        let block = self.chain.block_number().await?;
+        // Recorded before the broadcast: a crash from here on is reconciled by hash and nonce.
+        self.store
+            .record_sent(o.slot, o.asset, nonce, &hash.to_string(), &raw, block)?;
+        tracing::info!(slot = o.slot, asset = %a.symbol, %hash, nonce, "sending buy");
+        if self.cfg.exit_at == Some(ExitPoint::BeforeSend) {
+            std::process::exit(TEST_EXIT_CODE);
+        }
+        let sent = self
+            .chain
+            .rpc(
+                "eth_sendRawTransaction",
+                provider.send_raw_transaction(&raw),
+            )
+            .await;
+        if self.cfg.exit_at == Some(ExitPoint::AfterSend) {
+            std::process::exit(TEST_EXIT_CODE);
+        }
+        if let Err(e) = sent {
+            // Possibly sent anyway (a lost answer): the reconciliation decides.
+            tracing::warn!(error = %e, %hash, "broadcast");
+        }
+        Ok(())
+    }
+
+    fn record_receipt(
+        &self,
+        o: &OrderRow,
+        live: &Live,
+        r: &alloy::rpc::types::TransactionReceipt,
+    ) -> Result<()> {
+        let hash = r.transaction_hash.to_string();
+        if !r.status() {
+            return self.store.record_outcome(
+                o.slot,
+                o.asset,
+                &Outcome {
+                    state: OrderState::Failed,
+                    fill: None,
+                    block: r.block_number,
+                    tx_hash: Some(&hash),
+                    error: Some("the buy reverted on chain"),
+                },
+            );
+        }
+        for log in r.inner.logs() {
+            if log.address() != live.vault {
+                continue;
+            }
+            if let Ok(e) = log.log_decode::<AgentVault::Bought>() {
+                return self.store.record_outcome(
+                    o.slot,
+                    o.asset,
+                    &Outcome {
+                        state: OrderState::Filled,
+                        fill: Some(&e.inner.data.received.to_string()),
+                        block: r.block_number,
+                        tx_hash: Some(&hash),
+                        error: None,
+                    },
+                );
+            }
+        }
+        Err(Error::Unexpected {
+            contract: live.vault,
+            what: "buy receipt",
+            reason: "no Bought event".into(),
+        })
+    }
+
+    /// The vault's `Bought` event of the agent's transaction with `nonce`, mined since `from`,
+    /// buying `what` (asset, amount in): this order's buy, whatever its hash.
+    async fn find_bought(
+        &self,
+        live: &Live,
+        agent: Address,
+        nonce: u64,
+        from: Option<u64>,
+        what: (Address, U256),
+    ) -> Result<Option<(B256, U256, u64)>> {
+        let provider = self.chain.provider().clone();
+        let filter = Filter::new()
+            .address(live.vault)
+            .event_signature(AgentVault::Bought::SIGNATURE_HASH)
+            .from_block(from.unwrap_or(0));
+        let logs = self
+            .chain
+            .rpc("eth_getLogs(Bought)", provider.get_logs(&filter))
+            .await?;
+        for log in logs {
+            let Some(h) = log.transaction_hash else {
+                continue;
+            };
+            let tx = self
+                .chain
+                .rpc(
+                    "eth_getTransactionByHash",
+                    provider.get_transaction_by_hash(h),
+                )
+                .await?;
+            let Some(tx) = tx else { continue };
+            use alloy::consensus::Transaction as _;
+            if tx.inner.signer() == agent && tx.inner.nonce() == nonce {
+                let e = log
+                    .log_decode::<AgentVault::Bought>()
+                    .map_err(|e| chain_err("Bought", e))?;
+                if (e.inner.data.asset, e.inner.data.amountIn) != what {
+                    return Ok(None);
+                }
+                return Ok(Some((
+                    h,
+                    e.inner.data.received,
+                    log.block_number.unwrap_or(0),
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Appends the statements of final orders that are not in the log yet; a log that does not
+    /// answer delays them to the next tick.
+    pub async fn flush_log(&mut self) {
+        let Some(log) = self.cfg.log.clone() else {
+            return;
+        };
+        let pending = match self.store.unlogged() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading unlogged decisions");
+                return;
+            }
+        };
+        for o in pending {
+            let st = decision::statement(&self.cfg.plan.name, &self.plan_digest, &o);
+            let envelope = match Envelope::sign_statement(&st, &log.key) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, slot = o.slot, "decision statement does not sign");
+                    return;
+                }
+            };
+            let sub = Submission {
+                envelope: serde_json::to_value(&envelope).unwrap_or_default(),
+                public_key: log.key.public().to_base64(),
+            };
+            match log.client.add(&sub, false).await {
+                Ok(r) => {
+                    if let Err(e) = self.store.record_logged(o.slot, o.asset, r.index) {
+                        tracing::warn!(error = %e, "recording a logged decision");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the log did not take a decision; will retry");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The policy's decision at the latest bar of `history` (one bar per slot) for `state` (its
+/// cash including this slot's budget): the market snapshot built by
+/// `cairn_strategy::snapshot` and `cairn_strategy::decide`, the backtester's policy. `None`
+/// before the first bar.
+pub fn decide_latest(
+    plan: &Plan,
+    history: &PriceHistory,
+    state: &PortfolioState,
+) -> Option<(cairn_strategy::MarketSnapshot, cairn_strategy::Decision)> {
+    // One price per slot: the history's bars are the schedule's periods apart.
+    let interval_ms = (365.0 * cairn_market::time::DAY_MS as f64
+        / plan.budget.schedule.periods_per_year())
+    .round() as i64;
+    let snap = latest(plan, history, interval_ms)?;
+    Some((snap, decide(plan, state, &snap)))
+}
+
+/// When the slot after `last` starts (unix ms), for `schedule` anchored at `anchor_ms`.
+pub fn next_slot_start(schedule: Schedule, anchor_ms: i64, last: i64) -> i64 {
+    use cairn_market::time::DAY_MS;
+    let fixed = |len: i64| anchor_ms + (last + 1) * len;
+    match schedule {
+        Schedule::Daily => fixed(DAY_MS),
+        Schedule::Weekly => fixed(7 * DAY_MS),
+        Schedule::Biweekly => fixed(14 * DAY_MS),
+        Schedule::Monthly => {
+            // Scan forward by the minute from 28 days after the slot's earliest start.
+            let mut t = anchor_ms + (last + 1).max(0) * 28 * DAY_MS;
+            while schedule.period_index(anchor_ms, t) <= last {
+                t += 60_000;
+            }
+            t
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The wallet agent that buys, and the devnet market it buys in.
+//!
+//! ```text
+//!  cairn market replay ──▶ replay::run: candles ──▶ arbitrage swaps (pools) + updateAnswer
+//!                                        (feeds), chain time advanced per candle
+//!  cairn agent run ──────▶ Agent::run: chain clock ─▶ slot ─▶ market::read ─▶
+//!                          cairn_strategy::snapshot + decide (the backtester's policy) ─▶
+//!                          store (SQLite, intent before send) ─▶ vault buy | paper fill ─▶
+//!                          decision statements (signed, transparency log)
+//! ```
+//!
+//! Amounts on the chain path are integers ([`math`]): the planner's floats are turned into
+//! base units once, rounded down, and the floor of every buy is computed from the oracle in
+//! `U256` exactly as the vault does.
+
+mod agent;
+pub mod decision;
+mod error;
+pub mod market;
+pub mod math;
+pub mod replay;
+pub mod store;
+
+pub use agent::{
+    Agent, AgentConfig, DecisionLog, ExitPoint, Live, Mode, RunReport, TEST_EXIT_CODE,
+    decide_latest, next_slot_start,
+};
+pub use error::{Error, Result};
+pub use market::{AssetQuote, AssetVenue, Venue};
+pub use store::{OrderRow, OrderState, Outcome, SlotRow, Store};
