@@ -179,7 +179,13 @@ fn anchored(d: &Path, mode: &str) {
 fn backtest_decisions(bars: usize) -> Vec<Vec<(f64, String)>> {
     struct Rec(Vec<Decision>);
     impl Recorder for Rec {
-        fn decision(&mut self, _t: usize, d: &Decision) {
+        fn decision(
+            &mut self,
+            _t: usize,
+            _cash: f64,
+            _market: &cairn_strategy::MarketSnapshot,
+            d: &Decision,
+        ) {
             self.0.push(*d);
         }
     }
