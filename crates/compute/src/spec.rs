@@ -418,9 +418,7 @@ impl JobFile {
                     ),
                 ));
             }
-            JobKind::Train | JobKind::Infer
-                if self.dataset.is_none() && self.inputs.is_empty() =>
-            {
+            JobKind::Train | JobKind::Infer if self.dataset.is_none() && self.inputs.is_empty() => {
                 return Err(Error::invalid(
                     "dataset",
                     format!(
@@ -746,7 +744,10 @@ impl JobSpec {
             if model.map(|m| m.blob.sha256.as_str()) != i.model_sha256() {
                 return Err(Error::invalid(
                     "infer.model",
-                    format!("the inputs must hold the model as {INFER_MODEL_INPUT} with digest {}", i.model),
+                    format!(
+                        "the inputs must hold the model as {INFER_MODEL_INPUT} with digest {}",
+                        i.model
+                    ),
                 ));
             }
         }

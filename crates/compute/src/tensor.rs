@@ -311,7 +311,13 @@ impl TrainSpec {
             MAX_BATCH,
             "1 to 65536 samples",
         )?;
-        check_u64("train.steps", self.steps, 1, MAX_STEPS, "1 to 10000000 steps")?;
+        check_u64(
+            "train.steps",
+            self.steps,
+            1,
+            MAX_STEPS,
+            "1 to 10000000 steps",
+        )?;
         check_u64(
             "train.checkpoint_every",
             self.checkpoint_every,
@@ -452,25 +458,60 @@ per_mfuel = 5
             .resolve(BlobRef::of(&program), vec![input("BTCUSDT_1d.csv")], None)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("train.data.assets[1]") && e.contains("BNB"), "{e}");
+        assert!(
+            e.contains("train.data.assets[1]") && e.contains("BNB"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_train_specs_name_the_field() {
         let cases = [
             ("model = \"mlp\"", "model = \"cnn\"", "`train.model`"),
-            ("optimiser = \"adam\"", "optimiser = \"rmsprop\"", "`train.optimiser`"),
-            ("learning_rate = 0.01", "learning_rate = nan", "`train.learning_rate`"),
-            ("learning_rate = 0.01", "learning_rate = inf", "`train.learning_rate`"),
-            ("learning_rate = 0.01", "learning_rate = -1.0", "`train.learning_rate`"),
+            (
+                "optimiser = \"adam\"",
+                "optimiser = \"rmsprop\"",
+                "`train.optimiser`",
+            ),
+            (
+                "learning_rate = 0.01",
+                "learning_rate = nan",
+                "`train.learning_rate`",
+            ),
+            (
+                "learning_rate = 0.01",
+                "learning_rate = inf",
+                "`train.learning_rate`",
+            ),
+            (
+                "learning_rate = 0.01",
+                "learning_rate = -1.0",
+                "`train.learning_rate`",
+            ),
             ("hidden = 8", "hidden = 100000", "`train.hidden`"),
-            ("hidden = 8\nlayers = 2", "hidden = 4096\nlayers = 8", "`train.hidden`"),
+            (
+                "hidden = 8\nlayers = 2",
+                "hidden = 4096\nlayers = 8",
+                "`train.hidden`",
+            ),
             ("batch_size = 16", "batch_size = 0", "`train.batch_size`"),
             ("steps = 100", "steps = 0", "`train.steps`"),
-            ("checkpoint_every = 25", "checkpoint_every = 1000", "`train.checkpoint_every`"),
+            (
+                "checkpoint_every = 25",
+                "checkpoint_every = 1000",
+                "`train.checkpoint_every`",
+            ),
             ("window = 4", "window = 100000", "`train.data.window`"),
-            ("assets = [\"BTC\", \"BNB\"]", "assets = []", "`train.data.assets`"),
-            ("reader = \"market\"", "reader = \"images\"", "`train.data.reader`"),
+            (
+                "assets = [\"BTC\", \"BNB\"]",
+                "assets = []",
+                "`train.data.assets`",
+            ),
+            (
+                "reader = \"market\"",
+                "reader = \"images\"",
+                "`train.data.reader`",
+            ),
             ("dataset = \"market\"\n", "", "`dataset`"),
             ("[price]", "[limits]\nfuel = 1000\n[price]", "`limits.fuel`"),
             ("kind = \"train\"", "kind = \"infer\"", "`infer`"),

@@ -1,7 +1,8 @@
 //! Integration tests of the public API: a job file goes through validation, resolution,
 //! matching and the state machine as the node would drive it.
 use cairn_compute::{
-    BlobRef, Demand, InputRef, JobFile, JobKind, JobSpec, JobState, NoMatch, Offer, Price, Resources,
+    BlobRef, Demand, InputRef, JobFile, JobKind, JobSpec, JobState, NoMatch, Offer, Price,
+    Resources,
     api::{OutputRef, output_digest},
     choose, reputation,
 };

@@ -1,0 +1,91 @@
+//! Throughput of the reproducible trainer against plain candle on the same model, and of
+//! inference (what `cairn bench train` prints). Measurements, not assertions.
+use crate::{
+    Result,
+    data::Samples,
+    plain::{self, PlainTrainer},
+    train::{self, TrainState, Trainer},
+};
+use cairn_compute::TrainSpec;
+use serde::Serialize;
+use std::{sync::atomic::AtomicBool, time::Instant};
+
+/// One measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rate {
+    /// What ran.
+    pub what: String,
+    /// Units per second.
+    pub per_sec: f64,
+    /// The unit (`steps`, `samples`).
+    pub unit: String,
+}
+
+/// Runs `steps` training steps each way and `passes` inference passes over the dataset.
+pub fn bench(
+    spec: &TrainSpec,
+    data: &Samples,
+    steps: u64,
+    passes: usize,
+    threads: &[usize],
+) -> Result<Vec<Rate>> {
+    let mut out = Vec::new();
+    let never = AtomicBool::new(false);
+    let mut final_state = TrainState::init(spec);
+    for &t in threads {
+        let trainer = Trainer::new(spec, data, t)?;
+        let mut state = TrainState::init(spec);
+        let start = Instant::now();
+        trainer.run_to(&mut state, steps, &never)?;
+        out.push(Rate {
+            what: format!(
+                "train, reproducible, {t} thread{}",
+                if t == 1 { "" } else { "s" }
+            ),
+            per_sec: steps as f64 / start.elapsed().as_secs_f64(),
+            unit: "steps".into(),
+        });
+        final_state = state;
+    }
+    let mut p = PlainTrainer::new(spec, data, plain::device())?;
+    let start = Instant::now();
+    for s in 0..steps {
+        p.step(s, data)?;
+    }
+    out.push(Rate {
+        what: "train, plain candle".into(),
+        per_sec: steps as f64 / start.elapsed().as_secs_f64(),
+        unit: "steps".into(),
+    });
+    let shapes = train::layer_shapes(spec);
+    for &t in threads {
+        let start = Instant::now();
+        for _ in 0..passes {
+            std::hint::black_box(train::predict(
+                &shapes,
+                &final_state.params,
+                &data.x,
+                data.n,
+                t,
+            ));
+        }
+        out.push(Rate {
+            what: format!(
+                "infer, reproducible, {t} thread{}",
+                if t == 1 { "" } else { "s" }
+            ),
+            per_sec: (passes * data.n) as f64 / start.elapsed().as_secs_f64(),
+            unit: "samples".into(),
+        });
+    }
+    let start = Instant::now();
+    for _ in 0..passes {
+        std::hint::black_box(p.predict(&data.x, data.n, data.features)?);
+    }
+    out.push(Rate {
+        what: "infer, plain candle".into(),
+        per_sec: (passes * data.n) as f64 / start.elapsed().as_secs_f64(),
+        unit: "samples".into(),
+    });
+    Ok(out)
+}
