@@ -997,6 +997,9 @@ pub(crate) struct WorkerRunArgs {
     /// JSON-RPC URL of the chain. Default: the one the node reports.
     #[arg(long, env = "CAIRN_RPC_URL")]
     pub(crate) rpc_url: Option<String>,
+    /// Job kinds to run, comma-separated (wasm, train, infer). Default: all of them.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) kinds: Vec<cairn_compute::JobKind>,
 }
 
 #[derive(Debug, Args)]

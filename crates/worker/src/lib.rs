@@ -4,6 +4,7 @@ pub mod claims;
 pub mod detect;
 mod error;
 pub mod retry;
+pub mod runner;
 mod state;
 mod worker;
 
@@ -11,4 +12,5 @@ pub use claims::{Claim, ClaimGuard, MachineClaims};
 pub use detect::{Detected, Gpu, detect};
 pub use error::{Error, Result};
 pub use state::{JobRecord, JobStatus, STATE_FILE, WorkerState, state_dir};
-pub use worker::{Worker, WorkerConfig, stop_reason, trace_root};
+pub use runner::{RunError, RunJob, RunResult, Runner, Runners, stop_reason};
+pub use worker::{Worker, WorkerConfig, trace_root};
