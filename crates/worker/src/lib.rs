@@ -11,6 +11,6 @@ mod worker;
 pub use claims::{Claim, ClaimGuard, MachineClaims};
 pub use detect::{Detected, Gpu, detect};
 pub use error::{Error, Result};
-pub use state::{JobRecord, JobStatus, STATE_FILE, WorkerState, state_dir};
 pub use runner::{RunError, RunJob, RunResult, Runner, Runners, stop_reason};
+pub use state::{JobRecord, JobStatus, STATE_FILE, WorkerState, state_dir};
 pub use worker::{Worker, WorkerConfig, trace_root};

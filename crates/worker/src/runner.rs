@@ -364,7 +364,10 @@ assets = ["BTC"]
         let names: Vec<&str> = r.outputs.iter().map(|(n, _)| n.as_str()).collect();
         assert!(names.contains(&"model.safetensors") && names.contains(&"trace.json"));
         assert_eq!(
-            names.iter().filter(|n| n.starts_with("checkpoints/")).count(),
+            names
+                .iter()
+                .filter(|n| n.starts_with("checkpoints/"))
+                .count(),
             3
         );
         let checkpoints: Vec<Vec<u8>> = r

@@ -448,9 +448,8 @@ async fn submit(
         Some(program) => program,
         None => {
             let module_path = base.join(&job.module);
-            std::fs::read(&module_path).with_context(|| {
-                format!("{}: module {}", file.display(), module_path.display())
-            })?
+            std::fs::read(&module_path)
+                .with_context(|| format!("{}: module {}", file.display(), module_path.display()))?
         }
     };
     let module_ref = node.put_blob(module).await?;
