@@ -61,14 +61,14 @@ pub fn market_samples(spec: &DataSpec, key: &str, inputs: &[(String, Vec<u8>)]) 
         )
         .map_err(|source| Error::Market {
             name: name.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
         series.push(s);
     }
     let refs: Vec<&Series> = series.iter().collect();
     let aligned = align(&refs).map_err(|source| Error::Market {
         name: names.join(", "),
-        source,
+        source: Box::new(source),
     })?;
     let bars = aligned.len();
     let (w, h) = (spec.window as usize, spec.horizon as usize);

@@ -18,7 +18,7 @@ pub enum Error {
         name: String,
         /// The parse error.
         #[source]
-        source: cairn_market::Error,
+        source: Box<cairn_market::Error>,
     },
     /// A model file or a checkpoint cannot be decoded.
     #[error("{what} is malformed: {detail}")]

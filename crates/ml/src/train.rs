@@ -89,7 +89,7 @@ impl TrainState {
     /// The state before the first step: weights uniform in `±1/√inputs` from the seed, zero
     /// biases and moments.
     pub fn init(spec: &TrainSpec) -> Self {
-        let mut rng = SplitMix64::new(spec.seed ^ 0x5EED_0F_CA1B);
+        let mut rng = SplitMix64::new(spec.seed ^ 0x005E_ED0F_CA1B);
         let mut params = Vec::with_capacity(spec.parameters() as usize);
         for (i, o) in layer_shapes(spec) {
             let bound = 1.0 / (i as f32).sqrt();
