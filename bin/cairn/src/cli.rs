@@ -771,6 +771,22 @@ pub(crate) enum BenchCmd {
     Vault(BenchVaultArgs),
     /// A numeric kernel in the wasm sandbox against the same C built natively (`make jobs`).
     Wasm(BenchWasmArgs),
+    /// Training steps/s of the reproducible trainer (1 and 2 threads) against plain candle on
+    /// the same MLP, and inference samples/s, on the BTC and BNB daily candles.
+    Train(BenchTrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchTrainArgs {
+    /// Training steps per measurement.
+    #[arg(long, default_value_t = 500)]
+    pub(crate) steps: u64,
+    /// Inference passes over the dataset per measurement.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) passes: usize,
+    /// Directory with BTCUSDT_1d.csv and BNBUSDT_1d.csv.
+    #[arg(long, default_value = "data/market")]
+    pub(crate) data: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,11 @@
 //! `cargo run --release -p cairn-ml --example bench_train [steps]`: throughput of the
 //! reproducible trainer against plain candle on the same MLP, and inference samples/s, on the
-//! repository's BTC and BNB daily candles.
-use cairn_compute::{DataSpec, TrainSpec};
-use cairn_ml::{bench::bench, data::market_samples};
+//! repository's BTC and BNB daily candles (what `cairn bench train` prints, in a build of this
+//! crate alone).
+use cairn_ml::{
+    bench::{bench, bench_spec},
+    data::market_samples,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let steps: u64 = std::env::args().nth(1).map_or(Ok(500), |s| s.parse())?;
@@ -11,23 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|n| Ok((n.to_string(), std::fs::read(format!("{dir}/{n}"))?)))
         .collect::<Result<_, std::io::Error>>()?;
-    let spec = TrainSpec {
-        model: "mlp".into(),
-        hidden: 64,
-        layers: 2,
-        seed: 1,
-        optimiser: "adam".into(),
-        learning_rate: 0.001,
-        batch_size: 64,
-        steps,
-        checkpoint_every: steps,
-        data: DataSpec {
-            reader: "market".into(),
-            assets: vec!["BTC".into(), "BNB".into()],
-            window: 32,
-            horizon: 7,
-        },
-    };
+    let spec = bench_spec(steps);
     let data = market_samples(&spec.data, "train.data", &inputs)?;
     println!(
         "MLP {} parameters, batch {}, {} samples, {steps} steps",

@@ -10,6 +10,28 @@ use cairn_compute::TrainSpec;
 use serde::Serialize;
 use std::{sync::atomic::AtomicBool, time::Instant};
 
+/// The benchmark's model: an MLP of 2 hidden layers of 64 units on the last 32 daily returns of
+/// BTC and BNB, batch 64, Adam; `steps` steps.
+pub fn bench_spec(steps: u64) -> TrainSpec {
+    TrainSpec {
+        model: "mlp".into(),
+        hidden: 64,
+        layers: 2,
+        seed: 1,
+        optimiser: "adam".into(),
+        learning_rate: 0.001,
+        batch_size: 64,
+        steps: steps.max(1),
+        checkpoint_every: steps.max(1),
+        data: cairn_compute::DataSpec {
+            reader: "market".into(),
+            assets: vec!["BTC".into(), "BNB".into()],
+            window: 32,
+            horizon: 7,
+        },
+    }
+}
+
 /// One measurement.
 #[derive(Clone, Debug, Serialize)]
 pub struct Rate {

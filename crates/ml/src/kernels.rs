@@ -12,7 +12,7 @@
 //! Matrices are row-major `&[f32]`.
 
 /// Below this many multiply-adds a kernel runs on the calling thread (spawning costs more).
-const PARALLEL_MIN_WORK: usize = 1 << 16;
+const PARALLEL_MIN_WORK: usize = 1 << 20;
 
 /// Runs `f(row, out_row)` for every row of `out` (`rows × cols`), splitting the rows into
 /// `threads` contiguous blocks. `work` is the kernel's multiply-add count.
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn kernels_are_bit_identical_across_thread_counts() {
-        let (n, k, m) = (67, 129, 71);
+        let (n, k, m) = (167, 129, 71); // above the parallel threshold
         let x = pseudo(n * k, 1);
         let w = pseudo(k * m, 2);
         let b = pseudo(m, 3);
