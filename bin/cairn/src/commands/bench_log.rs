@@ -288,8 +288,12 @@ pub(super) fn train(args: &crate::cli::BenchTrainArgs, json: bool) -> Result<Exi
     let mut inputs = Vec::new();
     for name in ["BTCUSDT_1d.csv", "BNBUSDT_1d.csv"] {
         let path = args.data.join(name);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| anyhow!("{}: {e} (pass --data <dir with the candles>)", path.display()))?;
+        let bytes = std::fs::read(&path).map_err(|e| {
+            anyhow!(
+                "{}: {e} (pass --data <dir with the candles>)",
+                path.display()
+            )
+        })?;
         inputs.push((name.to_owned(), bytes));
     }
     let data = cairn_ml::data::market_samples(&spec.data, "train.data", &inputs)
@@ -313,7 +317,10 @@ pub(super) fn train(args: &crate::cli::BenchTrainArgs, json: bool) -> Result<Exi
             args.steps
         );
         for r in &rates {
-            s.push_str(&format!("{:<32} {:>12.1} {}/s\n", r.what, r.per_sec, r.unit));
+            s.push_str(&format!(
+                "{:<32} {:>12.1} {}/s\n",
+                r.what, r.per_sec, r.unit
+            ));
         }
         output::print(&s);
     }
