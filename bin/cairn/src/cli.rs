@@ -784,6 +784,9 @@ pub(crate) struct BenchTrainArgs {
     /// Inference passes over the dataset per measurement.
     #[arg(long, default_value_t = 20)]
     pub(crate) passes: usize,
+    /// Units per hidden layer of the MLP (2 hidden layers).
+    #[arg(long, default_value_t = 64)]
+    pub(crate) hidden: u32,
     /// Directory with BTCUSDT_1d.csv and BNBUSDT_1d.csv.
     #[arg(long, default_value = "data/market")]
     pub(crate) data: PathBuf,

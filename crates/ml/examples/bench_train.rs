@@ -1,4 +1,4 @@
-//! `cargo run --release -p cairn-ml --example bench_train [steps]`: throughput of the
+//! `cargo run --release -p cairn-ml --example bench_train [steps] [hidden]`: throughput of the
 //! reproducible trainer against plain candle on the same MLP, and inference samples/s, on the
 //! repository's BTC and BNB daily candles (what `cairn bench train` prints, in a build of this
 //! crate alone).
@@ -14,7 +14,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|n| Ok((n.to_string(), std::fs::read(format!("{dir}/{n}"))?)))
         .collect::<Result<_, std::io::Error>>()?;
-    let spec = bench_spec(steps);
+    let hidden: u32 = std::env::args().nth(2).map_or(Ok(64), |s| s.parse())?;
+    let spec = bench_spec(steps, hidden);
     let data = market_samples(&spec.data, "train.data", &inputs)?;
     println!(
         "MLP {} parameters, batch {}, {} samples, {steps} steps",

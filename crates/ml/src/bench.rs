@@ -10,12 +10,12 @@ use cairn_compute::TrainSpec;
 use serde::Serialize;
 use std::{sync::atomic::AtomicBool, time::Instant};
 
-/// The benchmark's model: an MLP of 2 hidden layers of 64 units on the last 32 daily returns of
-/// BTC and BNB, batch 64, Adam; `steps` steps.
-pub fn bench_spec(steps: u64) -> TrainSpec {
+/// The benchmark's model: an MLP of 2 hidden layers of `hidden` units on the last 32 daily
+/// returns of BTC and BNB, batch 64, Adam; `steps` steps.
+pub fn bench_spec(steps: u64, hidden: u32) -> TrainSpec {
     TrainSpec {
         model: "mlp".into(),
-        hidden: 64,
+        hidden: hidden.max(1),
         layers: 2,
         seed: 1,
         optimiser: "adam".into(),

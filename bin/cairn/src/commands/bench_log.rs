@@ -284,7 +284,7 @@ pub(super) fn wasm(args: &BenchWasmArgs, json: bool) -> Result<ExitCode> {
 
 /// `cairn bench train`: the reproducible trainer against plain candle, and inference.
 pub(super) fn train(args: &crate::cli::BenchTrainArgs, json: bool) -> Result<ExitCode> {
-    let spec = cairn_ml::bench::bench_spec(args.steps);
+    let spec = cairn_ml::bench::bench_spec(args.steps, args.hidden);
     let mut inputs = Vec::new();
     for name in ["BTCUSDT_1d.csv", "BNBUSDT_1d.csv"] {
         let path = args.data.join(name);
