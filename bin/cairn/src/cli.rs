@@ -912,6 +912,25 @@ pub(crate) enum BenchCmd {
     Vault(BenchVaultArgs),
     /// A numeric kernel in the wasm sandbox against the same C built natively (`make jobs`).
     Wasm(BenchWasmArgs),
+    /// Training steps/s of the reproducible trainer (1 and 2 threads) against plain candle on
+    /// the same MLP, and inference samples/s, on the BTC and BNB daily candles.
+    Train(BenchTrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchTrainArgs {
+    /// Training steps per measurement.
+    #[arg(long, default_value_t = 500)]
+    pub(crate) steps: u64,
+    /// Inference passes over the dataset per measurement.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) passes: usize,
+    /// Units per hidden layer of the MLP (2 hidden layers).
+    #[arg(long, default_value_t = 64)]
+    pub(crate) hidden: u32,
+    /// Directory with BTCUSDT_1d.csv and BNBUSDT_1d.csv.
+    #[arg(long, default_value = "data/market")]
+    pub(crate) data: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -1142,6 +1161,9 @@ pub(crate) struct WorkerRunArgs {
     /// JSON-RPC URL of the chain. Default: the one the node reports.
     #[arg(long, env = "CAIRN_RPC_URL")]
     pub(crate) rpc_url: Option<String>,
+    /// Job kinds to run, comma-separated (wasm, train, infer). Default: all of them.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) kinds: Vec<cairn_compute::JobKind>,
 }
 
 #[derive(Debug, Args)]

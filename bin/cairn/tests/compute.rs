@@ -6,6 +6,9 @@
 //! - a job nobody can take says why;
 //! - hostile modules (endless loop, memory bomb, network import, scratch escape) are stopped with
 //!   the reason in `cairn job status`, and the requester is refunded in full;
+//! - a `train` job on real candles commits its checkpoint trace root, is paid per
+//!   `steps × parameters`, and logs `training-run` and `model` statements; an `infer` job runs
+//!   the model by digest and logs an `inference` statement;
 //! - SIGKILL of the worker running a long job hands the job to the other worker, which finishes
 //!   it.
 //!
@@ -82,6 +85,17 @@ impl Starting {
             child: self.child,
         }
     }
+}
+
+/// A blob from a node's store.
+async fn blob(node: &str, sha256: &str) -> Vec<u8> {
+    let resp = reqwest::get(format!("{node}/blob/{sha256}")).await.unwrap();
+    assert!(
+        resp.status().is_success(),
+        "blob {sha256}: {}",
+        resp.status()
+    );
+    resp.bytes().await.unwrap().to_vec()
 }
 
 /// Stops the devnet when the test ends, pass or fail.
@@ -424,6 +438,110 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     ])));
     assert!(logs.contains("receipt logged"), "{logs}");
 
+    // 1b. A train job on the BTC and BNB candles: providers advertise the kind, the trace root
+    // committed is the Merkle root of the checkpoints, and settling logs the training-run and
+    // model statements. Then an infer job runs the model by digest.
+    let list = stdout(&run(cairn(&d).args(["provider", "list", "--node", &n])));
+    assert!(list.contains("wasm,train,infer"), "{list}");
+    std::fs::create_dir_all(work.join("market")).unwrap();
+    for f in ["BTCUSDT_1d.csv", "BNBUSDT_1d.csv"] {
+        std::fs::copy(
+            repo().join("data/market").join(f),
+            work.join("market").join(f),
+        )
+        .unwrap();
+    }
+    let train = work.join("train.toml");
+    std::fs::write(
+        &train,
+        "name = \"vol\"\nkind = \"train\"\ndataset = \"market\"\n[price]\nper_mfuel = 10\n[train]\nmodel = \"mlp\"\nhidden = 16\nseed = 3\nlearning_rate = 0.003\nsteps = 100\ncheckpoint_every = 25\n[train.data]\nreader = \"market\"\nassets = [\"BTC\", \"BNB\"]\n",
+    )
+    .unwrap();
+    let id = submit(&d, &n, &train)["id"].as_u64().unwrap();
+    let v = wait_for(&d, &n, id, 60, |v| v["state"] == "committed");
+    let outputs = v["result"]["outputs"].as_array().unwrap().clone();
+    let sha_of = |name: &str| {
+        outputs
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {outputs:?}"))["sha256"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let model_sha = sha_of("model.safetensors");
+    assert_eq!(
+        outputs
+            .iter()
+            .filter(|o| o["name"].as_str().unwrap().starts_with("checkpoints/"))
+            .count(),
+        5
+    );
+    // Metered in steps × parameters: (32·16 + 16) + (16·16 + 16) + (16·2 + 2) = 834 parameters.
+    assert_eq!(v["result"]["fuelUsed"], 100 * 834, "{v:#}");
+    let trace = blob(&n, &sha_of("trace.json")).await;
+    let trace: Value = serde_json::from_slice(&trace).unwrap();
+    assert_eq!(v["result"]["traceRoot"], trace["root"], "{trace:#}");
+    rpc(&rpc_url, "evm_increaseTime", json!([61])).await;
+    let settled = wait_for(&d, &n, id, 30, |v| {
+        v["state"] == "settled" && !v["receipt"].is_null()
+    });
+    let tensor_charges = charge_of(&settled);
+    let logs = stdout(&run(cairn(&d).args([
+        "job",
+        "logs",
+        &id.to_string(),
+        "--node",
+        &n,
+    ])));
+    assert!(
+        logs.contains("training-run statement logged") && logs.contains("model statement logged"),
+        "{logs}"
+    );
+
+    let infer = work.join("infer.toml");
+    std::fs::write(
+        &infer,
+        format!(
+            "name = \"vol-now\"\nkind = \"infer\"\ndataset = \"market\"\n[price]\nper_mfuel = 10\n[infer]\nmodel = \"sha256:{model_sha}\"\n"
+        ),
+    )
+    .unwrap();
+    let id = submit(&d, &n, &infer)["id"].as_u64().unwrap();
+    let v = wait_for(&d, &n, id, 60, |v| v["state"] == "committed");
+    let preds = v["result"]["outputs"][0].clone();
+    assert_eq!(preds["name"], "predictions.csv", "{v:#}");
+    let csv = String::from_utf8(blob(&n, preds["sha256"].as_str().unwrap()).await).unwrap();
+    assert!(
+        csv.starts_with("sample,BTC_vol,BNB_vol\n0,"),
+        "{}",
+        &csv[..80.min(csv.len())]
+    );
+    rpc(&rpc_url, "evm_increaseTime", json!([61])).await;
+    let settled = wait_for(&d, &n, id, 30, |v| {
+        v["state"] == "settled" && !v["receipt"].is_null()
+    });
+    let tensor_charges = tensor_charges + charge_of(&settled);
+    let logs = stdout(&run(cairn(&d).args([
+        "job",
+        "logs",
+        &id.to_string(),
+        "--node",
+        &n,
+    ])));
+    assert!(logs.contains("inference statement logged"), "{logs}");
+    // A model the node does not hold is refused before anything is escrowed.
+    std::fs::write(&infer, format!("name = \"x\"\nkind = \"infer\"\ndataset = \"market\"\n[price]\nper_mfuel = 10\n[infer]\nmodel = \"sha256:{}\"\n", "ab".repeat(32))).unwrap();
+    let o = run(cairn(&d)
+        .args(["job", "submit"])
+        .arg(&infer)
+        .args(["--node", &n]));
+    assert!(
+        !o.status.success() && stderr(&o).contains("infer.model"),
+        "{}",
+        stderr(&o)
+    );
+
     // 2. Jobs nobody can take say why.
     let big = write_job(
         &work,
@@ -552,10 +670,10 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     for id in cancelled {
         wait_for(&d, &n, id, 20, |v| !v["refunded"].is_null());
     }
-    // The requester was funded once (100 x the first payment); only what the word count and
-    // the hostile modules metered, and the still queued 64 GiB job, are spent.
+    // The requester was funded once (100 x the first payment); only what the word count, the
+    // train and infer jobs and the hostile modules metered, and the still queued 64 GiB job, are spent.
     assert!(escrowed > 0);
-    let spent = wc_charge as u128 + hostile_charges;
+    let spent = wc_charge as u128 + tensor_charges as u128 + hostile_charges;
     assert_eq!(
         balance(&rpc_url, &usdt, &requester).await,
         100 * payment as u128 - spent - big_payment

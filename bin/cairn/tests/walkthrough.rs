@@ -58,6 +58,20 @@ fn the_readme_compute_walkthrough_runs_as_written() {
 }
 
 #[test]
+fn the_readme_train_and_infer_walkthrough_runs_as_written() {
+    let (stdout, stderr) = run_walkthrough("compute+train", "cairn job submit infer.toml");
+    let expect = |what: &str, needle: &str| {
+        assert!(
+            stdout.contains(needle),
+            "{what}: {needle:?} not printed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        );
+    };
+    expect("the provider list shows the kinds", "wasm,train,infer");
+    expect("the metrics curve", "step,batch_loss,eval_loss");
+    expect("the predictions", "sample,BTC_vol,BNB_vol");
+}
+
+#[test]
 fn the_readme_vault_walkthrough_runs_as_written() {
     let (stdout, stderr) = run_walkthrough("vault", "cairn agent vault deploy");
     let expect = |what: &str, needle: &str| {
@@ -93,10 +107,14 @@ fn the_readme_agent_walkthrough_runs_as_written() {
 }
 
 /// Runs the `sh` block after `<!-- walkthrough: NAME` in the README verbatim against a fresh
-/// devnet; returns its stdout and stderr.
+/// devnet (`A+B`: block A, then block B in the same shell); returns its stdout and stderr.
 fn run_walkthrough(name: &str, must_contain: &str) -> (String, String) {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    let script = block_after(&readme, &format!("<!-- walkthrough: {name}"), "sh");
+    let script = name
+        .split('+')
+        .map(|n| block_after(&readme, &format!("<!-- walkthrough: {n}"), "sh"))
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(script.contains(must_contain), "{script}");
 
     let tmp = tempfile::tempdir().unwrap();
@@ -146,7 +164,7 @@ fn run_walkthrough(name: &str, must_contain: &str) -> (String, String) {
     for (k, v) in &env {
         cmd.env(k, v);
     }
-    let out = run_with_timeout(cmd, Duration::from_secs(400));
+    let out = run_with_timeout(cmd, Duration::from_secs(600));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(

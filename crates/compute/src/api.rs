@@ -22,7 +22,7 @@
 //! `<address>:<unix ms>:<0x signature>`, an EIP-191 personal-sign signature of
 //! [`auth_message`] by that address's key. The node accepts a timestamp within
 //! [`AUTH_MAX_SKEW_MS`] of its clock.
-use crate::{JobSpec, JobState, Price, Resources, StopReason};
+use crate::{JobKind, JobSpec, JobState, Price, Resources, StopReason};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -86,8 +86,19 @@ pub struct ProviderAdvert {
     /// GPU model names, as NVML reported them.
     #[serde(default)]
     pub gpu_names: Vec<String>,
+    /// Job kinds its worker runs (a worker from before job kinds runs `wasm` only).
+    #[serde(default = "wasm_only")]
+    pub kinds: Vec<JobKind>,
+    /// Devices its tensor runners use (`cpu`, `cuda:0`, ...).
+    #[serde(default)]
+    pub devices: Vec<String>,
     /// Worker software version.
     pub version: String,
+}
+
+/// The kinds of a provider that names none: `wasm`.
+pub fn wasm_only() -> Vec<JobKind> {
+    vec![JobKind::Wasm]
 }
 
 /// A provider as the node sees it.
@@ -104,6 +115,12 @@ pub struct ProviderView {
     pub ask: Price,
     /// GPU names.
     pub gpu_names: Vec<String>,
+    /// Job kinds it runs.
+    #[serde(default = "wasm_only")]
+    pub kinds: Vec<JobKind>,
+    /// Devices its tensor runners use.
+    #[serde(default)]
+    pub devices: Vec<String>,
     /// 0 to 1.
     pub reputation: f64,
     /// Heartbeats current.
@@ -250,7 +267,8 @@ pub struct RunReport {
     pub job_id: u64,
     /// How it ended.
     pub outcome: RunOutcome,
-    /// Fuel consumed.
+    /// Metered units consumed: fuel for `wasm`, `steps × parameters` for `train`,
+    /// `samples × parameters` for `infer`.
     pub fuel_used: u64,
     /// Wall time in milliseconds.
     pub wall_time_ms: u64,

@@ -7,6 +7,7 @@ pub mod matching;
 mod resources;
 mod spec;
 mod state;
+pub mod tensor;
 mod units;
 
 pub use error::{Error, Result};
@@ -20,4 +21,5 @@ pub use spec::{
     validate_input_name,
 };
 pub use state::{JobState, StopReason};
+pub use tensor::{DataSpec, InferSpec, TrainSpec};
 pub use units::{ByteSize, USDT_DECIMALS, fmt_usdt};

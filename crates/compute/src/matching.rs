@@ -4,7 +4,7 @@
 //! this order:
 //!
 //! ```text
-//!  online ─▶ has GPUs (if any asked) ─▶ enough GPUs ─▶ enough memory ─▶ enough cores
+//!  online ─▶ runs the job's kind ─▶ has GPUs (if any asked) ─▶ enough GPUs ─▶ enough memory ─▶ enough cores
 //!         ─▶ ask ≤ bid ─▶ reputation ≥ minimum ─▶ not excluded ─▶ free capacity now
 //! ```
 //!
@@ -13,7 +13,7 @@
 //! only lacks *free* capacity is not stuck: it waits for a provider to finish. Among the
 //! survivors the choice is by reputation (in tenths), then lowest ask, then most free memory,
 //! then address, so equal providers are picked deterministically.
-use crate::{ByteSize, JobSpec, Price, Resources};
+use crate::{ByteSize, JobKind, JobSpec, Price, Resources};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -32,11 +32,15 @@ pub struct Offer {
     pub reputation: f64,
     /// Whether its heartbeats are current.
     pub online: bool,
+    /// The job kinds its worker runs.
+    pub kinds: Vec<JobKind>,
 }
 
 /// What a job needs from a provider.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Demand {
+    /// The job's kind: only providers that run it are candidates.
+    pub kind: JobKind,
     /// Resources.
     pub resources: Resources,
     /// The bid.
@@ -51,6 +55,7 @@ impl Demand {
     /// The demand of a spec, excluding `exclude`.
     pub fn of(spec: &JobSpec, exclude: Vec<String>) -> Self {
         Self {
+            kind: spec.kind,
             resources: spec.resources,
             bid: spec.price,
             min_reputation: spec.min_reputation,
@@ -65,6 +70,13 @@ impl Demand {
 pub enum NoMatch {
     /// No provider has a current heartbeat.
     NoProviderOnline,
+    /// No online provider runs jobs of this kind.
+    Kind {
+        /// The job's kind.
+        need: JobKind,
+        /// The kinds online providers run.
+        offered: Vec<JobKind>,
+    },
     /// The job wants GPUs and no online provider has any.
     NoGpuProvider,
     /// Not enough GPUs anywhere.
@@ -133,6 +145,15 @@ impl fmt::Display for NoMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NoProviderOnline => f.write_str("no provider online"),
+            Self::Kind { need, offered } => write!(
+                f,
+                "no provider online runs {need} jobs (kinds offered: {})",
+                offered
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Self::NoGpuProvider => f.write_str(
                 "no GPU provider online (claimed GPUs count once a device check proves them)",
             ),
@@ -193,6 +214,19 @@ pub fn choose<'a>(demand: &Demand, offers: &'a [Offer]) -> Result<&'a Offer, NoM
     if c.is_empty() {
         return Err(NoMatch::NoProviderOnline);
     }
+    narrow(
+        &mut c,
+        |o| o.kinds.contains(&demand.kind),
+        |c| {
+            let mut offered: Vec<JobKind> = c.iter().flat_map(|o| o.kinds.clone()).collect();
+            offered.sort();
+            offered.dedup();
+            NoMatch::Kind {
+                need: demand.kind,
+                offered,
+            }
+        },
+    )?;
     if need.gpus > 0 {
         c.retain(|o| o.capacity.gpus > 0);
         if c.is_empty() {
@@ -316,11 +350,13 @@ mod tests {
             },
             reputation: 0.5,
             online: true,
+            kinds: vec![JobKind::Wasm],
         }
     }
 
     fn demand(cores: u32, mem_gib: u64, gpus: u32, bid: u64) -> Demand {
         Demand {
+            kind: JobKind::Wasm,
             resources: Resources {
                 cpu_cores: cores,
                 memory_bytes: mem_gib * GIB,
@@ -383,6 +419,20 @@ mod tests {
         assert_eq!(
             why(&demand(1, 1, 2, 100), &gpu),
             "no provider with ≥ 2 GPUs (largest: 1)"
+        );
+    }
+
+    #[test]
+    fn only_providers_running_the_kind_are_matched() {
+        let mut offers = [offer("w", 4, 4, 0, 1), offer("t", 2, 4, 0, 1)];
+        offers[1].kinds = vec![JobKind::Wasm, JobKind::Train];
+        let mut d = demand(1, 1, 0, 5);
+        d.kind = JobKind::Train;
+        assert_eq!(choose(&d, &offers).unwrap().provider, "t");
+        d.kind = JobKind::Infer;
+        assert_eq!(
+            why(&d, &offers),
+            "no provider online runs infer jobs (kinds offered: wasm, train)"
         );
     }
 

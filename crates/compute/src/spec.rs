@@ -11,7 +11,12 @@
 //! crate does no I/O); the result is a [`JobSpec`], which names every byte by SHA-256. The spec's
 //! own SHA-256 ([`JobSpec::digest`]) is what the requester escrows payment against on chain, what
 //! the worker runs, and what the receipt cites, so all three agree on exactly one job.
-use crate::{ByteSize, Error, Price, Resources, Result, error::check_u64, resources::MAX_PRICE};
+use crate::{
+    ByteSize, Error, Price, Resources, Result,
+    error::check_u64,
+    resources::MAX_PRICE,
+    tensor::{INFER_MODEL_INPUT, InferSpec, TrainSpec},
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -51,13 +56,61 @@ pub const MIN_MEMORY: u64 = 1 << 20;
 /// cannot take.
 pub const MAX_OUTPUT: u64 = 256 << 20;
 
-/// What runs a job.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What runs a job: each kind has its own runner on the worker, and providers advertise the
+/// kinds they run.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobKind {
     /// A WASI preview-1 module under wasmtime with fuel metering.
     #[default]
     Wasm,
+    /// Training a model (`[train]`) on a dataset, metered in `steps × parameters`.
+    Train,
+    /// A trained model over inputs (`[infer]`), metered in `samples × parameters`.
+    Infer,
+}
+
+impl JobKind {
+    /// Every kind, in order.
+    pub const ALL: [JobKind; 3] = [JobKind::Wasm, JobKind::Train, JobKind::Infer];
+
+    /// The name in `job.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wasm => "wasm",
+            Self::Train => "train",
+            Self::Infer => "infer",
+        }
+    }
+
+    /// What the metered units of this kind count (the unit `price.per_mfuel` is quoted in
+    /// millions of).
+    pub fn meter(self) -> &'static str {
+        match self {
+            Self::Wasm => "fuel",
+            Self::Train => "steps × parameters",
+            Self::Infer => "samples × parameters",
+        }
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for JobKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown job kind {s:?}; known: wasm, train, infer"))
+    }
 }
 
 /// `[resources]` in `job.toml`.
@@ -181,7 +234,9 @@ pub struct JobFile {
     /// How to run it.
     #[serde(default)]
     pub kind: JobKind,
-    /// Path of the module.
+    /// Path of the module (`wasm` jobs; the other kinds describe their work in `[train]` or
+    /// `[infer]`).
+    #[serde(default)]
     pub module: String,
     /// Arguments (`argv[1..]`).
     #[serde(default)]
@@ -204,6 +259,12 @@ pub struct JobFile {
     /// Timing and provider requirements.
     #[serde(default)]
     pub schedule: ScheduleToml,
+    /// What to train (`kind = "train"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainSpec>,
+    /// What to infer (`kind = "infer"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infer: Option<InferSpec>,
 }
 
 /// A blob in the node's content-addressed store.
@@ -312,6 +373,12 @@ pub struct JobSpec {
     pub deadline_secs: u64,
     /// Lowest provider reputation accepted.
     pub min_reputation: f64,
+    /// What to train (`train` jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train: Option<TrainSpec>,
+    /// What to infer (`infer` jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infer: Option<InferSpec>,
 }
 
 impl JobFile {
@@ -334,10 +401,46 @@ impl JobFile {
     /// Checks every value against its allowed range.
     pub fn validate(&self) -> Result<()> {
         validate_name(&self.name)?;
-        if self.module.trim().is_empty() {
-            return Err(Error::invalid(
-                "module",
-                "must name the module file (.wasm or .wat)",
+        validate_kind_sections(self.kind, self.train.as_ref(), self.infer.as_ref())?;
+        match self.kind {
+            JobKind::Wasm if self.module.trim().is_empty() => {
+                return Err(Error::invalid(
+                    "module",
+                    "must name the module file (.wasm or .wat)",
+                ));
+            }
+            JobKind::Train | JobKind::Infer if !self.module.is_empty() => {
+                return Err(Error::invalid(
+                    "module",
+                    format!(
+                        "a {} job runs no module; describe the work in [{}]",
+                        self.kind, self.kind
+                    ),
+                ));
+            }
+            JobKind::Train | JobKind::Infer if self.dataset.is_none() && self.inputs.is_empty() => {
+                return Err(Error::invalid(
+                    "dataset",
+                    format!(
+                        "a {} job needs a dataset: set dataset = \"<directory>\" (or inputs = [...]) with one OHLCV CSV per asset",
+                        self.kind
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(t) = &self.train
+            && self.limits.fuel < t.work_units()
+        {
+            return Err(Error::range(
+                "limits.fuel",
+                self.limits.fuel,
+                format!(
+                    "at least {} units for this train job (train.steps {} × {} parameters); the units of a train job are steps × parameters",
+                    t.work_units(),
+                    t.steps,
+                    t.parameters()
+                ),
             ));
         }
         validate_args(&self.args)?;
@@ -427,6 +530,16 @@ impl JobFile {
             .cost(self.limits.fuel, self.limits.wall_time_secs)
     }
 
+    /// The program blob of a `train` or `infer` job: the canonical JSON of its section, which
+    /// the requester uploads in place of a module (`None` for `wasm`).
+    pub fn program(&self) -> Option<Vec<u8>> {
+        match (&self.train, &self.infer) {
+            (Some(t), _) => Some(t.canonical_json()),
+            (_, Some(i)) => Some(i.canonical_json()),
+            _ => None,
+        }
+    }
+
     /// The resolved spec, given the uploaded module and inputs (sorted here by name) and the
     /// dataset's root when the inputs are a dataset directory.
     pub fn resolve(
@@ -459,6 +572,8 @@ impl JobFile {
             accept_within_secs: self.schedule.accept_within_secs,
             deadline_secs: self.schedule.deadline_secs,
             min_reputation: self.schedule.min_reputation,
+            train: self.train.clone(),
+            infer: self.infer.clone(),
         };
         spec.validate()?;
         Ok(spec)
@@ -479,6 +594,35 @@ fn validate_name(name: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A `train` job has exactly `[train]`, an `infer` job exactly `[infer]`, a `wasm` job neither.
+fn validate_kind_sections(
+    kind: JobKind,
+    train: Option<&TrainSpec>,
+    infer: Option<&InferSpec>,
+) -> Result<()> {
+    match (kind, train, infer) {
+        (JobKind::Wasm, None, None) => Ok(()),
+        (JobKind::Train, Some(t), None) => t.validate(),
+        (JobKind::Infer, None, Some(i)) => i.validate(),
+        (JobKind::Train, None, _) => Err(Error::invalid(
+            "train",
+            "a train job needs a [train] section (model, learning_rate, steps, [train.data])",
+        )),
+        (JobKind::Infer, _, None) => Err(Error::invalid(
+            "infer",
+            "an infer job needs an [infer] section (model = \"sha256:<hex>\")",
+        )),
+        (_, Some(_), _) => Err(Error::invalid(
+            "train",
+            format!("[train] belongs to kind = \"train\" jobs, not {kind}"),
+        )),
+        (_, _, Some(_)) => Err(Error::invalid(
+            "infer",
+            format!("[infer] belongs to kind = \"infer\" jobs, not {kind}"),
+        )),
+    }
 }
 
 fn validate_args(args: &[String]) -> Result<()> {
@@ -526,7 +670,9 @@ pub fn validate_input_name(key: &str, name: &str) -> Result<()> {
 }
 
 impl JobSpec {
-    /// What a run that used `fuel_used` fuel in `wall_time_ms` costs at the job's price: fuel
+    /// What a run that used `fuel_used` metered units (fuel for `wasm`, `steps × parameters`
+    /// for `train`, `samples × parameters` for `infer`) in `wall_time_ms` costs at the job's
+    /// price: units
     /// rounded up to the base unit, time in started seconds, each capped at the job's limits,
     /// the whole at most the escrowed payment. Integer base units; a verifier recomputes it
     /// from the metering (fuel is deterministic).
@@ -543,6 +689,23 @@ impl JobSpec {
     pub fn validate(&self) -> Result<()> {
         validate_name(&self.name)?;
         self.module.validate("module")?;
+        validate_kind_sections(self.kind, self.train.as_ref(), self.infer.as_ref())?;
+        let program = match (&self.train, &self.infer) {
+            (Some(t), _) => Some(t.canonical_json()),
+            (_, Some(i)) => Some(i.canonical_json()),
+            _ => None,
+        };
+        if let Some(p) = program
+            && !self.module.matches(&p)
+        {
+            return Err(Error::invalid(
+                "module",
+                format!(
+                    "a {} job's module must be the canonical JSON of its [{}] section",
+                    self.kind, self.kind
+                ),
+            ));
+        }
         validate_args(&self.args)?;
         if self.inputs.len() > MAX_INPUTS {
             return Err(Error::range(
@@ -561,6 +724,29 @@ impl JobSpec {
                     format!(
                         "input {:?} is duplicated or out of order; inputs are unique and sorted by name",
                         input.name
+                    ),
+                ));
+            }
+        }
+        let names: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
+        if let Some(t) = &self.train {
+            t.data.files_for("train.data", &names)?;
+            if self.limits.fuel < t.work_units() {
+                return Err(Error::range(
+                    "limits.fuel",
+                    self.limits.fuel,
+                    format!("at least {} (train.steps × parameters)", t.work_units()),
+                ));
+            }
+        }
+        if let Some(i) = &self.infer {
+            let model = self.inputs.iter().find(|x| x.name == INFER_MODEL_INPUT);
+            if model.map(|m| m.blob.sha256.as_str()) != i.model_sha256() {
+                return Err(Error::invalid(
+                    "infer.model",
+                    format!(
+                        "the inputs must hold the model as {INFER_MODEL_INPUT} with digest {}",
+                        i.model
                     ),
                 ));
             }

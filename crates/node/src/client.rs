@@ -171,6 +171,33 @@ impl NodeClient {
         Self::json(resp).await
     }
 
+    /// The size of the blob with SHA-256 `sha256` (hex), `None` when the store lacks it. Reads
+    /// the blob (and checks its digest): meant for small blobs such as model files.
+    pub async fn blob_size(&self, sha256: &str) -> Result<Option<u64>, ClientError> {
+        let resp = match self
+            .send(
+                self.http
+                    .get(format!("{}/blob/{sha256}", self.base))
+                    .timeout(Duration::from_secs(600)),
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(ClientError::Api { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
+            url: self.base.clone(),
+            reason: e.to_string(),
+        })?;
+        if hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)) != sha256 {
+            return Err(ClientError::Decode(format!(
+                "blob sha256:{sha256} came back with other content"
+            )));
+        }
+        Ok(Some(bytes.len() as u64))
+    }
+
     /// Fetches a blob and checks it is the one named.
     pub async fn blob(&self, r: &BlobRef) -> Result<Vec<u8>, ClientError> {
         let resp = self

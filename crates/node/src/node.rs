@@ -275,10 +275,10 @@ impl Node {
         req.spec.validate()?;
         for (i, blob) in req.spec.blobs().enumerate() {
             let digest = blob.digest().expect("validated");
-            let what = if i == 0 {
-                "module".to_owned()
-            } else {
-                format!("input {:?}", req.spec.inputs[i - 1].name)
+            let what = match i {
+                0 if req.spec.kind == cairn_compute::JobKind::Wasm => "module".to_owned(),
+                0 => format!("the [{}] program", req.spec.kind),
+                _ => format!("input {:?}", req.spec.inputs[i - 1].name),
             };
             // A size check from the file's metadata: the store names each blob by its digest
             // (checked on upload), so nothing is read or hashed on the request path.
@@ -556,6 +556,11 @@ impl Node {
                 "capacity: a provider must offer at least one core and some memory".into(),
             ));
         }
+        if ad.kinds.is_empty() || ad.devices.len() > 64 || ad.devices.iter().any(|d| d.len() > 64) {
+            return Err(Error::BadRequest(
+                "kinds: a provider must run at least one job kind (and name at most 64 devices of at most 64 bytes)".into(),
+            ));
+        }
         if !self.shared.ledger.is_eligible(addr).await? {
             return Err(Error::Conflict(format!(
                 "{addr} is not an eligible provider on the ComputeMarket at {}: register with at least {} base units of stake first",
@@ -570,6 +575,8 @@ impl Node {
                 capacity: ad.capacity,
                 ask: ad.ask,
                 gpu_names: vec![],
+                kinds: vec![],
+                devices: vec![],
                 version: String::new(),
                 completed: 0,
                 failed: 0,
@@ -586,6 +593,8 @@ impl Node {
             p.capacity = ad.capacity;
             p.ask = ad.ask;
             p.gpu_names = ad.gpu_names.clone();
+            p.kinds = ad.kinds.clone();
+            p.devices = ad.devices.clone();
             p.version = ad.version.clone();
             t.put_provider(&p)
         })?;
@@ -1040,6 +1049,8 @@ impl Node {
             calibration: None,
             ask: p.ask,
             gpu_names: p.gpu_names.clone(),
+            kinds: p.kinds.clone(),
+            devices: p.devices.clone(),
             reputation: reputation(p.completed, p.lost),
             online: ago.is_some_and(|a| a <= self.shared.config.lease),
             last_seen_ms_ago: ago.map_or(u64::MAX, |a| a.as_millis() as u64),
@@ -1242,6 +1253,7 @@ fn offers(
             online: online.contains_key(&p.address),
             reputation: reputation(p.completed, p.lost),
             capacity: matched_capacity(&p, trusted),
+            kinds: p.kinds.clone(),
             provider: p.address,
             ask: p.ask,
         })

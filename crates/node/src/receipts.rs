@@ -5,7 +5,10 @@
 use crate::{Error, Node, Result, node::now_ms, store::JobRow};
 use cairn_attest::{
     Digest, Envelope, Statement, Subject,
-    predicate::{JobReceiptV1, ReceiptOutput, ReceiptPayment},
+    predicate::{
+        InferenceV1, JobReceiptV1, ModelV1, Predicate, ReceiptOutput, ReceiptPayment,
+        TrainingRunV1, Verification, VerificationOutcome,
+    },
 };
 use cairn_compute::api::{ReceiptRef, RunOutcome};
 use cairn_log_server::Submission;
@@ -74,7 +77,156 @@ pub(crate) fn statement(node: &Node, j: &JobRow) -> Result<Statement<JobReceiptV
     Ok(Statement::new(subjects, predicate))
 }
 
-async fn append(node: &Node, j: &JobRow) -> Result<ReceiptRef> {
+/// The `training-run/v1` statement of a succeeded `train` job on a dataset (subjects: the model
+/// file and the trace), or `None` for other jobs.
+pub(crate) fn training_run(j: &JobRow) -> Result<Option<Statement<TrainingRunV1>>> {
+    let (Some(t), Some(r), Some(root)) = (&j.spec.train, &j.result, &j.spec.dataset_root) else {
+        return Ok(None);
+    };
+    if r.outcome != RunOutcome::Succeeded {
+        return Ok(None);
+    }
+    let bad = |e: cairn_attest::FieldError| Error::Corrupt(format!("job {}: {e}", j.id));
+    let subjects = r
+        .outputs
+        .iter()
+        .filter(|o| o.name == "model.safetensors" || o.name == "trace.json")
+        .map(|o| Digest::new("sha256", &o.sha256).map(|d| Subject::new(o.name.clone(), &d)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let hyper = serde_json::json!({
+        "model": t.model, "hidden": t.hidden, "layers": t.layers, "seed": t.seed,
+        "optimiser": t.optimiser, "learningRate": t.learning_rate, "batchSize": t.batch_size,
+        "steps": t.steps, "checkpointEvery": t.checkpoint_every, "reader": t.data.reader,
+        "assets": t.data.assets, "window": t.data.window, "horizon": t.data.horizon,
+    });
+    let predicate = TrainingRunV1 {
+        job_id: j.id.to_string(),
+        datasets: vec![Digest::new("blake3", root.trim_start_matches("blake3:")).map_err(bad)?],
+        code: Digest::new("sha256", &j.spec.module.sha256).map_err(bad)?,
+        hyperparameters: serde_json::from_value(hyper).expect("an object"),
+        step_trace_root: Some(Digest::new("sha256", &r.trace_root).map_err(bad)?),
+        providers: vec![j.provider.clone().unwrap_or_default()],
+        verification: Verification {
+            outcome: VerificationOutcome::Unverified,
+            method: None,
+            detail: None,
+        },
+    };
+    Ok(Some(Statement::new(subjects, predicate)))
+}
+
+/// The `model/v1` statement of the model file of a `train` job whose training-run envelope is
+/// `run`.
+pub(crate) fn model(j: &JobRow, run: Digest) -> Result<Option<Statement<ModelV1>>> {
+    let (Some(t), Some(r)) = (&j.spec.train, &j.result) else {
+        return Ok(None);
+    };
+    let Some(file) = r.outputs.iter().find(|o| o.name == "model.safetensors") else {
+        return Ok(None);
+    };
+    let digest = Digest::new("sha256", &file.sha256)
+        .map_err(|e| Error::Corrupt(format!("job {}: {e}", j.id)))?;
+    Ok(Some(Statement::new(
+        vec![Subject::new("model.safetensors", &digest)],
+        ModelV1 {
+            model: digest,
+            format: "safetensors".into(),
+            training_run: run,
+            parameters: Some(t.parameters()),
+        },
+    )))
+}
+
+/// The `inference/v1` statement of a succeeded `infer` job (subject: its predictions).
+pub(crate) fn inference(j: &JobRow) -> Result<Option<Statement<InferenceV1>>> {
+    let (Some(i), Some(r)) = (&j.spec.infer, &j.result) else {
+        return Ok(None);
+    };
+    let Some(out) = r.outputs.iter().find(|o| o.name == "predictions.csv") else {
+        return Ok(None);
+    };
+    let bad = |e: cairn_attest::FieldError| Error::Corrupt(format!("job {}: {e}", j.id));
+    let output = Digest::new("sha256", &out.sha256).map_err(bad)?;
+    // The input: the dataset's root when the inputs are one, else the first data file.
+    let input = match (
+        &j.spec.dataset_root,
+        j.spec
+            .inputs
+            .iter()
+            .find(|x| x.name != cairn_compute::tensor::INFER_MODEL_INPUT),
+    ) {
+        (Some(root), _) => {
+            Digest::new("blake3", root.trim_start_matches("blake3:")).map_err(bad)?
+        }
+        (None, Some(x)) => Digest::new("sha256", &x.blob.sha256).map_err(bad)?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(Statement::new(
+        vec![Subject::new("predictions.csv", &output)],
+        InferenceV1 {
+            model: Digest::new("sha256", i.model.trim_start_matches("sha256:")).map_err(bad)?,
+            input,
+            output,
+            provider: j.provider.clone(),
+            job_id: Some(j.id.to_string()),
+        },
+    )))
+}
+
+/// Signs `st` with the receipt key and appends it to the log; returns its index and envelope
+/// digest.
+async fn append_statement<P: Predicate>(
+    node: &Node,
+    id: u64,
+    st: &Statement<P>,
+) -> Result<(u64, Digest)> {
+    let log = node.shared.log.as_ref().expect("only called with a log");
+    let key = &node.shared.receipt_key;
+    let envelope = Envelope::sign_statement(st, key)
+        .map_err(|e| Error::Corrupt(format!("job {id}: a statement does not sign: {e}")))?;
+    let sub = Submission {
+        envelope: serde_json::to_value(&envelope).expect("serializable"),
+        public_key: key.public().to_base64(),
+    };
+    let resp = log
+        .add(&sub, false)
+        .await
+        .map_err(|e| Error::Conflict(format!("log: {e}")))?;
+    Ok((resp.index, envelope.digest()))
+}
+
+/// The lineage statements of a settled tensor job (`training-run` then `model`, or
+/// `inference`), appended before its receipt; returns a line per statement for the job's
+/// events. Signatures are deterministic, so a retry appends the same envelopes.
+async fn lineage(node: &Node, j: &JobRow) -> Result<Vec<String>> {
+    if j.paid.is_none() {
+        return Ok(vec![]);
+    }
+    let mut lines = Vec::new();
+    if let Some(run) = training_run(j)? {
+        let (index, digest) = append_statement(node, j.id, &run).await?;
+        lines.push(format!(
+            "training-run statement logged at index {index} ({digest})"
+        ));
+        if let Some(m) = model(j, digest)? {
+            let (index, digest) = append_statement(node, j.id, &m).await?;
+            lines.push(format!(
+                "model statement logged at index {index} ({digest})"
+            ));
+        }
+    }
+    if let Some(inf) = inference(j)? {
+        let (index, digest) = append_statement(node, j.id, &inf).await?;
+        lines.push(format!(
+            "inference statement logged at index {index} ({digest})"
+        ));
+    }
+    Ok(lines)
+}
+
+async fn append(node: &Node, j: &JobRow) -> Result<(ReceiptRef, Vec<String>)> {
+    let lines = lineage(node, j).await?;
     let log = node.shared.log.as_ref().expect("only called with a log");
     let st = statement(node, j)?;
     let key = &node.shared.receipt_key;
@@ -88,11 +240,14 @@ async fn append(node: &Node, j: &JobRow) -> Result<ReceiptRef> {
         .add(&sub, false)
         .await
         .map_err(|e| Error::Conflict(format!("log: {e}")))?;
-    Ok(ReceiptRef {
-        log: log.url().to_owned(),
-        index: resp.index,
-        envelope_digest: resp.envelope_digest,
-    })
+    Ok((
+        ReceiptRef {
+            log: log.url().to_owned(),
+            index: resp.index,
+            envelope_digest: resp.envelope_digest,
+        },
+        lines,
+    ))
 }
 
 /// Appends due receipts until the node stops (returns at once when no log is configured).
@@ -115,12 +270,15 @@ pub(crate) async fn run(node: Node) {
         let mut failed = false;
         for j in &due {
             match append(&node, j).await {
-                Ok(receipt) => {
+                Ok((receipt, lines)) => {
                     let id = j.id;
                     let r = node.store().tx(|t| {
                         let Some(mut j) = t.job(id)? else {
                             return Ok(());
                         };
+                        for line in &lines {
+                            t.event(id, now_ms(), line)?;
+                        }
                         t.event(
                             id,
                             now_ms(),

@@ -93,6 +93,12 @@ pub(crate) struct ProviderRow {
     pub(crate) capacity: Resources,
     pub(crate) ask: Price,
     pub(crate) gpu_names: Vec<String>,
+    /// Job kinds its worker runs (rows from before job kinds: `wasm`).
+    #[serde(default = "cairn_compute::api::wasm_only")]
+    pub(crate) kinds: Vec<cairn_compute::JobKind>,
+    /// Devices its tensor runners use.
+    #[serde(default)]
+    pub(crate) devices: Vec<String>,
     pub(crate) version: String,
     pub(crate) completed: u64,
     pub(crate) failed: u64,

@@ -4,7 +4,8 @@
 //!  start: stake on chain (if not yet) ──▶ advertise capacity + ask ──▶ ┬─ heartbeat every N ms
 //!                                                                      ├─ claim (long poll) ──▶ job task
 //!                                                                      └─ earnings refresh
-//!  job task: started ─▶ fetch blobs (verified) ─▶ sandbox (spawn_blocking) ─▶ upload outputs
+//!  job task: started ─▶ fetch blobs (verified) ─▶ runner of the job's kind (spawn_blocking)
+//!            ─▶ upload outputs
 //!            ─▶ success: commitResult on chain ─▶ report      fault: report (refund follows)
 //! ```
 //!
@@ -14,6 +15,7 @@
 use crate::{
     Error, Result,
     retry::{MAX_BACKOFF, backoff, retry},
+    runner::{RunError, RunJob, Runners},
     state::{JobStatus, WorkerState},
 };
 use alloy::{
@@ -21,7 +23,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use cairn_compute::{
-    BlobRef, JobSpec, JobState, Price, Resources, StopReason,
+    BlobRef, JobKind, JobState, Price, Resources, StopReason,
     api::{
         Assignment, Heartbeat, NodeInfo, OutputRef, ProviderAdvert, ProviderView, RunOutcome,
         RunReport, output_digest,
@@ -29,7 +31,7 @@ use cairn_compute::{
 };
 use cairn_escrow::Escrow;
 use cairn_node::{ClientError, NodeClient};
-use cairn_sandbox::{Limits, Outcome, Sandbox, WasmJob};
+use cairn_sandbox::Sandbox;
 use sha2::{Digest as _, Sha256};
 use std::{
     collections::HashMap,
@@ -55,6 +57,8 @@ pub struct WorkerConfig {
     pub ask: Price,
     /// Stake to bond when registering (`None`: the market's minimum).
     pub stake: Option<U256>,
+    /// Job kinds to run (empty: every kind this build runs).
+    pub kinds: Vec<JobKind>,
 }
 
 /// A running provider.
@@ -69,7 +73,7 @@ struct Inner {
     node: NodeClient,
     escrow: Escrow,
     info: NodeInfo,
-    sandbox: Arc<Sandbox>,
+    runners: Runners,
     state: Mutex<WorkerState>,
     /// Jobs being run, with their "drop it" flags.
     running: Mutex<HashMap<u64, Stops>>,
@@ -110,28 +114,9 @@ struct Stops {
     halt: Arc<AtomicBool>,
 }
 
-/// The stop reason for a sandbox outcome (`None`: success).
-pub fn stop_reason(outcome: &Outcome, spec: &JobSpec) -> Option<StopReason> {
-    Some(match outcome {
-        Outcome::Exited(0) => return None,
-        Outcome::Exited(code) => StopReason::Exited { code: *code },
-        Outcome::OutOfFuel => StopReason::OutOfFuel {
-            limit: spec.limits.fuel,
-        },
-        Outcome::MemoryLimit => StopReason::MemoryLimit {
-            limit_bytes: spec.resources.memory_bytes,
-        },
-        Outcome::TimedOut => StopReason::TimedOut {
-            limit_ms: spec.limits.wall_time_ms,
-        },
-        Outcome::Trapped(d) => StopReason::Trapped { detail: d.clone() },
-        Outcome::Denied(d) => StopReason::Denied { detail: d.clone() },
-        Outcome::Cancelled => StopReason::Cancelled,
-    })
-}
-
-/// The trace root committed with a result. Part 1 has no step traces yet: the root commits to
-/// the output digest and the fuel used, so a later dispute can hold the provider to both.
+/// The trace root committed with a `wasm` result (tensor jobs commit the Merkle root of their
+/// checkpoints): the root commits to the output digest and the fuel used, so a later dispute
+/// can hold the provider to both.
 pub fn trace_root(output_digest: &[u8; 32], fuel_used: u64) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(b"cairn-trace-v0\n");
@@ -174,6 +159,7 @@ impl Worker {
             }
         }
         state.save(&config.dir)?;
+        let runners = Runners::standard(Arc::new(sandbox), &config.kinds);
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -181,7 +167,7 @@ impl Worker {
                 node,
                 escrow,
                 info,
-                sandbox: Arc::new(sandbox),
+                runners,
                 state: Mutex::new(state),
                 running: Mutex::new(HashMap::new()),
             }),
@@ -279,6 +265,8 @@ impl Worker {
             capacity: c.capacity,
             ask: c.ask,
             gpu_names: c.gpu_names.clone(),
+            kinds: self.inner.runners.kinds(),
+            devices: self.inner.runners.devices(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         };
         let view = retry("advertising to the node", None, node_transient, || {
@@ -502,41 +490,36 @@ impl Worker {
         for i in &a.spec.inputs {
             inputs.push((i.name.clone(), self.fetch(&i.blob, deadline).await?));
         }
-        let job = WasmJob {
+        let Some(runner) = self.inner.runners.get(a.spec.kind).cloned() else {
+            let why = format!("this worker does not run {} jobs", a.spec.kind);
+            let _ = retry("releasing the job", Some(deadline), node_transient, || {
+                node.release(id, &why)
+            })
+            .await;
+            return abandoned(why);
+        };
+        let job = RunJob {
+            spec: a.spec.clone(),
             module,
-            args: a.spec.args.clone(),
             inputs,
         };
-        let limits = Limits {
-            fuel: a.spec.limits.fuel,
-            memory_bytes: a.spec.resources.memory_bytes,
-            wall_time: Duration::from_millis(a.spec.limits.wall_time_ms),
-            max_output_bytes: a.spec.limits.max_output_bytes,
-        };
-        let sandbox = self.inner.sandbox.clone();
         let halt = stops.halt.clone();
-        let ran =
-            tokio::task::spawn_blocking(move || sandbox.run_cancellable(&job, &limits, &halt))
-                .await
-                .map_err(|e| Error::Config(format!("the sandbox thread failed: {e}")))?;
+        let ran = tokio::task::spawn_blocking(move || runner.run(&job, &halt))
+            .await
+            .map_err(|e| Error::Config(format!("the runner thread failed: {e}")))?;
         if dropped.load(Ordering::SeqCst) {
             return abandoned("the lease went to another provider while running".into());
         }
         let report = match ran {
             Ok(r) => r,
-            Err(
-                e @ (cairn_sandbox::Error::InvalidModule { .. }
-                | cairn_sandbox::Error::ModuleTooLarge { .. }
-                | cairn_sandbox::Error::NoEntryPoint
-                | cairn_sandbox::Error::InvalidInput { .. }),
-            ) => {
+            Err(RunError::Invalid(detail)) => {
                 let reason = StopReason::InvalidJob {
-                    detail: e.to_string(),
+                    detail: detail.clone(),
                 };
                 let empty = OutputRef::of("stdout", b"");
-                let stderr = OutputRef::of("stderr", e.to_string().as_bytes());
+                let stderr = OutputRef::of("stderr", detail.as_bytes());
                 self.upload(b"".to_vec(), deadline).await?;
-                self.upload(e.to_string().into_bytes(), deadline).await?;
+                self.upload(detail.into_bytes(), deadline).await?;
                 let rep = RunReport {
                     job_id: id,
                     outcome: RunOutcome::Failed {
@@ -555,9 +538,9 @@ impl Worker {
                     .send_report(rep, deadline, JobStatus::Failed, Some(reason.to_string()))
                     .await;
             }
-            Err(e) => {
+            Err(RunError::Host(e)) => {
                 // The host failed, not the job: give it back for another provider.
-                let why = format!("sandbox failure on this provider: {e}");
+                let why = format!("runner failure on this provider: {e}");
                 let _ = retry("releasing the job", Some(deadline), node_transient, || {
                     node.release(id, &why)
                 })
@@ -575,21 +558,23 @@ impl Worker {
         self.upload(report.stdout.clone(), deadline).await?;
         self.upload(report.stderr.clone(), deadline).await?;
         let digest = output_digest(&outputs, &stdout);
-        let root = trace_root(&digest, report.fuel_used);
+        let root = report
+            .trace_root
+            .unwrap_or_else(|| trace_root(&digest, report.metered));
         let wall_time_ms = report.wall_time.as_millis() as u64;
         self.with_state(|s| {
             let j = s.job_mut(id);
-            j.fuel_used = report.fuel_used;
+            j.fuel_used = report.metered;
             j.wall_time_ms = wall_time_ms;
         });
-        let reason = stop_reason(&report.outcome, &a.spec);
+        let reason = report.stop.clone();
         let mut rep = RunReport {
             job_id: id,
             outcome: match &reason {
                 None => RunOutcome::Succeeded,
                 Some(r) => RunOutcome::Failed { reason: r.clone() },
             },
-            fuel_used: report.fuel_used,
+            fuel_used: report.metered,
             wall_time_ms,
             outputs,
             stdout,
@@ -741,7 +726,9 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::stop_reason;
     use cairn_compute::JobFile;
+    use cairn_sandbox::Outcome;
 
     #[test]
     fn sandbox_outcomes_map_to_stop_reasons_with_the_job_limits() {

@@ -228,6 +228,8 @@ async fn throughput_on(net: &Devnet, n: usize, dir: &std::path::Path) -> Result<
                     per_second: 0,
                 },
                 gpu_names: vec![],
+                kinds: vec![cairn_compute::JobKind::Wasm],
+                devices: vec![],
                 version: "bench".into(),
             },
         )
@@ -425,6 +427,7 @@ async fn latency_on(
                 gpus: 0,
             },
             gpu_names: vec![],
+            kinds: vec![],
             ask: Price {
                 per_mfuel: 1,
                 per_second: 0,

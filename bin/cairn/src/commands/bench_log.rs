@@ -281,3 +281,48 @@ pub(super) fn wasm(args: &BenchWasmArgs, json: bool) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `cairn bench train`: the reproducible trainer against plain candle, and inference.
+pub(super) fn train(args: &crate::cli::BenchTrainArgs, json: bool) -> Result<ExitCode> {
+    let spec = cairn_ml::bench::bench_spec(args.steps, args.hidden);
+    let mut inputs = Vec::new();
+    for name in ["BTCUSDT_1d.csv", "BNBUSDT_1d.csv"] {
+        let path = args.data.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            anyhow!(
+                "{}: {e} (pass --data <dir with the candles>)",
+                path.display()
+            )
+        })?;
+        inputs.push((name.to_owned(), bytes));
+    }
+    let data = cairn_ml::data::market_samples(&spec.data, "train.data", &inputs)
+        .map_err(|e| anyhow!("{e}"))?;
+    let rates = cairn_ml::bench::bench(&spec, &data, args.steps, args.passes, &[1, 2])
+        .map_err(|e| anyhow!("{e}"))?;
+    if json {
+        output::json(&serde_json::json!({
+            "parameters": spec.parameters(),
+            "batch": spec.batch_size,
+            "samples": data.n,
+            "steps": args.steps,
+            "rates": rates,
+        }));
+    } else {
+        let mut s = format!(
+            "MLP {} parameters, batch {}, {} samples, {} steps\n",
+            spec.parameters(),
+            spec.batch_size,
+            data.n,
+            args.steps
+        );
+        for r in &rates {
+            s.push_str(&format!(
+                "{:<32} {:>12.1} {}/s\n",
+                r.what, r.per_sec, r.unit
+            ));
+        }
+        output::print(&s);
+    }
+    Ok(ExitCode::SUCCESS)
+}

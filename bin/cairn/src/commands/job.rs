@@ -164,9 +164,10 @@ pub(super) async fn providers(cmd: &crate::cli::ProviderCmd, json_out: bool) -> 
     }
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
     let mut s = format!(
-        "{:<42} {:<7} {:>11} {:>15} {:>5} {:>10} {:>9} {:>5} {:>13} {:>14}\n",
+        "{:<42} {:<7} {:<17} {:>11} {:>15} {:>5} {:>10} {:>9} {:>5} {:>13} {:>14}\n",
         "provider",
         "online",
+        "kinds",
         "cores free",
         "memory free",
         "gpus",
@@ -178,9 +179,14 @@ pub(super) async fn providers(cmd: &crate::cli::ProviderCmd, json_out: bool) -> 
     );
     for p in &list {
         s.push_str(&format!(
-            "{:<42} {:<7} {:>11} {:>15} {:>5} {:>10} {:>9} {:>5.2} {:>13} {:>14}\n",
+            "{:<42} {:<7} {:<17} {:>11} {:>15} {:>5} {:>10} {:>9} {:>5.2} {:>13} {:>14}\n",
             p.address,
             if p.online { "yes" } else { "no" },
+            p.kinds
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
             format!("{}/{}", p.free.cpu_cores, p.capacity.cpu_cores),
             format!(
                 "{:.1}/{:.1} GiB",
@@ -196,6 +202,9 @@ pub(super) async fn providers(cmd: &crate::cli::ProviderCmd, json_out: bool) -> 
         ));
         if !p.gpu_names.is_empty() {
             s.push_str(&format!("{:<42} gpus: {}\n", "", p.gpu_names.join(", ")));
+        }
+        if !p.devices.is_empty() {
+            s.push_str(&format!("{:<42} devices: {}\n", "", p.devices.join(", ")));
         }
     }
     output::print(&s);
@@ -339,9 +348,6 @@ const FAR_ABOVE_MARKET: u64 = 10;
 /// Refuses, before anything is uploaded or escrowed, a job that no provider online can take
 /// (naming why, in the terms of the job file), and a bid far above what the providers ask.
 async fn precheck(node: &NodeClient, job: &JobFile, checks: Checks, file: &Path) -> Result<()> {
-    let spec = job
-        .resolve(BlobRef::of(b""), vec![], None)
-        .map_err(|e| anyhow!("{}: {e}", file.display()))?;
     // Providers that are starting (staking, advertising) count: wait a little for the first.
     let mut providers = node.providers().await?;
     let deadline = std::time::Instant::now() + NODE_START;
@@ -358,9 +364,20 @@ async fn precheck(node: &NodeClient, job: &JobFile, checks: Checks, file: &Path)
             ask: p.ask,
             reputation: p.reputation,
             online: p.online,
+            kinds: p.kinds.clone(),
         })
         .collect();
-    let demand = cairn_compute::Demand::of(&spec, vec![]);
+    let demand = cairn_compute::Demand {
+        kind: job.kind,
+        resources: cairn_compute::Resources {
+            cpu_cores: job.resources.cpu_cores,
+            memory_bytes: job.resources.memory.0,
+            gpus: job.resources.gpus,
+        },
+        bid: job.price,
+        min_reputation: job.schedule.min_reputation,
+        exclude: vec![],
+    };
     match cairn_compute::choose(&demand, &offers) {
         Err(why) if !why.is_waiting() && !checks.force => bail!(
             "{}: nobody can take this job now: {why}. Nothing was uploaded or escrowed; change the job file, or pass --force to escrow it and wait for a provider",
@@ -371,8 +388,9 @@ async fn precheck(node: &NodeClient, job: &JobFile, checks: Checks, file: &Path)
     // The asks of the providers that have the resources.
     let capable = offers.iter().filter(|o| {
         o.online
-            && o.capacity.covers(&spec.resources)
-            && (spec.resources.gpus == 0 || o.capacity.gpus > 0)
+            && o.kinds.contains(&demand.kind)
+            && o.capacity.covers(&demand.resources)
+            && (demand.resources.gpus == 0 || o.capacity.gpus > 0)
     });
     let highest = capable
         .map(|o| o.ask)
@@ -389,14 +407,14 @@ async fn precheck(node: &NodeClient, job: &JobFile, checks: Checks, file: &Path)
         && !checks.yes
     {
         for (field, bid, ask) in [
-            ("price.per_mfuel", spec.price.per_mfuel, h.per_mfuel),
-            ("price.per_second", spec.price.per_second, h.per_second),
+            ("price.per_mfuel", job.price.per_mfuel, h.per_mfuel),
+            ("price.per_second", job.price.per_second, h.per_second),
         ] {
             if bid > FAR_ABOVE_MARKET.saturating_mul(ask.max(1)) {
                 bail!(
                     "{}: {field} = {bid} is more than {FAR_ABOVE_MARKET}x the highest ask of the providers that could run it ({ask}); the whole payment ({}) would be escrowed. Lower it, or pass --yes if you mean it",
                     file.display(),
-                    fmt_usdt(spec.payment)
+                    fmt_usdt(job.payment().unwrap_or(0))
                 );
             }
         }
@@ -425,9 +443,15 @@ async fn submit(
 
     // Upload the module and the inputs to the node's content-addressed store (signed by the
     // requester: the node takes blobs only from keys).
-    let module_path = base.join(&job.module);
-    let module = std::fs::read(&module_path)
-        .with_context(|| format!("{}: module {}", file.display(), module_path.display()))?;
+    // A train or infer job's "module" is its section's canonical JSON (the recipe).
+    let module = match job.program() {
+        Some(program) => program,
+        None => {
+            let module_path = base.join(&job.module);
+            std::fs::read(&module_path)
+                .with_context(|| format!("{}: module {}", file.display(), module_path.display()))?
+        }
+    };
     let module_ref = node.put_blob(module).await?;
     let mut named: Vec<(String, PathBuf)> = Vec::new();
     for (i, p) in job.inputs.iter().enumerate() {
@@ -444,7 +468,25 @@ async fn submit(
         named.extend(files);
         root = Some(r);
     }
-    let mut inputs = Vec::with_capacity(named.len());
+    let mut inputs = Vec::with_capacity(named.len() + 1);
+    if let Some(infer) = &job.infer {
+        // The model is already in the node's store (a train job's output): name it by digest.
+        let sha = infer.model_sha256().expect("validated");
+        let size = node.blob_size(sha).await?.ok_or_else(|| {
+            anyhow!(
+                "{}: infer.model {} is not in the node's store (the model.safetensors of a train job on this node)",
+                file.display(),
+                infer.model
+            )
+        })?;
+        inputs.push(InputRef {
+            name: cairn_compute::tensor::INFER_MODEL_INPUT.to_owned(),
+            blob: BlobRef {
+                sha256: sha.to_owned(),
+                size,
+            },
+        });
+    }
     for (name, path) in named {
         if inputs.iter().any(|i: &InputRef| i.name == name) {
             bail!(

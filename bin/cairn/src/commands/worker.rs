@@ -353,6 +353,7 @@ async fn serve(a: &WorkerRunArgs, settings: &Settings, json_out: bool) -> Result
             per_second: a.ask_second,
         },
         stake: Some(stake),
+        kinds: a.kinds.clone(),
     };
     let worker = Worker::new(config, signer, &a.node, escrow, info).await?;
     let bonded = worker.ensure_registered().await?;

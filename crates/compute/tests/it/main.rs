@@ -1,7 +1,8 @@
 //! Integration tests of the public API: a job file goes through validation, resolution,
 //! matching and the state machine as the node would drive it.
 use cairn_compute::{
-    BlobRef, Demand, InputRef, JobFile, JobSpec, JobState, NoMatch, Offer, Price, Resources,
+    BlobRef, Demand, InputRef, JobFile, JobKind, JobSpec, JobState, NoMatch, Offer, Price,
+    Resources,
     api::{OutputRef, output_digest},
     choose, reputation,
 };
@@ -42,6 +43,7 @@ fn provider(name: &str, mem: u64, ask: u64) -> Offer {
         },
         reputation: reputation(0, 0),
         online: true,
+        kinds: vec![JobKind::Wasm],
     }
 }
 
@@ -116,6 +118,7 @@ proptest! {
             .map(|(i, m)| provider(&format!("0x{i:02}"), m << 20, asks[i]))
             .collect();
         let demand = Demand {
+            kind: JobKind::Wasm,
             resources: Resources { cpu_cores: 1, memory_bytes: need << 20, gpus: 0 },
             bid: Price { per_mfuel: bid, per_second: 0 },
             min_reputation: 0.0,

@@ -65,6 +65,8 @@ impl Fixture {
                 per_second: 0,
             },
             gpu_names: vec![],
+            kinds: vec![cairn_compute::JobKind::Wasm],
+            devices: vec![],
             version: "test".into(),
         };
         self.node.advertise(key.address(), ad).await.unwrap();
@@ -568,6 +570,8 @@ async fn http_requires_signatures_and_serves_blobs() {
         },
         ask: Price::default(),
         gpu_names: vec![],
+        kinds: vec![cairn_compute::JobKind::Wasm],
+        devices: vec![],
         version: "t".into(),
     })
     .unwrap();
@@ -743,6 +747,8 @@ async fn claimed_cores_are_matched_only_as_far_as_calibration_shows() {
         },
         ask: Price::default(),
         gpu_names: vec![],
+        kinds: vec![cairn_compute::JobKind::Wasm],
+        devices: vec![],
         version: "t".into(),
     };
     // The attacker claims 16 times the cores this machine has and answers honestly (as fast
@@ -847,6 +853,8 @@ async fn a_provider_timed_while_busy_is_calibrated_again_when_it_advertises() {
         ask: Price::default(),
         gpu_names: vec![],
         version: "t".into(),
+        kinds: vec![cairn_compute::JobKind::Wasm],
+        devices: vec![],
     };
     // Busy: the answer comes late, so no core is credited.
     let c = node
