@@ -66,7 +66,8 @@ fn the_readme_train_and_infer_walkthrough_runs_as_written() {
             "{what}: {needle:?} not printed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
         );
     };
-    expect("the provider list shows the kinds", "wasm,train,infer");
+    // (The block lists providers right after starting the workers in the background, so the
+    // list may be empty on a busy machine; `tests/compute.rs` checks the kinds it shows.)
     expect("the metrics curve", "step,batch_loss,eval_loss");
     expect("the predictions", "sample,BTC_vol,BNB_vol");
 }
