@@ -23,7 +23,10 @@ fn free_port() -> String {
     format!("127.0.0.1:{port}")
 }
 
+/// Every port `cairn up` binds, chosen up front: with `--port 0` the chain could be handed a port
+/// picked here for another service.
 struct Ports {
+    chain: String,
     log: String,
     witness: String,
     node: String,
@@ -44,7 +47,8 @@ impl Drop for Up {
 fn start(d: &Path, ports: &Ports, extra: &[&str]) -> (Up, Value) {
     let mut cmd = cairn(d);
     cmd.env("CAIRN_WORKER_CLAIMS_DIR", d.join("claims"))
-        .args(["--json", "up", "--port", "0", "--anchor-interval", "5"])
+        .args(["--json", "up", "--anchor-interval", "5"])
+        .args(["--port", ports.chain.rsplit(':').next().unwrap()])
         .args(["--log-listen", &ports.log])
         .args(["--witness-listen", &ports.witness])
         .args(["--node-listen", &ports.node])
@@ -126,6 +130,7 @@ fn cairn_up_runs_the_network_and_ctrl_c_stops_it() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().join("cairn");
     let ports = Ports {
+        chain: free_port(),
         log: free_port(),
         witness: free_port(),
         node: free_port(),
