@@ -425,13 +425,7 @@ impl Agent {
                 self.store.record_outcome(
                     o.slot,
                     o.asset,
-                    &Outcome {
-                        state: OrderState::Failed,
-                        fill: None,
-                        block: None,
-                        tx_hash: None,
-                        error: Some("expired: the slot ended before the buy was sent"),
-                    },
+                    &Outcome::failed("expired: the slot ended before the buy was sent"),
                 )?;
                 continue;
             }
@@ -479,17 +473,9 @@ impl Agent {
         );
         if fill < min_out {
             let why = format!("the pool would pay {fill}, under the oracle floor {min_out}");
-            return self.store.record_outcome(
-                o.slot,
-                o.asset,
-                &Outcome {
-                    state: OrderState::Failed,
-                    fill: None,
-                    block: None,
-                    tx_hash: None,
-                    error: Some(&why),
-                },
-            );
+            return self
+                .store
+                .record_outcome(o.slot, o.asset, &Outcome::failed(&why));
         }
         self.store.record_outcome(
             o.slot,
@@ -589,13 +575,7 @@ impl Agent {
                 return self.store.record_outcome(
                     o.slot,
                     o.asset,
-                    &Outcome {
-                        state: OrderState::Failed,
-                        fill: None,
-                        block: None,
-                        tx_hash: None,
-                        error: Some("expired: the slot ended before the buy reached the chain"),
-                    },
+                    &Outcome::failed("expired: the slot ended before the buy reached the chain"),
                 );
             } else {
                 // Never reached the chain: broadcast the very same bytes (same hash).
@@ -661,13 +641,7 @@ impl Agent {
                 return self.store.record_outcome(
                     o.slot,
                     o.asset,
-                    &Outcome {
-                        state: OrderState::Failed,
-                        fill: None,
-                        block: None,
-                        tx_hash: None,
-                        error: Some(&format!("the vault refused the buy in simulation: {why}")),
-                    },
+                    &Outcome::failed(&format!("the vault refused the buy in simulation: {why}")),
                 );
             }
             return Err(chain_err("eth_call(buy)", e));

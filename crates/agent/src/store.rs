@@ -110,6 +110,19 @@ pub struct Outcome<'a> {
     pub error: Option<&'a str>,
 }
 
+impl<'a> Outcome<'a> {
+    /// A failure that never reached the chain (nothing filled, no block, no new transaction).
+    pub fn failed(why: &'a str) -> Self {
+        Self {
+            state: OrderState::Failed,
+            fill: None,
+            block: None,
+            tx_hash: None,
+            error: Some(why),
+        }
+    }
+}
+
 /// A slot (one due period) and its totals.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlotRow {
