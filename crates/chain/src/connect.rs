@@ -1,20 +1,26 @@
 //! A checked connection to a chain.
 use crate::{
     ChainConfig, Error, Result,
-    send::{self, Nonces, SEND_ATTEMPTS, SEND_BACKOFF, SendFailure},
+    send::{self, Broadcast, Fees, Nonces, SendFailure, SendPolicy, Sent, Signed, Tracked},
 };
 use alloy::{
     contract::{CallBuilder, CallDecoder},
     eips::BlockNumberOrTag,
-    network::{Ethereum, TransactionBuilder},
+    network::{Ethereum, EthereumWallet, TransactionBuilder},
     primitives::{Address, B256, U256},
-    providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
+    providers::{
+        DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder, fillers::NonceManager,
+    },
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
     transports::http::reqwest::Url,
 };
 use serde::Serialize;
-use std::{future::IntoFuture, sync::Arc, time::Duration};
+use std::{
+    future::IntoFuture,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 /// How long [`Chain::confirm`] waits for a transaction to be mined.
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(120);
@@ -32,6 +38,10 @@ pub struct Chain {
     /// Held from gas estimation until the node has the transaction, so the calls of one
     /// process take nonces in order.
     send_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Signs what [`Chain::send_call`] sends (the same key as the provider's wallet).
+    wallet: Option<EthereumWallet>,
+    /// The timings of [`Chain::send_call`].
+    policy: SendPolicy,
 }
 
 /// A snapshot of a chain's state, as `cairn chain status` reports it.
@@ -71,6 +81,7 @@ impl Chain {
             });
         }
         let address = signer.as_ref().map(|s| s.address());
+        let wallet = signer.as_ref().map(|s| EthereumWallet::from(s.clone()));
         let nonces = Nonces::default();
         let provider = match signer {
             Some(s) => ProviderBuilder::new()
@@ -91,6 +102,8 @@ impl Chain {
             timeout: config.timeout,
             nonces,
             send_lock: Arc::new(tokio::sync::Mutex::new(())),
+            wallet,
+            policy: SendPolicy::default(),
         };
         let actual = tokio::time::timeout(config.timeout, chain.provider.get_chain_id())
             .await
@@ -105,6 +118,12 @@ impl Chain {
         }
         chain.chain_id = actual;
         Ok(chain)
+    }
+
+    /// The same connection with other send timings (tests shorten them).
+    pub fn with_send_policy(mut self, policy: SendPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     fn unreachable(&self, reason: String) -> Error {
@@ -269,42 +288,38 @@ impl Chain {
         Ok(receipt)
     }
 
-    /// Sends plain ether from the signer (used to fund fresh accounts on a devnet), retrying
-    /// transient failures like [`Chain::send_call`].
+    /// Sends plain ether from the signer (used to fund fresh accounts on a devnet), with the
+    /// guarantees of [`Chain::send_call`]: one transfer at most, whatever the transport does.
     pub async fn send_ether(&self, to: Address, wei: U256) -> Result<TransactionReceipt> {
-        let who = self.require_signer()?;
-        let mut pause = SEND_BACKOFF;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let tx = TransactionRequest::default().with_to(to).with_value(wei);
-            let sent = {
-                let _turn = self.send_lock.lock().await;
-                self.rpc("eth_sendTransaction", self.provider.send_transaction(tx))
-                    .await
-            };
-            let r = match sent {
-                Ok(pending) => self.confirm("ether transfer", pending).await,
-                Err(e) => Err(e),
-            };
-            match r {
-                Ok(r) => return Ok(r),
-                Err(e @ Error::Reverted { .. }) => return Err(e),
-                Err(e) if attempt >= SEND_ATTEMPTS => return Err(e),
-                Err(e) => {
-                    tracing::debug!(error = %e, "ether transfer failed; retrying");
-                    self.nonces.reset(who);
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
+        let tx = TransactionRequest::default().with_to(to).with_value(wei);
+        let what = "ether transfer";
+        let r = self
+            .send_request(what, |gas| {
+                let tx = tx.clone();
+                async move {
+                    match gas {
+                        None => self
+                            .rpc("eth_estimateGas", self.provider.estimate_gas(tx.clone()))
+                            .await
+                            .map_err(SendFailure::Transient),
+                        Some(g) => Ok(g),
+                    }
+                    .map(|g| (g, tx))
                 }
-            }
-        }
+            })
+            .await;
+        r.map_err(|e| match e {
+            SendFailure::Transient(e) | SendFailure::Failed(e) => e,
+            SendFailure::Rejected(c) => self.rpc_error("eth_estimateGas", c.to_string()),
+        })
     }
 
     /// Sends a contract call and waits for its receipt: estimates gas first (so a refusal
-    /// costs nothing and takes no nonce), sends with a margin over the estimate, and retries
-    /// transient failures (transport errors, a stale nonce, no receipt in time) up to
-    /// [`SEND_ATTEMPTS`] times with backoff. See [`crate::send`].
+    /// costs nothing and takes no nonce), signs it here with a margin over the estimate and an
+    /// explicit nonce, and sends those bytes. A lost answer, a dropped transaction or a slow
+    /// block never makes a second transaction: the same bytes are sent again (same hash), a
+    /// stuck one is replaced at the same nonce with a higher fee, and only a nonce that another
+    /// transaction of the key took leads to a new one. See [`crate::send`].
     pub async fn send_call<P, D>(
         &self,
         what: &'static str,
@@ -314,73 +329,262 @@ impl Chain {
         P: Provider + Clone,
         D: CallDecoder + Clone,
     {
-        let who = self.require_signer().map_err(SendFailure::Failed)?;
-        let mut pause = SEND_BACKOFF;
-        let mut last = None;
-        for attempt in 0..SEND_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(pause).await;
-                pause *= 2;
-            }
-            let pending = {
-                let _turn = self.send_lock.lock().await;
+        self.send_request(what, |_| {
+            let builder = builder.clone();
+            async move {
                 // Against the pending block: the one this transaction will be mined in (its
                 // timestamp is now, not the last block's on an idle chain).
                 let estimate = builder.clone().block(BlockNumberOrTag::Pending.into());
                 let gas = match tokio::time::timeout(self.timeout, estimate.estimate_gas()).await {
                     Err(_) => {
-                        last =
-                            Some(self.rpc_error(
-                                what,
-                                format!("no gas estimate within {:?}", self.timeout),
-                            ));
-                        continue;
+                        return Err(SendFailure::Transient(self.rpc_error(
+                            what,
+                            format!("no gas estimate within {:?}", self.timeout),
+                        )));
                     }
                     Ok(Err(e)) if send::is_revert(&e) => return Err(SendFailure::Rejected(e)),
                     Ok(Err(e)) => {
-                        last = Some(
+                        return Err(SendFailure::Transient(
                             self.rpc_error(what, format!("estimating gas: {}", error_chain(&e))),
-                        );
-                        continue;
+                        ));
                     }
                     Ok(Ok(g)) => g,
                 };
-                let call = builder.clone().gas(with_margin(gas));
-                match tokio::time::timeout(self.timeout, call.send()).await {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(e)) => {
-                        self.nonces.reset(who);
-                        if !send::is_transient_send(&e) {
-                            return Err(if send::is_revert(&e) {
-                                SendFailure::Rejected(e)
-                            } else {
-                                SendFailure::Failed(self.rpc_error(what, error_chain(&e)))
-                            });
-                        }
-                        last = Some(self.rpc_error(what, error_chain(&e)));
+                Ok((gas, builder.into_transaction_request()))
+            }
+        })
+        .await
+    }
+
+    /// The sending loop shared by [`Chain::send_call`] and [`Chain::send_ether`]: `prepare`
+    /// estimates (given `None`) and returns the gas and the request; a fresh attempt (new
+    /// nonce) is made only when nothing of the previous one can be mined any more.
+    async fn send_request<F, Fut>(
+        &self,
+        what: &'static str,
+        prepare: F,
+    ) -> std::result::Result<TransactionReceipt, SendFailure>
+    where
+        F: Fn(Option<u64>) -> Fut,
+        Fut: std::future::Future<
+                Output = std::result::Result<(u64, TransactionRequest), SendFailure>,
+            >,
+    {
+        let who = self.require_signer().map_err(SendFailure::Failed)?;
+        let mut pause = self.policy.backoff;
+        let mut last = None;
+        for attempt in 0..self.policy.attempts {
+            if attempt > 0 {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            let sent = {
+                let _turn = self.send_lock.lock().await;
+                let (gas, request) = match prepare(None).await {
+                    Ok(p) => p,
+                    Err(SendFailure::Transient(e)) => {
+                        last = Some(e);
                         continue;
                     }
-                    Err(_) => {
+                    Err(e) => return Err(e),
+                };
+                match self.sign_and_broadcast(what, who, gas, request).await {
+                    Ok(s) => s,
+                    Err(SendFailure::Transient(e)) => {
                         self.nonces.reset(who);
-                        last = Some(
-                            self.rpc_error(what, format!("not sent within {:?}", self.timeout)),
-                        );
+                        last = Some(e);
                         continue;
+                    }
+                    Err(e) => {
+                        self.nonces.reset(who);
+                        return Err(e);
                     }
                 }
             };
-            match self.confirm(what, pending).await {
-                Ok(r) => return Ok(r),
-                Err(e @ Error::Reverted { .. }) => return Err(SendFailure::Failed(e)),
-                Err(e) => {
+            match self.track(what, who, sent).await {
+                Tracked::Mined(receipt) => {
+                    ensure_success(&receipt, what).map_err(SendFailure::Failed)?;
+                    return Ok(*receipt);
+                }
+                Tracked::NonceTaken(e) => {
+                    // Another transaction of this key used the nonce: ours can never be mined.
                     self.nonces.reset(who);
                     last = Some(e);
                 }
+                Tracked::NotMined(e) => return Err(SendFailure::Transient(e)),
             }
         }
         Err(SendFailure::Transient(last.unwrap_or_else(|| {
             self.rpc_error(what, "no attempt was made".into())
         })))
+    }
+
+    /// Takes the next nonce, fills in the fees, signs locally and sends the bytes once.
+    /// `Transient`: the node refused them for a reason a fresh attempt can fix (nothing of
+    /// this attempt is in its pool); `Failed`: it refused them for good.
+    async fn sign_and_broadcast(
+        &self,
+        what: &'static str,
+        who: Address,
+        gas: u64,
+        request: TransactionRequest,
+    ) -> std::result::Result<Sent, SendFailure> {
+        let wallet = self
+            .wallet
+            .as_ref()
+            .ok_or(SendFailure::Failed(Error::NoSigner {
+                var: crate::PRIVATE_KEY_ENV,
+            }))?;
+        let nonce = self
+            .rpc(
+                "eth_getTransactionCount",
+                self.nonces.get_next_nonce(&self.provider, who),
+            )
+            .await
+            .map_err(SendFailure::Transient)?;
+        let fees = self.fees().await.map_err(SendFailure::Transient)?;
+        let request = request
+            .with_from(who)
+            .with_chain_id(self.chain_id)
+            .with_nonce(nonce)
+            .with_gas_limit(with_margin(gas));
+        let signed = Signed::new(wallet, request, fees).await.map_err(|e| {
+            SendFailure::Failed(self.rpc_error(what, format!("cannot sign the transaction: {e}")))
+        })?;
+        tracing::debug!(what, hash = %signed.hash, nonce, "sending");
+        match self.broadcast(&signed.raw).await {
+            Broadcast::Accepted | Broadcast::Unknown(_) => {}
+            Broadcast::Refused(m) if send::is_transient_refusal(&m) => {
+                return Err(SendFailure::Transient(self.rpc_error(what, m)));
+            }
+            Broadcast::Refused(m) => return Err(SendFailure::Failed(self.rpc_error(what, m))),
+        }
+        Ok(Sent {
+            nonce,
+            versions: vec![signed],
+            sent_at: Instant::now(),
+        })
+    }
+
+    /// The fee fields for a transaction sent now: EIP-1559 where the chain has a base fee,
+    /// a legacy gas price elsewhere.
+    async fn fees(&self) -> Result<Fees> {
+        match self
+            .rpc("eth_feeHistory", self.provider.estimate_eip1559_fees())
+            .await
+        {
+            Ok(f) => Ok(Fees::Eip1559 {
+                max_fee: f.max_fee_per_gas,
+                priority: f.max_priority_fee_per_gas,
+            }),
+            Err(_) => Ok(Fees::Legacy(
+                self.rpc("eth_gasPrice", self.provider.get_gas_price())
+                    .await?,
+            )),
+        }
+    }
+
+    /// Sends signed bytes, telling a refusal (the node answered no) from not knowing.
+    async fn broadcast(&self, raw: &[u8]) -> Broadcast {
+        match tokio::time::timeout(self.timeout, self.provider.send_raw_transaction(raw)).await {
+            Err(_) => Broadcast::Unknown(format!("no answer within {:?}", self.timeout)),
+            Ok(Ok(_)) => Broadcast::Accepted,
+            Ok(Err(e)) => match e.as_error_resp() {
+                Some(p) if send::is_already_sent(&p.message) => Broadcast::Accepted,
+                Some(p) => Broadcast::Refused(p.message.to_string()),
+                None => Broadcast::Unknown(error_chain(&e)),
+            },
+        }
+    }
+
+    /// Watches a sent transaction until one of its versions is mined or its nonce is used by
+    /// something else: sends the same bytes again now and then (a node that lost them, an
+    /// answer that never came) and replaces it at the same nonce with a higher fee when it
+    /// waits too long.
+    async fn track(&self, what: &'static str, who: Address, mut sent: Sent) -> Tracked {
+        let started = Instant::now();
+        let mut poll = Duration::from_millis(20);
+        let mut last_bump = started;
+        loop {
+            for v in sent.versions.iter().rev() {
+                if let Ok(Some(r)) = self
+                    .rpc(
+                        "eth_getTransactionReceipt",
+                        self.provider.get_transaction_receipt(v.hash),
+                    )
+                    .await
+                {
+                    return Tracked::Mined(Box::new(r));
+                }
+            }
+            let used = self
+                .rpc(
+                    "eth_getTransactionCount(latest)",
+                    self.provider.get_transaction_count(who).latest(),
+                )
+                .await;
+            if let Ok(count) = used
+                && count > sent.nonce
+            {
+                // The nonce is used. Receipts can trail the count on some nodes: ask once more.
+                for v in &sent.versions {
+                    if let Ok(Some(r)) = self
+                        .rpc(
+                            "eth_getTransactionReceipt",
+                            self.provider.get_transaction_receipt(v.hash),
+                        )
+                        .await
+                    {
+                        return Tracked::Mined(Box::new(r));
+                    }
+                }
+                return Tracked::NonceTaken(self.rpc_error(
+                    what,
+                    format!(
+                        "nonce {} of {who} was used by another transaction (tx {} was not mined)",
+                        sent.nonce, sent.versions[0].hash
+                    ),
+                ));
+            }
+            let latest = sent.versions.last().expect("one version at least");
+            if started.elapsed() >= self.policy.confirm_timeout {
+                return Tracked::NotMined(self.rpc_error(
+                    "eth_getTransactionReceipt",
+                    format!(
+                        "{what} (tx {}, nonce {}) not mined within {:?}; it may still be mined: \
+                         read the state before sending it again",
+                        latest.hash, sent.nonce, self.policy.confirm_timeout
+                    ),
+                ));
+            }
+            if last_bump.elapsed() >= self.policy.bump_after {
+                last_bump = Instant::now();
+                if let Some(wallet) = &self.wallet {
+                    match Signed::new(wallet, latest.request.clone(), latest.fees.bumped()).await {
+                        Ok(b) => match self.broadcast(&b.raw).await {
+                            Broadcast::Refused(m) => {
+                                tracing::debug!(what, reason = %m, "fee bump refused");
+                            }
+                            _ => {
+                                tracing::info!(what, nonce = sent.nonce, old = %latest.hash,
+                                    new = %b.hash, "not mined yet: replaced with a higher fee");
+                                sent.versions.push(b);
+                                sent.sent_at = Instant::now();
+                            }
+                        },
+                        Err(e) => tracing::warn!(what, error = %e, "cannot sign a fee bump"),
+                    }
+                }
+            } else if sent.sent_at.elapsed() >= self.policy.rebroadcast_after {
+                // Same bytes, same hash: at most one of the versions can ever be mined.
+                if let Broadcast::Refused(m) = self.broadcast(&latest.raw).await {
+                    tracing::debug!(what, reason = %m, "rebroadcast refused");
+                }
+                sent.sent_at = Instant::now();
+            }
+            tokio::time::sleep(poll).await;
+            poll = (poll * 2).min(self.policy.max_poll);
+        }
     }
 
     fn rpc_error(&self, call: &'static str, reason: String) -> Error {

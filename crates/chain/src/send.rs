@@ -1,35 +1,168 @@
-//! Sending transactions so that a transient failure never loses one and never leaves a gap.
+//! Sending transactions so that a transient failure never loses one, never leaves a gap, and
+//! never makes two.
 //!
 //! ```text
-//!  send_call ──lock(key)──▶ estimate gas ──▶ fill nonce (Nonces) ──▶ send ──unlock──▶ confirm
-//!       ▲                        │ revert: Rejected (nothing sent, no nonce taken)
-//!       └── backoff ◀── Transient: transport error, "nonce too low", "already known",
-//!                       underpriced replacement, no receipt yet (the nonce cache is reset)
+//!  send_call ──lock(key)──▶ estimate gas ──▶ nonce (Nonces) ──▶ sign here ──▶ send bytes ──unlock─┐
+//!       ▲                        │ revert: Rejected (nothing sent, no nonce taken)               │
+//!       │                        ▼                                                               ▼
+//!       │              transient: backoff, retry                  track: receipt of any version? ─▶ done
+//!       │                                                               │ nonce used by another tx
+//!       └──────────── new attempt (cache reset) ◀────────────────────────┘
+//!                    every few seconds: the same bytes again; waiting too long: the same nonce,
+//!                    a higher fee (a replacement); past the deadline: NotMined, nothing resent
 //! ```
 //!
 //! One [`Nonces`] and one send lock are shared by every clone of a [`crate::Chain`], so the
 //! calls of one process never race for a nonce. Another process signing with the same key
 //! (a faucet, a second node) makes the cached nonce stale: the node answers "nonce too low",
-//! the cache is dropped, and the send is retried with the nonce the chain reports. A call
-//! that is resent after a lost receipt is harmless for the state machines built on this: the
-//! contract refuses the duplicate in estimation, and the caller reads the state it reached.
+//! the cache is dropped, and a new attempt takes the nonce the chain reports.
+//!
+//! A transaction whose answer was lost may be in the node's pool or mined already, so it is
+//! never followed by a second one at a new nonce: it is sent again byte for byte (the node
+//! answers "already known" or "nonce too low", and the receipt is read by its hash), and its
+//! replacements keep its nonce, so at most one version can ever be mined. Only when the
+//! nonce is used by a transaction that is none of its versions is a new one signed.
 use alloy::{
+    consensus::Transaction,
     contract::Error as ContractError,
-    network::Network,
-    primitives::Address,
+    eips::Encodable2718,
+    network::{Ethereum, EthereumWallet, Network, NetworkWallet, TransactionBuilder},
+    primitives::{Address, B256},
     providers::{Provider, fillers::NonceManager},
+    rpc::types::{TransactionReceipt, TransactionRequest},
     transports::TransportResult,
 };
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 /// How many times [`crate::Chain::send_call`] tries a call that fails transiently.
 pub const SEND_ATTEMPTS: u32 = 4;
 /// The first pause between attempts; it doubles each time.
 pub const SEND_BACKOFF: Duration = Duration::from_millis(250);
+/// How long a sent transaction waits before its bytes are sent again.
+pub const REBROADCAST_AFTER: Duration = Duration::from_secs(5);
+/// How long a sent transaction waits unmined before it is replaced with a higher fee.
+pub const BUMP_AFTER: Duration = Duration::from_secs(30);
+
+/// The timings of [`crate::Chain::send_call`]; [`SendPolicy::default`] suits public chains
+/// and the devnet alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendPolicy {
+    /// Attempts with a new nonce (after a refusal, or a nonce taken by another sender).
+    pub attempts: u32,
+    /// The first pause between attempts; it doubles each time.
+    pub backoff: Duration,
+    /// How long one attempt waits to be mined before [`SendFailure::Transient`].
+    pub confirm_timeout: Duration,
+    /// How long before the same bytes are sent again.
+    pub rebroadcast_after: Duration,
+    /// How long before a replacement with a higher fee at the same nonce.
+    pub bump_after: Duration,
+    /// The longest pause between two looks for the receipt.
+    pub max_poll: Duration,
+}
+
+impl Default for SendPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: SEND_ATTEMPTS,
+            backoff: SEND_BACKOFF,
+            confirm_timeout: crate::CONFIRM_TIMEOUT,
+            rebroadcast_after: REBROADCAST_AFTER,
+            bump_after: BUMP_AFTER,
+            max_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The fee fields of one version of a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fees {
+    Eip1559 { max_fee: u128, priority: u128 },
+    Legacy(u128),
+}
+
+impl Fees {
+    /// A replacement's fees: 25% more on every field (nodes want at least 10% more).
+    pub(crate) fn bumped(self) -> Self {
+        let up = |v: u128| v.saturating_add(v / 4).max(v.saturating_add(1));
+        match self {
+            Fees::Eip1559 { max_fee, priority } => Fees::Eip1559 {
+                max_fee: up(max_fee),
+                priority: up(priority),
+            },
+            Fees::Legacy(p) => Fees::Legacy(up(p)),
+        }
+    }
+}
+
+/// One signed version of a transaction: the request it came from (without fees), its fees,
+/// its bytes and hash.
+#[derive(Debug, Clone)]
+pub(crate) struct Signed {
+    pub(crate) request: TransactionRequest,
+    pub(crate) fees: Fees,
+    pub(crate) raw: Vec<u8>,
+    pub(crate) hash: B256,
+}
+
+impl Signed {
+    pub(crate) async fn new(
+        wallet: &EthereumWallet,
+        request: TransactionRequest,
+        fees: Fees,
+    ) -> Result<Self, String> {
+        let with_fees = match fees {
+            Fees::Eip1559 { max_fee, priority } => request
+                .clone()
+                .with_max_fee_per_gas(max_fee)
+                .with_max_priority_fee_per_gas(priority),
+            Fees::Legacy(p) => request.clone().with_gas_price(p),
+        };
+        let envelope = <EthereumWallet as NetworkWallet<Ethereum>>::sign_request(wallet, with_fees)
+            .await
+            .map_err(|e| e.to_string())?;
+        debug_assert!(envelope.gas_limit() > 0);
+        Ok(Self {
+            request,
+            fees,
+            raw: envelope.encoded_2718(),
+            hash: *envelope.tx_hash(),
+        })
+    }
+}
+
+/// A transaction in flight: its nonce and every version sent at that nonce.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    pub(crate) nonce: u64,
+    pub(crate) versions: Vec<Signed>,
+    pub(crate) sent_at: Instant,
+}
+
+/// What the node said to signed bytes.
+#[derive(Debug)]
+pub(crate) enum Broadcast {
+    /// In its pool (or mined, or already known).
+    Accepted,
+    /// No answer, or a transport error: they may or may not be in its pool.
+    Unknown(#[allow(dead_code)] String),
+    /// An answer refusing them: they are not in its pool.
+    Refused(String),
+}
+
+/// How watching a sent transaction ended.
+#[derive(Debug)]
+pub(crate) enum Tracked {
+    Mined(Box<TransactionReceipt>),
+    /// The nonce was used by a transaction that is none of the versions.
+    NonceTaken(crate::Error),
+    /// Nothing mined in time; a version may still be.
+    NotMined(crate::Error),
+}
 
 /// A nonce cache per account that can be dropped when the chain disagrees with it.
 ///
@@ -141,20 +274,32 @@ fn is_transient_message(m: &str) -> bool {
     TRANSIENT.iter().any(|t| m.contains(t))
 }
 
-/// Whether a send error (after estimation passed) is worth retrying: everything except an
-/// explicit refusal of the transaction by the node for a reason a retry cannot fix.
-pub(crate) fn is_transient_send(e: &ContractError) -> bool {
-    match e {
-        ContractError::TransportError(t) => match t.as_error_resp() {
-            Some(p) => {
-                let m = p.message.to_ascii_lowercase();
-                is_transient_message(&m) || !(m.contains("revert") || m.contains("insufficient"))
-            }
-            None => true,
-        },
-        ContractError::PendingTransactionError(_) => true,
-        _ => false,
-    }
+/// Whether a node's answer to signed bytes says it has them already (in its pool, or mined:
+/// the nonce is then used, which tracking tells apart).
+pub(crate) fn is_already_sent(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "already known",
+        "known transaction",
+        "already imported",
+        "nonce too low",
+    ]
+    .iter()
+    .any(|t| m.contains(t))
+}
+
+/// Whether a node's refusal of signed bytes is fixed by a new attempt (fresh nonce and fees).
+pub(crate) fn is_transient_refusal(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    is_transient_message(&m)
+        || [
+            "fee cap",
+            "max fee per gas less than block base fee",
+            "busy",
+            "rate limit",
+        ]
+        .iter()
+        .any(|t| m.contains(t))
 }
 
 #[cfg(test)]
@@ -186,18 +331,58 @@ mod tests {
     #[test]
     fn only_reverts_are_refusals() {
         // What anvil and geth answer when the nonce was taken by another sender: retry.
-        let stale = resp(-32003, "nonce too low");
-        assert!(!is_revert(&stale) && is_transient_send(&stale));
-        let known = resp(-32000, "already known");
-        assert!(!is_revert(&known) && is_transient_send(&known));
+        assert!(!is_revert(&resp(-32003, "nonce too low")));
+        assert!(!is_revert(&resp(-32000, "already known")));
         // The connection dropped: retry.
         let down = ContractError::TransportError(
             alloy::transports::TransportErrorKind::custom_str("connection refused"),
         );
-        assert!(!is_revert(&down) && is_transient_send(&down));
+        assert!(!is_revert(&down));
         // The contract said no: a refusal, not worth resending.
-        let revert = resp(3, "execution reverted: WrongState");
-        assert!(is_revert(&revert) && !is_transient_send(&revert));
+        assert!(is_revert(&resp(3, "execution reverted: WrongState")));
+    }
+
+    #[test]
+    fn answers_to_signed_bytes_are_told_apart() {
+        // The node has them (pool or chain): keep watching the same hash, never sign anew.
+        for m in [
+            "already known",
+            "Known transaction: 0xab",
+            "nonce too low: next nonce 5",
+        ] {
+            assert!(is_already_sent(m), "{m}");
+        }
+        // Refused, and a fresh attempt can fix it.
+        for m in [
+            "replacement transaction underpriced",
+            "nonce too high",
+            "max fee per gas less than block base fee",
+        ] {
+            assert!(!is_already_sent(m) && is_transient_refusal(m), "{m}");
+        }
+        // Refused for good.
+        for m in [
+            "insufficient funds for gas * price + value",
+            "intrinsic gas too low",
+        ] {
+            assert!(!is_already_sent(m) && !is_transient_refusal(m), "{m}");
+        }
+    }
+
+    #[test]
+    fn a_replacement_pays_at_least_ten_percent_more_on_every_field() {
+        let f = Fees::Eip1559 {
+            max_fee: 1_000,
+            priority: 0,
+        };
+        let Fees::Eip1559 { max_fee, priority } = f.bumped() else {
+            unreachable!()
+        };
+        assert!(max_fee >= 1_100 && priority >= 1);
+        let Fees::Legacy(p) = Fees::Legacy(7).bumped() else {
+            unreachable!()
+        };
+        assert!(p > 7 && p * 10 >= 77);
     }
 
     #[test]

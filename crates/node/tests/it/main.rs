@@ -876,15 +876,32 @@ async fn a_provider_timed_while_busy_is_calibrated_again_when_it_advertises() {
         Some(0),
         "the old credit stands until it answers"
     );
-    let again = node.advertise(key.address(), advert).await.unwrap();
+    let again = node.advertise(key.address(), advert.clone()).await.unwrap();
     assert!(again.calibration.is_none(), "{again:?}");
-    // A prompt answer is credited.
-    let answer =
-        tokio::task::spawn_blocking(move || cairn_compute::calibration::answer(&c).unwrap())
+    // A prompt answer is credited. "Prompt" is wall time on a machine other tests load too:
+    // a late answer earns another challenge an interval later, as in production.
+    let mut c = c;
+    let mut v;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let answer =
+            tokio::task::spawn_blocking(move || cairn_compute::calibration::answer(&c).unwrap())
+                .await
+                .unwrap();
+        v = node.calibrate(key.address(), answer).await.unwrap();
+        if v.verified_cores == Some(1) || tries == 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        c = node
+            .advertise(key.address(), advert.clone())
             .await
-            .unwrap();
-    let v = node.calibrate(key.address(), answer).await.unwrap();
-    assert_eq!(v.verified_cores, Some(1));
+            .unwrap()
+            .calibration
+            .expect("a late answer is challenged again after the interval");
+    }
+    assert_eq!(v.verified_cores, Some(1), "after {tries} challenges");
     assert_eq!(v.free.cpu_cores, 1);
 }
 
