@@ -526,16 +526,20 @@ impl Chain {
             if let Ok(count) = used
                 && count > sent.nonce
             {
-                // The nonce is used. Receipts can trail the count on some nodes: ask once more.
-                for v in &sent.versions {
-                    if let Ok(Some(r)) = self
-                        .rpc(
-                            "eth_getTransactionReceipt",
-                            self.provider.get_transaction_receipt(v.hash),
-                        )
-                        .await
-                    {
-                        return Tracked::Mined(Box::new(r));
+                // The nonce is used. Receipts can trail the count (an indexer behind a load
+                // balancer): ask for a while before concluding that none of ours was mined.
+                for wait in [0u64, 250, 750, 2_000] {
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    for v in &sent.versions {
+                        if let Ok(Some(r)) = self
+                            .rpc(
+                                "eth_getTransactionReceipt",
+                                self.provider.get_transaction_receipt(v.hash),
+                            )
+                            .await
+                        {
+                            return Tracked::Mined(Box::new(r));
+                        }
                     }
                 }
                 return Tracked::NonceTaken(self.rpc_error(
