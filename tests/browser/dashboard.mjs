@@ -108,7 +108,19 @@ async function main() {
   await shot('1-overview');
   ok(`the dashboard loads: ${providers} providers (${online} online), log ${logUrl}`);
 
-  // 2. A job submitted now appears and finishes, without reloading the page.
+  // 2. A job submitted now appears and finishes, without reloading the page. Every state the
+  //    page renders for a job is recorded in the page as it happens.
+  const finishedBefore = Number(await page.textContent('#jobs-finished'));
+  await page.evaluate(() => {
+    window.__jobStates = {};
+    const record = () => {
+      for (const tr of document.querySelectorAll('#jobs tr[data-job]')) {
+        const seen = (window.__jobStates[tr.dataset.job] ??= []);
+        if (seen[seen.length - 1] !== tr.dataset.state) seen.push(tr.dataset.state);
+      }
+    };
+    new MutationObserver(record).observe(document.querySelector('#jobs tbody'), { childList: true, subtree: true, attributes: true });
+  });
   const submitted = JSON.parse(
     execFileSync(opts.cairn, ['--data-dir', opts.dataDir, '--json', 'job', 'submit', '--yes', '--node', nodeUrl, 'examples/jobs/wordcount/job.toml'], {
       cwd: repo,
@@ -119,19 +131,26 @@ async function main() {
   if (!Number.isInteger(id)) throw new Error(`job submit printed no id: ${JSON.stringify(submitted)}`);
   const row = `#jobs tr[data-job="${id}"]`;
   await page.waitForSelector(row, { timeout: 30_000 });
-  const states = new Set();
   const finished = await until(
     `job ${id} did not show as finished`,
     async () => {
       const s = await page.getAttribute(row, 'data-state');
-      states.add(s);
       if (['failed', 'expired', 'cancelled'].includes(s)) throw new Error(`job ${id} ended ${s}`);
       return ['committed', 'settled'].includes(s) ? s : null;
     },
     300_000,
   );
+  const states = await page.evaluate((id) => window.__jobStates[id], String(id));
+  if (!states || !['committed', 'settled'].includes(states[states.length - 1])) {
+    throw new Error(`the page never rendered job ${id} finished: ${JSON.stringify(states)}`);
+  }
+  await until(
+    `"jobs finished" did not go past ${finishedBefore}`,
+    async () => Number(await page.textContent('#jobs-finished')) > finishedBefore,
+    10_000,
+  );
   await shot('2-job-finished');
-  ok(`job ${id} appeared and finished live (states seen: ${[...states].join(' → ')}; final ${finished})`);
+  ok(`job ${id} appeared and finished live (states rendered: ${states.join(' → ')}; jobs finished ${finishedBefore} → ${await page.textContent('#jobs-finished')})`);
 
   // 3. Its receipt's inclusion proof verifies in the browser (once a checkpoint covers it).
   const receiptButton = `${row} td:last-child button`;
