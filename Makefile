@@ -6,7 +6,7 @@ CAIRN   := target/debug/cairn
 NPM_STAMP := node_modules/.package-lock.json
 CONTRACT_SOURCES := $(wildcard contracts/src/*.sol) contracts/build.mjs
 
-.PHONY: up devnet down status test lint fmt build contracts deps clean check-tools jobs wasi-toolchain fuzz-smoke
+.PHONY: up devnet down status test lint fmt build contracts deps clean check-tools jobs wasi-toolchain fuzz-smoke browser
 
 ## up: install, build, start the whole local network in the foreground (`cairn up`); Ctrl-C stops it
 up: build jobs
@@ -23,8 +23,9 @@ down:
 status: build
 	$(CAIRN) devnet status
 
-## test: format check, clippy (warnings are errors), unit and integration tests (spawn anvil)
-test: contracts jobs
+## test: format check, clippy (warnings are errors), unit and integration tests (spawn anvil;
+## the dashboard's in headless Chromium)
+test: contracts jobs browser
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) test --workspace --locked
@@ -99,6 +100,15 @@ wasi-toolchain:
 	  command -v apt-get >/dev/null || { echo "error: install clang, wasm-ld and wasi-libc for wasm32-wasi (Debian: $(WASI_PACKAGES))"; exit 1; }; \
 	  echo "installing the wasm32-wasi C toolchain: $(WASI_PACKAGES)"; \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(WASI_PACKAGES); }
+
+## browser: Debian's chromium for the dashboard's browser tests (driven by playwright-core from npm;
+## no browser is downloaded)
+browser: $(NPM_STAMP)
+	@command -v chromium >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "error: install Chromium at /usr/bin/chromium for the dashboard's browser tests (Debian: chromium)"; exit 1; }; \
+	  echo "installing Debian's chromium for the dashboard's browser tests"; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium || \
+	  { $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium; }; }
 
 deps: $(NPM_STAMP)
 

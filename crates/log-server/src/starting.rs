@@ -60,7 +60,19 @@ impl StartingRouter {
         let this = self.clone();
         Router::new().fallback(move |req: Request| {
             let this = this.clone();
-            async move { this.handle(req).await }
+            async move {
+                // Reads are public (tlog-tiles): any web page may read them, e.g. the node's
+                // dashboard checking inclusion proofs in the browser. Writes stay same-origin.
+                let read = matches!(*req.method(), Method::GET | Method::HEAD);
+                let mut r = this.handle(req).await;
+                if read {
+                    r.headers_mut().insert(
+                        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                        HeaderValue::from_static("*"),
+                    );
+                }
+                r
+            }
         })
     }
 
@@ -113,5 +125,37 @@ async fn forward(app: &Router, req: Request) -> Response {
     match app.clone().oneshot(req).await {
         Ok(r) => r,
         Err(e) => match e {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::{body::Body, routing::get};
+
+    #[tokio::test]
+    async fn reads_are_open_to_other_origins_and_writes_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let starting = StartingRouter::new(dir.path()).unwrap();
+        starting.ready(Router::new().route("/log", get(|| async { "ok" }).post(|| async { "ok" })));
+        let app = starting.router();
+        let cors = |r: &Response| {
+            r.headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .cloned()
+        };
+        let r = app
+            .clone()
+            .oneshot(Request::get("/log").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(cors(&r).unwrap(), "*");
+        let r = app
+            .oneshot(Request::post("/log").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(cors(&r), None);
     }
 }

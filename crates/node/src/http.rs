@@ -37,6 +37,7 @@ pub fn router(node: Node) -> Router {
         .route("/providers/{addr}/heartbeat", post(heartbeat))
         .route("/providers/{addr}/claim", post(claim))
         .route("/providers/{addr}/calibration", post(calibration))
+        .merge(crate::dashboard::router())
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(node)
 }

@@ -4,6 +4,7 @@ mod auth;
 mod chain_loop;
 mod client;
 mod config;
+mod dashboard;
 mod error;
 mod http;
 pub mod ledger;

@@ -376,6 +376,7 @@ async fn network(
                 "logKey": log_key,
                 "witness": witness_url,
                 "node": node_url,
+                "dashboard": format!("{node_url}/dashboard/"),
                 "providers": providers.len(),
                 "sample": sample,
                 "logs": dir,
@@ -383,7 +384,7 @@ async fn network(
         ));
     } else {
         let mut text = format!(
-            "network ready in {ready_secs:.1} s\n  chain    {} (chain id {})\n  log      {log_url}  key {log_key}\n  witness  {witness_url}\n  node     {node_url}  ({} workers)\n",
+            "network ready in {ready_secs:.1} s\n  chain    {} (chain id {})\n  log      {log_url}  key {log_key}\n  witness  {witness_url}\n  node     {node_url}  ({} workers)\n  dashboard {node_url}/dashboard/\n",
             devnet.devnet.rpc_url, devnet.devnet.chain_id, a.workers
         );
         if let Some(s) = &sample {

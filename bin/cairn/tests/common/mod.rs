@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI tests: the real binary, and long-running services it starts.
 #![allow(dead_code)]
 
+pub(crate) mod up;
+
 use serde_json::Value;
 use std::{
     io::{BufRead, BufReader},

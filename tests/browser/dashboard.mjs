@@ -1,0 +1,227 @@
+// The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
+// it loads, shows a job submitted now finishing without a reload, verifies a log entry's
+// inclusion proof, and rejects the entry when its entry bundle or a hash tile is altered in
+// flight. Run by bin/cairn/tests/dashboard.rs against a running `cairn up`:
+//
+//   node tests/browser/dashboard.mjs --dashboard http://127.0.0.1:7400/dashboard/ \
+//     --cairn target/debug/cairn --data-dir .cairn --artifacts target/browser-artifacts
+//
+// Prints one `ok: …` line per check and `first-contentful-paint: <ms> ms`; exits non-zero with
+// the reason (and a screenshot) on the first failure.
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+function args() {
+  const out = { chromium: '/usr/bin/chromium', artifacts: join(repo, 'target/browser-artifacts') };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+    if (argv[i + 1] === undefined) throw new Error(`${argv[i]} needs a value`);
+    out[k] = argv[i + 1];
+  }
+  for (const need of ['dashboard', 'cairn', 'dataDir']) {
+    if (!out[need]) throw new Error(`missing --${need.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`);
+  }
+  return out;
+}
+
+const opts = args();
+mkdirSync(opts.artifacts, { recursive: true });
+const profile = mkdtempSync(join(tmpdir(), 'cairn-chromium-'));
+const nodeUrl = new URL('/', opts.dashboard).href.replace(/\/$/, '');
+const pageErrors = [];
+let page;
+let context;
+
+const ok = (what) => console.log(`ok: ${what}`);
+const shot = (name) => page.screenshot({ path: join(opts.artifacts, `${name}.png`), fullPage: true });
+
+async function until(what, fn, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} within ${timeoutMs / 1000} s${last ? ` (last error: ${last.message})` : ''}`);
+}
+
+/** Clicks "Verify" for `index` and returns the verdict shown: { verified, text }. */
+async function verify(index) {
+  await page.fill('#entry-index', String(index));
+  await page.click('#verify-form button');
+  await page.waitForFunction(() => document.getElementById('proof-result').dataset.verified !== '', null, { timeout: 60_000 });
+  return page.$eval('#proof-result', (e) => ({ verified: e.dataset.verified === 'true', text: e.textContent }));
+}
+
+async function main() {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: opts.chromium,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1200, height: 900 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+
+  // 1. It loads and shows the network.
+  await page.goto(opts.dashboard, { waitUntil: 'load' });
+  const fcp = await page.evaluate(
+    () =>
+      new Promise((done) => {
+        const seen = performance.getEntriesByName('first-contentful-paint')[0];
+        if (seen) return done(seen.startTime);
+        new PerformanceObserver((list) => {
+          const e = list.getEntriesByName('first-contentful-paint')[0];
+          if (e) done(e.startTime);
+        }).observe({ type: 'paint', buffered: true });
+      }),
+  );
+  console.log(`first-contentful-paint: ${fcp.toFixed(0)} ms`);
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('live'), null, { timeout: 30_000 });
+  const providers = await page.$$eval('#providers tbody tr', (rows) => rows.length);
+  if (providers < 2) throw new Error(`the dashboard lists ${providers} providers; cairn up starts at least 2`);
+  const online = await page.textContent('#providers-online');
+  if (!/^[1-9]\d* \/ \d+$/.test(online)) throw new Error(`"providers online" shows ${JSON.stringify(online)}`);
+  const logUrl = await page.textContent('#log-url');
+  if (!logUrl.startsWith('http://')) throw new Error(`the dashboard names no log: ${logUrl}`);
+  await shot('1-overview');
+  ok(`the dashboard loads: ${providers} providers (${online} online), log ${logUrl}`);
+
+  // 2. A job submitted now appears and finishes, without reloading the page. Every state the
+  //    page renders for a job is recorded in the page as it happens.
+  const finishedBefore = Number(await page.textContent('#jobs-finished'));
+  await page.evaluate(() => {
+    window.__jobStates = {};
+    const record = () => {
+      for (const tr of document.querySelectorAll('#jobs tr[data-job]')) {
+        const seen = (window.__jobStates[tr.dataset.job] ??= []);
+        if (seen[seen.length - 1] !== tr.dataset.state) seen.push(tr.dataset.state);
+      }
+    };
+    new MutationObserver(record).observe(document.querySelector('#jobs tbody'), { childList: true, subtree: true, attributes: true });
+  });
+  const submitted = JSON.parse(
+    execFileSync(opts.cairn, ['--data-dir', opts.dataDir, '--json', 'job', 'submit', '--yes', '--node', nodeUrl, 'examples/jobs/wordcount/job.toml'], {
+      cwd: repo,
+      encoding: 'utf8',
+    }),
+  );
+  const id = submitted.id;
+  if (!Number.isInteger(id)) throw new Error(`job submit printed no id: ${JSON.stringify(submitted)}`);
+  const row = `#jobs tr[data-job="${id}"]`;
+  await page.waitForSelector(row, { timeout: 30_000 });
+  const finished = await until(
+    `job ${id} did not show as finished`,
+    async () => {
+      const s = await page.getAttribute(row, 'data-state');
+      if (['failed', 'expired', 'cancelled'].includes(s)) throw new Error(`job ${id} ended ${s}`);
+      return ['committed', 'settled'].includes(s) ? s : null;
+    },
+    300_000,
+  );
+  const states = await page.evaluate((id) => window.__jobStates[id], String(id));
+  if (!states || !['committed', 'settled'].includes(states[states.length - 1])) {
+    throw new Error(`the page never rendered job ${id} finished: ${JSON.stringify(states)}`);
+  }
+  await until(
+    `"jobs finished" did not go past ${finishedBefore}`,
+    async () => Number(await page.textContent('#jobs-finished')) > finishedBefore,
+    10_000,
+  );
+  await shot('2-job-finished');
+  ok(`job ${id} appeared and finished live (states rendered: ${states.join(' → ')}; jobs finished ${finishedBefore} → ${await page.textContent('#jobs-finished')})`);
+
+  // 3. Its receipt's inclusion proof verifies in the browser (once a checkpoint covers it).
+  const receiptButton = `${row} td:last-child button`;
+  await page.waitForSelector(receiptButton, { timeout: 120_000 });
+  const index = Number((await page.textContent(receiptButton)).replace(/\D/g, ''));
+  const good = await until(
+    `entry ${index} did not verify`,
+    async () => {
+      await page.click(receiptButton);
+      await page.waitForFunction(() => document.getElementById('proof-result').dataset.verified !== '', null, { timeout: 60_000 });
+      const v = await page.$eval('#proof-result', (e) => ({ verified: e.dataset.verified === 'true', text: e.textContent }));
+      if (!v.verified && !v.text.includes('not in the checkpoint yet')) throw new Error(v.text);
+      return v.verified ? v : null;
+    },
+    120_000,
+  );
+  const size = Number((await page.textContent('#log-checkpoint')).match(/· (\d+) entries/)[1]);
+  const proofLen = await page.$$eval('#proof-details ol li', (l) => l.length);
+  await shot('3-proof-verified');
+  ok(`entry ${index} (job ${id}'s receipt) verifies against the checkpoint of ${size} entries with ${proofLen} proof hashes: ${good.text}`);
+
+  // 4. An altered entry (one byte of its entry bundle flipped in flight) is rejected.
+  await page.route('**/tile/entries/**', async (route) => {
+    const response = await route.fetch();
+    const body = Buffer.from(await response.body());
+    let off = 0;
+    for (let i = 0; i < index % 256; i++) off += 2 + body.readUInt16BE(off);
+    const len = body.readUInt16BE(off);
+    body[off + 2 + Math.floor(len / 2)] ^= 0x01;
+    await route.fulfill({ response, body });
+  });
+  const badEntry = await verify(index);
+  if (badEntry.verified || !badEntry.text.startsWith('✗')) throw new Error(`a tampered entry was accepted: ${badEntry.text}`);
+  await shot('4-tampered-entry');
+  await page.unroute('**/tile/entries/**');
+  ok(`a tampered entry is rejected: ${badEntry.text}`);
+
+  // 5. An altered hash tile (one byte of a proof hash flipped in flight) is rejected. The leaf's
+  //    level-0 sibling is in the proof whenever it exists; otherwise the left neighbour subtree is.
+  const sibling = (index ^ 1) < size ? index ^ 1 : index - 1;
+  await page.route('**/tile/0/**', async (route) => {
+    const response = await route.fetch();
+    const body = Buffer.from(await response.body());
+    body[(sibling % 256) * 32 + 7] ^= 0x80;
+    await route.fulfill({ response, body });
+  });
+  const badTile = await verify(index);
+  if (badTile.verified || !badTile.text.startsWith('✗')) throw new Error(`a tampered tile was accepted: ${badTile.text}`);
+  await shot('5-tampered-tile');
+  await page.unroute('**/tile/0/**');
+  ok(`a tampered hash tile is rejected: ${badTile.text}`);
+
+  // 6. Untouched again, it verifies again (nothing was cached from the tampered reads).
+  const again = await verify(index);
+  if (!again.verified) throw new Error(`entry ${index} no longer verifies after the tampering stopped: ${again.text}`);
+  ok(`entry ${index} verifies again once the responses are untouched`);
+
+  if (pageErrors.length) throw new Error(`the page threw: ${pageErrors.join('; ')}`);
+  console.log('dashboard browser test passed');
+}
+
+let code = 0;
+try {
+  await main();
+} catch (e) {
+  code = 1;
+  console.error(`FAILED: ${e.message}`);
+  if (pageErrors.length) console.error(`page errors: ${pageErrors.join('; ')}`);
+  if (page) await shot('failure').catch(() => {});
+} finally {
+  if (context) await context.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(code);
