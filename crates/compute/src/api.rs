@@ -46,7 +46,7 @@ pub fn auth_message_for(method: &str, path: &str, unix_ms: u64, body_sha256: &[u
 }
 
 /// What the node tells clients about itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeInfo {
     /// Software version.
@@ -74,7 +74,7 @@ pub struct NodeInfo {
 }
 
 /// A provider's offer, sent when its worker starts (and whenever it changes).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProviderAdvert {
     /// Its chain address (`0x…`); must be the request signer.
@@ -102,7 +102,7 @@ pub fn wasm_only() -> Vec<JobKind> {
 }
 
 /// A provider as the node sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderView {
     /// Address.
@@ -147,7 +147,7 @@ pub struct ProviderView {
 }
 
 /// A worker's heartbeat.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Heartbeat {
     /// Jobs it is running.
@@ -156,7 +156,7 @@ pub struct Heartbeat {
 }
 
 /// The node's answer to a heartbeat.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatReply {
     /// Jobs the worker should abandon: no longer its own (the lease lapsed or went to
@@ -190,7 +190,7 @@ pub struct JobQuery {
 pub const MAX_JOB_PAGE: usize = 500;
 
 /// A lease on a job.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Assignment {
     /// Job id (the escrow contract's job id).
@@ -204,7 +204,7 @@ pub struct Assignment {
 }
 
 /// The requester's submission, after escrowing payment with the spec's digest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubmitJob {
     /// The escrow's job id.
@@ -214,7 +214,9 @@ pub struct SubmitJob {
 }
 
 /// A file a job produced.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OutputRef {
     /// Path under `/output` (or `stdout`/`stderr` for the streams).
@@ -247,7 +249,7 @@ pub fn output_digest(files: &[OutputRef], stdout: &OutputRef) -> [u8; 32] {
 }
 
 /// How a run ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "camelCase")]
 pub enum RunOutcome {
     /// Exit status 0; outputs are the result.
@@ -260,7 +262,7 @@ pub enum RunOutcome {
 }
 
 /// What a worker reports when a run ends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunReport {
     /// Job id.
@@ -287,7 +289,7 @@ pub struct RunReport {
 }
 
 /// A job as `cairn job status` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     /// Job id.
@@ -325,11 +327,13 @@ pub struct JobView {
     /// The receipt in the transparency log.
     pub receipt: Option<ReceiptRef>,
     /// Chain transactions about it, by purpose (`assign`, `commit`, `settle`, `refund`, ...).
+    /// (Pairs `[purpose, transaction hash]`.)
+    #[schema(value_type = Vec<Vec<String>>)]
     pub txs: Vec<(String, String)>,
 }
 
 /// Where a job's receipt is in the transparency log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptRef {
     /// The log's URL.
@@ -341,7 +345,7 @@ pub struct ReceiptRef {
 }
 
 /// One event in a job's history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobEvent {
     /// Unix ms.
@@ -351,7 +355,7 @@ pub struct JobEvent {
 }
 
 /// `cairn job logs`: the node's history of the job and the run's streams.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobLogs {
     /// Job id.

@@ -1,5 +1,5 @@
 //! The HTTP API (see [`cairn_compute::api`] for the routes and bodies).
-use crate::{Error, Node, Result, auth};
+use crate::{Error, Node, Result, auth, error::ErrorBody};
 use axum::{
     Json, Router,
     body::Bytes,
@@ -9,8 +9,12 @@ use axum::{
     routing::{get, post, put},
 };
 use cairn_compute::{
-    BlobRef,
-    api::{Heartbeat, ProviderAdvert, RunReport, SubmitJob},
+    BlobRef, JobState,
+    api::{
+        Assignment, Heartbeat, HeartbeatReply, JobLogs, JobView, NodeInfo, ProviderAdvert,
+        ProviderView, RunReport, SubmitJob,
+    },
+    calibration::Answer,
 };
 use serde::de::DeserializeOwned;
 
@@ -37,6 +41,7 @@ pub fn router(node: Node) -> Router {
         .route("/providers/{addr}/heartbeat", post(heartbeat))
         .route("/providers/{addr}/claim", post(claim))
         .route("/providers/{addr}/calibration", post(calibration))
+        .route(crate::openapi::OPENAPI_PATH, get(openapi_json))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(node)
 }
@@ -70,6 +75,18 @@ fn provider_signer(
     Ok(signer)
 }
 
+#[utoipa::path(get, path = "/openapi.json", tag = "node",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json")))]
+async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document_json(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/info", tag = "node",
+    responses((status = 200, description = "The node's chain, contract, token, lease timing and receipt key", body = NodeInfo)))]
 async fn info(State(node): State<Node>) -> Response {
     Json(node.info()).into_response()
 }
@@ -78,6 +95,10 @@ async fn info(State(node): State<Node>) -> Response {
 /// outputs). The body streams to a temporary file while it is hashed, so a large upload never
 /// sits in memory nor blocks the runtime; the signature (over the body's SHA-256) is checked
 /// before the blob becomes visible. Unreferenced blobs are collected after a grace period.
+#[utoipa::path(put, path = "/blob", tag = "blobs", security(("signedRequest" = [])),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The blob's bytes (at most 256 MiB); the signature covers their SHA-256"),
+    responses((status = 200, description = "Stored under its SHA-256", body = BlobRef)))]
 async fn put_blob(
     State(node): State<Node>,
     headers: HeaderMap,
@@ -136,6 +157,9 @@ async fn put_blob(
     Ok(Json(r).into_response())
 }
 
+#[utoipa::path(get, path = "/blob/{sha256}", tag = "blobs",
+    params(("sha256" = String, Path, description = "Lowercase hex SHA-256 of the blob")),
+    responses((status = 200, description = "The blob's bytes", body = Vec<u8>, content_type = "application/octet-stream")))]
 async fn get_blob(State(node): State<Node>, Path(sha): Path<String>) -> Result<Response> {
     let mut d = [0u8; 32];
     hex::decode_to_slice(&sha, &mut d)
@@ -149,12 +173,25 @@ async fn get_blob(State(node): State<Node>, Path(sha): Path<String>) -> Result<R
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
+#[utoipa::path(post, path = "/jobs", tag = "jobs",
+    description = "Submits a job whose payment is already escrowed on chain: the escrow (its requester and the spec's digest) is what authorizes the submission.",
+    request_body = SubmitJob,
+    responses((status = 201, description = "Accepted and queued", body = JobView),
+        (status = 409, description = "Already submitted, or the escrow does not match", body = ErrorBody),
+        (status = 502, description = "The chain could not be read", body = ErrorBody)))]
 async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response> {
     let req: SubmitJob = parse(&body, "SubmitJob")?;
     let view = node.submit(req).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
+#[utoipa::path(get, path = "/jobs", tag = "jobs",
+    description = "A page of jobs, newest first.",
+    params(("requester" = Option<String>, Query, description = "Only this requester's jobs (0x address)"),
+        ("state" = Option<JobState>, Query, description = "Only jobs in this state"),
+        ("before" = Option<u64>, Query, description = "Only jobs with ids below this one (the next page)"),
+        ("limit" = Option<usize>, Query, description = "At most this many (1 to 500; default 50)")),
+    responses((status = 200, description = "The jobs", body = Vec<JobView>)))]
 async fn jobs(
     State(node): State<Node>,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
@@ -185,14 +222,25 @@ fn serde_urlencoded_query(q: &str) -> Result<cairn_compute::api::JobQuery> {
     Ok(out)
 }
 
+#[utoipa::path(get, path = "/jobs/{id}", tag = "jobs",
+    params(("id" = u64, Path, description = "Job id (the escrow's)")),
+    responses((status = 200, description = "The job: state, why, result, receipt", body = JobView)))]
 async fn job(State(node): State<Node>, Path(id): Path<String>) -> Result<Response> {
     Ok(Json(node.job(job_id(&id)?)?).into_response())
 }
 
+#[utoipa::path(get, path = "/jobs/{id}/logs", tag = "jobs",
+    params(("id" = u64, Path, description = "Job id")),
+    responses((status = 200, description = "The node's history of the job and the run's streams", body = JobLogs)))]
 async fn logs(State(node): State<Node>, Path(id): Path<String>) -> Result<Response> {
     Ok(Json(node.logs(job_id(&id)?)?).into_response())
 }
 
+#[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs", security(("signedRequest" = [])),
+    description = "Cancels a job; signed by its requester. The body is empty or any JSON (it is signed, not read).",
+    params(("id" = u64, Path, description = "Job id")),
+    responses((status = 200, description = "The job, cancelled (or cancelling while it runs)", body = JobView),
+        (status = 409, description = "The job can no longer be cancelled", body = ErrorBody)))]
 async fn cancel(
     State(node): State<Node>,
     Path(id): Path<String>,
@@ -209,6 +257,11 @@ async fn cancel(
     Ok(Json(node.cancel(signer, job_id(&id)?)?).into_response())
 }
 
+#[utoipa::path(post, path = "/jobs/{id}/started", tag = "providers", security(("signedRequest" = [])),
+    description = "The lease holder says it started the run. The body is empty (it is signed, not read).",
+    params(("id" = u64, Path, description = "Job id")),
+    responses((status = 200, description = "The job, running", body = JobView),
+        (status = 409, description = "The job is not leased to the signer", body = ErrorBody)))]
 async fn started(
     State(node): State<Node>,
     Path(id): Path<String>,
@@ -225,6 +278,12 @@ async fn started(
     Ok(Json(node.started(signer, job_id(&id)?)?).into_response())
 }
 
+#[utoipa::path(post, path = "/jobs/{id}/release", tag = "providers", security(("signedRequest" = [])),
+    description = "The lease holder gives the job back: `{\"reason\": \"...\"}`.",
+    params(("id" = u64, Path, description = "Job id")),
+    request_body(content = serde_json::Value, description = "`{\"reason\": \"why\"}`"),
+    responses((status = 200, description = "The job, back in the queue", body = JobView),
+        (status = 409, description = "The job is not leased to the signer", body = ErrorBody)))]
 async fn release(
     State(node): State<Node>,
     Path(id): Path<String>,
@@ -246,6 +305,12 @@ async fn release(
     Ok(Json(node.release(signer, job_id(&id)?, &why)?).into_response())
 }
 
+#[utoipa::path(post, path = "/jobs/{id}/result", tag = "providers", security(("signedRequest" = [])),
+    params(("id" = u64, Path, description = "Job id")),
+    request_body = RunReport,
+    responses((status = 200, description = "The job with its result", body = JobView),
+        (status = 409, description = "The job is not leased to the signer, or the report contradicts the chain", body = ErrorBody),
+        (status = 502, description = "The chain could not be read", body = ErrorBody)))]
 async fn result(
     State(node): State<Node>,
     Path(id): Path<String>,
@@ -269,20 +334,34 @@ async fn result(
     Ok(Json(node.report(signer, report).await?).into_response())
 }
 
+#[utoipa::path(post, path = "/providers", tag = "providers", security(("signedRequest" = [])),
+    request_body = ProviderAdvert,
+    responses((status = 200, description = "The provider as the node sees it (with a calibration to answer, if any)", body = ProviderView),
+        (status = 409, description = "The chain refused (not staked enough)", body = ErrorBody),
+        (status = 502, description = "The chain could not be read", body = ErrorBody)))]
 async fn advertise(State(node): State<Node>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let signer = auth::verify(&node.shared.replays, &headers, "POST", "/providers", &body)?;
     let ad: ProviderAdvert = parse(&body, "ProviderAdvert")?;
     Ok(Json(node.advertise(signer, ad).await?).into_response())
 }
 
+#[utoipa::path(get, path = "/providers", tag = "providers",
+    responses((status = 200, description = "Every provider the node knows", body = Vec<ProviderView>)))]
 async fn providers(State(node): State<Node>) -> Result<Response> {
     Ok(Json(node.providers()?).into_response())
 }
 
+#[utoipa::path(get, path = "/providers/{addr}", tag = "providers",
+    params(("addr" = String, Path, description = "The provider's 0x address")),
+    responses((status = 200, description = "The provider", body = ProviderView)))]
 async fn provider(State(node): State<Node>, Path(addr): Path<String>) -> Result<Response> {
     Ok(Json(node.provider(&addr)?).into_response())
 }
 
+#[utoipa::path(post, path = "/providers/{addr}/heartbeat", tag = "providers", security(("signedRequest" = [])),
+    params(("addr" = String, Path, description = "The provider's 0x address; must be the signer")),
+    request_body = Heartbeat,
+    responses((status = 200, description = "Jobs to abandon or cancel", body = HeartbeatReply)))]
 async fn heartbeat(
     State(node): State<Node>,
     Path(addr): Path<String>,
@@ -295,6 +374,11 @@ async fn heartbeat(
     Ok(Json(node.heartbeat(signer, &hb)?).into_response())
 }
 
+#[utoipa::path(post, path = "/providers/{addr}/calibration", tag = "providers", security(("signedRequest" = [])),
+    params(("addr" = String, Path, description = "The provider's 0x address; must be the signer")),
+    request_body = Answer,
+    responses((status = 200, description = "The provider with the cores the answer verified", body = ProviderView),
+        (status = 409, description = "No calibration is pending, or it expired", body = ErrorBody)))]
 async fn calibration(
     State(node): State<Node>,
     Path(addr): Path<String>,
@@ -307,6 +391,11 @@ async fn calibration(
     Ok(Json(node.calibrate(signer, answer).await?).into_response())
 }
 
+#[utoipa::path(post, path = "/providers/{addr}/claim", tag = "providers", security(("signedRequest" = [])),
+    description = "Long-polls for a lease. The body is empty (it is signed, not read).",
+    params(("addr" = String, Path, description = "The provider's 0x address; must be the signer")),
+    responses((status = 200, description = "A lease on a job", body = Assignment),
+        (status = 204, description = "Nothing to run within the wait")))]
 async fn claim(
     State(node): State<Node>,
     Path(addr): Path<String>,

@@ -21,6 +21,8 @@ use http_body_util::BodyExt;
 use std::{sync::Arc, time::Duration};
 use tower::ServiceExt;
 
+mod api;
+
 const GIB: u64 = 1 << 30;
 
 struct Fixture {
