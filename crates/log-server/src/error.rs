@@ -4,7 +4,6 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 
 /// An HTTP error answer.
 #[derive(Debug)]
@@ -119,7 +118,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (
             self.status,
-            Json(json!({ "error": self.error, "detail": self.detail })),
+            Json(crate::ErrorBody {
+                error: self.error.to_owned(),
+                detail: self.detail,
+            }),
         )
             .into_response();
         if let Some(secs) = self.retry_after {

@@ -15,6 +15,7 @@
 //! GET  /lineage/<alg:hex>              entries mentioning a digest
 //! GET  /log                            origin, verifier key, size, witnesses, anchor contract
 //! GET  /metrics                        Prometheus text format
+//! GET  /openapi.json                   this API as an OpenAPI 3.1 document
 //! ```
 //!
 //! Errors are JSON `{"error": ..., "detail": ...}` with a 4xx status for bad input, 429 over a
@@ -32,6 +33,7 @@ mod client;
 mod cosign;
 mod error;
 mod limits;
+mod openapi;
 mod periodic_anchor;
 mod starting;
 mod submit;
@@ -46,6 +48,10 @@ pub use limits::{
     DEFAULT_ADD_BURST_PER_ADDRESS, DEFAULT_ADD_BURST_PER_KEY, DEFAULT_ADDS_PER_SEC_PER_ADDRESS,
     DEFAULT_ADDS_PER_SEC_PER_KEY, DEFAULT_BLOB_BURST_PER_ADDRESS,
     DEFAULT_BLOB_BYTES_PER_SEC_PER_ADDRESS, RateLimits,
+};
+pub use openapi::{
+    AddAnswer, BlobStored, EntryAnswer, ErrorBody, LineageAnswer, LineageHit, LogInfo,
+    OPENAPI_PATH, document as openapi_document,
 };
 pub use periodic_anchor::{AnchorStatus, anchor_loop, anchor_once};
 pub use starting::{StartingRouter, WAIT_FOR_OPEN};

@@ -12,10 +12,11 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 /// The body of `POST /add`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Submission {
     /// The DSSE envelope.
+    #[schema(value_type = Object)]
     pub envelope: serde_json::Value,
     /// The signer's Ed25519 public key (hex or base64).
     pub public_key: String,

@@ -294,6 +294,7 @@ async fn bad_submissions_are_4xx_with_the_field_named_and_change_nothing() {
 }
 
 mod abuse;
+mod api;
 mod witnessed;
 
 /// While the journal replays, the published checkpoint and tiles are served at once; other
