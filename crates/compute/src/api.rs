@@ -16,6 +16,8 @@
 //! POST /jobs/<id>/result              signed RunReport
 //! POST /jobs/<id>/release             signed: the provider gives the job back
 //! GET  /providers[/<addr>]            ProviderView(s)
+//! GET  /events                        server-sent FeedEvents: job states, job history, providers
+//! GET  /openapi.json                  this API as an OpenAPI 3.1 document
 //! ```
 //!
 //! Requests that act for a provider or requester carry an `x-cairn-auth` header:
@@ -352,6 +354,35 @@ pub struct JobEvent {
     pub at_ms: u64,
     /// What happened.
     pub message: String,
+}
+
+/// What a live-feed event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FeedKind {
+    /// A job changed state: `{id, state, previous, name, requester, provider}`.
+    Job,
+    /// A line of a job's history: `{id, message}`.
+    JobEvent,
+    /// A provider's record changed (advertised, calibrated, paid, lost a lease): `{address,
+    /// capacity, kinds, verifiedCores, jobsCompleted, jobsFailed, leasesLost, earned}`.
+    Provider,
+}
+
+/// One event of the node's live feed (`GET /events`, server-sent events): the SSE `event` is
+/// the kind, its `id` the event's id (resume with `Last-Event-ID`), its `data` this object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedEvent {
+    /// Increasing id.
+    pub id: u64,
+    /// Unix ms the node recorded it.
+    pub at_ms: u64,
+    /// What it is about.
+    pub kind: FeedKind,
+    /// The details (see [`FeedKind`]).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
 }
 
 /// `cairn job logs`: the node's history of the job and the run's streams.

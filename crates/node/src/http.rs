@@ -11,8 +11,8 @@ use axum::{
 use cairn_compute::{
     BlobRef, JobState,
     api::{
-        Assignment, Heartbeat, HeartbeatReply, JobLogs, JobView, NodeInfo, ProviderAdvert,
-        ProviderView, RunReport, SubmitJob,
+        Assignment, FeedEvent, Heartbeat, HeartbeatReply, JobLogs, JobView, NodeInfo,
+        ProviderAdvert, ProviderView, RunReport, SubmitJob,
     },
     calibration::Answer,
 };
@@ -41,6 +41,7 @@ pub fn router(node: Node) -> Router {
         .route("/providers/{addr}/heartbeat", post(heartbeat))
         .route("/providers/{addr}/claim", post(claim))
         .route("/providers/{addr}/calibration", post(calibration))
+        .route("/events", get(events))
         .route(crate::openapi::OPENAPI_PATH, get(openapi_json))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(node)
@@ -73,6 +74,85 @@ fn provider_signer(
         )));
     }
     Ok(signer)
+}
+
+/// Feed events read from the store per query.
+const FEED_BATCH: usize = 256;
+
+#[utoipa::path(get, path = "/events", tag = "events",
+    description = "Server-sent events: job state changes (`job`), job history lines (`jobEvent`) and provider changes (`provider`), each with its id; `data` is a FeedEvent. Without `Last-Event-ID` the stream starts with the next event; with it, it replays what came after that id first (from the node's database, across restarts). The stream ends when the node stops.",
+    params(("Last-Event-ID" = Option<u64>, Header, description = "Resume after this event id")),
+    responses((status = 200, description = "An endless `text/event-stream` of FeedEvents", body = FeedEvent, content_type = "text/event-stream")))]
+async fn events(State(node): State<Node>, headers: HeaderMap) -> Result<Response> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use std::collections::VecDeque;
+    let watch = node.feed_watch();
+    let after = match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "Last-Event-ID {v:?} is not an event id (a non-negative integer)"
+                ))
+            })?,
+        None => *watch.borrow(),
+    };
+    struct Cursor {
+        node: Node,
+        after: u64,
+        watch: tokio::sync::watch::Receiver<u64>,
+        stop: tokio::sync::watch::Receiver<bool>,
+        buf: VecDeque<FeedEvent>,
+    }
+    let cursor = Cursor {
+        stop: node.stopping(),
+        node,
+        after,
+        watch,
+        buf: VecDeque::new(),
+    };
+    let stream = futures_util::stream::unfold(cursor, |mut c| async move {
+        loop {
+            if *c.stop.borrow() {
+                return None;
+            }
+            if let Some(ev) = c.buf.pop_front() {
+                c.after = ev.id;
+                let kind = serde_json::to_value(ev.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let event = Event::default()
+                    .id(ev.id.to_string())
+                    .event(kind)
+                    .json_data(&ev)
+                    .unwrap_or_else(|_| Event::default().comment("unencodable event"));
+                return Some((Ok::<_, std::convert::Infallible>(event), c));
+            }
+            let node = c.node.clone();
+            let after = c.after;
+            let batch = tokio::task::spawn_blocking(move || node.feed_after(after, FEED_BATCH))
+                .await
+                .ok()
+                .and_then(|r| {
+                    r.inspect_err(|e| tracing::error!(error = %e, "reading the live feed"))
+                        .ok()
+                })?;
+            if !batch.is_empty() {
+                c.buf.extend(batch);
+                continue;
+            }
+            tokio::select! {
+                changed = c.watch.changed() => changed.ok()?,
+                _ = c.stop.wait_for(|s| *s) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "node",

@@ -224,6 +224,20 @@ impl Node {
         crate::chain_loop::pass(self).await
     }
 
+    /// Watches the id of the newest live-feed event.
+    pub fn feed_watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store().feed_watch()
+    }
+
+    /// Live-feed events after `after`, oldest first, at most `limit`.
+    pub fn feed_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<cairn_compute::api::FeedEvent>> {
+        self.store().read().feed_after(after, limit)
+    }
+
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.shared.store.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -43,6 +43,7 @@ pub(crate) const SIGNED: &str = "signedRequest";
         http::heartbeat,
         http::claim,
         http::calibration,
+        http::events,
         http::openapi_json,
     ),
     components(schemas(ErrorBody)),
@@ -52,6 +53,7 @@ pub(crate) const SIGNED: &str = "signedRequest";
         (name = "jobs", description = "Submitting and following jobs"),
         (name = "providers", description = "Providers: offers, heartbeats, leases and results"),
         (name = "blobs", description = "The content-addressed blob store (modules, inputs, outputs)"),
+        (name = "events", description = "The live event stream"),
     )
 )]
 struct NodeApi;

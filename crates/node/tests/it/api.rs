@@ -129,3 +129,129 @@ async fn the_openapi_document_lists_every_route() {
         }
     }
 }
+
+/// Reads server-sent events from `body` until `done` says so (or 20 s pass: a failure).
+async fn read_events(
+    body: &mut Body,
+    buf: &mut String,
+    mut done: impl FnMut(&[(u64, String, serde_json::Value)]) -> bool,
+) -> Vec<(u64, String, serde_json::Value)> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done(&out) {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .unwrap_or_else(|_| panic!("the stream stalled; events so far: {out:#?}"))
+            .expect("the stream is open")
+            .unwrap();
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        buf.push_str(std::str::from_utf8(&data).unwrap());
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (mut id, mut kind, mut data) = (None, None, None);
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id: ") {
+                    id = Some(v.parse::<u64>().unwrap());
+                } else if let Some(v) = line.strip_prefix("event: ") {
+                    kind = Some(v.to_owned());
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = Some(serde_json::from_str::<serde_json::Value>(v).unwrap());
+                }
+            }
+            if let (Some(id), Some(kind), Some(data)) = (id, kind, data) {
+                assert_eq!(data["id"], id, "the SSE id is the event's id");
+                assert_eq!(data["kind"], kind.as_str());
+                out.push((id, kind, data));
+            }
+        }
+    }
+    out
+}
+
+fn states_of(events: &[(u64, String, serde_json::Value)], job: u64) -> Vec<String> {
+    events
+        .iter()
+        .filter(|(_, k, d)| k == "job" && d["data"]["id"] == job)
+        .map(|(_, _, d)| d["data"]["state"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_event_stream_shows_a_job_advancing_in_order_and_resumes() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let app = router(f.node.clone());
+    let subscribe = |last: Option<String>| {
+        let mut req = Request::get("/events");
+        if let Some(l) = last {
+            req = req.header("last-event-id", l);
+        }
+        app.clone().oneshot(req.body(Body::empty()).unwrap())
+    };
+    let resp = subscribe(None).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut body = resp.into_body();
+    let mut buf = String::new();
+
+    let key = f.provider(4, 1).await;
+    let (id, _) = f.submit("[price]\nper_mfuel = 10\n").await;
+    f.run_ok(&key, id).await;
+    let events = read_events(&mut body, &mut buf, |evs| {
+        states_of(evs, id).last().is_some_and(|s| s == "committed")
+    })
+    .await;
+
+    // Ids increase; the provider came first; the job went through its states in order.
+    assert!(events.windows(2).all(|w| w[0].0 < w[1].0), "{events:#?}");
+    assert_eq!(events[0].1, "provider", "{events:#?}");
+    assert_eq!(events[0].2["data"]["address"], key.address().to_string());
+    assert_eq!(
+        states_of(&events, id),
+        ["queued", "assigned", "running", "committed"]
+    );
+    let first_job = events.iter().find(|e| e.1 == "job").unwrap();
+    assert_eq!(first_job.2["data"]["previous"], serde_json::Value::Null);
+    assert!(
+        events.iter().any(|e| e.1 == "jobEvent"
+            && e.2["data"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("submitted")),
+        "{events:#?}"
+    );
+
+    // Resuming after the provider event replays the rest, in the same order.
+    let resp = subscribe(Some(events[0].0.to_string())).await.unwrap();
+    let mut again = resp.into_body();
+    let mut buf2 = String::new();
+    let n = events.len() - 1;
+    let replay = read_events(&mut again, &mut buf2, |evs| evs.len() >= n).await;
+    assert_eq!(replay[..], events[1..]);
+
+    // A bad Last-Event-ID is a JSON 400.
+    let (s, v, _) = call(
+        &app,
+        Request::get("/events")
+            .header("last-event-id", "yesterday")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap().contains("Last-Event-ID"),
+        "{v}"
+    );
+
+    // Stopping the node ends the stream (a server can shut down with subscribers).
+    f.node.shutdown().await;
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(frame) = again.frame().await {
+            frame.unwrap();
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the stream ended when the node stopped");
+}
