@@ -30,6 +30,9 @@ use std::{
 /// Largest blob `PUT /blob` accepts (dataset manifests).
 pub const MAX_BLOB_BYTES: usize = 64 * 1024 * 1024;
 
+/// Largest body of any other request (reads take none).
+const MAX_OTHER_BYTES: usize = 64 << 10;
+
 /// How the service runs, and what it publishes about itself at `GET /log`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ServerConfig {
@@ -99,6 +102,10 @@ pub fn router(state: AppState) -> Router {
         .route("/log", get(info))
         .route("/metrics", get(metrics))
         .route(crate::openapi::OPENAPI_PATH, get(openapi_json))
+        // Reads and anything else: no body.
+        .layer(DefaultBodyLimit::max(MAX_OTHER_BYTES))
+        .layer(axum::middleware::from_fn(crate::json_errors))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
@@ -202,6 +209,7 @@ fn over_limit(s: &AppState, what: &str, wait: Duration) -> ApiError {
     params(("wait" = Option<String>, Query, description = "`sequenced` (default) answers once the entry is durable; `integrated` waits (up to 30 s) for a served checkpoint and returns the bundle")),
     request_body = Submission,
     responses((status = 200, description = "Sequenced (or found: a duplicate)", body = AddAnswer),
+        (status = 401, description = "The envelope is not signed by the key sent with it", body = ErrorBody),
         (status = 429, description = "Over the rate limit of the client address or signer key (Retry-After)", body = ErrorBody),
         (status = 503, description = "Read-only, or not integrated within 30 s", body = ErrorBody),
         (status = 507, description = "Out of disk space", body = ErrorBody)))]
@@ -463,7 +471,8 @@ async fn blob(
     description = "Stores a blob (at most 64 MiB): anonymously only one a logged statement names (a dataset manifest), any with an upload token.",
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, description = "Stored", body = BlobStored),
-        (status = 403, description = "No logged statement names the blob, and no valid token was sent", body = ErrorBody),
+        (status = 401, description = "An Authorization header with a token the log does not accept", body = ErrorBody),
+        (status = 403, description = "No logged statement names the blob, and no token was sent", body = ErrorBody),
         (status = 429, description = "Over the client's upload budget", body = ErrorBody),
         (status = 507, description = "Out of disk space", body = ErrorBody)))]
 async fn put_blob(
@@ -482,6 +491,13 @@ async fn put_blob(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let authenticated = token.is_some_and(|t| s.config.upload_tokens.iter().any(|u| u == t));
+    if headers.contains_key(header::AUTHORIZATION) && !authenticated {
+        return Err(ApiError::unauthorized(
+            "the upload token is not one this log accepts (send Authorization: Bearer <token> \
+             with a token the log was started with, or no Authorization header for a blob a \
+             logged statement names)",
+        ));
+    }
     if !authenticated {
         // Anonymous uploads only of blobs a logged statement names (a dataset manifest):
         // strangers cannot fill the disk with bytes nobody vouches for.

@@ -116,6 +116,14 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
 fn reject(e: cairn_attest::Error, what: &str) -> ApiError {
     match e {
         cairn_attest::Error::TooLarge { .. } => ApiError::too_large(format!("{what}: {e}")),
+        // The envelope's signature is the submission's authentication.
+        cairn_attest::Error::Unsigned
+        | cairn_attest::Error::BadSignature { .. }
+        | cairn_attest::Error::KeyIdMismatch { .. }
+        | cairn_attest::Error::NoSignatureByKey { .. }
+        | cairn_attest::Error::BelowThreshold { .. } => {
+            ApiError::unauthorized(format!("{what}: {e}"))
+        }
         e => ApiError::bad_request(format!("{what}: {e}")),
     }
 }

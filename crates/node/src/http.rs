@@ -20,36 +20,61 @@ use serde::de::DeserializeOwned;
 
 /// Largest blob the node stores (module or input): 256 MiB.
 pub const MAX_BLOB_BYTES: usize = cairn_compute::MAX_OUTPUT as usize;
-/// Largest JSON body.
+/// Largest body of a submission or a run report (a spec or a report lists every file).
 const MAX_JSON_BYTES: usize = 4 << 20;
+/// Largest body of a calibration answer (one hash per claimed core).
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+/// Largest body of the other signed writes (heartbeat, claim, started, cancel, release,
+/// advertise) and of anything else: reads take none.
+const MAX_SMALL_BYTES: usize = 64 << 10;
 
-/// The node's router.
+/// The node's router. Every write route has its own body limit (the streamed blob upload
+/// counts its bytes itself); every error answer is JSON (see
+/// [`cairn_log_server::json_errors`]); requests are traced.
 pub fn router(node: Node) -> Router {
+    let json = || DefaultBodyLimit::max(MAX_JSON_BYTES);
+    let small = || DefaultBodyLimit::max(MAX_SMALL_BYTES);
     Router::new()
         .route("/info", get(info))
         .route("/blob", put(put_blob).layer(DefaultBodyLimit::disable()))
         .route("/blob/{sha256}", get(get_blob))
-        .route("/jobs", post(submit).get(jobs))
+        .route("/jobs", post(submit).layer(json()).get(jobs))
         .route("/jobs/{id}", get(job))
         .route("/jobs/{id}/logs", get(logs))
-        .route("/jobs/{id}/cancel", post(cancel))
-        .route("/jobs/{id}/started", post(started))
-        .route("/jobs/{id}/result", post(result))
-        .route("/jobs/{id}/release", post(release))
-        .route("/providers", post(advertise).get(providers))
+        .route("/jobs/{id}/cancel", post(cancel).layer(small()))
+        .route("/jobs/{id}/started", post(started).layer(small()))
+        .route("/jobs/{id}/result", post(result).layer(json()))
+        .route("/jobs/{id}/release", post(release).layer(small()))
+        .route("/providers", post(advertise).layer(small()).get(providers))
         .route("/providers/{addr}", get(provider))
-        .route("/providers/{addr}/heartbeat", post(heartbeat))
-        .route("/providers/{addr}/claim", post(claim))
-        .route("/providers/{addr}/calibration", post(calibration))
+        .route(
+            "/providers/{addr}/heartbeat",
+            post(heartbeat).layer(small()),
+        )
+        .route("/providers/{addr}/claim", post(claim).layer(small()))
+        .route(
+            "/providers/{addr}/calibration",
+            post(calibration).layer(DefaultBodyLimit::max(MAX_ANSWER_BYTES)),
+        )
         .route("/events", get(events))
         .route(crate::openapi::OPENAPI_PATH, get(openapi_json))
-        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(small())
+        .layer(axum::middleware::from_fn(cairn_log_server::json_errors))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(node)
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(body)
         .map_err(|e| Error::BadRequest(format!("the body must be a JSON {what}: {e}")))
+}
+
+/// The body of a write that carries nothing: empty, or a JSON object (what clients send).
+fn no_body(body: &[u8]) -> Result<()> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    parse::<serde_json::Map<String, serde_json::Value>>(body, "object (or nothing)").map(|_| ())
 }
 
 fn job_id(s: &str) -> Result<u64> {
@@ -253,15 +278,16 @@ async fn get_blob(State(node): State<Node>, Path(sha): Path<String>) -> Result<R
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
-#[utoipa::path(post, path = "/jobs", tag = "jobs",
-    description = "Submits a job whose payment is already escrowed on chain: the escrow (its requester and the spec's digest) is what authorizes the submission.",
+#[utoipa::path(post, path = "/jobs", tag = "jobs", security(("signedRequest" = [])),
+    description = "Submits a job whose payment is already escrowed on chain with the spec's digest; signed by the escrow's requester.",
     request_body = SubmitJob,
     responses((status = 201, description = "Accepted and queued", body = JobView),
         (status = 409, description = "Already submitted, or the escrow does not match", body = ErrorBody),
         (status = 502, description = "The chain could not be read", body = ErrorBody)))]
-async fn submit(State(node): State<Node>, body: Bytes) -> Result<Response> {
+async fn submit(State(node): State<Node>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+    let signer = auth::verify(&node.shared.replays, &headers, "POST", "/jobs", &body)?;
     let req: SubmitJob = parse(&body, "SubmitJob")?;
-    let view = node.submit(req).await?;
+    let view = node.submit_signed(signer, req).await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -334,6 +360,7 @@ async fn cancel(
         &format!("/jobs/{id}/cancel"),
         &body,
     )?;
+    no_body(&body)?;
     Ok(Json(node.cancel(signer, job_id(&id)?)?).into_response())
 }
 
@@ -355,6 +382,7 @@ async fn started(
         &format!("/jobs/{id}/started"),
         &body,
     )?;
+    no_body(&body)?;
     Ok(Json(node.started(signer, job_id(&id)?)?).into_response())
 }
 
@@ -484,6 +512,7 @@ async fn claim(
 ) -> Result<Response> {
     let path = format!("/providers/{addr}/claim");
     let signer = provider_signer(&node.shared.replays, &headers, "POST", &path, &addr, &body)?;
+    no_body(&body)?;
     let wait = node.shared.config.claim_wait;
     match node.claim_wait(signer, wait).await? {
         Some(a) => Ok(Json(a).into_response()),

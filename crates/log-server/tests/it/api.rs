@@ -114,3 +114,128 @@ async fn the_openapi_document_lists_every_route() {
         "routes served but not documented, or documented but not served"
     );
 }
+
+#[tokio::test]
+async fn every_write_route_refuses_unauthenticated_oversized_and_malformed_requests_with_json() {
+    let f = fixture();
+    let blobs_dir = f._dir.path().join("blobs");
+    let count_blobs = || {
+        fn walk(p: &std::path::Path) -> usize {
+            std::fs::read_dir(p).map_or(0, |d| {
+                d.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+        }
+        walk(&blobs_dir)
+    };
+    let blobs_before = count_blobs();
+    let expect = |what: &str, got: (StatusCode, Vec<u8>, String), status, code: &str| {
+        let (s, body, ctype) = got;
+        assert_eq!(s, status, "{what}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(ctype, "application/json", "{what}");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], code, "{what}: {v}");
+        assert!(
+            v["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{what}: {v}"
+        );
+    };
+    let key = Key::generate().unwrap();
+    let good = submission(&key, 1);
+
+    // POST /add: the envelope's signature is the authentication.
+    let mut unsigned = good.clone();
+    unsigned["envelope"]["signatures"] = json!([]);
+    expect(
+        "add unsigned",
+        call(&f.app, "POST", "/add", unsigned.to_string()).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    let mut stranger = good.clone();
+    stranger["publicKey"] = json!(Key::generate().unwrap().public().to_base64());
+    expect(
+        "add signed by another key",
+        call(&f.app, "POST", "/add", stranger.to_string()).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    expect(
+        "add oversized",
+        call(&f.app, "POST", "/add", vec![b' '; 4 << 20]).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    );
+    expect(
+        "add malformed",
+        call(&f.app, "POST", "/add", "{not json").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+
+    // PUT /blob: a token the log does not accept; no token for a blob nobody vouches for;
+    // over the limit.
+    let req = Request::put("/blob")
+        .header("authorization", "Bearer guess")
+        .body(Body::from("bytes"))
+        .unwrap();
+    let resp = f.app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    expect(
+        "blob with a wrong token",
+        (status, body, "application/json".into()),
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    expect(
+        "blob anonymous",
+        call(&f.app, "PUT", "/blob", "bytes").await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    expect(
+        "blob oversized",
+        call(
+            &f.app,
+            "PUT",
+            "/blob",
+            vec![0u8; cairn_log_server::MAX_BLOB_BYTES + 1],
+        )
+        .await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    );
+
+    // Reads take no body; unknown routes and methods answer JSON.
+    expect(
+        "a body on a read",
+        call(&f.app, "POST", "/checkpoint", "x").await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    expect(
+        "unknown route",
+        call(&f.app, "GET", "/no/such/route", Body::empty()).await,
+        StatusCode::NOT_FOUND,
+        "no_route",
+    );
+
+    // Nothing was stored.
+    assert_eq!(f.log.sequenced(), 0);
+    assert_eq!(count_blobs(), blobs_before);
+    let _ = &f.signer;
+}
