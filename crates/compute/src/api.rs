@@ -5,7 +5,8 @@
 //! GET  /info                          NodeInfo: chain, contract, token, lease timing, receipt key
 //! PUT  /blob                          bytes → BlobRef (content-addressed store)
 //! GET  /blob/<sha256 hex>             bytes
-//! POST /jobs                          SubmitJob → JobView   (payment already escrowed on chain)
+//! POST /jobs                          signed by the requester: SubmitJob → JobView (payment
+//!                                     already escrowed on chain)
 //! GET  /jobs/<id>                     JobView (state, why, result, receipt)
 //! GET  /jobs/<id>/logs                JobLogs (events, stdout, stderr)
 //! POST /jobs/<id>/cancel              signed by the requester → JobView
