@@ -99,9 +99,12 @@ async fn the_openapi_document_lists_every_route() {
         }
     }
     let declared = declared_routes();
-    assert_eq!(
-        declared, documented,
-        "routes served but not documented, or documented but not served"
+    let undocumented: Vec<_> = declared.difference(&documented).collect();
+    let unserved: Vec<_> = documented.difference(&declared).collect();
+    assert!(
+        undocumented.is_empty() && unserved.is_empty(),
+        "served but not documented (add #[utoipa::path] to the handler and list it in crates/node/src/openapi.rs): \
+         {undocumented:?}; documented but not served: {unserved:?}"
     );
 
     // And each documented route is routed (not the router's 404 or 405).
