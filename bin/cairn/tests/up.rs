@@ -10,6 +10,21 @@ use common::{
 use serde_json::Value;
 use std::net::TcpStream;
 
+/// A plain HTTP/1.1 GET: the status line, headers and body as text.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 fn listening(addr: &str) -> bool {
     TcpStream::connect(addr).is_ok()
 }
@@ -35,6 +50,13 @@ fn cairn_up_runs_the_network_and_ctrl_c_stops_it() {
     let rpc_addr = rpc.trim_start_matches("http://").to_owned();
     for addr in [&ports.log, &ports.witness, &ports.node, &rpc_addr] {
         assert!(listening(addr), "{addr} answers while the network runs");
+    }
+
+    // The log and the node serve their OpenAPI documents where the README says.
+    for addr in [&ports.log, &ports.node] {
+        let answer = http_get(addr, "/openapi.json");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{addr}: {answer}");
+        assert!(answer.contains("\"openapi\":\"3.1."), "{addr}: {answer}");
     }
 
     // A second `cairn up` on the same data directory says one is running.

@@ -5,7 +5,8 @@
 //! GET  /info                          NodeInfo: chain, contract, token, lease timing, receipt key
 //! PUT  /blob                          bytes → BlobRef (content-addressed store)
 //! GET  /blob/<sha256 hex>             bytes
-//! POST /jobs                          SubmitJob → JobView   (payment already escrowed on chain)
+//! POST /jobs                          signed by the requester: SubmitJob → JobView (payment
+//!                                     already escrowed on chain)
 //! GET  /jobs/<id>                     JobView (state, why, result, receipt)
 //! GET  /jobs/<id>/logs                JobLogs (events, stdout, stderr)
 //! POST /jobs/<id>/cancel              signed by the requester → JobView
@@ -16,6 +17,8 @@
 //! POST /jobs/<id>/result              signed RunReport
 //! POST /jobs/<id>/release             signed: the provider gives the job back
 //! GET  /providers[/<addr>]            ProviderView(s)
+//! GET  /events                        server-sent FeedEvents: job states, job history, providers
+//! GET  /openapi.json                  this API as an OpenAPI 3.1 document
 //! ```
 //!
 //! Requests that act for a provider or requester carry an `x-cairn-auth` header:
@@ -46,7 +49,7 @@ pub fn auth_message_for(method: &str, path: &str, unix_ms: u64, body_sha256: &[u
 }
 
 /// What the node tells clients about itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeInfo {
     /// Software version.
@@ -74,7 +77,7 @@ pub struct NodeInfo {
 }
 
 /// A provider's offer, sent when its worker starts (and whenever it changes).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProviderAdvert {
     /// Its chain address (`0x…`); must be the request signer.
@@ -102,7 +105,7 @@ pub fn wasm_only() -> Vec<JobKind> {
 }
 
 /// A provider as the node sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderView {
     /// Address.
@@ -147,7 +150,7 @@ pub struct ProviderView {
 }
 
 /// A worker's heartbeat.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Heartbeat {
     /// Jobs it is running.
@@ -156,7 +159,7 @@ pub struct Heartbeat {
 }
 
 /// The node's answer to a heartbeat.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatReply {
     /// Jobs the worker should abandon: no longer its own (the lease lapsed or went to
@@ -190,7 +193,7 @@ pub struct JobQuery {
 pub const MAX_JOB_PAGE: usize = 500;
 
 /// A lease on a job.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Assignment {
     /// Job id (the escrow contract's job id).
@@ -204,7 +207,7 @@ pub struct Assignment {
 }
 
 /// The requester's submission, after escrowing payment with the spec's digest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubmitJob {
     /// The escrow's job id.
@@ -214,7 +217,9 @@ pub struct SubmitJob {
 }
 
 /// A file a job produced.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OutputRef {
     /// Path under `/output` (or `stdout`/`stderr` for the streams).
@@ -247,7 +252,7 @@ pub fn output_digest(files: &[OutputRef], stdout: &OutputRef) -> [u8; 32] {
 }
 
 /// How a run ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "camelCase")]
 pub enum RunOutcome {
     /// Exit status 0; outputs are the result.
@@ -260,7 +265,7 @@ pub enum RunOutcome {
 }
 
 /// What a worker reports when a run ends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunReport {
     /// Job id.
@@ -287,7 +292,7 @@ pub struct RunReport {
 }
 
 /// A job as `cairn job status` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     /// Job id.
@@ -325,11 +330,13 @@ pub struct JobView {
     /// The receipt in the transparency log.
     pub receipt: Option<ReceiptRef>,
     /// Chain transactions about it, by purpose (`assign`, `commit`, `settle`, `refund`, ...).
+    /// (Pairs `[purpose, transaction hash]`.)
+    #[schema(value_type = Vec<Vec<String>>)]
     pub txs: Vec<(String, String)>,
 }
 
 /// Where a job's receipt is in the transparency log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptRef {
     /// The log's URL.
@@ -341,7 +348,7 @@ pub struct ReceiptRef {
 }
 
 /// One event in a job's history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobEvent {
     /// Unix ms.
@@ -350,8 +357,37 @@ pub struct JobEvent {
     pub message: String,
 }
 
+/// What a live-feed event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FeedKind {
+    /// A job changed state: `{id, state, previous, name, requester, provider}`.
+    Job,
+    /// A line of a job's history: `{id, message}`.
+    JobEvent,
+    /// A provider's record changed (advertised, calibrated, paid, lost a lease): `{address,
+    /// capacity, kinds, verifiedCores, jobsCompleted, jobsFailed, leasesLost, earned}`.
+    Provider,
+}
+
+/// One event of the node's live feed (`GET /events`, server-sent events): the SSE `event` is
+/// the kind, its `id` the event's id (resume with `Last-Event-ID`), its `data` this object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedEvent {
+    /// Increasing id.
+    pub id: u64,
+    /// Unix ms the node recorded it.
+    pub at_ms: u64,
+    /// What it is about.
+    pub kind: FeedKind,
+    /// The details (see [`FeedKind`]).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
 /// `cairn job logs`: the node's history of the job and the run's streams.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobLogs {
     /// Job id.

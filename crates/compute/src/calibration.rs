@@ -32,7 +32,7 @@ pub const RECALIBRATE_EVERY: std::time::Duration = std::time::Duration::from_sec
 pub const CHECKED_LANES: usize = 2;
 
 /// The node's question.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Challenge {
     /// Hex of 32 random bytes.
@@ -44,7 +44,7 @@ pub struct Challenge {
 }
 
 /// The provider's answer: the last hash of every lane, in order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Answer {
     /// The challenge's seed.

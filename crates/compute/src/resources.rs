@@ -8,7 +8,9 @@ use crate::{ByteSize, Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Compute resources: a job's requirement or a provider's capacity.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     /// CPU cores.
@@ -61,7 +63,9 @@ impl std::fmt::Display for Resources {
 }
 
 /// A price in USDT base units: a provider's ask or a requester's bid.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Price {
     /// Base units per million fuel units.

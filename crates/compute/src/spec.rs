@@ -59,7 +59,18 @@ pub const MAX_OUTPUT: u64 = 256 << 20;
 /// What runs a job: each kind has its own runner on the worker, and providers advertise the
 /// kinds they run.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum JobKind {
@@ -268,7 +279,7 @@ pub struct JobFile {
 }
 
 /// A blob in the node's content-addressed store.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlobRef {
     /// Lowercase hex SHA-256 of the bytes.
@@ -320,7 +331,7 @@ impl BlobRef {
 }
 
 /// One input file of a resolved spec.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputRef {
     /// Path under `/input` (relative, `/`-separated).
@@ -330,7 +341,7 @@ pub struct InputRef {
 }
 
 /// Sandbox limits of a resolved spec.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Fuel budget.
@@ -342,7 +353,7 @@ pub struct Limits {
 }
 
 /// A job as node, workers and the chain see it: every file named by digest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct JobSpec {
     /// Short name.

@@ -54,7 +54,7 @@ pub const OPTIMISERS: [&str; 2] = ["sgd", "adam"];
 pub const READERS: [&str; 1] = ["market"];
 
 /// `[train.data]`: which built-in reader turns the dataset's files into samples.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
     /// `market`: features are the last `window` simple returns of every asset, targets the
@@ -95,7 +95,7 @@ fn default_optimiser() -> String {
 }
 
 /// `[train]`: what to train and how. Part of the resolved spec, so its digest is escrowed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSpec {
     /// Architecture: one of [`MODELS`].
@@ -127,7 +127,7 @@ pub struct TrainSpec {
 }
 
 /// `[infer]`: a trained model over inputs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InferSpec {
     /// The model file (`sha256:<hex>` of a `model.safetensors` a `train` job produced). The

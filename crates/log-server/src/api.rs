@@ -1,6 +1,10 @@
 //! HTTP handlers.
 use crate::{
-    ApiError, BUNDLE_MEDIA_TYPE, BlobStore, Bundle, BundleEntry, RateLimits, limits::Meters, submit,
+    ApiError, BUNDLE_MEDIA_TYPE, BlobStore, Bundle, BundleEntry, RateLimits,
+    limits::Meters,
+    openapi::{AddAnswer, BlobStored, EntryAnswer, ErrorBody, LineageAnswer, LogInfo},
+    submit,
+    submit::Submission,
 };
 use axum::{
     Json, Router,
@@ -25,6 +29,9 @@ use std::{
 
 /// Largest blob `PUT /blob` accepts (dataset manifests).
 pub const MAX_BLOB_BYTES: usize = 64 * 1024 * 1024;
+
+/// Largest body of any other request (reads take none).
+const MAX_OTHER_BYTES: usize = 64 << 10;
 
 /// How the service runs, and what it publishes about itself at `GET /log`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -94,7 +101,23 @@ pub fn router(state: AppState) -> Router {
         .route("/lineage/{digest}", get(lineage))
         .route("/log", get(info))
         .route("/metrics", get(metrics))
+        .route(crate::openapi::OPENAPI_PATH, get(openapi_json))
+        // Reads and anything else: no body.
+        .layer(DefaultBodyLimit::max(MAX_OTHER_BYTES))
+        .layer(axum::middleware::from_fn(crate::json_errors))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "log",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json")))]
+async fn openapi_json() -> Response {
+    text(
+        StatusCode::OK,
+        "application/json",
+        "no-cache",
+        crate::openapi::document_json(),
+    )
 }
 
 fn text(
@@ -111,6 +134,10 @@ fn text(
     r
 }
 
+#[utoipa::path(get, path = "/checkpoint", tag = "tlog-tiles",
+    description = "The latest checkpoint as a C2SP signed note: the log's signature and its witnesses' cosignatures.",
+    responses((status = 200, description = "The signed note", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 503, description = "The log is read-only after detecting damage", body = ErrorBody)))]
 async fn checkpoint(State(s): State<AppState>) -> Response {
     let note = s.log.checkpoint();
     if note.is_empty() {
@@ -126,6 +153,10 @@ async fn checkpoint(State(s): State<AppState>) -> Response {
     )
 }
 
+#[utoipa::path(get, path = "/tile/{path}", tag = "tlog-tiles",
+    description = "C2SP tlog-tiles: hash tiles `<L>/<N>[.p/<W>]` and entry bundles `entries/<N>[.p/<W>]` (big-endian u16 length prefixes). Immutable once served.",
+    params(("path" = String, Path, description = "The rest of the tile path, e.g. `0/000` or `entries/x001/234.p/17`")),
+    responses((status = 200, description = "The tile's bytes", body = Vec<u8>, content_type = "application/octet-stream")))]
 async fn tile(State(s): State<AppState>, Path(rest): Path<String>) -> Result<Response, ApiError> {
     let path = format!("tile/{rest}");
     cairn_tlog::TileId::parse(&path).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -173,6 +204,15 @@ fn over_limit(s: &AppState, what: &str, wait: Duration) -> ApiError {
     e
 }
 
+#[utoipa::path(post, path = "/add", tag = "log",
+    description = "Submits a DSSE envelope with an in-toto Statement v1 of a known Cairn predicate type, signed by the Ed25519 key sent with it. The signature is the authentication: the entry records the key's hash.",
+    params(("wait" = Option<String>, Query, description = "`sequenced` (default) answers once the entry is durable; `integrated` waits (up to 30 s) for a served checkpoint and returns the bundle")),
+    request_body = Submission,
+    responses((status = 200, description = "Sequenced (or found: a duplicate)", body = AddAnswer),
+        (status = 401, description = "The envelope is not signed by the key sent with it", body = ErrorBody),
+        (status = 429, description = "Over the rate limit of the client address or signer key (Retry-After)", body = ErrorBody),
+        (status = 503, description = "Read-only, or not integrated within 30 s", body = ErrorBody),
+        (status = 507, description = "Out of disk space", body = ErrorBody)))]
 async fn add(
     State(s): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -316,6 +356,9 @@ fn parse_index(raw: &str) -> Result<u64, ApiError> {
     })
 }
 
+#[utoipa::path(get, path = "/proof/{index}", tag = "log",
+    params(("index" = u64, Path, description = "Entry index (decimal, no leading zeros)")),
+    responses((status = 200, description = "C2SP tlog-proof against the latest checkpoint", body = String, content_type = "text/plain; charset=utf-8")))]
 async fn proof(State(s): State<AppState>, Path(index): Path<String>) -> Result<Response, ApiError> {
     let index = parse_index(&index)?;
     let b = make_bundle(&s, index)?;
@@ -327,6 +370,9 @@ async fn proof(State(s): State<AppState>, Path(index): Path<String>) -> Result<R
     ))
 }
 
+#[utoipa::path(get, path = "/bundle/{index}", tag = "log",
+    params(("index" = u64, Path, description = "Entry index")),
+    responses((status = 200, description = "An offline-verifiable bundle: envelope, key, entry and tlog-proof", body = Bundle)))]
 async fn bundle(
     State(s): State<AppState>,
     Path(index): Path<String>,
@@ -334,6 +380,9 @@ async fn bundle(
     Ok(Json(make_bundle(&s, parse_index(&index)?)?).into_response())
 }
 
+#[utoipa::path(get, path = "/consistency/{old}/{new}", tag = "log",
+    params(("old" = u64, Path, description = "Older tree size"), ("new" = u64, Path, description = "Newer tree size")),
+    responses((status = 200, description = "RFC 6962 consistency proof, one base64 hash per line", body = String, content_type = "text/plain; charset=utf-8")))]
 async fn consistency(
     State(s): State<AppState>,
     Path((old, new)): Path<(String, String)>,
@@ -357,6 +406,9 @@ async fn consistency(
     ))
 }
 
+#[utoipa::path(get, path = "/entry/{index}", tag = "log",
+    params(("index" = u64, Path, description = "Entry index")),
+    responses((status = 200, description = "The entry, its envelope and the signer's public key", body = EntryAnswer)))]
 async fn entry(State(s): State<AppState>, Path(index): Path<String>) -> Result<Response, ApiError> {
     let index = parse_index(&index)?;
     let entry = s.log.entry(index)?;
@@ -388,6 +440,9 @@ fn parse_sha256(hex_str: &str) -> Result<[u8; 32], ApiError> {
         })
 }
 
+#[utoipa::path(get, path = "/blob/sha256/{hex}", tag = "blobs",
+    params(("hex" = String, Path, description = "Lowercase hex SHA-256")),
+    responses((status = 200, description = "An envelope (JSON) or another blob (bytes)", body = Vec<u8>, content_type = "application/octet-stream")))]
 async fn blob(
     State(s): State<AppState>,
     Path(hex_str): Path<String>,
@@ -412,6 +467,14 @@ async fn blob(
     }
 }
 
+#[utoipa::path(put, path = "/blob", tag = "blobs", security((), ("uploadToken" = [])),
+    description = "Stores a blob (at most 64 MiB): anonymously only one a logged statement names (a dataset manifest), any with an upload token.",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "Stored", body = BlobStored),
+        (status = 401, description = "An Authorization header with a token the log does not accept", body = ErrorBody),
+        (status = 403, description = "No logged statement names the blob, and no token was sent", body = ErrorBody),
+        (status = 429, description = "Over the client's upload budget", body = ErrorBody),
+        (status = 507, description = "Out of disk space", body = ErrorBody)))]
 async fn put_blob(
     State(s): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -428,6 +491,13 @@ async fn put_blob(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let authenticated = token.is_some_and(|t| s.config.upload_tokens.iter().any(|u| u == t));
+    if headers.contains_key(header::AUTHORIZATION) && !authenticated {
+        return Err(ApiError::unauthorized(
+            "the upload token is not one this log accepts (send Authorization: Bearer <token> \
+             with a token the log was started with, or no Authorization header for a blob a \
+             logged statement names)",
+        ));
+    }
     if !authenticated {
         // Anonymous uploads only of blobs a logged statement names (a dataset manifest):
         // strangers cannot fill the disk with bytes nobody vouches for.
@@ -450,6 +520,9 @@ async fn put_blob(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/lineage/{digest}", tag = "log",
+    params(("digest" = String, Path, description = "`<algorithm>:<hex>`, e.g. `sha256:…` or `blake3:…`")),
+    responses((status = 200, description = "Entries whose statements mention the digest", body = LineageAnswer)))]
 async fn lineage(
     State(s): State<AppState>,
     Path(digest): Path<String>,
@@ -476,6 +549,8 @@ async fn lineage(
     Ok(Json(json!({ "digest": parsed.to_string(), "entries": out })).into_response())
 }
 
+#[utoipa::path(get, path = "/log", tag = "log",
+    responses((status = 200, description = "Origin, verifier key, sizes, witnesses, anchor contract", body = LogInfo)))]
 async fn info(State(s): State<AppState>) -> Response {
     Json(json!({
         "origin": s.log.origin(),
@@ -490,6 +565,8 @@ async fn info(State(s): State<AppState>) -> Response {
     .into_response()
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "log",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 async fn metrics(State(s): State<AppState>) -> Response {
     let body = format!(
         "# HELP cairn_log_tree_size Entries covered by the latest checkpoint.\n\

@@ -23,24 +23,26 @@ use sha2::{Digest as _, Sha256};
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.cairn.bundle.v1+json";
 
 /// Where the statement sits in the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleEntry {
     /// Entry index.
     pub index: u64,
     /// Statement kind, as recorded in the entry.
+    #[schema(value_type = String)]
     pub kind: StatementKind,
     /// Sequencing time recorded in the entry.
     pub time_ms: u64,
 }
 
 /// A statement with its proof of logging.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Bundle {
     /// Always [`BUNDLE_MEDIA_TYPE`].
     pub media_type: String,
-    /// The signed statement.
+    /// The signed statement (a DSSE envelope).
+    #[schema(value_type = Object)]
     pub envelope: Envelope,
     /// The signer's public key (base64).
     pub public_key: String,

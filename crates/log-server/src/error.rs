@@ -4,7 +4,6 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 
 /// An HTTP error answer.
 #[derive(Debug)]
@@ -76,6 +75,14 @@ impl ApiError {
             retry_after: None,
         }
     }
+    pub(crate) fn unauthorized(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            error: "unauthorized",
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
     pub(crate) fn forbidden(detail: impl Into<String>) -> Self {
         Self {
             status: StatusCode::FORBIDDEN,
@@ -119,7 +126,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (
             self.status,
-            Json(json!({ "error": self.error, "detail": self.detail })),
+            Json(crate::ErrorBody {
+                error: self.error.to_owned(),
+                detail: self.detail,
+            }),
         )
             .into_response();
         if let Some(secs) = self.retry_after {
@@ -128,4 +138,69 @@ impl IntoResponse for ApiError {
         }
         r
     }
+}
+
+/// Middleware that turns every error answer that is not JSON already — an unknown route, a
+/// method the route does not take, a body over the route's limit, an extractor's rejection —
+/// into the JSON error body with the same status, so clients parse one error format.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::header;
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let described = crate::OPENAPI_PATH;
+    let (error, detail) = match status {
+        StatusCode::NOT_FOUND if text.is_empty() => (
+            "no_route",
+            format!("there is no route {method} {path}; the API is described at {described}"),
+        ),
+        StatusCode::NOT_FOUND => ("not_found", text),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            format!("{path} does not take {method}; the API is described at {described}"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too_large",
+            format!(
+                "the body of {method} {path} is over the route's limit; send less ({})",
+                if text.is_empty() { "no detail" } else { &text }
+            ),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", text),
+        s if s.is_client_error() => ("bad_request", text),
+        _ => {
+            tracing::error!(%status, detail = %text, "internal error");
+            (
+                "internal",
+                "the server failed to process the request; see its log".to_owned(),
+            )
+        }
+    };
+    let mut out = (
+        status,
+        Json(crate::ErrorBody {
+            error: error.to_owned(),
+            detail,
+        }),
+    )
+        .into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
 }

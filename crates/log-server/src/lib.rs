@@ -15,9 +15,12 @@
 //! GET  /lineage/<alg:hex>              entries mentioning a digest
 //! GET  /log                            origin, verifier key, size, witnesses, anchor contract
 //! GET  /metrics                        Prometheus text format
+//! GET  /openapi.json                   this API as an OpenAPI 3.1 document
 //! ```
 //!
-//! Errors are JSON `{"error": ..., "detail": ...}` with a 4xx status for bad input, 429 over a
+//! Errors are JSON `{"error": ..., "detail": ...}` (unknown routes and bodies over a route's
+//! limit too) with a 4xx status for bad input, 401 for an envelope whose signature does not
+//! verify, 429 over a
 //! client's rate limit (per address and per signer key, see [`RateLimits`]), 503 when the log
 //! is read-only after detecting damage, 507 while its disk is full.
 //!
@@ -32,6 +35,7 @@ mod client;
 mod cosign;
 mod error;
 mod limits;
+mod openapi;
 mod periodic_anchor;
 mod starting;
 mod submit;
@@ -41,11 +45,15 @@ pub use blobs::BlobStore;
 pub use bundle::{BUNDLE_MEDIA_TYPE, Bundle, BundleEntry, TrustPolicy, Verified};
 pub use client::{ClientError, LogClient, SubmitResponse};
 pub use cosign::{WitnessEndpoint, cosign_loop};
-pub use error::ApiError;
+pub use error::{ApiError, json_errors};
 pub use limits::{
     DEFAULT_ADD_BURST_PER_ADDRESS, DEFAULT_ADD_BURST_PER_KEY, DEFAULT_ADDS_PER_SEC_PER_ADDRESS,
     DEFAULT_ADDS_PER_SEC_PER_KEY, DEFAULT_BLOB_BURST_PER_ADDRESS,
     DEFAULT_BLOB_BYTES_PER_SEC_PER_ADDRESS, RateLimits,
+};
+pub use openapi::{
+    AddAnswer, BlobStored, EntryAnswer, ErrorBody, LineageAnswer, LineageHit, LogInfo,
+    OPENAPI_PATH, document as openapi_document,
 };
 pub use periodic_anchor::{AnchorStatus, anchor_loop, anchor_once};
 pub use starting::{StartingRouter, WAIT_FOR_OPEN};

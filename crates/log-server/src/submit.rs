@@ -12,10 +12,11 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 /// The body of `POST /add`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Submission {
     /// The DSSE envelope.
+    #[schema(value_type = Object)]
     pub envelope: serde_json::Value,
     /// The signer's Ed25519 public key (hex or base64).
     pub public_key: String,
@@ -115,6 +116,14 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
 fn reject(e: cairn_attest::Error, what: &str) -> ApiError {
     match e {
         cairn_attest::Error::TooLarge { .. } => ApiError::too_large(format!("{what}: {e}")),
+        // The envelope's signature is the submission's authentication.
+        cairn_attest::Error::Unsigned
+        | cairn_attest::Error::BadSignature { .. }
+        | cairn_attest::Error::KeyIdMismatch { .. }
+        | cairn_attest::Error::NoSignatureByKey { .. }
+        | cairn_attest::Error::BelowThreshold { .. } => {
+            ApiError::unauthorized(format!("{what}: {e}"))
+        }
         e => ApiError::bad_request(format!("{what}: {e}")),
     }
 }

@@ -229,7 +229,7 @@ impl NodeClient {
         Ok(bytes)
     }
 
-    /// Submits an escrowed job.
+    /// Submits an escrowed job; the client's signer must be the escrow's requester.
     pub async fn submit(&self, req: &SubmitJob) -> Result<JobView, ClientError> {
         Self::json(self.post("/jobs", req).await?).await
     }

@@ -4,7 +4,6 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 
 /// What can go wrong in the node.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +65,16 @@ pub enum Error {
     Corrupt(String),
 }
 
+/// The body of every error answer: a short machine-friendly code and what was wrong.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Short code: `bad_request`, `unauthorized`, `not_found`, `conflict`, `too_large`,
+    /// `chain_rejected`, `chain_unavailable`, `method_not_allowed`, `internal`.
+    pub error: String,
+    /// What was wrong and what to do.
+    pub detail: String,
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -109,6 +118,13 @@ impl IntoResponse for Error {
                 )
             }
         };
-        (status, Json(json!({ "error": error, "detail": detail }))).into_response()
+        (
+            status,
+            Json(ErrorBody {
+                error: error.to_owned(),
+                detail,
+            }),
+        )
+            .into_response()
     }
 }

@@ -9,6 +9,7 @@ mod error;
 mod http;
 pub mod ledger;
 mod node;
+mod openapi;
 mod receipts;
 mod store;
 
@@ -18,7 +19,8 @@ pub use config::{
     DEFAULT_BATCH, DEFAULT_BLOB_GRACE, DEFAULT_CLAIM_WAIT, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
     DEFAULT_LISTEN, DEFAULT_OVERRUN_GRACE, DEFAULT_TICK, NodeConfig,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ErrorBody, Result};
 pub use http::{MAX_BLOB_BYTES, router};
 pub use ledger::{Ledger, MemoryLedger, Metered};
 pub use node::Node;
+pub use openapi::{OPENAPI_PATH, document as openapi_document};

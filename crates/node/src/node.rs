@@ -224,6 +224,20 @@ impl Node {
         crate::chain_loop::pass(self).await
     }
 
+    /// Watches the id of the newest live-feed event.
+    pub fn feed_watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store().feed_watch()
+    }
+
+    /// Live-feed events after `after`, oldest first, at most `limit`.
+    pub fn feed_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<cairn_compute::api::FeedEvent>> {
+        self.store().read().feed_after(after, limit)
+    }
+
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.shared.store.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -272,6 +286,15 @@ impl Node {
 
     /// Accepts a job whose payment the requester escrowed on chain with the spec's digest.
     pub async fn submit(&self, req: SubmitJob) -> Result<JobView> {
+        self.submit_by(None, req).await
+    }
+
+    /// [`Node::submit`] for a request signed by `signer`, who must be the escrow's requester.
+    pub async fn submit_signed(&self, signer: Address, req: SubmitJob) -> Result<JobView> {
+        self.submit_by(Some(signer), req).await
+    }
+
+    async fn submit_by(&self, signer: Option<Address>, req: SubmitJob) -> Result<JobView> {
         req.spec.validate()?;
         for (i, blob) in req.spec.blobs().enumerate() {
             let digest = blob.digest().expect("validated");
@@ -300,6 +323,14 @@ impl Node {
                 self.shared.ledger.market()
             ))
         })?;
+        if let Some(signer) = signer
+            && signer != chain_job.requester
+        {
+            return Err(Error::Unauthorized(format!(
+                "job {} was escrowed by {}, but the submission is signed by {signer}; sign it with the requester's key",
+                req.job_id, chain_job.requester
+            )));
+        }
         let digest = req.spec.digest();
         if chain_job.state != cairn_escrow::JobState::Open {
             return Err(Error::Conflict(format!(

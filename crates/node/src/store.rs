@@ -8,7 +8,7 @@
 use crate::{Error, Result};
 use cairn_compute::{
     JobSpec, JobState, Price, Resources, StopReason,
-    api::{JobEvent, ReceiptRef, RunReport},
+    api::{FeedEvent, FeedKind, JobEvent, ReceiptRef, RunReport},
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -109,9 +109,15 @@ pub(crate) struct ProviderRow {
     pub(crate) verified_cores: Option<u32>,
 }
 
+/// The most events the feed keeps (older ones are dropped; a client resuming from before them
+/// starts at the oldest kept).
+const FEED_KEEP: i64 = 100_000;
+
 /// The database.
 pub(crate) struct Store {
     conn: Connection,
+    /// The id of the newest feed event, announced after each commit that adds some.
+    feed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Store {
@@ -149,12 +155,28 @@ impl Store {
                  message TEXT NOT NULL
              );
              CREATE INDEX IF NOT EXISTS events_job ON events(job);
+             CREATE TABLE IF NOT EXISTS feed (
+                 id INTEGER PRIMARY KEY AUTOINCREMENT,
+                 at_ms INTEGER NOT NULL,
+                 kind TEXT NOT NULL,
+                 body TEXT NOT NULL
+             );
              CREATE TABLE IF NOT EXISTS meta (
                  key TEXT PRIMARY KEY,
                  value TEXT NOT NULL
              );",
         )?;
-        Ok(Self { conn })
+        let newest: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM feed", [], |r| r.get(0))?;
+        Ok(Self {
+            conn,
+            feed: tokio::sync::watch::Sender::new(newest as u64),
+        })
+    }
+
+    /// Watches the id of the newest feed event.
+    pub(crate) fn feed_watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.feed.subscribe()
     }
 
     /// A value of the `meta` table.
@@ -178,8 +200,21 @@ impl Store {
     /// Runs `f` in one transaction.
     pub(crate) fn tx<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         let t = self.conn.transaction()?;
-        let out = f(&Tx { t: &t })?;
+        let tx = Tx {
+            t: &t,
+            fed: std::cell::Cell::new(None),
+        };
+        let out = f(&tx)?;
+        let fed = tx.fed.get();
+        if let Some(id) = fed
+            && id % 1024 == 0
+        {
+            t.execute("DELETE FROM feed WHERE id <= ?1", [id - FEED_KEEP])?;
+        }
         t.commit()?;
+        if let Some(id) = fed {
+            self.feed.send_replace(id as u64);
+        }
         Ok(out)
     }
 
@@ -197,6 +232,8 @@ pub(crate) struct Reader<'a> {
 /// A transaction: reads plus writes.
 pub(crate) struct Tx<'a> {
     t: &'a rusqlite::Transaction<'a>,
+    /// The newest feed event this transaction added.
+    fed: std::cell::Cell<Option<i64>>,
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(body: &str) -> Result<T> {
@@ -332,6 +369,36 @@ macro_rules! reads {
                 Ok(out)
             }
 
+            /// Feed events after `after`, oldest first.
+            pub(crate) fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEvent>> {
+                let mut stmt = self.$conn.prepare_cached(
+                    "SELECT id, at_ms, kind, body FROM feed WHERE id > ?1 ORDER BY id LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(
+                    params![after.min(i64::MAX as u64) as i64, limit as i64],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)? as u64,
+                            r.get::<_, i64>(1)? as u64,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    },
+                )?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (id, at_ms, kind, body) = row?;
+                    out.push(FeedEvent {
+                        id,
+                        at_ms,
+                        kind: serde_json::from_value(serde_json::Value::String(kind))
+                            .map_err(|e| Error::Corrupt(format!("feed event {id}: {e}")))?,
+                        data: decode(&body)?,
+                    });
+                }
+                Ok(out)
+            }
+
             /// A job's events, oldest first.
             pub(crate) fn events(&self, job: u64) -> Result<Vec<JobEvent>> {
                 let mut stmt = self.$conn.prepare_cached(
@@ -353,8 +420,42 @@ reads!(Reader, c);
 reads!(Tx, t);
 
 impl Tx<'_> {
-    /// Inserts or replaces a job.
+    /// Adds an event to the live feed.
+    fn feed(&self, kind: FeedKind, data: &serde_json::Value) -> Result<()> {
+        self.t
+            .prepare_cached("INSERT INTO feed (at_ms, kind, body) VALUES (?1, ?2, ?3)")?
+            .execute(params![
+                crate::node::now_ms() as i64,
+                serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                data.to_string()
+            ])?;
+        self.fed.set(Some(self.t.last_insert_rowid()));
+        Ok(())
+    }
+
+    /// Inserts or replaces a job (a change of state goes to the live feed).
     pub(crate) fn put_job(&self, job: &JobRow) -> Result<()> {
+        let previous: Option<String> = self
+            .t
+            .prepare_cached("SELECT state FROM jobs WHERE id = ?1")?
+            .query_row([job.id as i64], |r| r.get(0))
+            .optional()?;
+        if previous.as_deref() != Some(job.state.as_str()) {
+            self.feed(
+                FeedKind::Job,
+                &serde_json::json!({
+                    "id": job.id,
+                    "state": job.state,
+                    "previous": previous,
+                    "name": job.spec.name,
+                    "requester": job.requester,
+                    "provider": job.provider,
+                }),
+            )?;
+        }
         self.t
             .prepare_cached(
                 "INSERT OR REPLACE INTO jobs
@@ -377,16 +478,33 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Inserts or replaces a provider.
+    /// Inserts or replaces a provider (the change goes to the live feed).
     pub(crate) fn put_provider(&self, p: &ProviderRow) -> Result<()> {
+        self.feed(
+            FeedKind::Provider,
+            &serde_json::json!({
+                "address": p.address,
+                "capacity": p.capacity,
+                "kinds": p.kinds,
+                "verifiedCores": p.verified_cores,
+                "jobsCompleted": p.completed,
+                "jobsFailed": p.failed,
+                "leasesLost": p.lost,
+                "earned": p.earned,
+            }),
+        )?;
         self.t
             .prepare_cached("INSERT OR REPLACE INTO providers (address, body) VALUES (?1, ?2)")?
             .execute(params![p.address, encode(p)])?;
         Ok(())
     }
 
-    /// Appends to a job's history.
+    /// Appends to a job's history (and to the live feed).
     pub(crate) fn event(&self, job: u64, at_ms: u64, message: &str) -> Result<()> {
+        self.feed(
+            FeedKind::JobEvent,
+            &serde_json::json!({ "id": job, "message": message }),
+        )?;
         self.t
             .prepare_cached("INSERT INTO events (job, at_ms, message) VALUES (?1, ?2, ?3)")?
             .execute(params![job as i64, at_ms as i64, message])?;

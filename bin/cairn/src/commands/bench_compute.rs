@@ -406,7 +406,8 @@ async fn latency_on(
     let url = format!("http://{}", listener.local_addr()?);
     let server = node.clone();
     tokio::spawn(async move { axum::serve(listener, cairn_node::router(server)).await });
-    let client = NodeClient::new(&url);
+    // Submissions are signed by the requester (account 1, who escrows below).
+    let client = NodeClient::new(&url).with_signer(net.keys[1].clone());
     let info = client.info().await?;
 
     // Two workers with the real sandbox.

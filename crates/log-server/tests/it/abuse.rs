@@ -43,13 +43,13 @@ async fn anonymous_blobs_need_a_statement_that_names_them_or_a_token() {
         .unwrap();
     let resp = tower::ServiceExt::oneshot(app.clone(), req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
-    // A wrong token is anonymous.
+    // A wrong token is refused as such (401), not taken as anonymous.
     let req = axum::http::Request::put("/blob")
         .header("authorization", "Bearer guess")
         .body(Body::from("other bytes"))
         .unwrap();
     let resp = tower::ServiceExt::oneshot(app.clone(), req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     // Once a statement names it (statement 3's manifest), anyone may upload it.
     let key = Key::generate().unwrap();
     let (s, _, _) = call(

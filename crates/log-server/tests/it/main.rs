@@ -240,8 +240,8 @@ async fn bad_submissions_are_4xx_with_the_field_named_and_change_nothing() {
         ("{not json".into(), StatusCode::BAD_REQUEST, "must be JSON"),
         (json!({ "envelope": good["envelope"] }).to_string(), StatusCode::BAD_REQUEST, "publicKey"),
         (json!({ "envelope": good["envelope"], "publicKey": "zz" }).to_string(), StatusCode::BAD_REQUEST, "publicKey"),
-        (bad_sig.to_string(), StatusCode::BAD_REQUEST, "envelope"),
-        (wrong_key.to_string(), StatusCode::BAD_REQUEST, "envelope"),
+        (bad_sig.to_string(), StatusCode::UNAUTHORIZED, "envelope"),
+        (wrong_key.to_string(), StatusCode::UNAUTHORIZED, "envelope"),
         (unknown_type.to_string(), StatusCode::BAD_REQUEST, "predicateType"),
         (
             json!({ "envelope": { "payload": "x".repeat(200_000), "payloadType": "t", "signatures": [] }, "publicKey": key.public().to_base64() }).to_string(),
@@ -294,6 +294,7 @@ async fn bad_submissions_are_4xx_with_the_field_named_and_change_nothing() {
 }
 
 mod abuse;
+mod api;
 mod witnessed;
 
 /// While the journal replays, the published checkpoint and tiles are served at once; other

@@ -21,6 +21,8 @@ use http_body_util::BodyExt;
 use std::{sync::Arc, time::Duration};
 use tower::ServiceExt;
 
+mod api;
+
 const GIB: u64 = 1 << 30;
 
 struct Fixture {
@@ -595,6 +597,10 @@ async fn http_requires_signatures_and_serves_blobs() {
     let (s, v, _) = call(
         &app,
         Request::post("/jobs")
+            .header(
+                AUTH_HEADER,
+                sign_request(&key, "POST", "/jobs", b"{\"jobId\":1}"),
+            )
             .body(Body::from("{\"jobId\":1}"))
             .unwrap(),
     )

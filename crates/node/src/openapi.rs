@@ -1,0 +1,147 @@
+//! The node's OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` attributes
+//! and the body types in [`cairn_compute::api`]; served at [`OPENAPI_PATH`].
+//!
+//! Errors every operation can answer (a malformed request, a missing resource, a body over
+//! the limit, a bad signature, an internal failure) are added here once, so each handler
+//! documents only what is particular to it.
+use crate::{error::ErrorBody, http};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::{
+        self, Content, HttpMethod, Ref, ResponseBuilder,
+        security::{ApiKey, ApiKeyValue, SecurityScheme},
+    },
+};
+
+/// Where the node serves its OpenAPI document.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// The security scheme of signed requests (the `x-cairn-auth` header).
+pub(crate) const SIGNED: &str = "signedRequest";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cairn compute node",
+        description = "Jobs, providers, leases and blobs of a Cairn compute market. Writes that act for a provider or requester are signed: `x-cairn-auth: <address>:<unix ms>:<0x EIP-191 signature of \"cairn-node-request\\n<METHOD> <path>\\n<unix ms>\\n<hex SHA-256 of the body>\">`, each accepted once. Every error is JSON `{\"error\": <code>, \"detail\": <what was wrong>}`."
+    ),
+    paths(
+        http::info,
+        http::put_blob,
+        http::get_blob,
+        http::submit,
+        http::jobs,
+        http::job,
+        http::logs,
+        http::cancel,
+        http::started,
+        http::result,
+        http::release,
+        http::advertise,
+        http::providers,
+        http::provider,
+        http::heartbeat,
+        http::claim,
+        http::calibration,
+        http::events,
+        http::openapi_json,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&CommonErrors),
+    tags(
+        (name = "node", description = "The node itself"),
+        (name = "jobs", description = "Submitting and following jobs"),
+        (name = "providers", description = "Providers: offers, heartbeats, leases and results"),
+        (name = "blobs", description = "The content-addressed blob store (modules, inputs, outputs)"),
+        (name = "events", description = "The live event stream"),
+    )
+)]
+struct NodeApi;
+
+/// The node's OpenAPI document.
+pub fn document() -> openapi::OpenApi {
+    NodeApi::openapi()
+}
+
+/// The document as served (built once).
+pub(crate) fn document_json() -> &'static str {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        document()
+            .to_json()
+            .expect("an OpenAPI document serializes")
+    })
+}
+
+/// Adds the signed-request scheme and the error answers shared by every operation.
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, doc: &mut openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            SIGNED,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                cairn_compute::api::AUTH_HEADER,
+                "<address>:<unix ms>:<0x signature>: an EIP-191 personal-sign signature of the \
+                 request (method, path, time, body SHA-256) by the acting account's key",
+            ))),
+        );
+        add_common_errors(doc, &[SIGNED]);
+    }
+}
+
+/// Adds the error answers shared by every operation of `doc`: 400 and 500 everywhere, 404
+/// where the path names something, 413 on writes, 401 on operations behind one of `secured`.
+pub(crate) fn add_common_errors(doc: &mut openapi::OpenApi, secured: &[&str]) {
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            (HttpMethod::Get, item.get.as_mut()),
+            (HttpMethod::Put, item.put.as_mut()),
+            (HttpMethod::Post, item.post.as_mut()),
+            (HttpMethod::Delete, item.delete.as_mut()),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            let r = &mut op.responses.responses;
+            let mut add = |code: &str, d: &str| {
+                r.entry(code.to_owned()).or_insert_with(|| error(d).into());
+            };
+            add(
+                "400",
+                "The request is malformed: bad JSON, a bad parameter or a body that does not decode",
+            );
+            add(
+                "500",
+                "The server failed; the detail does not leak internals",
+            );
+            if path.contains('{') {
+                add("404", "Nothing by that name");
+            }
+            if matches!(method, HttpMethod::Put | HttpMethod::Post) {
+                add("413", "The body is over the route's limit");
+            }
+            let is_secured = op.security.as_ref().is_some_and(|reqs| {
+                let v = serde_json::to_value(reqs).unwrap_or_default();
+                secured
+                    .iter()
+                    .any(|s| v.to_string().contains(&format!("\"{s}\"")))
+            });
+            if is_secured {
+                add(
+                    "401",
+                    "Unsigned, badly signed, stale, replayed, or signed by the wrong account",
+                );
+            }
+        }
+    }
+}
