@@ -8,7 +8,7 @@ use common::{
     up::{Ports, interrupt, start},
 };
 use serde_json::Value;
-use std::net::TcpStream;
+use std::{net::TcpStream, time::Duration};
 
 /// A plain HTTP/1.1 GET: the status line, headers and body as text.
 fn http_get(addr: &str, path: &str) -> String {
