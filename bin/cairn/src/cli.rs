@@ -604,6 +604,10 @@ pub(crate) enum AgentCmd {
     Run(AgentRunArgs),
     /// Holdings, average cost, next buy, and the last decisions with why.
     Status(AgentStatusArgs),
+    /// Serve the agent over the Model Context Protocol (stdio, or streamable HTTP with
+    /// --http): read tools (prices, risk_metrics, portfolio, backtest) and write tools
+    /// (propose_plan, execute_next_buy, pause) whose arguments the plan and the vault bound.
+    Mcp(AgentMcpArgs),
 }
 
 /// Which agent state: paper, or live for a vault.
@@ -623,8 +627,9 @@ pub(crate) struct AgentModeArgs {
     pub(crate) target: VaultTarget,
 }
 
+/// What an agent needs to act: the plan, paper or live, the agent key, where decisions go.
 #[derive(Debug, Args)]
-pub(crate) struct AgentRunArgs {
+pub(crate) struct AgentSetupArgs {
     /// The plan (TOML).
     pub(crate) plan: PathBuf,
     #[command(flatten)]
@@ -643,18 +648,40 @@ pub(crate) struct AgentRunArgs {
     /// CAIRN_ATTEST_KEY.
     #[arg(long, value_name = "FILE")]
     pub(crate) attest_key: Option<PathBuf>,
-    /// Stop after N slots are completed (default: run until interrupted).
-    #[arg(long, value_name = "N")]
-    pub(crate) slots: Option<u64>,
-    /// Milliseconds between looks at the chain clock.
-    #[arg(long, default_value_t = 250)]
-    pub(crate) poll_ms: u64,
     /// Longest accepted age of a feed answer (seconds, or 1h, 1d).
     #[arg(long, default_value = "1h")]
     pub(crate) heartbeat: String,
     /// Give up after the chain has been unreachable this long (seconds, or 10m, 1h).
     #[arg(long, default_value = "10m")]
     pub(crate) max_outage: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentRunArgs {
+    #[command(flatten)]
+    pub(crate) setup: AgentSetupArgs,
+    /// Stop after N slots are completed (default: run until interrupted).
+    #[arg(long, value_name = "N")]
+    pub(crate) slots: Option<u64>,
+    /// Milliseconds between looks at the chain clock.
+    #[arg(long, default_value_t = 250)]
+    pub(crate) poll_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentMcpArgs {
+    #[command(flatten)]
+    pub(crate) setup: AgentSetupArgs,
+    /// File holding the vault owner's hex private key: the `pause` tool then pauses the vault on
+    /// chain. Without it, `pause` pauses the agent (its state).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) owner_key: Option<PathBuf>,
+    /// Candle files for the `backtest` tool (<SYMBOL><QUOTE>_*.csv).
+    #[arg(long, value_name = "DIR", default_value = "data/market")]
+    pub(crate) market_dir: PathBuf,
+    /// Serve streamable HTTP at http://ADDR/mcp instead of stdio (loopback hosts only).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) http: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -22,7 +22,7 @@ pub mod replay;
 pub mod store;
 
 pub use agent::{
-    Agent, AgentConfig, DecisionLog, ExitPoint, Live, Mode, RunReport, TEST_EXIT_CODE,
+    Agent, AgentConfig, BuyNow, DecisionLog, ExitPoint, Live, Mode, RunReport, TEST_EXIT_CODE,
     decide_latest, next_slot_start,
 };
 pub use error::{Error, Result};
