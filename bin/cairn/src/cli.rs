@@ -654,6 +654,10 @@ pub(crate) struct AgentSetupArgs {
     /// Give up after the chain has been unreachable this long (seconds, or 10m, 1h).
     #[arg(long, default_value = "10m")]
     pub(crate) max_outage: String,
+    /// Where buys go: `best` (the route whose pool pays the most for each order), `uniswap-v2`
+    /// or `pancake` (the vault must allow-list its router).
+    #[arg(long, value_name = "ROUTE")]
+    pub(crate) venue: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -727,8 +731,9 @@ pub(crate) struct ReplayArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum VaultCmd {
-    /// Deploy a vault owned by --owner-key for the agent key, and allow-list the router, the
-    /// stablecoin → asset paths and their price feeds (on the devnet: Router02, USDT → WBTC and
+    /// Deploy a vault owned by --owner-key for the agent key, and allow-list the routers, the
+    /// stablecoin → asset paths and their price feeds (on the devnet: Router02 and the Pancake
+    /// router, USDT → WBTC and
     /// USDT → WBNB, the BTC/USD and BNB/USD feeds). On the devnet, missing key files are
     /// created and funded with gas.
     Deploy(VaultDeployArgs),
@@ -807,7 +812,8 @@ pub(crate) struct VaultDeployArgs {
     /// The stablecoin: a symbol from the deployment manifest or an address.
     #[arg(long, default_value = "USDT", value_name = "TOKEN")]
     pub(crate) stable: String,
-    /// A router to allow (repeatable). Default: the manifest's Uniswap V2 Router02.
+    /// A router to allow (repeatable). Default: the manifest's routers (Uniswap V2 Router02,
+    /// and the Pancake router on the devnet).
     #[arg(long, value_name = "ADDRESS")]
     pub(crate) router: Vec<String>,
     /// An asset to buy with its price feed, ASSET=FEED (symbols or addresses; repeatable).

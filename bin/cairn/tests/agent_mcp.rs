@@ -54,6 +54,24 @@ fn vault(d: &Path) -> Address {
     v["vault"].as_str().unwrap().parse().unwrap()
 }
 
+/// `(transaction, router)` of the vault's Bought events.
+async fn bought_routes(url: &str, vault: Address) -> Vec<(String, Address)> {
+    let p = ProviderBuilder::new().connect_http(url.parse().unwrap());
+    let f = Filter::new()
+        .address(vault)
+        .event_signature(AgentVault::Bought::SIGNATURE_HASH)
+        .from_block(0);
+    p.get_logs(&f)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| {
+            let e = l.log_decode::<AgentVault::Bought>().unwrap();
+            (l.transaction_hash.unwrap().to_string(), e.inner.data.router)
+        })
+        .collect()
+}
+
 async fn bought(url: &str, vault: Address) -> Vec<String> {
     let p = ProviderBuilder::new().connect_http(url.parse().unwrap());
     let f = Filter::new()
@@ -101,10 +119,13 @@ async fn mcp_session_reads_buys_once_per_slot_and_refuses_out_of_policy_argument
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let _devnet = devnet(d);
-    let url = json(cairn(d).args(["--json", "devnet", "status"]))["devnet"]["rpc_url"]
+    let st = json(cairn(d).args(["--json", "devnet", "status"]));
+    let url = st["devnet"]["rpc_url"].as_str().unwrap().to_owned();
+    let pancake: Address = st["deployment"]["contracts"]["pancake_router"]
         .as_str()
-        .unwrap()
-        .to_owned();
+        .expect("the devnet has the Pancake venue")
+        .parse()
+        .unwrap();
     let vault = vault(d);
 
     let repo = common::repo();
@@ -208,6 +229,11 @@ async fn mcp_session_reads_buys_once_per_slot_and_refuses_out_of_policy_argument
             on_chain.contains(&o["txHash"].as_str().unwrap().to_owned()),
             "{o}"
         );
+    }
+    // Both venues' pools sit at the seed prices and the vault allow-lists both routers: the
+    // Pancake pair's lower fee (20 bps against 30) pays more, so every buy went there.
+    for (tx, router) in bought_routes(&url, vault).await {
+        assert_eq!(router, pancake, "{tx}");
     }
 
     // The same slot again: refused, nothing more on chain.

@@ -145,6 +145,9 @@ pub struct AgentConfig {
     pub log: Option<DecisionLog>,
     /// Test hook.
     pub exit_at: Option<ExitPoint>,
+    /// Buy only through this route (`uniswap-v2`, `pancake`); `None`: the route whose pool
+    /// pays the most for each order.
+    pub route: Option<String>,
 }
 
 /// What a run did.
@@ -809,8 +812,6 @@ impl Agent {
     }
 
     async fn sign_and_send(&mut self, o: &OrderRow, live: &Live) -> Result<()> {
-        let venue = &self.cfg.venue;
-        let a = &venue.assets[o.asset];
         let agent = live.signer.address();
         let provider = self.chain.provider().clone();
         let amount_in = U256::from_str_radix(&o.amount_in, 10).unwrap_or_default();
@@ -820,10 +821,14 @@ impl Agent {
                 .cfg
                 .deadline_secs
                 .min(cairn_vault::MAX_DEADLINE_DELAY_SECS);
+        let (router, route) = self.pick_route(o.asset, amount_in).await?;
+        let venue = &self.cfg.venue;
+        let a = &venue.assets[o.asset];
+        tracing::info!(slot = o.slot, asset = %a.symbol, route, %router, "route");
         let vault = AgentVault::new(live.vault, &provider);
         let call = vault
             .buy(
-                venue.router,
+                router,
                 vec![venue.stable, a.token],
                 amount_in,
                 min_out,
@@ -902,6 +907,38 @@ impl Agent {
             tracing::warn!(error = %e, %hash, "broadcast");
         }
         Ok(())
+    }
+
+    /// The route for a buy of `amount_in` of asset `asset`: the configured one, or the one whose
+    /// pool pays the most now (the primary route on a tie). Returns its router and name.
+    async fn pick_route(&self, asset: usize, amount_in: U256) -> Result<(Address, String)> {
+        let venue = &self.cfg.venue;
+        let routes = venue.routes();
+        if let Some(name) = &self.cfg.route {
+            let r = routes.iter().find(|r| &r.name == name).ok_or_else(|| {
+                Error::Config(format!(
+                    "no route {name:?} here (routes: {})",
+                    routes
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            return Ok((r.router, r.name.clone()));
+        }
+        let mut best: Option<(U256, &crate::market::Route)> = None;
+        for r in &routes {
+            let mut one = venue.through(r);
+            one.assets = vec![one.assets[asset].clone()];
+            let q = market::read(&self.chain, &one).await?[0];
+            let out = math::amm_amount_out(amount_in, q.reserve_stable, q.reserve_asset, r.fee_bps);
+            if best.is_none_or(|(b, _)| out > b) {
+                best = Some((out, r));
+            }
+        }
+        let (_, r) = best.expect("the primary route is always there");
+        Ok((r.router, r.name.clone()))
     }
 
     fn record_receipt(

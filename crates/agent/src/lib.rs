@@ -26,5 +26,5 @@ pub use agent::{
     decide_latest, next_slot_start,
 };
 pub use error::{Error, Result};
-pub use market::{AssetQuote, AssetVenue, Venue};
+pub use market::{AssetQuote, AssetVenue, PRIMARY_ROUTE, Route, Venue};
 pub use store::{OrderRow, OrderState, Outcome, SlotRow, Store};

@@ -102,6 +102,15 @@ async fn build(
         heartbeat,
     )
     .await?;
+    if let Some(r) = a.venue.as_deref().filter(|r| *r != "best") {
+        let names: Vec<String> = venue.routes().into_iter().map(|r| r.name).collect();
+        if !names.iter().any(|n| n == r) {
+            bail!(
+                "--venue {r:?} is not on this chain; use best or one of: {}",
+                names.join(", ")
+            );
+        }
+    }
     let live = match signer {
         Some(signer) => {
             let vault = super::vault::vault_address(settings, &a.mode.target, &chain).await?;
@@ -188,6 +197,7 @@ async fn build(
         max_outage: Duration::from_secs(max_outage),
         log,
         exit_at,
+        route: a.venue.clone().filter(|v| v != "best"),
     };
     Ok(Built {
         agent: Agent::new(cfg, chain, store)?,

@@ -290,16 +290,20 @@ async fn deploy(a: &VaultDeployArgs, settings: &Settings, json: bool) -> Result<
         .map_err(|_| anyhow!("--budget {} is too large", a.budget))?;
 
     let routers = if a.router.is_empty() {
-        vec![
-            m.as_ref()
-                .and_then(|m| m.contract("uniswap_v2_router02"))
+        // Every router of the deployment: Uniswap V2's Router02, and the Pancake router when
+        // the devnet has that venue.
+        let m = m.as_ref();
+        let mut all = vec![
+            m.and_then(|m| m.contract("uniswap_v2_router02"))
                 .ok_or_else(|| {
                     anyhow!(
                         "no router in a deployment manifest for chain {}: pass --router <address>",
                         chain.chain_id()
                     )
                 })?,
-        ]
+        ];
+        all.extend(m.and_then(|m| m.contract("pancake_router")));
+        all
     } else {
         a.router
             .iter()
