@@ -974,6 +974,10 @@ pub(crate) struct BenchVaultArgs {
     /// The asset bought: WBTC or WBNB.
     #[arg(long, default_value = "WBTC")]
     pub(crate) asset: String,
+    /// The venue: uniswap-v2 (Router02) or pancake (PancakeSwap's pairs and the router built
+    /// for them).
+    #[arg(long, default_value = "uniswap-v2")]
+    pub(crate) venue: String,
     /// Swaps per side (the first warms the recipient's balance; the median of the rest is
     /// reported).
     #[arg(long, default_value_t = 5)]
