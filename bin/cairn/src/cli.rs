@@ -608,6 +608,16 @@ pub(crate) enum AgentCmd {
     /// --http): read tools (prices, risk_metrics, portfolio, backtest) and write tools
     /// (propose_plan, execute_next_buy, pause) whose arguments the plan and the vault bound.
     Mcp(AgentMcpArgs),
+    /// Lift an agent-side pause (the MCP `pause` tool without the owner key).
+    Resume(AgentResumeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentResumeArgs {
+    /// The plan (TOML) whose agent to resume.
+    pub(crate) plan: PathBuf,
+    #[command(flatten)]
+    pub(crate) mode: AgentModeArgs,
 }
 
 /// Which agent state: paper, or live for a vault.

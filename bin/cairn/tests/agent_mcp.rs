@@ -287,4 +287,12 @@ async fn mcp_session_reads_buys_once_per_slot_and_refuses_out_of_policy_argument
     assert_eq!(pf["paused"], "test", "{pf:#}");
 
     client.cancel().await.unwrap();
+
+    // The owner lifts the agent-side pause.
+    let st = json(cairn(d).args(["--json", "agent", "status", PLAN, "--live"]));
+    assert_eq!(st["paused"], "test", "{st:#}");
+    let r = json(cairn(d).args(["--json", "agent", "resume", PLAN, "--live"]));
+    assert_eq!(r["wasPaused"], "test", "{r:#}");
+    let st = json(cairn(d).args(["--json", "agent", "status", PLAN, "--live"]));
+    assert!(st["paused"].is_null(), "{st:#}");
 }

@@ -2,7 +2,10 @@
 //! it buys in). The loop, the state and the integer amounts live in `cairn-agent`; this module
 //! turns flags into its configuration and prints what it did.
 use crate::{
-    cli::{AgentMcpArgs, AgentModeArgs, AgentRunArgs, AgentSetupArgs, AgentStatusArgs, ReplayArgs},
+    cli::{
+        AgentMcpArgs, AgentModeArgs, AgentResumeArgs, AgentRunArgs, AgentSetupArgs,
+        AgentStatusArgs, ReplayArgs,
+    },
     config::Settings,
     output,
 };
@@ -307,11 +310,15 @@ fn order_line(venue: &Venue, o: &cairn_agent::OrderRow) -> String {
     }
 }
 
-pub(super) fn status(a: &AgentStatusArgs, settings: &Settings, json: bool) -> Result<ExitCode> {
-    let mode = mode_of(&a.mode)?;
-    let plan = super::agent::load_plan(&a.plan)?;
+/// The state file of an agent that has run: `(path, vault)`.
+fn existing_state(
+    settings: &Settings,
+    m: &AgentModeArgs,
+    plan: &std::path::Path,
+) -> Result<(PathBuf, Option<Address>)> {
+    let mode = mode_of(m)?;
     let vault = match mode {
-        Mode::Live => Some(match &a.mode.target.vault {
+        Mode::Live => Some(match &m.target.vault {
             Some(v) => super::vault::address(v, "--vault")?,
             None => {
                 // The vault recorded for the only chain this data directory has one for.
@@ -333,15 +340,39 @@ pub(super) fn status(a: &AgentStatusArgs, settings: &Settings, json: bool) -> Re
         }),
         Mode::Paper => None,
     };
-    let path = state_path(settings, &a.mode, &a.plan, vault);
+    let path = state_path(settings, m, plan, vault);
     if !path.exists() {
         bail!(
             "no agent state at {}: run `cairn agent run {} --{}` first",
             path.display(),
-            a.plan.display(),
+            plan.display(),
             if vault.is_some() { "live" } else { "paper" }
         );
     }
+    Ok((path, vault))
+}
+
+/// `cairn agent resume`: lifts an agent-side pause (set by the MCP `pause` tool).
+pub(super) fn resume(a: &AgentResumeArgs, settings: &Settings, json: bool) -> Result<ExitCode> {
+    super::agent::load_plan(&a.plan)?;
+    let (path, _) = existing_state(settings, &a.mode, &a.plan)?;
+    let store = Store::open(&path)?;
+    let was = store.meta("paused")?;
+    store.delete_meta("paused")?;
+    if json {
+        output::json(&json!({ "state": path, "wasPaused": was }));
+    } else {
+        output::print(&match was {
+            Some(why) => format!("resumed (it was paused: {why})\n"),
+            None => "not paused\n".to_owned(),
+        });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn status(a: &AgentStatusArgs, settings: &Settings, json: bool) -> Result<ExitCode> {
+    let plan = super::agent::load_plan(&a.plan)?;
+    let (path, vault) = existing_state(settings, &a.mode, &a.plan)?;
     let store = Store::open(&path)?;
     let venue: Venue = serde_json::from_str(
         &store
@@ -392,6 +423,7 @@ pub(super) fn status(a: &AgentStatusArgs, settings: &Settings, json: bool) -> Re
             "anchorMs": anchor,
             "nextBuyMs": next,
             "nextBuy": next.map(format_ms),
+            "paused": store.meta("paused")?,
             "decisions": last,
         }));
         return Ok(ExitCode::SUCCESS);
