@@ -123,6 +123,12 @@ pub(crate) enum ChainCmd {
     /// Deploy Uniswap V2, the test tokens and seeded pools to the chain (for test networks),
     /// writing the deployment manifest.
     Deploy(ChainArgs),
+    /// Chain profiles (built in: bnb, base; more under [chains.NAME] in cairn.toml): chain id,
+    /// block time, stablecoin, assets with their feeds, routers. No network access.
+    Profiles {
+        /// Show only this profile.
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
