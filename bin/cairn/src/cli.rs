@@ -799,6 +799,11 @@ pub(crate) struct VaultOwnerArgs {
 pub(crate) struct VaultDeployArgs {
     #[command(flatten)]
     pub(crate) target: VaultTarget,
+    /// A chain profile (`cairn chain profiles`: bnb, base, or one in cairn.toml): its
+    /// stablecoin, routers, assets and feeds (with their heartbeats) are the defaults, and the
+    /// RPC must answer its chain id.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) chain: Option<String>,
     /// File holding the owner's hex private key (it pays for the deployment and owns the vault).
     #[arg(long, value_name = "FILE")]
     pub(crate) owner_key: PathBuf,

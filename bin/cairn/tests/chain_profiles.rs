@@ -99,3 +99,119 @@ fn builtin_and_configured_profiles_are_listed_and_bad_ones_refused() {
         .args(["chain", "profiles"]));
     assert_clear_error(&o, &["block_time_ms"]);
 }
+
+/// A vault deployed from a profile: a profile for the devnet itself (its chain id and
+/// addresses, written into cairn.toml) gives the vault its stablecoin, routers, feeds and
+/// heartbeats; the BNB Chain profile against the devnet is refused by chain id.
+#[test]
+fn vault_deploy_takes_its_policy_from_a_chain_profile() {
+    use alloy::primitives::Address;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let _devnet = common::devnet(d);
+    let st = json(cairn(d).args(["--json", "devnet", "status"]));
+    let dep = &st["deployment"];
+    let chain_id = dep["chain_id"].as_u64().unwrap();
+    let cs = |v: &serde_json::Value| {
+        v.as_str()
+            .unwrap()
+            .parse::<Address>()
+            .unwrap()
+            .to_checksum(None)
+    };
+    let k = |n: &str| d.join(n).display().to_string();
+
+    let o = run(cairn(d).args([
+        "agent",
+        "vault",
+        "deploy",
+        "--chain",
+        "bnb",
+        "--owner-key",
+        &k("owner.key"),
+        "--agent-key",
+        &k("agent.key"),
+        "--budget",
+        "1000",
+        "--period",
+        "1d",
+    ]));
+    assert_clear_error(
+        &o,
+        &[
+            "--chain bnb",
+            "chain id 56",
+            &format!("chain id {chain_id}"),
+        ],
+    );
+
+    let profile = format!(
+        r#"
+[chains.local]
+name = "the devnet"
+chain_id = {chain_id}
+block_time_ms = 1000
+
+[chains.local.stable]
+symbol = "USDT"
+address = "{usdt}"
+decimals = 6
+
+[[chains.local.assets]]
+symbol = "BTC"
+token = "{wbtc}"
+decimals = 8
+feed = "{btc_feed}"
+heartbeat_secs = 7200
+
+[[chains.local.routers]]
+name = "pancake"
+router = "{pancake}"
+factory = "{pancake_factory}"
+init_code_hash = "0x{hash}"
+fee_bps = 20
+"#,
+        usdt = cs(&dep["tokens"]["USDT"]["address"]),
+        wbtc = cs(&dep["tokens"]["WBTC"]["address"]),
+        btc_feed = cs(&dep["feeds"]["WBTC"]["address"]),
+        pancake = cs(&dep["contracts"]["pancake_router"]),
+        pancake_factory = cs(&dep["contracts"]["pancake_factory"]),
+        hash = "11".repeat(32),
+    );
+    let cfg = d.join("cairn.toml");
+    std::fs::write(&cfg, profile).unwrap();
+    let v = json(cairn(d).arg("--config").arg(&cfg).args([
+        "--json",
+        "agent",
+        "vault",
+        "deploy",
+        "--chain",
+        "local",
+        "--owner-key",
+        &k("owner.key"),
+        "--agent-key",
+        &k("agent.key"),
+        "--budget",
+        "1000",
+        "--period",
+        "1d",
+    ]));
+    let routers = v["routers"].as_array().unwrap();
+    assert_eq!(routers.len(), 1, "{v:#}");
+    assert_eq!(
+        routers[0].as_str().unwrap().to_lowercase(),
+        dep["contracts"]["pancake_router"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+    );
+    let s = json(
+        cairn(d)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--json", "agent", "vault", "status"]),
+    );
+    let feeds = s["feeds"].as_array().unwrap();
+    assert_eq!(feeds.len(), 1, "{s:#}");
+    assert_eq!(feeds[0]["heartbeat_secs"], 7200, "{s:#}");
+}
