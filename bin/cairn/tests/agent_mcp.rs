@@ -296,3 +296,97 @@ async fn mcp_session_reads_buys_once_per_slot_and_refuses_out_of_policy_argument
     let st = json(cairn(d).args(["--json", "agent", "status", PLAN, "--live"]));
     assert!(st["paused"].is_null(), "{st:#}");
 }
+
+/// `--http`: the same server over streamable HTTP on loopback answers an MCP `initialize` and a
+/// `tools/list` (paper mode, so no vault is needed).
+#[test]
+fn mcp_over_streamable_http_initializes_and_lists_tools() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let _devnet = devnet(d);
+    let mut child = cairn(d)
+        .args([
+            "agent",
+            "mcp",
+            PLAN,
+            "--paper",
+            "--no-log",
+            "--http",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _guard = Kill(child);
+    let banner: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let url = banner["listening"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/mcp"),
+        "{url}"
+    );
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let post = |body: Value, session: Option<String>| {
+            let mut r = http
+                .post(&url)
+                .header("accept", "application/json, text/event-stream")
+                .header("content-type", "application/json")
+                .json(&body);
+            if let Some(s) = session {
+                r = r
+                    .header("mcp-session-id", s)
+                    .header("mcp-protocol-version", "2025-06-18");
+            }
+            r.send()
+        };
+        let init = post(
+            j!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "cairn-test", "version": "0"}
+            }}),
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(init.status().is_success(), "{}", init.status());
+        let session = init
+            .headers()
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = init.text().await.unwrap();
+        assert!(body.contains("cairn-agent"), "{body}");
+        let note = post(
+            j!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            session.clone(),
+        )
+        .await
+        .unwrap();
+        assert!(note.status().is_success(), "{}", note.status());
+        let list = post(
+            j!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+            session,
+        )
+        .await
+        .unwrap();
+        let body = list.text().await.unwrap();
+        for t in ["prices", "execute_next_buy", "pause"] {
+            assert!(body.contains(t), "{t}: {body}");
+        }
+    });
+}

@@ -275,7 +275,10 @@ pub(super) async fn mcp(a: &AgentMcpArgs, settings: &Settings, _json: bool) -> R
                 .with_context(|| format!("--http {addr}: cannot listen"))?;
             let at = listener.local_addr()?;
             // The one line on stdout: where to connect.
-            output::json(&json!({ "listening": format!("http://{at}/mcp"), "state": b.path }));
+            println!(
+                "{}",
+                json!({ "listening": format!("http://{at}/mcp"), "state": b.path })
+            );
             cairn_agent_mcp::serve_http(server, listener).await?;
         }
     }
