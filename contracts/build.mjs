@@ -152,5 +152,97 @@ for (const [name, pkgPath] of Object.entries(uniswap)) {
   });
 }
 
+// PancakeSwap (the second devnet venue): factory and pair straight from the npm package's build
+// output. The package ships no router, so one is built here, at build time, from Uniswap's
+// Router02 source in @uniswap/v2-periphery: its pair library gets PancakePair's init-code hash
+// (keccak256 of the package's pair creation code) and PancakePair's fee (read from the pair's
+// own `swap` source), and is compiled with solc 0.6.6 (the source's pragma; npm `solc-0.6.6`).
+// Nothing of either package is copied into this repository.
+const pancakeCore = '@pancakeswap-libs/pancake-swap-core';
+mkdirSync(join(outDir, 'pancake'), { recursive: true });
+const pancakeArt = {};
+for (const name of ['PancakeFactory', 'PancakePair']) {
+  let art;
+  try {
+    art = require(`${pancakeCore}/build/${name}.json`);
+  } catch {
+    console.error(`error: ${pancakeCore}/build/${name}.json not found; run \`npm ci\` in the repository root`);
+    process.exit(1);
+  }
+  pancakeArt[name] = art;
+  write(join(outDir, 'pancake', `${name}.json`), {
+    contractName: name,
+    abi: art.abi,
+    bytecode: hex(art.bytecode),
+    deployedBytecode: hex(art.evm?.deployedBytecode?.object ?? ''),
+  });
+}
+const { keccak256 } = require('js-sha3');
+const pairCode = pancakeArt.PancakePair.bytecode.replace(/^0x/, '');
+const pancakeInitHash = keccak256(Buffer.from(pairCode, 'hex'));
+// The pair's fee: `balance0.mul(1000).sub(amount0In.mul(F))` keeps (1000 - F) / 1000 of the input.
+const pairSrc = readFileSync(join(root, 'node_modules', pancakeCore, 'contracts', 'PancakePair.sol'), 'utf8');
+const feeMatch = pairSrc.match(/balance0\.mul\((\d+)\)\.sub\(amount0In\.mul\((\d+)\)\)/);
+if (!feeMatch) {
+  console.error(`error: cannot find the fee in ${pancakeCore}'s PancakePair.sol swap()`);
+  process.exit(1);
+}
+const feeDenom = feeMatch[1];
+const feeKeep = String(Number(feeMatch[1]) - Number(feeMatch[2]));
+const uniLib = '@uniswap/v2-periphery/contracts/libraries/UniswapV2Library.sol';
+const uniHash = '96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f';
+function routerImport(path) {
+  const full = join(root, 'node_modules', path);
+  if (!existsSync(full)) return { error: `import not found: ${path} (run npm ci)` };
+  let src = readFileSync(full, 'utf8');
+  if (path === uniLib) {
+    const before = src;
+    src = src
+      .replace(`hex'${uniHash}'`, `hex'${pancakeInitHash}'`)
+      .replace(/\.mul\(997\)/g, `.mul(${feeKeep})`)
+      .replace(/\.mul\(1000\)/g, `.mul(${feeDenom})`);
+    if (src === before || src.includes(uniHash) || src.includes('997')) {
+      console.error(`error: ${uniLib} changed upstream: the init-code hash or the 997/1000 fee was not found`);
+      process.exit(1);
+    }
+  }
+  return { contents: src };
+}
+let solc066;
+try {
+  solc066 = require('solc-0.6.6');
+} catch {
+  console.error('error: solc 0.6.6 (npm solc-0.6.6) is not installed; run `npm ci` in the repository root');
+  process.exit(1);
+}
+const routerPath = '@uniswap/v2-periphery/contracts/UniswapV2Router02.sol';
+const routerOut = JSON.parse(
+  solc066.compile(
+    JSON.stringify({
+      language: 'Solidity',
+      sources: { [routerPath]: { content: routerImport(routerPath).contents } },
+      settings: {
+        optimizer: { enabled: true, runs: 999999 },
+        evmVersion: 'istanbul',
+        outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
+      },
+    }),
+    { import: routerImport },
+  ),
+);
+const routerErrors = (routerOut.errors || []).filter((e) => e.severity === 'error');
+if (routerErrors.length) {
+  for (const e of routerErrors) console.error(e.formattedMessage);
+  console.error('error: solc 0.6.6 could not compile the Pancake router');
+  process.exit(1);
+}
+const router = routerOut.contracts[routerPath].UniswapV2Router02;
+write(join(outDir, 'pancake', 'PancakeRouter.json'), {
+  contractName: 'PancakeRouter',
+  abi: router.abi,
+  bytecode: hex(router.evm.bytecode.object),
+  deployedBytecode: hex(router.evm.deployedBytecode.object),
+});
+
 write(join(outDir, 'STAMP'), `${stamp()}\n`);
-console.log(`contracts: compiled ${count} contract(s) with solc ${solc.version()}, extracted ${Object.keys(uniswap).length} Uniswap V2 artifacts -> contracts/out/`);
+console.log(`contracts: compiled ${count} contract(s) with solc ${solc.version()}, extracted ${Object.keys(uniswap).length} Uniswap V2 artifacts, Pancake factory + pair, router built with init-code hash 0x${pancakeInitHash} and fee ${feeKeep}/${feeDenom} -> contracts/out/`);

@@ -80,6 +80,9 @@ fn check(out: &Path, want: &str) -> Result<(), &'static str> {
         Ok(have) if have.trim() != want => {
             Err("contract artifacts are stale (contracts/src changed since the last compile)")
         }
+        Ok(_) if !out.join("pancake/PancakeRouter.json").exists() => {
+            Err("contract artifacts are incomplete (no contracts/out/pancake/PancakeRouter.json)")
+        }
         Ok(_) => Ok(()),
     }
 }

@@ -123,6 +123,12 @@ pub(crate) enum ChainCmd {
     /// Deploy Uniswap V2, the test tokens and seeded pools to the chain (for test networks),
     /// writing the deployment manifest.
     Deploy(ChainArgs),
+    /// Chain profiles (built in: bnb, base; more under [chains.NAME] in cairn.toml): chain id,
+    /// block time, stablecoin, assets with their feeds, routers. No network access.
+    Profiles {
+        /// Show only this profile.
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -604,6 +610,20 @@ pub(crate) enum AgentCmd {
     Run(AgentRunArgs),
     /// Holdings, average cost, next buy, and the last decisions with why.
     Status(AgentStatusArgs),
+    /// Serve the agent over the Model Context Protocol (stdio, or streamable HTTP with
+    /// --http): read tools (prices, risk_metrics, portfolio, backtest) and write tools
+    /// (propose_plan, execute_next_buy, pause) whose arguments the plan and the vault bound.
+    Mcp(AgentMcpArgs),
+    /// Lift an agent-side pause (the MCP `pause` tool without the owner key).
+    Resume(AgentResumeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentResumeArgs {
+    /// The plan (TOML) whose agent to resume.
+    pub(crate) plan: PathBuf,
+    #[command(flatten)]
+    pub(crate) mode: AgentModeArgs,
 }
 
 /// Which agent state: paper, or live for a vault.
@@ -623,8 +643,9 @@ pub(crate) struct AgentModeArgs {
     pub(crate) target: VaultTarget,
 }
 
+/// What an agent needs to act: the plan, paper or live, the agent key, where decisions go.
 #[derive(Debug, Args)]
-pub(crate) struct AgentRunArgs {
+pub(crate) struct AgentSetupArgs {
     /// The plan (TOML).
     pub(crate) plan: PathBuf,
     #[command(flatten)]
@@ -643,18 +664,44 @@ pub(crate) struct AgentRunArgs {
     /// CAIRN_ATTEST_KEY.
     #[arg(long, value_name = "FILE")]
     pub(crate) attest_key: Option<PathBuf>,
-    /// Stop after N slots are completed (default: run until interrupted).
-    #[arg(long, value_name = "N")]
-    pub(crate) slots: Option<u64>,
-    /// Milliseconds between looks at the chain clock.
-    #[arg(long, default_value_t = 250)]
-    pub(crate) poll_ms: u64,
     /// Longest accepted age of a feed answer (seconds, or 1h, 1d).
     #[arg(long, default_value = "1h")]
     pub(crate) heartbeat: String,
     /// Give up after the chain has been unreachable this long (seconds, or 10m, 1h).
     #[arg(long, default_value = "10m")]
     pub(crate) max_outage: String,
+    /// Where buys go: `best` (the route whose pool pays the most for each order), `uniswap-v2`
+    /// or `pancake` (the vault must allow-list its router).
+    #[arg(long, value_name = "ROUTE")]
+    pub(crate) venue: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentRunArgs {
+    #[command(flatten)]
+    pub(crate) setup: AgentSetupArgs,
+    /// Stop after N slots are completed (default: run until interrupted).
+    #[arg(long, value_name = "N")]
+    pub(crate) slots: Option<u64>,
+    /// Milliseconds between looks at the chain clock.
+    #[arg(long, default_value_t = 250)]
+    pub(crate) poll_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentMcpArgs {
+    #[command(flatten)]
+    pub(crate) setup: AgentSetupArgs,
+    /// File holding the vault owner's hex private key: the `pause` tool then pauses the vault on
+    /// chain. Without it, `pause` pauses the agent (its state).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) owner_key: Option<PathBuf>,
+    /// Candle files for the `backtest` tool (<SYMBOL><QUOTE>_*.csv).
+    #[arg(long, value_name = "DIR", default_value = "data/market")]
+    pub(crate) market_dir: PathBuf,
+    /// Serve streamable HTTP at http://ADDR/mcp instead of stdio (loopback hosts only).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) http: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -700,8 +747,9 @@ pub(crate) struct ReplayArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum VaultCmd {
-    /// Deploy a vault owned by --owner-key for the agent key, and allow-list the router, the
-    /// stablecoin → asset paths and their price feeds (on the devnet: Router02, USDT → WBTC and
+    /// Deploy a vault owned by --owner-key for the agent key, and allow-list the routers, the
+    /// stablecoin → asset paths and their price feeds (on the devnet: Router02 and the Pancake
+    /// router, USDT → WBTC and
     /// USDT → WBNB, the BTC/USD and BNB/USD feeds). On the devnet, missing key files are
     /// created and funded with gas.
     Deploy(VaultDeployArgs),
@@ -751,6 +799,11 @@ pub(crate) struct VaultOwnerArgs {
 pub(crate) struct VaultDeployArgs {
     #[command(flatten)]
     pub(crate) target: VaultTarget,
+    /// A chain profile (`cairn chain profiles`: bnb, base, or one in cairn.toml): its
+    /// stablecoin, routers, assets and feeds (with their heartbeats) are the defaults, and the
+    /// RPC must answer its chain id.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) chain: Option<String>,
     /// File holding the owner's hex private key (it pays for the deployment and owns the vault).
     #[arg(long, value_name = "FILE")]
     pub(crate) owner_key: PathBuf,
@@ -780,7 +833,8 @@ pub(crate) struct VaultDeployArgs {
     /// The stablecoin: a symbol from the deployment manifest or an address.
     #[arg(long, default_value = "USDT", value_name = "TOKEN")]
     pub(crate) stable: String,
-    /// A router to allow (repeatable). Default: the manifest's Uniswap V2 Router02.
+    /// A router to allow (repeatable). Default: the manifest's routers (Uniswap V2 Router02,
+    /// and the Pancake router on the devnet).
     #[arg(long, value_name = "ADDRESS")]
     pub(crate) router: Vec<String>,
     /// An asset to buy with its price feed, ASSET=FEED (symbols or addresses; repeatable).
@@ -941,6 +995,10 @@ pub(crate) struct BenchVaultArgs {
     /// The asset bought: WBTC or WBNB.
     #[arg(long, default_value = "WBTC")]
     pub(crate) asset: String,
+    /// The venue: uniswap-v2 (Router02) or pancake (PancakeSwap's pairs and the router built
+    /// for them).
+    #[arg(long, default_value = "uniswap-v2")]
+    pub(crate) venue: String,
     /// Swaps per side (the first warms the recipient's balance; the median of the rest is
     /// reported).
     #[arg(long, default_value_t = 5)]

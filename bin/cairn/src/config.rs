@@ -24,6 +24,9 @@ pub(crate) struct FileConfig {
     chain: ChainSection,
     #[serde(default)]
     devnet: DevnetSection,
+    /// Chain profiles by name (`[chains.<name>]`), adding to or replacing the built-in ones.
+    #[serde(default)]
+    chains: std::collections::BTreeMap<String, cairn_chain::ChainProfile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,12 +68,43 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
+        for (name, p) in &file.chains {
+            p.validate(name)
+                .map_err(|e| anyhow::anyhow!("{e} (in [chains.{name}] of the config file)"))?;
+        }
         let data_dir = cli
             .data_dir
             .clone()
             .or_else(|| file.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(".cairn"));
         Ok(Self { data_dir, file })
+    }
+
+    /// Every chain profile: the built-in ones, then the config file's (which win by name).
+    pub(crate) fn chain_profiles(&self) -> Vec<(String, cairn_chain::ChainProfile)> {
+        let mut all: std::collections::BTreeMap<String, cairn_chain::ChainProfile> =
+            cairn_chain::BUILTIN_PROFILES
+                .iter()
+                .filter_map(|n| Some((n.to_string(), cairn_chain::ChainProfile::builtin(n)?)))
+                .collect();
+        for (n, p) in &self.file.chains {
+            all.insert(n.clone(), p.clone());
+        }
+        all.into_iter().collect()
+    }
+
+    /// A chain profile by name, or an error listing the names.
+    pub(crate) fn chain_profile(&self, name: &str) -> Result<cairn_chain::ChainProfile> {
+        let all = self.chain_profiles();
+        all.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no chain profile {name:?}; known: {} (add one under [chains.{name}] in cairn.toml)",
+                    all.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            })
     }
 
     /// The devnet config for `cairn devnet …`.

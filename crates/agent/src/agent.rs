@@ -63,6 +63,45 @@ pub const TEST_EXIT_CODE: i32 = 86;
 /// Metadata key of the feed answers' times the last decision (or the first look) used.
 const FEEDS_SEEN: &str = "feeds_seen";
 
+/// Metadata key of an agent-side pause (why, and by whom): no slot is decided while it is set.
+const PAUSED: &str = "paused";
+
+/// What [`Agent::buy_now`] did.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum BuyNow {
+    /// The current slot was decided and its orders executed.
+    #[serde(rename_all = "camelCase")]
+    Done {
+        /// The slot.
+        slot: i64,
+        /// Its orders, final.
+        orders: Vec<OrderRow>,
+    },
+    /// An unfinished slot (decided earlier, interrupted) was finished instead.
+    #[serde(rename_all = "camelCase")]
+    Resumed {
+        /// The slot.
+        slot: i64,
+        /// Its orders, final.
+        orders: Vec<OrderRow>,
+    },
+    /// The current slot is already decided: nothing is bought twice for one slot.
+    #[serde(rename_all = "camelCase")]
+    AlreadyDecided {
+        /// The slot.
+        slot: i64,
+        /// When the next slot starts (unix ms, chain time).
+        next_slot_ms: i64,
+    },
+    /// No decision now; why.
+    #[serde(rename_all = "camelCase")]
+    NotNow {
+        /// Why.
+        reason: String,
+    },
+}
+
 /// The live side: the vault and the agent key that signs.
 #[derive(Debug, Clone)]
 pub struct Live {
@@ -106,6 +145,9 @@ pub struct AgentConfig {
     pub log: Option<DecisionLog>,
     /// Test hook.
     pub exit_at: Option<ExitPoint>,
+    /// Buy only through this route (`uniswap-v2`, `pancake`); `None`: the route whose pool
+    /// pays the most for each order.
+    pub route: Option<String>,
 }
 
 /// What a run did.
@@ -124,6 +166,9 @@ pub struct Agent {
     chain: Chain,
     store: Store,
     plan_digest: Digest,
+    /// Most stablecoin (whole units) the slot being decided may spend: orders are scaled down
+    /// to it. Set only for the decision of [`Agent::buy_now`].
+    spend_cap: Option<f64>,
 }
 
 fn chain_err(call: &str, e: impl std::fmt::Display) -> Error {
@@ -154,12 +199,147 @@ impl Agent {
             chain,
             store,
             plan_digest,
+            spend_cap: None,
         })
     }
 
     /// The state database.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.cfg.plan
+    }
+
+    /// The plan's digest (SHA-256 of its file).
+    pub fn plan_digest(&self) -> &Digest {
+        &self.plan_digest
+    }
+
+    /// The pools and feeds.
+    pub fn venue(&self) -> &Venue {
+        &self.cfg.venue
+    }
+
+    /// Paper or live.
+    pub fn mode(&self) -> Mode {
+        self.cfg.mode
+    }
+
+    /// The vault and agent key (live only).
+    pub fn live(&self) -> Option<&Live> {
+        self.cfg.live.as_ref()
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// Why the agent is paused, if it is (an agent-side pause kept in its state; the vault's
+    /// own pause is on chain).
+    pub fn paused(&self) -> Result<Option<String>> {
+        self.store.meta(PAUSED)
+    }
+
+    /// Pauses the agent: no slot is decided until [`Agent::resume`]. Kept in the state
+    /// database, so it holds for every process using it.
+    pub fn pause(&self, why: &str) -> Result<()> {
+        self.store.set_meta(PAUSED, why)
+    }
+
+    /// Lifts an agent-side pause.
+    pub fn resume(&self) -> Result<()> {
+        self.store.delete_meta(PAUSED)
+    }
+
+    /// When the slot after the last decided one starts (unix ms, chain time); `None` before
+    /// the first decision.
+    pub fn next_slot_ms(&self) -> Result<Option<i64>> {
+        let anchor: Option<i64> = self.store.meta("anchor_ms")?.and_then(|s| s.parse().ok());
+        let last = self.store.slots()?.last().map(|s| s.slot);
+        Ok(match (anchor, last) {
+            (Some(a), Some(l)) => Some(next_slot_start(self.cfg.plan.budget.schedule, a, l)),
+            _ => None,
+        })
+    }
+
+    /// Decides and executes the current slot now, through the same path as the loop (intent
+    /// recorded before anything is sent, one decision per slot), spending at most `cap`
+    /// stablecoin (whole units; orders are scaled down to it). The feeds must be fresh and, when
+    /// a decision was taken before, newer than the answers it used. A slot already decided is
+    /// never bought again: the answer says when the next one starts.
+    pub async fn buy_now(&mut self, cap: Option<f64>) -> Result<BuyNow> {
+        if let Some(why) = self.paused()? {
+            return Ok(BuyNow::NotNow {
+                reason: format!("the agent is paused ({why})"),
+            });
+        }
+        let slots = self.store.slots()?;
+        if let Some(s) = slots.iter().find(|s| !s.done) {
+            let slot = s.slot;
+            self.finish(s.clone()).await?;
+            return Ok(BuyNow::Resumed {
+                slot,
+                orders: self.store.orders_of(slot)?,
+            });
+        }
+        let now = self.chain.clock().await?;
+        let now_ms = now as i64 * 1000;
+        let anchor = self.anchor_ms(now_ms)?;
+        let schedule = self.cfg.plan.budget.schedule;
+        let slot = schedule.period_index(anchor, now_ms);
+        if slot < 0 {
+            return Ok(BuyNow::NotNow {
+                reason: "the plan's start is still ahead".into(),
+            });
+        }
+        if let Some(l) = slots.last()
+            && l.slot >= slot
+        {
+            return Ok(BuyNow::AlreadyDecided {
+                slot: l.slot,
+                next_slot_ms: next_slot_start(schedule, anchor, l.slot),
+            });
+        }
+        let quotes = market::read(&self.chain, &self.cfg.venue).await?;
+        let seen: Option<Vec<u64>> = self
+            .store
+            .meta(FEEDS_SEEN)?
+            .and_then(|s| serde_json::from_str(&s).ok());
+        for (i, q) in quotes.iter().enumerate() {
+            let a = &self.cfg.venue.assets[i];
+            if !q.fresh(now, self.cfg.venue.heartbeat_secs) {
+                return Ok(BuyNow::NotNow {
+                    reason: format!(
+                        "the {} feed {} is stale (answer at {}, chain time {now}, heartbeat {} s)",
+                        a.symbol, a.feed, q.updated_at, self.cfg.venue.heartbeat_secs
+                    ),
+                });
+            }
+            if seen
+                .as_ref()
+                .and_then(|s| s.get(i))
+                .is_some_and(|&u| q.updated_at <= u)
+            {
+                return Ok(BuyNow::NotNow {
+                    reason: format!(
+                        "the {} feed has no answer newer than the one the last decision used",
+                        a.symbol
+                    ),
+                });
+            }
+        }
+        self.spend_cap = cap;
+        let row = self.decide_slot(slot, now_ms, &slots, &quotes);
+        self.spend_cap = None;
+        self.finish(row?).await?;
+        Ok(BuyNow::Done {
+            slot,
+            orders: self.store.orders_of(slot)?,
+        })
     }
 
     /// Runs until the configured number of slots is completed (or forever). Transient errors
@@ -211,6 +391,10 @@ impl Agent {
     /// One pass: finishes an unfinished slot, or decides and executes the current slot when it
     /// is new and the feeds are fresh. Returns the slot completed, if any.
     pub async fn tick(&mut self) -> Result<Option<i64>> {
+        if let Some(why) = self.paused()? {
+            tracing::debug!(why, "paused");
+            return Ok(None);
+        }
         let slots = self.store.slots()?;
         if let Some(s) = slots.iter().find(|s| !s.done) {
             let slot = s.slot;
@@ -300,6 +484,19 @@ impl Agent {
             .slippage_tolerance_bps
             .round()
             .clamp(0.0, 10_000.0) as u32;
+        // A cap asked for by the caller of `buy_now` scales every buy down alike.
+        let wanted: f64 = d
+            .actions()
+            .iter()
+            .map(|a| match a {
+                Action::Buy(o) => o.amount_in,
+                Action::Skip(_) => 0.0,
+            })
+            .sum();
+        let scale = match self.spend_cap {
+            Some(cap) if wanted > cap => (cap.max(0.0) / wanted).min(1.0),
+            _ => 1.0,
+        };
         let mut orders = Vec::new();
         for (i, action) in d.actions().iter().enumerate() {
             let a = &venue.assets[i];
@@ -347,6 +544,17 @@ impl Agent {
             };
             orders.push(match action {
                 Action::Buy(o) => {
+                    let mut o = *o;
+                    let capped = if scale < 1.0 {
+                        o.amount_in *= scale;
+                        format!(
+                            ", scaled by {scale:.6} to the requested cap of {} {}",
+                            self.spend_cap.unwrap_or_default(),
+                            plan.quote
+                        )
+                    } else {
+                        String::new()
+                    };
                     let amount_in = math::to_base_units(o.amount_in, venue.stable_decimals)?;
                     let min_out = math::oracle_min_out(
                         amount_in,
@@ -366,7 +574,7 @@ impl Agent {
                             OrderState::Planned
                         },
                         reason: format!(
-                            "buy {:.6} {}: budget {} x weight {} x risk multiplier {:.4}{clip}; oracle {} ({}), pool {:.6}; amountOutMin = oracle - {} bps",
+                            "buy {:.6} {}: budget {} x weight {} x risk multiplier {:.4}{clip}{capped}; oracle {} ({}), pool {:.6}; amountOutMin = oracle - {} bps",
                             o.amount_in,
                             plan.quote,
                             plan.budget.amount,
@@ -604,8 +812,6 @@ impl Agent {
     }
 
     async fn sign_and_send(&mut self, o: &OrderRow, live: &Live) -> Result<()> {
-        let venue = &self.cfg.venue;
-        let a = &venue.assets[o.asset];
         let agent = live.signer.address();
         let provider = self.chain.provider().clone();
         let amount_in = U256::from_str_radix(&o.amount_in, 10).unwrap_or_default();
@@ -615,10 +821,14 @@ impl Agent {
                 .cfg
                 .deadline_secs
                 .min(cairn_vault::MAX_DEADLINE_DELAY_SECS);
+        let (router, route) = self.pick_route(o.asset, amount_in).await?;
+        let venue = &self.cfg.venue;
+        let a = &venue.assets[o.asset];
+        tracing::info!(slot = o.slot, asset = %a.symbol, route, %router, "route");
         let vault = AgentVault::new(live.vault, &provider);
         let call = vault
             .buy(
-                venue.router,
+                router,
                 vec![venue.stable, a.token],
                 amount_in,
                 min_out,
@@ -697,6 +907,38 @@ impl Agent {
             tracing::warn!(error = %e, %hash, "broadcast");
         }
         Ok(())
+    }
+
+    /// The route for a buy of `amount_in` of asset `asset`: the configured one, or the one whose
+    /// pool pays the most now (the primary route on a tie). Returns its router and name.
+    async fn pick_route(&self, asset: usize, amount_in: U256) -> Result<(Address, String)> {
+        let venue = &self.cfg.venue;
+        let routes = venue.routes();
+        if let Some(name) = &self.cfg.route {
+            let r = routes.iter().find(|r| &r.name == name).ok_or_else(|| {
+                Error::Config(format!(
+                    "no route {name:?} here (routes: {})",
+                    routes
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            return Ok((r.router, r.name.clone()));
+        }
+        let mut best: Option<(U256, &crate::market::Route)> = None;
+        for r in &routes {
+            let mut one = venue.through(r);
+            one.assets = vec![one.assets[asset].clone()];
+            let q = market::read(&self.chain, &one).await?[0];
+            let out = math::amm_amount_out(amount_in, q.reserve_stable, q.reserve_asset, r.fee_bps);
+            if best.is_none_or(|(b, _)| out > b) {
+                best = Some((out, r));
+            }
+        }
+        let (_, r) = best.expect("the primary route is always there");
+        Ok((r.router, r.name.clone()))
     }
 
     fn record_receipt(

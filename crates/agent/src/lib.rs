@@ -22,9 +22,9 @@ pub mod replay;
 pub mod store;
 
 pub use agent::{
-    Agent, AgentConfig, DecisionLog, ExitPoint, Live, Mode, RunReport, TEST_EXIT_CODE,
+    Agent, AgentConfig, BuyNow, DecisionLog, ExitPoint, Live, Mode, RunReport, TEST_EXIT_CODE,
     decide_latest, next_slot_start,
 };
 pub use error::{Error, Result};
-pub use market::{AssetQuote, AssetVenue, Venue};
+pub use market::{AssetQuote, AssetVenue, PRIMARY_ROUTE, Route, Venue};
 pub use store::{OrderRow, OrderState, Outcome, SlotRow, Store};

@@ -25,6 +25,23 @@ pub struct AssetVenue {
     pub pair: Address,
 }
 
+/// Another router the agent may buy through, with its own pools (on the devnet: PancakeSwap's
+/// core contracts behind a router built for them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// Its name (`pancake`).
+    pub name: String,
+    /// The router (Router02 interface).
+    pub router: Address,
+    /// Its pools' fee in basis points.
+    pub fee_bps: u32,
+    /// Each plan asset's stablecoin pair on it, in plan order.
+    pub pairs: Vec<Address>,
+}
+
+/// The name of a venue's primary route.
+pub const PRIMARY_ROUTE: &str = "uniswap-v2";
+
 /// The market the agent trades: the stablecoin, the router, the pool fee and the assets in
 /// plan order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +60,9 @@ pub struct Venue {
     pub heartbeat_secs: u64,
     /// Plan assets, in plan order.
     pub assets: Vec<AssetVenue>,
+    /// Other routes to the same assets; a buy goes where it gets the most.
+    #[serde(default)]
+    pub alternatives: Vec<Route>,
 }
 
 impl Venue {
@@ -103,6 +123,28 @@ impl Venue {
                 pair: pool.pair,
             });
         }
+        // The Pancake venue when the deployment has it for every asset.
+        let mut alternatives = Vec::new();
+        if let Some(r) = d.contract("pancake_router") {
+            let pairs: Option<Vec<Address>> = assets
+                .iter()
+                .map(|a| {
+                    d.pancake_pools
+                        .values()
+                        .find(|p| p.base == a.token_symbol && p.quote == stable.symbol)
+                        .map(|p| p.pair)
+                })
+                .collect();
+            if let Some(pairs) = pairs {
+                let (keep, den) = cairn_contracts::PANCAKE_FEE;
+                alternatives.push(Route {
+                    name: "pancake".into(),
+                    router: r,
+                    fee_bps: 10_000 - keep * 10_000 / den,
+                    pairs,
+                });
+            }
+        }
         Ok(Venue {
             stable: stable.address,
             stable_symbol: stable.symbol.clone(),
@@ -111,7 +153,32 @@ impl Venue {
             fee_bps: 30,
             heartbeat_secs,
             assets,
+            alternatives,
         })
+    }
+
+    /// Every route: the primary one first, then the alternatives.
+    pub fn routes(&self) -> Vec<Route> {
+        let mut all = vec![Route {
+            name: PRIMARY_ROUTE.into(),
+            router: self.router,
+            fee_bps: self.fee_bps,
+            pairs: self.assets.iter().map(|a| a.pair).collect(),
+        }];
+        all.extend(self.alternatives.iter().cloned());
+        all
+    }
+
+    /// This venue seen through `route` (its router, fee and pairs) instead of the primary one.
+    pub fn through(&self, route: &Route) -> Venue {
+        let mut v = self.clone();
+        v.router = route.router;
+        v.fee_bps = route.fee_bps;
+        for (a, p) in v.assets.iter_mut().zip(&route.pairs) {
+            a.pair = *p;
+        }
+        v.alternatives.clear();
+        v
     }
 }
 

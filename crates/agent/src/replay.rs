@@ -89,20 +89,22 @@ pub async fn run(
             v.assets.len()
         )));
     }
-    // The market maker's own standing approvals (its tokens, not the vault's).
-    let router = UniswapV2Router02::new(v.router, p);
-    for t in std::iter::once(v.stable).chain(v.assets.iter().map(|a| a.token)) {
-        let token = TestToken::new(t, p);
-        let allowance = chain
-            .rpc("allowance", token.allowance(me, v.router).call())
-            .await?;
-        if allowance < U256::from(u128::MAX) {
-            sent(
-                "approve",
-                chain
-                    .send_call("approve", token.approve(v.router, U256::MAX))
-                    .await,
-            )?;
+    // The market maker's own standing approvals (its tokens, not the vault's), on every route.
+    let routes = v.routes();
+    for r in &routes {
+        for t in std::iter::once(v.stable).chain(v.assets.iter().map(|a| a.token)) {
+            let token = TestToken::new(t, p);
+            let allowance = chain
+                .rpc("allowance", token.allowance(me, r.router).call())
+                .await?;
+            if allowance < U256::from(u128::MAX) {
+                sent(
+                    "approve",
+                    chain
+                        .send_call("approve", token.approve(r.router, U256::MAX))
+                        .await,
+                )?;
+            }
         }
     }
     let mut steps = Vec::new();
@@ -125,61 +127,68 @@ pub async fn run(
                 a.feed_decimals,
             )
             .map_err(|e| Error::Config(format!("{} close {close}: {e}", a.symbol)))?;
-            let q = crate::market::read(
-                chain,
-                &Venue {
-                    assets: vec![a.clone()],
-                    ..v.clone()
-                },
-            )
-            .await?[0];
-            let ten = U256::from(10u8);
-            let num = answer * ten.pow(U256::from(v.stable_decimals));
-            let den = ten.pow(U256::from(a.feed_decimals) + U256::from(a.decimals));
-            let swap = math::arbitrage(
-                q.reserve_stable,
-                q.reserve_asset,
-                num,
-                den,
-                v.fee_bps,
-                cfg.tolerance_bps,
-            );
+            // Every route's pool is moved to the candle (the primary's swap is the one reported).
             let mut made = None;
-            if let Some(s) = swap {
-                let (pay, get) = if s.buy_asset {
-                    (v.stable, a.token)
-                } else {
-                    (a.token, v.stable)
-                };
-                let token = TestToken::new(pay, p);
-                let bal = chain.rpc("balanceOf", token.balanceOf(me).call()).await?;
-                if bal < s.amount_in {
+            for (ri, r) in routes.iter().enumerate() {
+                let rv = v.through(r);
+                let router = UniswapV2Router02::new(r.router, p);
+                let q = crate::market::read(
+                    chain,
+                    &Venue {
+                        assets: vec![rv.assets[i].clone()],
+                        ..rv.clone()
+                    },
+                )
+                .await?[0];
+                let ten = U256::from(10u8);
+                let num = answer * ten.pow(U256::from(v.stable_decimals));
+                let den = ten.pow(U256::from(a.feed_decimals) + U256::from(a.decimals));
+                let swap = math::arbitrage(
+                    q.reserve_stable,
+                    q.reserve_asset,
+                    num,
+                    den,
+                    r.fee_bps,
+                    cfg.tolerance_bps,
+                );
+                if let Some(s) = swap {
+                    let (pay, get) = if s.buy_asset {
+                        (v.stable, a.token)
+                    } else {
+                        (a.token, v.stable)
+                    };
+                    let token = TestToken::new(pay, p);
+                    let bal = chain.rpc("balanceOf", token.balanceOf(me).call()).await?;
+                    if bal < s.amount_in {
+                        sent(
+                            "mint",
+                            chain
+                                .send_call("mint", token.mint(me, s.amount_in * U256::from(2u8)))
+                                .await,
+                        )?;
+                    }
                     sent(
-                        "mint",
+                        "swapExactTokensForTokens",
                         chain
-                            .send_call("mint", token.mint(me, s.amount_in * U256::from(2u8)))
+                            .send_call(
+                                "swapExactTokensForTokens",
+                                router.swapExactTokensForTokens(
+                                    s.amount_in,
+                                    U256::ZERO,
+                                    vec![pay, get],
+                                    me,
+                                    U256::from(ts + 3_600),
+                                ),
+                            )
                             .await,
                     )?;
+                    if ri == 0 {
+                        made = Some((
+                            if s.buy_asset { "buy" } else { "sell" }.to_owned(),
+                            s.amount_in.to_string(),
+                        ));
+                    }
                 }
-                sent(
-                    "swapExactTokensForTokens",
-                    chain
-                        .send_call(
-                            "swapExactTokensForTokens",
-                            router.swapExactTokensForTokens(
-                                s.amount_in,
-                                U256::ZERO,
-                                vec![pay, get],
-                                me,
-                                U256::from(ts + 3_600),
-                            ),
-                        )
-                        .await,
-                )?;
-                made = Some((
-                    if s.buy_asset { "buy" } else { "sell" }.to_owned(),
-                    s.amount_in.to_string(),
-                ));
             }
             answers.push(answer);
             assets.push(AssetStep {

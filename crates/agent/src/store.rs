@@ -168,7 +168,8 @@ pub fn lock(path: &Path) -> Result<std::fs::File> {
 /// The SQLite state of one agent (one plan, one mode, one vault).
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    // Behind a mutex so the store (and the agent) can be shared across threads (the MCP server).
+    conn: std::sync::Mutex<Connection>,
     path: PathBuf,
 }
 
@@ -200,15 +201,19 @@ impl Store {
             reason: e.to_string(),
         })?;
         let s = Store {
-            conn,
+            conn: std::sync::Mutex::new(conn),
             path: path.to_owned(),
         };
-        s.conn
+        s.c()
             .execute_batch(&format!(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; {SCHEMA}"
             ))
             .map_err(|e| s.err(e))?;
         Ok(s)
+    }
+
+    fn c(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn err(&self, e: impl std::fmt::Display) -> Error {
@@ -220,7 +225,7 @@ impl Store {
 
     /// A metadata value.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        self.conn
+        self.c()
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
             .map_err(|e| self.err(e))
@@ -228,7 +233,7 @@ impl Store {
 
     /// Sets a metadata value.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn
+        self.c()
             .execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -238,10 +243,18 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Removes a metadata value (absent is fine).
+    pub fn delete_meta(&self, key: &str) -> Result<()> {
+        self.c()
+            .execute("DELETE FROM meta WHERE key = ?1", params![key])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
     /// The price history, oldest first: `(slot, time_ms, prices in plan order)`.
     pub fn prices(&self) -> Result<Vec<(i64, i64, Vec<f64>)>> {
-        let mut st = self
-            .conn
+        let conn = self.c();
+        let mut st = conn
             .prepare("SELECT slot, time_ms, prices FROM prices ORDER BY slot")
             .map_err(|e| self.err(e))?;
         let rows = st
@@ -278,7 +291,8 @@ impl Store {
             path: path.clone(),
             reason: e.to_string(),
         };
-        let tx = self.conn.transaction().map_err(e)?;
+        let mut conn = self.c();
+        let tx = conn.transaction().map_err(e)?;
         tx.execute(
             "INSERT OR REPLACE INTO prices (slot, time_ms, prices) VALUES (?1, ?2, ?3)",
             params![
@@ -330,7 +344,7 @@ impl Store {
         raw: &[u8],
         block: u64,
     ) -> Result<()> {
-        self.conn
+        self.c()
             .execute(
                 "UPDATE orders SET state = 'sent', nonce = ?3, tx_hash = ?4, raw_tx = ?5,
                    sent_block = ?6 WHERE slot = ?1 AND asset = ?2",
@@ -342,7 +356,7 @@ impl Store {
 
     /// Returns a sent order to `planned` (its transaction can never be mined).
     pub fn record_unsent(&self, slot: i64, asset: usize) -> Result<()> {
-        self.conn
+        self.c()
             .execute(
                 "UPDATE orders SET state = 'planned', nonce = NULL, tx_hash = NULL,
                    raw_tx = NULL, sent_block = NULL WHERE slot = ?1 AND asset = ?2",
@@ -354,7 +368,7 @@ impl Store {
 
     /// Records the outcome of an order.
     pub fn record_outcome(&self, slot: i64, asset: usize, o: &Outcome<'_>) -> Result<()> {
-        self.conn
+        self.c()
             .execute(
                 "UPDATE orders SET state = ?3, fill = ?4, fill_block = ?5,
                    tx_hash = COALESCE(?6, tx_hash), error = ?7 WHERE slot = ?1 AND asset = ?2",
@@ -374,7 +388,7 @@ impl Store {
 
     /// Closes a slot with the cash left after its fills.
     pub fn finish_slot(&self, slot: i64, cash_after: f64) -> Result<()> {
-        self.conn
+        self.c()
             .execute(
                 "UPDATE slots SET done = 1, cash_after = ?2 WHERE slot = ?1",
                 params![slot, cash_after],
@@ -385,7 +399,7 @@ impl Store {
 
     /// Records where an order's decision statement landed in the log.
     pub fn record_logged(&self, slot: i64, asset: usize, index: u64) -> Result<()> {
-        self.conn
+        self.c()
             .execute(
                 "UPDATE orders SET logged = 1, log_index = ?3 WHERE slot = ?1 AND asset = ?2",
                 params![slot, asset as i64, index as i64],
@@ -396,8 +410,8 @@ impl Store {
 
     /// Every slot, oldest first.
     pub fn slots(&self) -> Result<Vec<SlotRow>> {
-        let mut st = self
-            .conn
+        let conn = self.c();
+        let mut st = conn
             .prepare("SELECT slot, time_ms, done, cash_before, cash_after FROM slots ORDER BY slot")
             .map_err(|e| self.err(e))?;
         let rows = st
@@ -421,7 +435,8 @@ impl Store {
                tx_hash, raw_tx, sent_block, fill_block, error, inputs, log_index
              FROM orders WHERE {clause} ORDER BY slot, asset"
         );
-        let mut st = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let conn = self.c();
+        let mut st = conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = st
             .query_map([arg], |r| {
                 Ok(OrderRow {

@@ -13,6 +13,7 @@ mod connect;
 mod error;
 mod keys;
 mod manifest;
+pub mod profile;
 pub mod send;
 pub mod units;
 
@@ -21,5 +22,6 @@ pub use connect::{CONFIRM_TIMEOUT, Chain, ChainInfo, ensure_success, with_margin
 pub use error::{Error, Result};
 pub use keys::{KeySource, PRIVATE_KEY_ENV};
 pub use manifest::{Deployment, FeedInfo, PoolInfo, TokenInfo};
+pub use profile::{BUILTIN_PROFILES, ChainProfile, ProfileError};
 pub use send::SendFailure;
 pub use units::{UnitsError, format_units, parse_units};

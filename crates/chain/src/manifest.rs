@@ -73,6 +73,10 @@ pub struct Deployment {
     /// written before feeds were deployed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub feeds: BTreeMap<String, FeedInfo>,
+    /// The second venue's pools (PancakeSwap core, its router in `contracts.pancake_router`),
+    /// by name as `pools`; empty in manifests written before it was deployed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pancake_pools: BTreeMap<String, PoolInfo>,
 }
 
 impl Deployment {
@@ -149,6 +153,7 @@ mod tests {
                 },
             )]
             .into(),
+            pancake_pools: BTreeMap::new(),
         };
         d.write(&path).unwrap();
         assert_eq!(Deployment::read(&path).unwrap(), Some(d));

@@ -73,12 +73,47 @@ mod bindings {
         WETH9,
         "../../contracts/out/uniswap/WETH9.json"
     );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        PancakeFactory,
+        "../../contracts/out/pancake/PancakeFactory.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        PancakePair,
+        "../../contracts/out/pancake/PancakePair.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        PancakeRouter,
+        "../../contracts/out/pancake/PancakeRouter.json"
+    );
 }
 
 pub use bindings::{
-    AgentVault, ComputeMarket, MockV3Aggregator, ProvenanceAnchor, TestToken, UniswapV2Factory,
-    UniswapV2Pair, UniswapV2Router02, WETH9,
+    AgentVault, ComputeMarket, MockV3Aggregator, PancakeFactory, PancakePair, PancakeRouter,
+    ProvenanceAnchor, TestToken, UniswapV2Factory, UniswapV2Pair, UniswapV2Router02, WETH9,
 };
+
+/// PancakePair's fee as the fraction of the input a swap keeps: 998/1000 (20 bps) in
+/// `@pancakeswap-libs/pancake-swap-core` 0.1.0 (`balance0.mul(1000).sub(amount0In.mul(2))`).
+/// The devnet's Pancake router is built with it (`contracts/build.mjs`).
+pub const PANCAKE_FEE: (u32, u32) = (998, 1000);
+
+/// keccak256 of the Pancake pair's creation code (`CREATE2` init code of every Pancake pair).
+pub fn pancake_pair_init_code_hash() -> B256 {
+    keccak256(&PancakePair::BYTECODE)
+}
+
+/// Whether the Pancake router's bytecode embeds `hash` as its pair init-code hash.
+pub fn pancake_router_expects_init_code_hash(hash: B256) -> bool {
+    PancakeRouter::BYTECODE
+        .windows(32)
+        .any(|w| w == hash.as_slice())
+}
 
 /// The pair init-code hash that `UniswapV2Library.pairFor` inside Router02 is compiled with.
 ///
@@ -129,6 +164,15 @@ mod tests {
     }
 
     #[test]
+    fn pancake_router_was_built_for_the_pancake_pair_and_not_uniswaps() {
+        let h = pancake_pair_init_code_hash();
+        assert_ne!(h, PAIR_INIT_CODE_HASH);
+        assert!(pancake_router_expects_init_code_hash(h));
+        assert!(!pancake_router_expects_init_code_hash(PAIR_INIT_CODE_HASH));
+        assert!(!router_expects_init_code_hash(h));
+    }
+
+    #[test]
     fn artifacts_carry_creation_bytecode() {
         for code in [
             &TestToken::BYTECODE,
@@ -139,6 +183,9 @@ mod tests {
             &UniswapV2Factory::BYTECODE,
             &UniswapV2Router02::BYTECODE,
             &WETH9::BYTECODE,
+            &PancakeFactory::BYTECODE,
+            &PancakePair::BYTECODE,
+            &PancakeRouter::BYTECODE,
         ] {
             assert!(code.len() > 1000, "creation bytecode looks truncated");
         }

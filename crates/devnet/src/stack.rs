@@ -4,13 +4,15 @@
 use crate::{DevnetConfig, Error, Result, prices::last_close};
 use alloy::{
     contract::RawCallBuilder,
-    primitives::{Address, U256, keccak256},
+    primitives::{Address, B256, U256, keccak256},
     providers::{DynProvider, Provider},
 };
 use cairn_chain::{Chain, Deployment, FeedInfo, PoolInfo, TokenInfo};
 use cairn_contracts::{
-    ComputeMarket, MockV3Aggregator, PAIR_INIT_CODE_HASH, ProvenanceAnchor, TestToken,
-    UniswapV2Factory, UniswapV2Router02, WETH9, pair_init_code_hash, router_expects_init_code_hash,
+    ComputeMarket, MockV3Aggregator, PAIR_INIT_CODE_HASH, PancakeFactory, PancakeRouter,
+    ProvenanceAnchor, TestToken, UniswapV2Factory, UniswapV2Router02, WETH9, pair_init_code_hash,
+    pancake_pair_init_code_hash, pancake_router_expects_init_code_hash,
+    router_expects_init_code_hash,
 };
 use std::{collections::BTreeMap, path::Path};
 
@@ -133,6 +135,13 @@ pub async fn deploy_stack(
             actual: hash.to_string(),
         });
     }
+    let pancake_hash = pancake_pair_init_code_hash();
+    if !pancake_router_expects_init_code_hash(pancake_hash) {
+        return Err(Error::InitCodeHash {
+            expected: "the Pancake router built for the Pancake pair (run `make contracts`)".into(),
+            actual: pancake_hash.to_string(),
+        });
+    }
     // Read prices first: a missing candle file must fail before any transaction is sent.
     let mut prices = Vec::new();
     for (base, _, file) in PAIRS {
@@ -154,6 +163,20 @@ pub async fn deploy_stack(
     )
     .await?;
 
+    // The second venue: PancakeSwap's own factory (and pair) with the router built for it.
+    let pancake_factory = deploy(
+        chain,
+        "deploy PancakeFactory",
+        PancakeFactory::deploy_builder(p, deployer),
+    )
+    .await?;
+    let pancake_router = deploy(
+        chain,
+        "deploy PancakeRouter",
+        PancakeRouter::deploy_builder(p, pancake_factory, weth),
+    )
+    .await?;
+
     let mut tokens = BTreeMap::new();
     for (symbol, name, decimals) in TOKENS {
         let builder = TestToken::deploy_builder(p, name.into(), symbol.into(), decimals);
@@ -170,61 +193,77 @@ pub async fn deploy_stack(
 
     let usdt = &tokens["USDT"];
     let mut pools = BTreeMap::new();
+    let mut pancake_pools = BTreeMap::new();
     for ((base_sym, quote_sym, _), (_, price)) in PAIRS.iter().zip(prices) {
         let (base, quote) = (&tokens[*base_sym], &tokens[*quote_sym]);
         let quote_amount = units(depth_usdt as f64, quote.decimals);
         let base_amount = units(depth_usdt as f64 / price.close, base.decimals);
-        for (token, amount) in [(base, base_amount), (quote, quote_amount)] {
-            let t = TestToken::new(token.address, p);
+        // The same pool on both venues, at the same seed price and depth.
+        for (venue, router, factory, init_hash) in [
+            ("Uniswap V2", router, factory, PAIR_INIT_CODE_HASH),
+            ("Pancake", pancake_router, pancake_factory, pancake_hash),
+        ] {
+            for (token, amount) in [(base, base_amount), (quote, quote_amount)] {
+                let t = TestToken::new(token.address, p);
+                send(
+                    chain,
+                    &format!("mint {}", token.symbol),
+                    t.mint(deployer, amount),
+                )
+                .await?;
+                send(
+                    chain,
+                    &format!("approve {}", token.symbol),
+                    t.approve(router, amount),
+                )
+                .await?;
+            }
+            // Both routers have Router02's interface.
+            let r = UniswapV2Router02::new(router, p);
+            let add = r.addLiquidity(
+                base.address,
+                quote.address,
+                base_amount,
+                quote_amount,
+                base_amount,
+                quote_amount,
+                deployer,
+                U256::MAX,
+            );
             send(
                 chain,
-                &format!("mint {}", token.symbol),
-                t.mint(deployer, amount),
+                &format!("seed {venue} {base_sym}/{quote_sym} pool"),
+                add,
             )
             .await?;
-            send(
-                chain,
-                &format!("approve {}", token.symbol),
-                t.approve(router, amount),
-            )
-            .await?;
-        }
-        let r = UniswapV2Router02::new(router, p);
-        let add = r.addLiquidity(
-            base.address,
-            quote.address,
-            base_amount,
-            quote_amount,
-            base_amount,
-            quote_amount,
-            deployer,
-            U256::MAX,
-        );
-        send(chain, &format!("seed {base_sym}/{quote_sym} pool"), add).await?;
-        let pair = UniswapV2Factory::new(factory, p)
-            .getPair(base.address, quote.address)
-            .call()
-            .await
-            .map_err(|e| Error::contract("factory.getPair", e))?;
-        // Router02 never asks the factory; it derives the pair address with CREATE2. Both must
-        // agree or swaps revert.
-        let expected = pair_address(factory, base.address, quote.address);
-        if pair != expected {
-            return Err(Error::InitCodeHash {
-                expected: format!("pair at {expected}"),
-                actual: format!("pair at {pair}"),
-            });
-        }
-        pools.insert(
-            format!("{base_sym}/{quote_sym}"),
-            PoolInfo {
+            let pair = UniswapV2Factory::new(factory, p)
+                .getPair(base.address, quote.address)
+                .call()
+                .await
+                .map_err(|e| Error::contract("factory.getPair", e))?;
+            // The router never asks the factory; it derives the pair address with CREATE2. Both
+            // must agree or swaps revert.
+            let expected = pair_address_for(factory, init_hash, base.address, quote.address);
+            if pair != expected {
+                return Err(Error::InitCodeHash {
+                    expected: format!("{venue} pair at {expected}"),
+                    actual: format!("{venue} pair at {pair}"),
+                });
+            }
+            let info = PoolInfo {
                 pair,
                 base: base_sym.to_string(),
                 quote: quote_sym.to_string(),
                 seed_price: price.close,
-                price_source: price.source,
-            },
-        );
+                price_source: price.source.clone(),
+            };
+            let name = format!("{base_sym}/{quote_sym}");
+            if init_hash == PAIR_INIT_CODE_HASH {
+                pools.insert(name, info);
+            } else {
+                pancake_pools.insert(name, info);
+            }
+        }
     }
     // One Chainlink MockV3Aggregator per pool's base asset, answering the same seed price in
     // USD with 8 decimals (the stablecoin counts as one dollar).
@@ -291,6 +330,8 @@ pub async fn deploy_stack(
         ("weth9".to_owned(), weth),
         ("uniswap_v2_factory".to_owned(), factory),
         ("uniswap_v2_router02".to_owned(), router),
+        ("pancake_factory".to_owned(), pancake_factory),
+        ("pancake_router".to_owned(), pancake_router),
         ("provenance_anchor".to_owned(), anchor),
         ("compute_market".to_owned(), market),
     ]);
@@ -306,16 +347,28 @@ pub async fn deploy_stack(
         pair_init_code_hash: hash,
         contracts_version: Some(cairn_contracts::cairn_contracts_version()),
         feeds,
+        pancake_pools,
     })
 }
 
 /// The CREATE2 address of the pair for two tokens, as `UniswapV2Library.pairFor` computes it.
 pub fn pair_address(factory: Address, a: Address, b: Address) -> Address {
+    pair_address_for(factory, PAIR_INIT_CODE_HASH, a, b)
+}
+
+/// The CREATE2 address of a V2-style pair for two tokens under a factory whose pairs have
+/// `init_hash` as init-code hash (Uniswap V2's, or PancakeSwap's).
+pub(crate) fn pair_address_for(
+    factory: Address,
+    init_hash: B256,
+    a: Address,
+    b: Address,
+) -> Address {
     let (t0, t1) = if a < b { (a, b) } else { (b, a) };
     let mut packed = [0u8; 40];
     packed[..20].copy_from_slice(t0.as_slice());
     packed[20..].copy_from_slice(t1.as_slice());
-    factory.create2(keccak256(packed), PAIR_INIT_CODE_HASH)
+    factory.create2(keccak256(packed), init_hash)
 }
 
 /// A seed price as an 8-decimal feed answer, exactly from its shortest decimal form (a close of

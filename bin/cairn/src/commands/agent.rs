@@ -22,7 +22,11 @@ use std::{
 pub(super) fn run(cmd: &AgentCmd, settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
         AgentCmd::Backtest(args) => backtest_cmd(args, settings, json),
-        AgentCmd::Vault(_) | AgentCmd::Run(_) | AgentCmd::Status(_) => {
+        AgentCmd::Vault(_)
+        | AgentCmd::Run(_)
+        | AgentCmd::Status(_)
+        | AgentCmd::Mcp(_)
+        | AgentCmd::Resume(_) => {
             unreachable!("async agent commands run in commands::vault and commands::agent_run")
         }
     }

@@ -2,7 +2,10 @@
 //! it buys in). The loop, the state and the integer amounts live in `cairn-agent`; this module
 //! turns flags into its configuration and prints what it did.
 use crate::{
-    cli::{AgentModeArgs, AgentRunArgs, AgentStatusArgs, ReplayArgs},
+    cli::{
+        AgentMcpArgs, AgentModeArgs, AgentResumeArgs, AgentRunArgs, AgentSetupArgs,
+        AgentStatusArgs, ReplayArgs,
+    },
     config::Settings,
     output,
 };
@@ -67,7 +70,21 @@ async fn venue(
     Ok(Venue::from_deployment(&d, quote, symbols, heartbeat)?)
 }
 
-pub(super) async fn run(a: &AgentRunArgs, settings: &Settings, json: bool) -> Result<ExitCode> {
+/// An agent built from its flags, with the lock on its state (held while it lives).
+struct Built {
+    agent: Agent,
+    venue: Venue,
+    path: PathBuf,
+    _lock: std::fs::File,
+}
+
+async fn build(
+    a: &AgentSetupArgs,
+    settings: &Settings,
+    json: bool,
+    slots: Option<u64>,
+    poll: Duration,
+) -> Result<Built> {
     let mode = mode_of(&a.mode)?;
     let plan_bytes =
         std::fs::read(&a.plan).with_context(|| format!("cannot read plan {}", a.plan.display()))?;
@@ -88,6 +105,15 @@ pub(super) async fn run(a: &AgentRunArgs, settings: &Settings, json: bool) -> Re
         heartbeat,
     )
     .await?;
+    if let Some(r) = a.venue.as_deref().filter(|r| *r != "best") {
+        let names: Vec<String> = venue.routes().into_iter().map(|r| r.name).collect();
+        if !names.iter().any(|n| n == r) {
+            bail!(
+                "--venue {r:?} is not on this chain; use best or one of: {}",
+                names.join(", ")
+            );
+        }
+    }
     let live = match signer {
         Some(signer) => {
             let vault = super::vault::vault_address(settings, &a.mode.target, &chain).await?;
@@ -113,7 +139,7 @@ pub(super) async fn run(a: &AgentRunArgs, settings: &Settings, json: bool) -> Re
         None => None,
     };
     let path = state_path(settings, &a.mode, &a.plan, live.as_ref().map(|l| l.vault));
-    let _lock = cairn_agent::store::lock(&path)?;
+    let lock = cairn_agent::store::lock(&path)?;
     let store = Store::open(&path)?;
     store.set_meta("venue", &serde_json::to_string(&venue)?)?;
     // Decisions: the log given, else the local one when it answers.
@@ -168,23 +194,93 @@ pub(super) async fn run(a: &AgentRunArgs, settings: &Settings, json: bool) -> Re
         mode,
         venue: venue.clone(),
         live,
-        slots: a.slots,
-        poll: Duration::from_millis(a.poll_ms.max(10)),
+        slots,
+        poll,
         deadline_secs: 300,
         max_outage: Duration::from_secs(max_outage),
         log,
         exit_at,
+        route: a.venue.clone().filter(|v| v != "best"),
     };
-    let mut agent = Agent::new(cfg, chain, store)?;
-    let report = agent.run().await?;
+    Ok(Built {
+        agent: Agent::new(cfg, chain, store)?,
+        venue,
+        path,
+        _lock: lock,
+    })
+}
+
+pub(super) async fn run(a: &AgentRunArgs, settings: &Settings, json: bool) -> Result<ExitCode> {
+    let mut b = build(
+        &a.setup,
+        settings,
+        json,
+        a.slots,
+        Duration::from_millis(a.poll_ms.max(10)),
+    )
+    .await?;
+    let report = b.agent.run().await?;
     if json {
-        output::json(&json!({ "state": path, "slots": report.slots, "orders": report.orders }));
+        output::json(&json!({ "state": b.path, "slots": report.slots, "orders": report.orders }));
     } else {
         let mut s = String::new();
         for o in &report.orders {
-            s.push_str(&order_line(&venue, o));
+            s.push_str(&order_line(&b.venue, o));
         }
         output::print(&s);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cairn agent mcp`: the agent's tools over MCP. Nothing but the protocol goes to stdout.
+pub(super) async fn mcp(a: &AgentMcpArgs, settings: &Settings, _json: bool) -> Result<ExitCode> {
+    // Notes go to stderr (json = true keeps `build` quiet there too; stdout is the protocol's).
+    let b = build(&a.setup, settings, true, None, Duration::from_millis(250)).await?;
+    let owner_vault = match (&a.owner_key, b.agent.live()) {
+        (Some(p), Some(live)) => {
+            let key = super::node::read_key(p)?;
+            let owner = key.address();
+            let chain = super::vault::connect(settings, &a.setup.mode.target, Some(key)).await?;
+            let v = cairn_vault::Vault::new(chain, live.vault);
+            let actual = v.owner().await?;
+            if actual != owner {
+                bail!(
+                    "the vault at {} is owned by {actual}, not the key in {}",
+                    live.vault,
+                    p.display()
+                );
+            }
+            Some(v)
+        }
+        (Some(_), None) => bail!("--owner-key pauses a vault: it needs --live"),
+        (None, _) => None,
+    };
+    let cfg = cairn_agent_mcp::McpConfig {
+        owner_vault,
+        proposals_dir: settings.data_dir.join("agent").join("proposals"),
+        market_dir: a.market_dir.clone(),
+    };
+    let server = cairn_agent_mcp::AgentServer::new(b.agent, cfg);
+    match &a.http {
+        None => {
+            eprintln!(
+                "cairn agent mcp: serving on stdio (state {})",
+                b.path.display()
+            );
+            cairn_agent_mcp::serve_stdio(server).await?;
+        }
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--http {addr}: cannot listen"))?;
+            let at = listener.local_addr()?;
+            // The one line on stdout: where to connect.
+            println!(
+                "{}",
+                json!({ "listening": format!("http://{at}/mcp"), "state": b.path })
+            );
+            cairn_agent_mcp::serve_http(server, listener).await?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -217,11 +313,15 @@ fn order_line(venue: &Venue, o: &cairn_agent::OrderRow) -> String {
     }
 }
 
-pub(super) fn status(a: &AgentStatusArgs, settings: &Settings, json: bool) -> Result<ExitCode> {
-    let mode = mode_of(&a.mode)?;
-    let plan = super::agent::load_plan(&a.plan)?;
+/// The state file of an agent that has run: `(path, vault)`.
+fn existing_state(
+    settings: &Settings,
+    m: &AgentModeArgs,
+    plan: &std::path::Path,
+) -> Result<(PathBuf, Option<Address>)> {
+    let mode = mode_of(m)?;
     let vault = match mode {
-        Mode::Live => Some(match &a.mode.target.vault {
+        Mode::Live => Some(match &m.target.vault {
             Some(v) => super::vault::address(v, "--vault")?,
             None => {
                 // The vault recorded for the only chain this data directory has one for.
@@ -243,15 +343,39 @@ pub(super) fn status(a: &AgentStatusArgs, settings: &Settings, json: bool) -> Re
         }),
         Mode::Paper => None,
     };
-    let path = state_path(settings, &a.mode, &a.plan, vault);
+    let path = state_path(settings, m, plan, vault);
     if !path.exists() {
         bail!(
             "no agent state at {}: run `cairn agent run {} --{}` first",
             path.display(),
-            a.plan.display(),
+            plan.display(),
             if vault.is_some() { "live" } else { "paper" }
         );
     }
+    Ok((path, vault))
+}
+
+/// `cairn agent resume`: lifts an agent-side pause (set by the MCP `pause` tool).
+pub(super) fn resume(a: &AgentResumeArgs, settings: &Settings, json: bool) -> Result<ExitCode> {
+    super::agent::load_plan(&a.plan)?;
+    let (path, _) = existing_state(settings, &a.mode, &a.plan)?;
+    let store = Store::open(&path)?;
+    let was = store.meta("paused")?;
+    store.delete_meta("paused")?;
+    if json {
+        output::json(&json!({ "state": path, "wasPaused": was }));
+    } else {
+        output::print(&match was {
+            Some(why) => format!("resumed (it was paused: {why})\n"),
+            None => "not paused\n".to_owned(),
+        });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn status(a: &AgentStatusArgs, settings: &Settings, json: bool) -> Result<ExitCode> {
+    let plan = super::agent::load_plan(&a.plan)?;
+    let (path, vault) = existing_state(settings, &a.mode, &a.plan)?;
     let store = Store::open(&path)?;
     let venue: Venue = serde_json::from_str(
         &store
@@ -302,6 +426,7 @@ pub(super) fn status(a: &AgentStatusArgs, settings: &Settings, json: bool) -> Re
             "anchorMs": anchor,
             "nextBuyMs": next,
             "nextBuy": next.map(format_ms),
+            "paused": store.meta("paused")?,
             "decisions": last,
         }));
         return Ok(ExitCode::SUCCESS);

@@ -1,5 +1,6 @@
-//! `cairn bench vault`: gas of one AgentVault buy against the same swap sent straight to
-//! Router02, on a scratch devnet (its own anvil, stopped afterwards).
+//! `cairn bench vault`: gas of one AgentVault buy against the same swap sent straight to the
+//! router (Uniswap V2's Router02, or with `--venue pancake` the router built for PancakeSwap's
+//! pairs), on a scratch devnet (its own anvil, stopped afterwards).
 //!
 //! The direct trader is a wallet with a standing approval to the router (what the vault
 //! exists to avoid); the vault buys with the agent key under its whole policy (allow-lists,
@@ -52,6 +53,7 @@ pub(super) async fn run(
         output::json(&json!({
             "amount_usdt": args.amount,
             "asset": args.asset,
+            "venue": args.venue,
             "rounds": args.rounds,
             "direct_router02_swap_gas": gas.direct,
             "vault_buy_gas": gas.vault,
@@ -59,11 +61,12 @@ pub(super) async fn run(
         }));
     } else {
         output::print(&format!(
-            "gas of {} USDT -> {} through Router02 on a scratch devnet ({} rounds)\n\
+            "gas of {} USDT -> {} through the {} router on a scratch devnet ({} rounds)\n\
              {:<34}{:>10}{:>10}\n{:<34}{:>10}{:>10}\n{:<34}{:>10}{:>10}\n\
              vault overhead (steady state): {overhead} gas ({:+.1}%)\n",
             args.amount,
             args.asset,
+            args.venue,
             args.rounds,
             "",
             "direct",
@@ -99,9 +102,14 @@ async fn measure(args: &BenchVaultArgs, config: &DevnetConfig) -> Result<Gas> {
         .ok_or_else(|| anyhow!("--asset {}: the devnet has no feed for it", args.asset))?
         .address;
     let usdt = d.tokens["USDT"].address;
+    let role = match args.venue.as_str() {
+        "uniswap-v2" => "uniswap_v2_router02",
+        "pancake" => "pancake_router",
+        v => bail!("--venue {v:?}: use uniswap-v2 or pancake"),
+    };
     let router = d
-        .contract("uniswap_v2_router02")
-        .ok_or_else(|| anyhow!("the devnet has no Router02"))?;
+        .contract(role)
+        .ok_or_else(|| anyhow!("the devnet has no {role}"))?;
     let amount = parse_units(&args.amount, 6)
         .with_context(|| format!("--amount {:?}: whole USDT, up to 6 decimals", args.amount))?;
     if amount.is_zero() {

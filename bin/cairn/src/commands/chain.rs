@@ -1,4 +1,4 @@
-//! `cairn chain status|deploy` against any EVM JSON-RPC endpoint.
+//! `cairn chain status|deploy` against any EVM JSON-RPC endpoint; `cairn chain profiles`.
 use crate::{cli::ChainCmd, config::Settings, output};
 use anyhow::Context;
 use cairn_chain::Chain;
@@ -10,6 +10,43 @@ pub(super) async fn run(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     match cmd {
+        ChainCmd::Profiles { name } => {
+            let all = match name {
+                Some(n) => vec![(n.clone(), settings.chain_profile(n)?)],
+                None => settings.chain_profiles(),
+            };
+            if json {
+                output::json(&serde_json::json!({
+                    "profiles": all.iter().map(|(n, p)| serde_json::json!({ "id": n, "profile": p })).collect::<Vec<_>>()
+                }));
+            } else {
+                let mut s = String::new();
+                for (n, p) in &all {
+                    s.push_str(&format!(
+                        "{n}: {} (chain id {}, block time {} ms)\n  stable  {} {} ({} decimals)\n",
+                        p.name,
+                        p.chain_id,
+                        p.block_time_ms,
+                        p.stable.symbol,
+                        p.stable.address,
+                        p.stable.decimals
+                    ));
+                    for a in &p.assets {
+                        s.push_str(&format!(
+                            "  asset   {:<5} {}  feed {} (heartbeat {} s)\n",
+                            a.symbol, a.token, a.feed, a.heartbeat_secs
+                        ));
+                    }
+                    for r in &p.routers {
+                        s.push_str(&format!(
+                            "  router  {:<10} {}  factory {}  fee {} bps\n",
+                            r.name, r.router, r.factory, r.fee_bps
+                        ));
+                    }
+                }
+                output::print(&s);
+            }
+        }
         ChainCmd::Status(args) => {
             let (cfg, key) = settings.chain(args)?;
             let signer = key.map(|k| k.load()).transpose()?;

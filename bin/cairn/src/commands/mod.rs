@@ -46,6 +46,12 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agent(crate::cli::AgentCmd::Run(a)) => {
             agent_run::run(a, &settings, cli.json).await
         }
+        Command::Agent(crate::cli::AgentCmd::Mcp(a)) => {
+            agent_run::mcp(a, &settings, cli.json).await
+        }
+        Command::Agent(crate::cli::AgentCmd::Resume(a)) => {
+            agent_run::resume(a, &settings, cli.json)
+        }
         Command::Agent(crate::cli::AgentCmd::Status(a)) => {
             agent_run::status(a, &settings, cli.json)
         }

@@ -268,6 +268,11 @@ async fn deploy(a: &VaultDeployArgs, settings: &Settings, json: bool) -> Result<
         );
     }
 
+    let profile = a
+        .chain
+        .as_deref()
+        .map(|n| settings.chain_profile(n))
+        .transpose()?;
     let owner_key = key_file(&a.owner_key, "--owner-key", "owner", settings, &a.target).await?;
     let agent = match (&a.agent_key, &a.agent) {
         (Some(p), _) => key_file(p, "--agent-key", "agent", settings, &a.target)
@@ -282,31 +287,64 @@ async fn deploy(a: &VaultDeployArgs, settings: &Settings, json: bool) -> Result<
         bail!("the agent key must not be the owner's: a stolen agent key would then own the vault");
     }
     let m = manifest(settings, chain.chain_id())?;
-    let stable = token(&a.stable, m.as_ref(), "--stable")?;
+    if let Some(p) = &profile
+        && p.chain_id != chain.chain_id()
+    {
+        bail!(
+            "--chain {}: {} is chain id {}, but the RPC answers chain id {}; pass that chain's --rpc-url",
+            a.chain.as_deref().unwrap_or_default(),
+            p.name,
+            p.chain_id,
+            chain.chain_id()
+        );
+    }
+    let stable = match &profile {
+        Some(p) => p.stable_address(),
+        None => token(&a.stable, m.as_ref(), "--stable")?,
+    };
     let (stable_dec, stable_sym) = decimals(&chain, stable).await?;
     let budget = amount(&a.budget, stable_dec, a.base_units, "--budget")?;
     let budget: u128 = budget
         .try_into()
         .map_err(|_| anyhow!("--budget {} is too large", a.budget))?;
 
-    let routers = if a.router.is_empty() {
-        vec![
-            m.as_ref()
-                .and_then(|m| m.contract("uniswap_v2_router02"))
+    let routers = if a.router.is_empty()
+        && let Some(p) = &profile
+    {
+        p.router_addresses()
+    } else if a.router.is_empty() {
+        // Every router of the deployment: Uniswap V2's Router02, and the Pancake router when
+        // the devnet has that venue.
+        let m = m.as_ref();
+        let mut all = vec![
+            m.and_then(|m| m.contract("uniswap_v2_router02"))
                 .ok_or_else(|| {
                     anyhow!(
                         "no router in a deployment manifest for chain {}: pass --router <address>",
                         chain.chain_id()
                     )
                 })?,
-        ]
+        ];
+        all.extend(m.and_then(|m| m.contract("pancake_router")));
+        all
     } else {
         a.router
             .iter()
             .map(|r| address(r, "--router"))
             .collect::<Result<_>>()?
     };
-    let feeds: Vec<FeedConfig> = if a.feed.is_empty() {
+    let feeds: Vec<FeedConfig> = if a.feed.is_empty()
+        && let Some(p) = &profile
+    {
+        p.feeds()
+            .into_iter()
+            .map(|(asset, oracle, heartbeat_secs)| FeedConfig {
+                asset,
+                oracle,
+                heartbeat_secs,
+            })
+            .collect()
+    } else if a.feed.is_empty() {
         let m = m.as_ref().filter(|m| !m.feeds.is_empty()).ok_or_else(|| {
             anyhow!(
                 "no price feeds in a deployment manifest for chain {}: pass --feed ASSET=FEED",

@@ -68,6 +68,12 @@ struct Env {
     agent_key: PrivateKeySigner,
     router: Address,
     factory: Address,
+    /// The second venue's router (PancakeSwap core + a router built for it), not allow-listed.
+    pancake_router: Address,
+    /// The Pancake USDT/WBTC pair.
+    pancake_wbtc_pair: Address,
+    /// What the Pancake factory says its pairs' init-code hash is.
+    pancake_factory: Address,
     usdt: Address,
     wbtc: Address,
     wbnb: Address,
@@ -151,6 +157,9 @@ impl Env {
             agent_key,
             router,
             factory: d.contracts["uniswap_v2_factory"],
+            pancake_router: d.contracts["pancake_router"],
+            pancake_wbtc_pair: d.pancake_pools["WBTC/USDT"].pair,
+            pancake_factory: d.contracts["pancake_factory"],
             usdt: usdt_a,
             wbtc,
             wbnb,
@@ -905,6 +914,115 @@ async fn gas_of_a_vault_buy_versus_a_direct_router02_swap() {
         direct[0],
         vault[0],
     );
+    env.stop().await;
+}
+
+/// The Pancake venue on the devnet: PancakeSwap's own pair (its fee: 998/1000 in the npm
+/// package's source) behind a router built for it. The vault refuses it until the owner
+/// allow-lists it; then a buy through it pays exactly the V2 formula with the Pancake fee.
+/// Prints the gas of a vault buy and a direct swap through each venue.
+#[tokio::test(flavor = "multi_thread")]
+async fn pancake_venue_buys_pay_its_pair_fee_and_need_the_router_allow_listed() {
+    let env = Env::start().await;
+    let p = env.faucet.provider();
+    // The factory's own init-code hash is the keccak of the pair bytecode the router expects.
+    let on_chain = cairn_contracts::PancakeFactory::new(env.pancake_factory, p)
+        .INIT_CODE_PAIR_HASH()
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(on_chain, cairn_contracts::pancake_pair_init_code_hash());
+    assert!(cairn_contracts::pancake_router_expects_init_code_hash(
+        on_chain
+    ));
+
+    // Not allow-listed: refused, by name, nothing spent.
+    let mut order = env.order(env.wbtc, usdt(100)).await;
+    order.router = env.pancake_router;
+    reverts(env.agent.buy(&order).await, "RouterNotAllowed");
+    assert_eq!(
+        env.balance(env.usdt, env.vault()).await,
+        U256::from(DEPOSIT)
+    );
+
+    // The owner allow-lists it; the same buy now goes through the Pancake pair.
+    env.owner
+        .set_router(env.pancake_router, true)
+        .await
+        .unwrap();
+    let pair = cairn_contracts::PancakePair::new(env.pancake_wbtc_pair, p);
+    let (r0, r1) = {
+        let r = pair.getReserves().call().await.unwrap();
+        (U256::from(r._reserve0), U256::from(r._reserve1))
+    };
+    let token0 = pair.token0().call().await.unwrap();
+    let (r_in, r_out) = if token0 == env.usdt {
+        (r0, r1)
+    } else {
+        (r1, r0)
+    };
+    let v2_out = |fee_keep: u32, fee_den: u32| {
+        let a = order.amount_in * U256::from(fee_keep);
+        a * r_out / (r_in * U256::from(fee_den) + a)
+    };
+    let (keep, den) = cairn_contracts::PANCAKE_FEE;
+    assert_eq!(
+        (keep, den),
+        (998, 1000),
+        "the package's pair keeps 998/1000"
+    );
+    let b = env.agent.buy(&order).await.expect("buy through Pancake");
+    assert_eq!(b.router, env.pancake_router);
+    assert_eq!(
+        b.received,
+        v2_out(keep, den),
+        "V2 formula with the Pancake fee"
+    );
+    assert_ne!(b.received, v2_out(997, 1000), "not Uniswap's 0.30%");
+    assert_ne!(
+        b.received,
+        v2_out(9975, 10000),
+        "not PancakeSwap V2's later 0.25%"
+    );
+    assert!(b.received >= b.floor);
+    assert_eq!(
+        env.allowance(env.usdt, env.vault(), env.pancake_router)
+            .await,
+        U256::ZERO
+    );
+
+    // Gas: a vault buy versus a direct swap, per venue (steady state: third of three).
+    let trader = env.owner.chain();
+    let me = trader.signer().unwrap();
+    let t = TestToken::new(env.usdt, trader.provider());
+    let mut line = String::from("gas, 100 USDT -> WBTC (steady state):");
+    for (name, router) in [("Uniswap V2", env.router), ("Pancake", env.pancake_router)] {
+        trader
+            .send_call("approve", t.approve(router, usdt(1_000_000)))
+            .await
+            .unwrap();
+        let r = UniswapV2Router02::new(router, trader.provider());
+        let (mut direct, mut vault) = (0, 0);
+        for _ in 0..3 {
+            let deadline = U256::from(trader.clock().await.unwrap() + 300);
+            let swap = r.swapExactTokensForTokens(
+                usdt(100),
+                U256::from(1u8),
+                vec![env.usdt, env.wbtc],
+                me,
+                deadline,
+            );
+            direct = trader.send_call("swap", swap).await.unwrap().gas_used;
+            let mut o = env.order(env.wbtc, usdt(100)).await;
+            o.router = router;
+            vault = env.agent.buy(&o).await.unwrap().tx.gas_used;
+        }
+        line.push_str(&format!(
+            " {name}: direct {direct}, vault {vault} (+{});",
+            vault as i64 - direct as i64
+        ));
+    }
+    println!("{line}");
     env.stop().await;
 }
 
