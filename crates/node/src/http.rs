@@ -28,6 +28,7 @@ pub fn router(node: Node) -> Router {
         .route("/jobs", post(submit).get(jobs))
         .route("/jobs/{id}", get(job))
         .route("/jobs/{id}/logs", get(logs))
+        .route("/jobs/{id}/spec", get(spec))
         .route("/jobs/{id}/cancel", post(cancel))
         .route("/jobs/{id}/started", post(started))
         .route("/jobs/{id}/result", post(result))
@@ -187,6 +188,10 @@ fn serde_urlencoded_query(q: &str) -> Result<cairn_compute::api::JobQuery> {
 
 async fn job(State(node): State<Node>, Path(id): Path<String>) -> Result<Response> {
     Ok(Json(node.job(job_id(&id)?)?).into_response())
+}
+
+async fn spec(State(node): State<Node>, Path(id): Path<String>) -> Result<Response> {
+    Ok(Json(node.spec(job_id(&id)?)?).into_response())
 }
 
 async fn logs(State(node): State<Node>, Path(id): Path<String>) -> Result<Response> {

@@ -209,6 +209,7 @@ impl Node {
         let handles = [
             tokio::spawn(crate::chain_loop::run(self.clone())),
             tokio::spawn(crate::receipts::run(self.clone())),
+            tokio::spawn(crate::audit::run(self.clone())),
             scheduler,
         ];
         self.shared
@@ -216,6 +217,12 @@ impl Node {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend(handles);
+    }
+
+    /// Runs the sampled step audits due now (the loop started by [`Node::spawn_loops`] does
+    /// this by itself). Returns how many jobs were audited.
+    pub async fn audit_pass(&self) -> Result<usize> {
+        crate::audit::pass(self).await
     }
 
     /// Runs one round of chain work now (assignments, refunds, settlements due); the loop
@@ -352,6 +359,8 @@ impl Node {
             txs: vec![],
             cancelling: false,
             charge: None,
+            audit: None,
+            slash: None,
         };
         self.store().tx(|t| {
             if t.job(row.id)?.is_some() {
@@ -375,6 +384,16 @@ impl Node {
         })?;
         self.schedule_some(Some(row.id))?;
         self.job(row.id)
+    }
+
+    /// A job's spec (what its digest, escrowed on chain, commits to): what a verifier re-runs.
+    pub fn spec(&self, id: u64) -> Result<cairn_compute::JobSpec> {
+        Ok(self
+            .store()
+            .read()
+            .job(id)?
+            .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?
+            .spec)
     }
 
     /// A job as `cairn job status` shows it.
@@ -938,7 +957,9 @@ impl Node {
                 RunOutcome::Succeeded => {
                     j.state = JobState::Committed;
                     j.challenge_ends = challenge_ends;
-                    j.todo = Some(Todo::Settle);
+                    // A `train` result settles only once the node's audit passed.
+                    let audited = j.spec.train.is_some() && self.shared.config.audit_samples > 0;
+                    j.todo = Some(if audited { Todo::Audit } else { Todo::Settle });
                     // The unused rest of the payment went back at commit.
                     j.charge = Some(committed_charge);
                     j.refunded = Some(j.spec.payment.saturating_sub(committed_charge));
@@ -949,10 +970,18 @@ impl Node {
                         id,
                         now,
                         &format!(
-                            "result committed by {signer}: {} fuel, {} ms; settles after the challenge window (chain time {})",
+                            "result committed by {signer}: {} fuel, {} ms; settles after the challenge window (chain time {}){}",
                             report.fuel_used,
                             report.wall_time_ms,
-                            challenge_ends.unwrap_or(0)
+                            challenge_ends.unwrap_or(0),
+                            if audited {
+                                format!(
+                                    " once a sampled step audit of {} segments passes",
+                                    self.shared.config.audit_samples
+                                )
+                            } else {
+                                String::new()
+                            }
                         ),
                     )?;
                 }
@@ -1314,6 +1343,10 @@ pub(crate) fn view(j: &JobRow) -> JobView {
             .provider
             .as_ref()
             .map(|p| format!("running on {p} (attempt {})", j.attempt)),
+        JobState::Committed if j.todo == Some(Todo::Audit) => Some(format!(
+            "result committed; the node is auditing sampled training steps (the provider is paid once it passes and the challenge window ends, chain time {})",
+            j.challenge_ends.unwrap_or(0)
+        )),
         JobState::Committed => Some(format!(
             "result committed; the provider is paid when the challenge window ends (chain time {})",
             j.challenge_ends.unwrap_or(0)
@@ -1369,6 +1402,7 @@ pub(crate) fn view(j: &JobRow) -> JobView {
         result: j.result.clone(),
         receipt: j.receipt.clone(),
         txs: j.txs.clone(),
+        audit: j.audit.clone(),
     }
 }
 

@@ -75,6 +75,12 @@ pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Re
             }
             result(*id, out.as_deref(), &node.node, json_out).await
         }
+        JobCmd::Verify {
+            id,
+            samples,
+            seed,
+            node,
+        } => super::job_verify::verify(*id, *samples, *seed, &node.node, json_out).await,
         JobCmd::Recover { id, market } => recover(*id, market, settings, json_out).await,
         JobCmd::List {
             all,
