@@ -3,7 +3,8 @@
 //! (`examples/jobs/volatility/job.toml`, its dataset `data/market`). Trains once (timed), then
 //! audits the committed trace as the node does — fetching the needed checkpoints with their
 //! inclusion proofs and re-executing `samples` segments (default 2) — and prints both times and
-//! their ratio. A measurement, not an assertion.
+//! their ratio; each is the fastest of 5 runs (a shared machine's load only ever slows a run
+//! down). A measurement, not an assertion.
 use cairn_compute::JobFile;
 use cairn_ml::{
     audit::{Opening, audit_openings},
@@ -33,29 +34,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let data = market_samples(&spec.data, "train.data", &inputs)?;
     let threads = file.resources.cpu_cores.max(1) as usize;
-    let t = Instant::now();
-    let run = train(&spec, &data, threads, &AtomicBool::new(false))?;
-    let train_s = t.elapsed().as_secs_f64();
+    const RUNS: usize = 5;
+    let mut train_s = f64::INFINITY;
+    let mut run = None;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let r = train(&spec, &data, threads, &AtomicBool::new(false))?;
+        train_s = train_s.min(t.elapsed().as_secs_f64());
+        run = Some(r);
+    }
+    let run = run.expect("ran");
     let model = model_file::encode(&spec, &run.state.params)?;
     let trace = TraceFile::new(spec.checkpoint_steps(), &run.checkpoints);
-    let t = Instant::now();
-    let leaves = trace.leaf_hashes()?;
-    let report = audit_openings(
-        &spec,
-        &data,
-        trace.root_bytes()?,
-        &model,
-        samples,
-        0x5eed,
-        1,
-        |i| {
-            Ok(Opening {
-                bytes: run.checkpoints[i].clone(),
-                proof: proof(&leaves, i)?,
-            })
-        },
-    )?;
-    let audit_s = t.elapsed().as_secs_f64();
+    let mut audit_s = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let leaves = trace.leaf_hashes()?;
+        let report = audit_openings(
+            &spec,
+            &data,
+            trace.root_bytes()?,
+            &model,
+            samples,
+            0x5eed,
+            1,
+            |i| {
+                Ok(Opening {
+                    bytes: run.checkpoints[i].clone(),
+                    proof: proof(&leaves, i)?,
+                })
+            },
+        )?;
+        audit_s = audit_s.min(t.elapsed().as_secs_f64());
+        last = Some(report);
+    }
+    let report = last.expect("ran");
     assert!(report.passed(), "{:?}", report.findings);
     println!(
         "{}: {} parameters, {} steps in {} segments, {} samples",
@@ -66,11 +80,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data.n
     );
     println!(
-        "training (reproducible, {threads} thread(s)): {:.1} ms",
+        "training (reproducible, {threads} thread(s)), best of {RUNS}: {:.1} ms",
         train_s * 1e3
     );
     println!(
-        "audit of {samples} segments {:?} ({} of {} steps re-executed, 1 thread): {:.1} ms",
+        "audit of {samples} segments {:?} ({} of {} steps re-executed, 1 thread), best of {RUNS}: {:.1} ms",
         report.segments_checked,
         report.steps_replayed,
         spec.steps,
