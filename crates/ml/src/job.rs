@@ -33,8 +33,49 @@ pub fn run_train(
     threads: usize,
     halt: &AtomicBool,
 ) -> Result<TensorRun> {
+    match run_train_until_halted(spec, inputs, threads, halt)? {
+        (run, true) => Ok(run),
+        (_, false) => Err(Error::Cancelled),
+    }
+}
+
+/// [`run_train`], but a halt returns what the run did up to its last checkpoint (and `false`):
+/// the checkpoints so far, their `trace.json` and root, and the units of those steps
+/// (`last checkpoint's step × parameters`) — what a stopped run is billed, proven by its trace.
+pub fn run_train_until_halted(
+    spec: &TrainSpec,
+    inputs: &[(String, Vec<u8>)],
+    threads: usize,
+    halt: &AtomicBool,
+) -> Result<(TensorRun, bool)> {
     let samples = data::market_samples(&spec.data, "train.data", inputs)?;
-    let run = train::train(spec, &samples, threads, halt)?;
+    let (run, complete) = train::train_until_halted(spec, &samples, threads, halt)?;
+    if !complete {
+        let steps: Vec<u64> = spec.checkpoint_steps()[..run.checkpoints.len()].to_vec();
+        let trace = TraceFile::new(steps.clone(), &run.checkpoints);
+        let done = steps.last().copied().unwrap_or(0);
+        let mut outputs = vec![(
+            "trace.json".to_owned(),
+            serde_json::to_vec_pretty(&trace).expect("serializable"),
+        )];
+        for (step, bytes) in steps.iter().zip(&run.checkpoints) {
+            outputs.push((checkpoint_name(*step), bytes.clone()));
+        }
+        let stdout = format!(
+            "stopped after step {done} of {}: {} checkpoints in the trace\n",
+            spec.steps,
+            run.checkpoints.len()
+        );
+        return Ok((
+            TensorRun {
+                outputs,
+                stdout: stdout.into_bytes(),
+                trace_root: trace_root(&run.checkpoints),
+                units: done.saturating_mul(spec.parameters()),
+            },
+            false,
+        ));
+    }
     let model = model_file::encode(spec, &run.state.params)?;
     let steps = spec.checkpoint_steps();
     let trace = TraceFile::new(steps.clone(), &run.checkpoints);
@@ -76,12 +117,15 @@ pub fn run_train(
     for (step, bytes) in steps.iter().zip(run.checkpoints) {
         outputs.push((checkpoint_name(*step), bytes));
     }
-    Ok(TensorRun {
-        outputs,
-        stdout: stdout.into_bytes(),
-        trace_root: root,
-        units: spec.work_units(),
-    })
+    Ok((
+        TensorRun {
+            outputs,
+            stdout: stdout.into_bytes(),
+            trace_root: root,
+            units: spec.work_units(),
+        },
+        true,
+    ))
 }
 
 /// Runs an `infer` job: the model (input `model.safetensors`) over the samples the model's

@@ -862,7 +862,17 @@ impl Node {
         // The bill for the metering reported: fuel is recomputable by re-running the module;
         // the time is at most what the node saw between "started" and this report.
         let observed_ms = started_ms.map_or(u64::MAX, |s| now_ms().saturating_sub(s) + 2_000);
-        let billed = spec.bill(report.fuel_used, report.wall_time_ms.min(observed_ms));
+        // A stopped training run is billed only for the steps its trace proves.
+        let metered = match (&spec.train, &report.outcome) {
+            (
+                Some(t),
+                RunOutcome::Failed {
+                    reason: StopReason::Cancelled | StopReason::TimedOut { .. },
+                },
+            ) => report.fuel_used.min(self.units_proven_by_trace(t, &report)),
+            _ => report.fuel_used,
+        };
+        let billed = spec.bill(metered, report.wall_time_ms.min(observed_ms));
         for o in report
             .outputs
             .iter()
@@ -1020,7 +1030,7 @@ impl Node {
                         &format!(
                             "stopped on {signer}: {reason}; {} metered ({} fuel, {} ms) paid to the provider, the rest refunded to the requester",
                             fmt_usdt(charge),
-                            report.fuel_used,
+                            metered,
                             report.wall_time_ms
                         ),
                     )?;
@@ -1036,6 +1046,39 @@ impl Node {
         self.shared.chain_wake.notify_one();
         self.schedule()?;
         self.job(id)
+    }
+
+    /// The units (`steps × parameters`) the checkpoints of a stopped training run prove: the
+    /// checkpoints uploaded, in schedule order from step 0, must each decode as the state at
+    /// their scheduled step and hash to the trace root reported; the last one's step counts.
+    /// Anything else proves nothing (0).
+    fn units_proven_by_trace(&self, spec: &cairn_compute::TrainSpec, report: &RunReport) -> u64 {
+        let mut bytes = Vec::new();
+        let mut last = 0;
+        for step in spec.checkpoint_steps() {
+            let name = cairn_ml::trace::checkpoint_name(step);
+            let Some(o) = report.outputs.iter().find(|o| o.name == name) else {
+                break;
+            };
+            let mut d = [0u8; 32];
+            if hex::decode_to_slice(&o.sha256, &mut d).is_err() {
+                return 0;
+            }
+            let Ok(Some(b)) = self.shared.blobs.get(&d) else {
+                return 0;
+            };
+            match cairn_ml::train::TrainState::from_bytes(&b, spec) {
+                Ok(s) if s.step == step => {}
+                _ => return 0,
+            }
+            bytes.push(b);
+            last = step;
+        }
+        if bytes.is_empty() || hex::encode(cairn_ml::trace::trace_root(&bytes)) != report.trace_root
+        {
+            return 0;
+        }
+        last.saturating_mul(spec.parameters())
     }
 
     /// A provider as the node sees it.

@@ -251,8 +251,12 @@ impl Runner for TensorRunner {
                 }
             });
             let r = match (&spec.train, &spec.infer) {
-                (Some(t), _) => cairn_ml::run_train(t, &job.inputs, threads, &stop),
-                (_, Some(i)) => cairn_ml::run_infer(i, &job.inputs, threads, &stop),
+                (Some(t), _) => {
+                    cairn_ml::job::run_train_until_halted(t, &job.inputs, threads, &stop)
+                }
+                (_, Some(i)) => {
+                    cairn_ml::run_infer(i, &job.inputs, threads, &stop).map(|r| (r, true))
+                }
                 _ => Err(cairn_ml::Error::Invalid {
                     key: "kind".into(),
                     detail: format!("a {} job without its section", spec.kind),
@@ -272,7 +276,27 @@ impl Runner for TensorRunner {
             trace_root: None,
         };
         match ran {
-            Ok(run) => {
+            // A stopped training run: billed for the steps its trace proves (up to its last
+            // checkpoint), with those checkpoints as outputs.
+            Ok((run, false)) => {
+                let reason = if timed_out.load(Ordering::Relaxed) {
+                    StopReason::TimedOut {
+                        limit_ms: spec.limits.wall_time_ms,
+                    }
+                } else {
+                    StopReason::Cancelled
+                };
+                Ok(RunResult {
+                    stop: Some(reason),
+                    metered: run.units,
+                    wall_time,
+                    outputs: run.outputs,
+                    stdout: run.stdout,
+                    stderr: vec![],
+                    trace_root: Some(run.trace_root),
+                })
+            }
+            Ok((run, true)) => {
                 let size: u64 = run.outputs.iter().map(|(_, b)| b.len() as u64).sum::<u64>()
                     + run.stdout.len() as u64;
                 if size > spec.limits.max_output_bytes {

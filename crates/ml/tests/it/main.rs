@@ -443,3 +443,36 @@ fn a_missing_asset_file_names_the_field() {
         .to_string();
     assert!(e.contains("train.data.assets") && e.contains("SOL"), "{e}");
 }
+
+#[test]
+fn a_halted_run_keeps_its_trace_so_far_and_meters_only_those_steps() {
+    let mut s = spec("adam");
+    s.steps = 2_000_000;
+    s.checkpoint_every = 10;
+    let halt = std::sync::Arc::new(AtomicBool::new(false));
+    let h = halt.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        h.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let (run, complete) = cairn_ml::job::run_train_until_halted(&s, &inputs(), 1, &halt).unwrap();
+    stopper.join().unwrap();
+    assert!(!complete);
+    let checkpoints: Vec<Vec<u8>> = run
+        .outputs
+        .iter()
+        .filter(|(n, _)| n.starts_with("checkpoints/"))
+        .map(|(_, b)| b.clone())
+        .collect();
+    let done = 10 * (checkpoints.len() as u64 - 1);
+    assert_eq!(run.units, done * s.parameters());
+    assert_eq!(run.trace_root, trace_root(&checkpoints));
+    assert!(!run.outputs.iter().any(|(n, _)| n == "model.safetensors"));
+    // The checkpoints are those of the same run stopped at that step by its spec.
+    let mut short = s.clone();
+    short.steps = done.max(1);
+    if done > 0 {
+        let whole = train(&short, &samples(&short), 2, &never()).unwrap();
+        assert_eq!(whole.checkpoints, checkpoints);
+    }
+}
