@@ -314,6 +314,12 @@ fn status_text(v: &JobView) -> String {
         s.push_str(&format!(", refunded {}", fmt_usdt(r)));
     }
     s.push('\n');
+    if let Some(a) = &v.audit {
+        s.push_str(&format!(
+            "  audit ({}): {} — segments {:?}, {} of {} steps re-executed in {} ms, seed {}; `cairn job verify {}` re-runs it\n",
+            a.method, a.outcome, a.segments, a.steps_replayed, a.steps_total, a.wall_ms, a.seed, v.id
+        ));
+    }
     if let Some(r) = &v.receipt {
         s.push_str(&format!(
             "  receipt: log index {} ({})\n",
