@@ -56,17 +56,26 @@ pub(crate) async fn run(node: Node) {
     }
 }
 
-/// Audits the jobs due now; returns how many.
+/// Audits the jobs due now; returns how many were decided. A job whose audit cannot run (its
+/// blobs unreadable on this node: the node's fault, not the provider's) stays due and does
+/// not hold up the others.
 pub(crate) async fn pass(node: &Node) -> Result<usize> {
     let due = node.store().read().jobs_todo(Todo::Audit, 8)?;
+    let mut decided = 0;
     for j in &due {
         let (n, row) = (node.clone(), j.clone());
         let outcome = tokio::task::spawn_blocking(move || audit_job(&n, &row))
             .await
-            .map_err(|e| Error::Corrupt(format!("the audit of job {} panicked: {e}", j.id)))??;
-        record(node, j.id, outcome)?;
+            .map_err(|e| Error::Corrupt(format!("the audit of job {} panicked: {e}", j.id)))?;
+        match outcome {
+            Ok(view) => {
+                record(node, j.id, view)?;
+                decided += 1;
+            }
+            Err(e) => tracing::warn!(job = j.id, error = %e, "the audit could not run; retrying"),
+        }
     }
-    Ok(due.len())
+    Ok(decided)
 }
 
 /// The audit's seed for `j`: the first 8 bytes of SHA-256 of the receipt key's signature over

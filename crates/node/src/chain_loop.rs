@@ -495,6 +495,8 @@ async fn slash(node: &Node) -> Result<bool> {
             row.todo = None;
             match &r {
                 Ok(tx) => {
+                    // Once: a later refund record must not slash again.
+                    row.slash = None;
                     row.txs.push(("slash".into(), tx.tx_hash.to_string()));
                     t.event(
                         id,
