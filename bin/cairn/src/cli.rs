@@ -1269,6 +1269,11 @@ pub(crate) enum JobCmd {
         /// Sampling seed (default: the node's audit's, so the same audit is re-run; else random).
         #[arg(long)]
         seed: Option<u64>,
+        /// Offline: the directory `cairn job result <id> --out DIR` wrote (job.json, spec.json,
+        /// input/, output/, receipt.bundle.json) instead of the node; the chain commitment is
+        /// then not checked.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
         #[command(flatten)]
         node: NodeUrlArgs,
     },

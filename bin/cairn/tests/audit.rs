@@ -334,6 +334,44 @@ async fn train_results_are_audited_honest_ones_paid_and_a_cheater_caught_and_sla
         stdout(&out)
     );
     std::fs::write(&path, &original).unwrap();
+    // Offline, from what `cairn job result` downloads: the same audit, and the same failure
+    // for a checkpoint altered in the bundle.
+    let dir = work.join("job1");
+    json(
+        cairn(&d)
+            .args([
+                "--json",
+                "job",
+                "result",
+                &id.to_string(),
+                "--node",
+                &n,
+                "--out",
+            ])
+            .arg(&dir),
+    );
+    let offline = |extra: &[&str]| {
+        run(cairn(&d)
+            .args(["job", "verify", &id.to_string(), "--bundle"])
+            .arg(&dir)
+            .args(extra))
+    };
+    let out = offline(&[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", common::stderr(&out));
+    assert!(
+        text.contains("re-executed segments [0, 1, 2, 3]")
+            && text.contains("offline: the chain commitment is not checked")
+            && text.contains("receipt: log index"),
+        "{text}"
+    );
+    let cp = dir.join("output/checkpoints/0000000020.bin");
+    let mut bytes = std::fs::read(&cp).unwrap();
+    bytes[40] ^= 0x40;
+    std::fs::write(&cp, &bytes).unwrap();
+    let out = offline(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("step 20"), "{}", stdout(&out));
 
     // 2. The attacker registers with the real CLI, then runs its own runner.
     let cheat_key = work.join("cheat.key");

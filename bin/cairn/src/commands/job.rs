@@ -79,8 +79,19 @@ pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Re
             id,
             samples,
             seed,
+            bundle,
             node,
-        } => super::job_verify::verify(*id, *samples, *seed, &node.node, json_out).await,
+        } => {
+            super::job_verify::verify(
+                *id,
+                *samples,
+                *seed,
+                &node.node,
+                bundle.as_deref(),
+                json_out,
+            )
+            .await
+        }
         JobCmd::Recover { id, market } => recover(*id, market, settings, json_out).await,
         JobCmd::List {
             all,
@@ -635,6 +646,26 @@ async fn result(id: u64, out: Option<&Path>, node_url: &str, json_out: bool) -> 
             std::fs::create_dir_all(p)?;
         }
         std::fs::write(&path, node.blob(&fetch(o)).await?)?;
+        written.push(path);
+    }
+    // What `job verify --bundle` needs besides the outputs: the job, its spec and its inputs.
+    let spec = node.spec(id).await?;
+    for i in &spec.inputs {
+        cairn_compute::validate_input_name("input", &i.name)
+            .map_err(|e| anyhow!("the node reported a bad input name: {e}"))?;
+        let path = dir.join("input").join(&i.name);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        std::fs::write(&path, node.blob(&i.blob).await?)?;
+        written.push(path);
+    }
+    for (name, body) in [
+        ("job.json", serde_json::to_vec_pretty(&v)?),
+        ("spec.json", serde_json::to_vec_pretty(&spec)?),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, body)?;
         written.push(path);
     }
     for (name, o) in [("stdout.txt", &r.stdout), ("stderr.txt", &r.stderr)] {

@@ -13,14 +13,17 @@
 //! The seed and the number of segments are the node's audit's by default (the same audit,
 //! re-run), or `--seed` / `--samples`.
 use anyhow::{Context, Result, anyhow, bail};
-use cairn_compute::api::{RunOutcome, output_digest};
+use cairn_compute::{
+    JobSpec,
+    api::{JobView, OutputRef, RunOutcome, output_digest},
+};
 use cairn_ml::{
     audit::{Opening, audit_openings, needed_checkpoints, sample_segments},
     trace::{TraceFile, checkpoint_name, proof},
 };
 use cairn_node::NodeClient;
 use serde_json::json;
-use std::{collections::BTreeMap, process::ExitCode};
+use std::{collections::BTreeMap, path::Path, process::ExitCode};
 
 use crate::output;
 
@@ -34,16 +37,92 @@ fn b256(hex: &str, what: &str) -> Result<alloy::primitives::B256> {
         .map_err(|_| anyhow!("the node reports a bad {what} {hex:?}"))
 }
 
+/// Where the artefacts come from: the node, or a directory `cairn job result` wrote.
+enum Source<'a> {
+    Node(NodeClient),
+    Dir(&'a Path),
+}
+
+impl Source<'_> {
+    /// An output's bytes as served (or as written), unchecked.
+    async fn output(&self, o: &OutputRef) -> Result<Vec<u8>> {
+        match self {
+            Source::Node(n) => Ok(n.blob_as_served(&o.sha256).await?),
+            Source::Dir(d) => {
+                let path = d.join("output").join(&o.name);
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+            }
+        }
+    }
+
+    /// An output's bytes, checked against its digest.
+    async fn output_checked(&self, o: &OutputRef) -> Result<Vec<u8>> {
+        let b = self.output(o).await?;
+        let r = cairn_compute::BlobRef {
+            sha256: o.sha256.clone(),
+            size: o.size,
+        };
+        if !r.matches(&b) {
+            bail!(
+                "{} is not the output the result names (sha256:{})",
+                o.name,
+                o.sha256
+            );
+        }
+        Ok(b)
+    }
+
+    /// An input's bytes, checked against its digest.
+    async fn input(&self, i: &cairn_compute::InputRef) -> Result<Vec<u8>> {
+        let b = match self {
+            Source::Node(n) => n.blob(&i.blob).await?,
+            Source::Dir(d) => {
+                let path = d.join("input").join(&i.name);
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
+            }
+        };
+        if !i.blob.matches(&b) {
+            bail!(
+                "input {} is not the one the spec names (sha256:{})",
+                i.name,
+                i.blob.sha256
+            );
+        }
+        Ok(b)
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T> {
+    let path = dir.join(name);
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "reading {} (write the bundle with `cairn job result <id> --out {}`)",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} does not parse", path.display()))
+}
+
 pub(super) async fn verify(
     id: u64,
     samples: Option<u32>,
     seed: Option<u64>,
     node_url: &str,
+    bundle: Option<&Path>,
     json_out: bool,
 ) -> Result<ExitCode> {
-    let node = NodeClient::new(node_url);
-    let v = node.job(id).await?;
-    let spec = node.spec(id).await?;
+    let source = match bundle {
+        Some(d) => Source::Dir(d),
+        None => Source::Node(NodeClient::new(node_url)),
+    };
+    let (v, spec): (JobView, JobSpec) = match &source {
+        Source::Node(node) => (node.job(id).await?, node.spec(id).await?),
+        Source::Dir(d) => (read_json(d, "job.json")?, read_json(d, "spec.json")?),
+    };
+    if v.id != id {
+        bail!("the bundle is job {}'s, not job {id}'s", v.id);
+    }
     let spec_digest = alloy::primitives::hex::encode(spec.digest());
     if spec_digest != v.spec_digest {
         bail!(
@@ -83,36 +162,45 @@ pub(super) async fn verify(
             r.output_digest
         ));
     }
-    // The commitment on chain binds spec, outputs and trace root.
-    let info = node.info().await?;
-    let chain =
-        cairn_chain::Chain::connect(&super::node::config_for(&info.rpc_url, info.chain_id), None)
-            .await
-            .with_context(|| format!("reading job {id} on chain {}", info.chain_id))?;
-    let market = info
-        .market
-        .parse()
-        .map_err(|_| anyhow!("the node reports a bad market address {:?}", info.market))?;
-    let escrow = cairn_escrow::Escrow::new(chain, market);
-    let on_chain = escrow
-        .job(id)
-        .await?
-        .ok_or_else(|| anyhow!("job {id} is not on the ComputeMarket at {market}"))?;
-    let commitment = cairn_escrow::result_commitment(
-        b256(&spec_digest, "spec digest")?,
-        b256(&r.output_digest, "output digest")?,
-        b256(&r.trace_root, "trace root")?,
-    );
-    if on_chain.digest == commitment {
-        lines.push(format!(
+    // The commitment on chain binds spec, outputs and trace root (with the node: offline, the
+    // bundle's receipt does, below).
+    let mut escrow_market = None;
+    if let Source::Node(node) = &source {
+        let info = node.info().await?;
+        let chain = cairn_chain::Chain::connect(
+            &super::node::config_for(&info.rpc_url, info.chain_id),
+            None,
+        )
+        .await
+        .with_context(|| format!("reading job {id} on chain {}", info.chain_id))?;
+        let market = info
+            .market
+            .parse()
+            .map_err(|_| anyhow!("the node reports a bad market address {:?}", info.market))?;
+        let escrow = cairn_escrow::Escrow::new(chain, market);
+        let on_chain = escrow
+            .job(id)
+            .await?
+            .ok_or_else(|| anyhow!("job {id} is not on the ComputeMarket at {market}"))?;
+        let commitment = cairn_escrow::result_commitment(
+            b256(&spec_digest, "spec digest")?,
+            b256(&r.output_digest, "output digest")?,
+            b256(&r.trace_root, "trace root")?,
+        );
+        if on_chain.digest == commitment {
+            lines.push(format!(
             "trace root {} and output digest {} are the ones committed on chain {} (market {market}, job {})",
             r.trace_root, r.output_digest, info.chain_id, on_chain.state
         ));
-    } else {
-        failures.push(format!(
+        } else {
+            failures.push(format!(
             "the chain holds no commitment to trace root {} and output digest {} for job {id} (chain state {})",
             r.trace_root, r.output_digest, on_chain.state
         ));
+        }
+        escrow_market = Some((escrow, market));
+    } else {
+        lines.push("offline: the chain commitment is not checked (run without --bundle, or check the receipt's signer with `cairn verify`)".into());
     }
 
     // The trace: leaves that hash to the committed root.
@@ -122,12 +210,9 @@ pub(super) async fn verify(
             .find(|o| o.name == name)
             .ok_or_else(|| anyhow!("the result of job {id} has no {name}"))
     };
-    let fetch = |o: &cairn_compute::api::OutputRef| cairn_compute::BlobRef {
-        sha256: o.sha256.clone(),
-        size: o.size,
-    };
-    let trace: TraceFile = serde_json::from_slice(&node.blob(&fetch(output("trace.json")?)).await?)
-        .context("trace.json does not parse")?;
+    let trace: TraceFile =
+        serde_json::from_slice(&source.output_checked(output("trace.json")?).await?)
+            .context("trace.json does not parse")?;
     let leaves = trace.leaf_hashes()?;
     if trace.root != r.trace_root || trace.steps != train.checkpoint_steps() {
         failures
@@ -135,11 +220,11 @@ pub(super) async fn verify(
     }
     let root = trace.root_bytes()?;
     let model_ref = output("model.safetensors")?;
-    let model = node.blob(&fetch(model_ref)).await?;
+    let model = source.output_checked(model_ref).await?;
     lines.push(format!("model.safetensors sha256:{}", model_ref.sha256));
     let mut inputs = vec![];
     for i in &spec.inputs {
-        inputs.push((i.name.clone(), node.blob(&i.blob).await?));
+        inputs.push((i.name.clone(), source.input(i).await?));
     }
     lines.push(format!(
         "dataset: {} file(s){}",
@@ -175,7 +260,7 @@ pub(super) async fn verify(
     let mut opened = BTreeMap::new();
     for i in needed_checkpoints(steps.len(), &chosen) {
         let name = checkpoint_name(steps[i]);
-        let bytes = node.blob_as_served(&output(&name)?.sha256).await?;
+        let bytes = source.output(output(&name)?).await?;
         opened.insert(i, bytes);
     }
     let report = audit_openings(train, &data, root, &model, samples as usize, seed, 1, |i| {
@@ -204,8 +289,37 @@ pub(super) async fn verify(
 
     // The receipt: signed by the receipt key the market publishes.
     let mut receipt_signer = None;
-    match &v.receipt {
-        Some(rc) => {
+    match (&v.receipt, &escrow_market) {
+        (Some(rc), None) => {
+            let path = bundle.unwrap_or(Path::new(".")).join("receipt.bundle.json");
+            let b = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let b = cairn_log_server::Bundle::from_json(&b)
+                .map_err(|e| anyhow!("{} does not parse: {e}", path.display()))?;
+            let key = cairn_attest::PublicKey::parse(&b.public_key)
+                .map_err(|e| anyhow!("the receipt's public key is invalid: {e}"))?;
+            let names = b.envelope.verify_signature(&key).map(|_| {
+                serde_json::from_slice::<serde_json::Value>(&b.envelope.payload)
+                    .ok()
+                    .is_some_and(|st| st["predicate"]["jobId"] == id.to_string().as_str())
+            });
+            match names {
+                Ok(true) => {
+                    lines.push(format!(
+                        "receipt: log index {}, signed by {} (offline: `cairn verify {}` checks that it is the market's receipt key and the log's proofs)",
+                        rc.index,
+                        key.to_base64(),
+                        path.display()
+                    ));
+                    receipt_signer = Some(key.to_base64());
+                }
+                Ok(false) => failures.push(format!(
+                    "the receipt in {} is not job {id}'s",
+                    path.display()
+                )),
+                Err(e) => failures.push(format!("the receipt's signature does not verify: {e}")),
+            }
+        }
+        (Some(rc), Some((escrow, market))) => {
             let bundle = cairn_log_server::LogClient::new(&rc.log)
                 .bundle(rc.index)
                 .await
@@ -234,7 +348,7 @@ pub(super) async fn verify(
                 )),
             }
         }
-        None => lines.push("receipt: not logged yet (it is once the job is paid out)".into()),
+        (None, _) => lines.push("receipt: not logged yet (it is once the job is paid out)".into()),
     }
     let ok = failures.is_empty();
     if json_out {
