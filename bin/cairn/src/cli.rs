@@ -1129,6 +1129,11 @@ pub(crate) struct NodeServeArgs {
     /// A provider silent this many milliseconds loses its jobs to others.
     #[arg(long, default_value_t = 3000)]
     pub(crate) lease_ms: u64,
+    /// Segments of each `train` result's checkpoint trace the node re-executes before the job
+    /// settles (the last one, plus ones drawn from a seed the provider cannot know when it
+    /// commits); a mismatch disputes the result: challenge, refund, slash. 0: no audits.
+    #[arg(long, default_value_t = cairn_node::DEFAULT_AUDIT_SAMPLES)]
+    pub(crate) audit_samples: u32,
     /// A job still running this many milliseconds past its wall-time cap, without a result,
     /// is taken from its provider (which loses reputation) and given to another.
     #[arg(long, default_value_t = 60_000)]
@@ -1306,6 +1311,27 @@ pub(crate) enum JobCmd {
         /// many seconds (e.g. `--wait 300`).
         #[arg(long, value_name = "SECS")]
         wait: Option<u64>,
+        #[command(flatten)]
+        node: NodeUrlArgs,
+    },
+    /// Re-run the sampled step audit of a `train` job from its public artefacts (spec, the
+    /// trace root committed on chain, checkpoints with inclusion proofs, dataset, model) and
+    /// check its receipt's signer; prints what was checked. Exit 0: the result holds up; 1: it
+    /// does not (the failure names the steps).
+    Verify {
+        /// Job id.
+        id: u64,
+        /// Segments to re-execute (default: as many as the node's audit, else 2).
+        #[arg(long)]
+        samples: Option<u32>,
+        /// Sampling seed (default: the node's audit's, so the same audit is re-run; else random).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Offline: the directory `cairn job result <id> --out DIR` wrote (job.json, spec.json,
+        /// input/, output/, receipt.bundle.json) instead of the node; the chain commitment is
+        /// then not checked.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
         #[command(flatten)]
         node: NodeUrlArgs,
     },

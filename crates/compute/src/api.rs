@@ -333,6 +333,46 @@ pub struct JobView {
     /// (Pairs `[purpose, transaction hash]`.)
     #[schema(value_type = Vec<Vec<String>>)]
     pub txs: Vec<(String, String)>,
+    /// How its result was verified (`train` jobs: the node's sampled step audit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditView>,
+}
+
+/// The node's sampled step audit of a `train` result: which segments of the committed trace it
+/// re-executed, from which seed, at what cost, and what it found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditView {
+    /// `sampled-step-audit`.
+    pub method: String,
+    /// `passed` or `failed`.
+    pub outcome: String,
+    /// The sampling seed: drawn from the node's secret and the committed result, so the
+    /// provider could not know it before committing; published once the audit is done.
+    pub seed: u64,
+    /// Segments the node was configured to sample.
+    pub samples: u32,
+    /// The segments re-executed (segment `i`: checkpoint `i` to `i + 1`).
+    pub segments: Vec<u64>,
+    /// Training steps re-executed.
+    pub steps_replayed: u64,
+    /// Training steps of the whole run.
+    pub steps_total: u64,
+    /// Checkpoints fetched (with their inclusion proofs) of those in the trace.
+    pub checkpoints_fetched: u64,
+    /// Checkpoints in the trace.
+    pub checkpoints_total: u64,
+    /// Wall time of the audit, milliseconds.
+    pub wall_ms: u64,
+    /// What did not check out; empty when it passed.
+    pub findings: Vec<String>,
+}
+
+impl AuditView {
+    /// Whether the audit passed.
+    pub fn passed(&self) -> bool {
+        self.outcome == "passed"
+    }
 }
 
 /// Where a job's receipt is in the transparency log.

@@ -180,6 +180,12 @@ pub enum StopReason {
         /// What the reported fuel and time bill at the job's price.
         billed: u64,
     },
+    /// A sampled step audit re-executed part of the committed trace and got other bytes: the
+    /// result was challenged, the payment refunded and the provider slashed.
+    AuditFailed {
+        /// What did not check out (naming the step).
+        detail: String,
+    },
 }
 
 impl StopReason {
@@ -236,6 +242,10 @@ impl fmt::Display for StopReason {
                 "the provider committed a charge of {} but its metering bills {}; challenged and refunded",
                 crate::fmt_usdt(*charged),
                 crate::fmt_usdt(*billed)
+            ),
+            Self::AuditFailed { detail } => write!(
+                f,
+                "disputed: the sampled step audit failed ({detail}); challenged, refunded and the provider slashed"
             ),
         }
     }

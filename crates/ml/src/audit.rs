@@ -15,7 +15,8 @@ use crate::{
     train::{SplitMix64, TrainState, Trainer},
 };
 use cairn_compute::TrainSpec;
-use std::sync::atomic::AtomicBool;
+use cairn_tlog::{Hash, leaf_hash, verify_inclusion};
+use std::{collections::BTreeMap, sync::atomic::AtomicBool};
 
 /// What a provider claims about a run.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +52,14 @@ pub enum Finding {
     WrongInitialState,
     /// The model file is not the last checkpoint's parameters under this spec.
     ModelMismatch,
+    /// A checkpoint opened against the trace root does not prove its inclusion (the bytes are
+    /// not the ones committed at its index).
+    NotInTrace {
+        /// Its index.
+        index: usize,
+        /// Its scheduled step.
+        step: u64,
+    },
     /// Re-executing a segment from its committed start did not give its committed end.
     StepMismatch {
         /// The segment (checkpoint `segment` to `segment + 1`).
@@ -60,6 +69,36 @@ pub enum Finding {
         /// The step after its last.
         to_step: u64,
     },
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RootMismatch => {
+                f.write_str("the checkpoints do not hash to the committed trace root")
+            }
+            Self::CheckpointCount { expected, got } => {
+                write!(f, "{got} checkpoints where the spec schedules {expected}")
+            }
+            Self::BadCheckpoint { index, detail } => write!(f, "checkpoint {index}: {detail}"),
+            Self::WrongInitialState => {
+                f.write_str("the checkpoint at step 0 is not the spec's initial state")
+            }
+            Self::ModelMismatch => f.write_str(
+                "the model file is not the last checkpoint's parameters under the job's spec",
+            ),
+            Self::NotInTrace { index, step } => write!(
+                f,
+                "the checkpoint at step {step} (leaf {index}) is not the one committed in the trace root"
+            ),
+            Self::StepMismatch {
+                from_step, to_step, ..
+            } => write!(
+                f,
+                "re-executing steps {from_step}..{to_step} from the committed checkpoint at step {from_step} does not give the committed checkpoint at step {to_step}"
+            ),
+        }
+    }
 }
 
 /// The outcome of an audit.
@@ -168,6 +207,118 @@ pub fn audit(
         report.steps_replayed += steps[seg + 1] - steps[seg];
         report.segments_checked.push(seg);
         if state.to_bytes() != claim.checkpoints[seg + 1] {
+            report.findings.push(Finding::StepMismatch {
+                segment: seg,
+                from_step: steps[seg],
+                to_step: steps[seg + 1],
+            });
+        }
+    }
+    Ok(report)
+}
+
+/// One checkpoint of a trace, as an auditor fetches it: its bytes and the RFC 6962 inclusion
+/// proof of its leaf under the committed trace root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Opening {
+    /// The checkpoint bytes.
+    pub bytes: Vec<u8>,
+    /// The inclusion proof of leaf `index` in the tree of all checkpoints.
+    pub proof: Vec<Hash>,
+}
+
+/// The checkpoint indices an audit of `segments` (from [`sample_segments`]) needs among `n`
+/// checkpoints: the first (the initial state), the last (the model) and both ends of every
+/// sampled segment.
+pub fn needed_checkpoints(n: usize, segments: &[usize]) -> Vec<usize> {
+    let mut need: Vec<usize> = vec![0, n.saturating_sub(1)];
+    for &s in segments {
+        need.push(s);
+        need.push(s + 1);
+    }
+    need.sort_unstable();
+    need.dedup();
+    need
+}
+
+/// Audits a run from its committed trace root alone, fetching only the checkpoints it needs
+/// ([`needed_checkpoints`]) through `open`, each with its inclusion proof: the cost of the
+/// audit is the `samples` re-executed segments plus `samples + 2` checkpoint downloads, never
+/// the whole trace. `open(index)` may fail (the checkpoint cannot be fetched): that error is
+/// returned as is.
+#[allow(clippy::too_many_arguments)]
+pub fn audit_openings(
+    spec: &TrainSpec,
+    data: &Samples,
+    trace_root: [u8; 32],
+    model: &[u8],
+    samples: usize,
+    seed: u64,
+    threads: usize,
+    mut open: impl FnMut(usize) -> crate::Result<Opening>,
+) -> crate::Result<AuditReport> {
+    let mut report = AuditReport {
+        segments_checked: vec![],
+        steps_replayed: 0,
+        findings: vec![],
+    };
+    let steps = spec.checkpoint_steps();
+    let n = steps.len();
+    let chosen = sample_segments(n - 1, samples, seed);
+    let mut states = BTreeMap::new();
+    let mut bytes = BTreeMap::new();
+    for i in needed_checkpoints(n, &chosen) {
+        let o = open(i)?;
+        if verify_inclusion(
+            &leaf_hash(&o.bytes),
+            i as u64,
+            n as u64,
+            &o.proof,
+            &trace_root,
+        )
+        .is_err()
+        {
+            report.findings.push(Finding::NotInTrace {
+                index: i,
+                step: steps[i],
+            });
+            continue;
+        }
+        match TrainState::from_bytes(&o.bytes, spec) {
+            Ok(s) if s.step == steps[i] => {
+                states.insert(i, s);
+                bytes.insert(i, o.bytes);
+            }
+            Ok(s) => report.findings.push(Finding::BadCheckpoint {
+                index: i,
+                detail: format!("at step {} instead of {}", s.step, steps[i]),
+            }),
+            Err(e) => report.findings.push(Finding::BadCheckpoint {
+                index: i,
+                detail: format!("(step {}) {e}", steps[i]),
+            }),
+        }
+    }
+    if states.get(&0).is_some_and(|s| *s != TrainState::init(spec)) {
+        report.findings.push(Finding::WrongInitialState);
+    }
+    if let Some(last) = states.get(&(n - 1)) {
+        match model_file::decode(model) {
+            Ok((s, params)) if &s == spec && params == last.params => {}
+            _ => report.findings.push(Finding::ModelMismatch),
+        }
+    }
+    let trainer = Trainer::new(spec, data, threads)?;
+    let never = AtomicBool::new(false);
+    for seg in chosen {
+        let (Some(start), Some(end)) = (states.get(&seg), bytes.get(&(seg + 1))) else {
+            continue; // already a finding
+        };
+        let mut state = start.clone();
+        trainer.run_to(&mut state, steps[seg + 1], &never)?;
+        report.steps_replayed += steps[seg + 1] - steps[seg];
+        report.segments_checked.push(seg);
+        if state.to_bytes() != *end {
             report.findings.push(Finding::StepMismatch {
                 segment: seg,
                 from_step: steps[seg],

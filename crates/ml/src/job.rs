@@ -33,8 +33,49 @@ pub fn run_train(
     threads: usize,
     halt: &AtomicBool,
 ) -> Result<TensorRun> {
+    match run_train_until_halted(spec, inputs, threads, halt)? {
+        (run, true) => Ok(run),
+        (_, false) => Err(Error::Cancelled),
+    }
+}
+
+/// [`run_train`], but a halt returns what the run did up to its last checkpoint (and `false`):
+/// the checkpoints so far, their `trace.json` and root, and the units of those steps
+/// (`last checkpoint's step × parameters`) — what a stopped run is billed, proven by its trace.
+pub fn run_train_until_halted(
+    spec: &TrainSpec,
+    inputs: &[(String, Vec<u8>)],
+    threads: usize,
+    halt: &AtomicBool,
+) -> Result<(TensorRun, bool)> {
     let samples = data::market_samples(&spec.data, "train.data", inputs)?;
-    let run = train::train(spec, &samples, threads, halt)?;
+    let (run, complete) = train::train_until_halted(spec, &samples, threads, halt)?;
+    if !complete {
+        let steps: Vec<u64> = spec.checkpoint_steps()[..run.checkpoints.len()].to_vec();
+        let trace = TraceFile::new(steps.clone(), &run.checkpoints);
+        let done = steps.last().copied().unwrap_or(0);
+        let mut outputs = vec![(
+            "trace.json".to_owned(),
+            serde_json::to_vec_pretty(&trace).expect("serializable"),
+        )];
+        for (step, bytes) in steps.iter().zip(&run.checkpoints) {
+            outputs.push((checkpoint_name(*step), bytes.clone()));
+        }
+        let stdout = format!(
+            "stopped after step {done} of {}: {} checkpoints in the trace\n",
+            spec.steps,
+            run.checkpoints.len()
+        );
+        return Ok((
+            TensorRun {
+                outputs,
+                stdout: stdout.into_bytes(),
+                trace_root: trace_root(&run.checkpoints),
+                units: done.saturating_mul(spec.parameters()),
+            },
+            false,
+        ));
+    }
     let model = model_file::encode(spec, &run.state.params)?;
     let steps = spec.checkpoint_steps();
     let trace = TraceFile::new(steps.clone(), &run.checkpoints);
@@ -76,12 +117,15 @@ pub fn run_train(
     for (step, bytes) in steps.iter().zip(run.checkpoints) {
         outputs.push((checkpoint_name(*step), bytes));
     }
-    Ok(TensorRun {
-        outputs,
-        stdout: stdout.into_bytes(),
-        trace_root: root,
-        units: spec.work_units(),
-    })
+    Ok((
+        TensorRun {
+            outputs,
+            stdout: stdout.into_bytes(),
+            trace_root: root,
+            units: spec.work_units(),
+        },
+        true,
+    ))
 }
 
 /// Runs an `infer` job: the model (input `model.safetensors`) over the samples the model's
@@ -142,4 +186,72 @@ pub fn run_infer(
         trace_root: root,
         units: (samples.n as u64).saturating_mul(train_spec.parameters()),
     })
+}
+
+/// Rows of the longest input (a dataset reader makes at most one sample per row).
+fn max_rows(inputs: &[(String, Vec<u8>)]) -> u64 {
+    inputs
+        .iter()
+        .map(|(_, b)| b.iter().filter(|&&c| c == b'\n' || c == b'\r').count() as u64 + 1)
+        .max()
+        .unwrap_or(0)
+}
+
+fn input_bytes(inputs: &[(String, Vec<u8>)]) -> u64 {
+    inputs.iter().map(|(_, b)| b.len() as u64).sum()
+}
+
+/// Bytes a `train` job holds at its peak, an upper estimate from the spec and its inputs alone
+/// (before anything is parsed): the input files, the samples the reader makes of them (at most
+/// one per row), the running state and every checkpoint kept for the trace (parameters, Adam's
+/// moments), the gradients, one batch's activations and the model file.
+pub fn train_memory(spec: &TrainSpec, inputs: &[(String, Vec<u8>)]) -> u64 {
+    let p = spec.parameters();
+    let moments = if spec.optimiser == "adam" { 2 * p } else { 0 };
+    let state = 48 + 4 * (p + moments);
+    let checkpoints = spec.checkpoint_steps().len() as u64;
+    let samples = max_rows(inputs) * (spec.data.features() + spec.data.targets()) * 4;
+    let width = u64::from(spec.hidden).max(spec.data.features());
+    let activations = 4 * u64::from(spec.batch_size) * width * (u64::from(spec.layers) + 2) * 2;
+    input_bytes(inputs)
+        .saturating_add(samples)
+        .saturating_add(state.saturating_mul(checkpoints.saturating_add(1)))
+        .saturating_add(8 * p)
+        .saturating_add(activations)
+}
+
+/// Bytes an `infer` job holds at its peak, an upper estimate: the inputs (the model file among
+/// them), the decoded parameters, the samples (at most one per row) and the predictions text.
+pub fn infer_memory(spec: &InferSpec, inputs: &[(String, Vec<u8>)]) -> u64 {
+    let model = inputs
+        .iter()
+        .find(|(n, _)| n == INFER_MODEL_INPUT)
+        .map_or(0, |(_, b)| b.len() as u64);
+    let rows = max_rows(inputs);
+    // A sample's features and targets, and a line of predictions, are far below 1 KiB for the
+    // readers there are; the batch's activations are bounded by the model's width times it.
+    input_bytes(inputs)
+        .saturating_add(model)
+        .saturating_add(rows.saturating_mul(1024))
+        .saturating_add(
+            u64::from(spec.batch_size)
+                .saturating_mul(model / 4)
+                .min(1 << 34),
+        )
+}
+
+/// Refuses a job whose estimated peak (`need`, for `what`) is over its memory limit, naming
+/// the key to raise, before anything is loaded.
+pub fn check_memory(what: &str, need: u64, limit: u64) -> Result<()> {
+    if need > limit {
+        return Err(Error::invalid(
+            "resources.memory",
+            format!(
+                "the {what} needs about {} (inputs, samples, model and training state) but the job allows {}; raise resources.memory",
+                cairn_compute::ByteSize(need),
+                cairn_compute::ByteSize(limit)
+            ),
+        ));
+    }
+    Ok(())
 }

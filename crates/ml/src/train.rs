@@ -405,20 +405,52 @@ pub fn train(
     threads: usize,
     halt: &AtomicBool,
 ) -> Result<TrainRun> {
+    match train_until_halted(spec, data, threads, halt)? {
+        (run, true) => Ok(run),
+        (_, false) => Err(Error::Cancelled),
+    }
+}
+
+/// [`train`], but a halt returns the run as far as its last checkpoint (and `false`): the
+/// steps a stopped run did, proven by the checkpoints of its trace so far.
+pub fn train_until_halted(
+    spec: &TrainSpec,
+    data: &Samples,
+    threads: usize,
+    halt: &AtomicBool,
+) -> Result<(TrainRun, bool)> {
     let trainer = Trainer::new(spec, data, threads)?;
     let mut state = TrainState::init(spec);
     let mut checkpoints = Vec::new();
     let mut losses = Vec::with_capacity(spec.steps as usize);
     let mut eval = Vec::new();
+    let mut last = state.clone();
     for at in spec.checkpoint_steps() {
-        losses.extend(trainer.run_to(&mut state, at, halt)?);
+        match trainer.run_to(&mut state, at, halt) {
+            Ok(l) => losses.extend(l),
+            Err(Error::Cancelled) => {
+                losses.truncate(last.step as usize);
+                let run = TrainRun {
+                    state: last,
+                    checkpoints,
+                    losses,
+                    eval,
+                };
+                return Ok((run, false));
+            }
+            Err(e) => return Err(e),
+        }
         checkpoints.push(state.to_bytes());
         eval.push((at, trainer.eval_loss(&state.params)));
+        last = state.clone();
     }
-    Ok(TrainRun {
-        state,
-        checkpoints,
-        losses,
-        eval,
-    })
+    Ok((
+        TrainRun {
+            state,
+            checkpoints,
+            losses,
+            eval,
+        },
+        true,
+    ))
 }

@@ -57,6 +57,7 @@ pub(crate) async fn pass(node: &Node) -> Result<bool> {
     did |= challenge(node).await?;
     did |= close(node).await?;
     did |= refund(node).await?;
+    did |= slash(node).await?;
     did |= settle(node, now).await?;
     Ok(did)
 }
@@ -425,7 +426,8 @@ fn on_refunded(node: &Node, ids: &[JobId], tx: Option<Tx>) -> Result<()> {
             let Some(mut j) = t.job(id)? else { continue };
             j.refunded = Some(j.spec.payment);
             j.charge = j.charge.map(|_| 0);
-            j.todo = None;
+            // A failed audit: the provider's bond pays next.
+            j.todo = j.slash.map(|_| Todo::Slash);
             j.receipt_todo = receipts && j.result.is_some();
             let how = match &tx {
                 Some(tx) => {
@@ -449,6 +451,76 @@ fn on_refunded(node: &Node, ids: &[JobId], tx: Option<Tx>) -> Result<()> {
     })?;
     node.shared.receipt_wake.notify_one();
     Ok(())
+}
+
+/// Disputed jobs whose refund is on chain: the provider's bond pays the slash recorded on the
+/// job to the requester (the contract's `slash`, as the arbiter).
+async fn slash(node: &Node) -> Result<bool> {
+    let jobs = node
+        .store()
+        .read()
+        .jobs_todo(Todo::Slash, node.shared.config.batch)?;
+    if jobs.is_empty() {
+        return Ok(false);
+    }
+    let ledger = &node.shared.ledger;
+    for j in &jobs {
+        let id = j.id;
+        let (Some(p), Ok(requester), Some(amount)) = (
+            j.chain_provider
+                .as_deref()
+                .or(j.provider.as_deref())
+                .and_then(|p| parse_address("provider", p).ok()),
+            parse_address("requester", &j.requester),
+            j.slash,
+        ) else {
+            node.store().tx(|t| {
+                let Some(mut row) = t.job(id)? else {
+                    return Ok(());
+                };
+                row.todo = None;
+                t.put_job(&row)?;
+                t.event(id, now_ms(), "nothing to slash: no provider on record")
+            })?;
+            continue;
+        };
+        let r = match ledger.slash(p, amount, requester).await {
+            Err(e) if !is_rejection(&e) => return Err(e.into()),
+            r => r,
+        };
+        node.store().tx(|t| {
+            let Some(mut row) = t.job(id)? else {
+                return Ok(());
+            };
+            row.todo = None;
+            match &r {
+                Ok(tx) => {
+                    // Once: a later refund record must not slash again.
+                    row.slash = None;
+                    row.txs.push(("slash".into(), tx.tx_hash.to_string()));
+                    t.event(
+                        id,
+                        now_ms(),
+                        &format!(
+                            "chain: slashed {} of {p}'s bond, paid to the requester {requester} in block {} (tx {})",
+                            fmt_usdt(amount),
+                            tx.block_number,
+                            tx.tx_hash
+                        ),
+                    )?;
+                }
+                Err(e) => {
+                    t.event(
+                        id,
+                        now_ms(),
+                        &format!("chain refused to slash {p} ({e})"),
+                    )?;
+                }
+            }
+            t.put_job(&row)
+        })?;
+    }
+    Ok(true)
 }
 
 async fn settle(node: &Node, chain_now: u64) -> Result<bool> {

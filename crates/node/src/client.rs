@@ -198,6 +198,26 @@ impl NodeClient {
         Ok(Some(bytes.len() as u64))
     }
 
+    /// Fetches the bytes the node serves under `sha256`, unchecked: for a verifier that checks
+    /// them against something else (a checkpoint against its trace root).
+    pub async fn blob_as_served(&self, sha256: &str) -> Result<Vec<u8>, ClientError> {
+        let resp = self
+            .send(
+                self.http
+                    .get(format!("{}/blob/{sha256}", self.base))
+                    .timeout(Duration::from_secs(600)),
+            )
+            .await?;
+        Ok(resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: e.to_string(),
+            })?
+            .to_vec())
+    }
+
     /// Fetches a blob and checks it is the one named.
     pub async fn blob(&self, r: &BlobRef) -> Result<Vec<u8>, ClientError> {
         let resp = self
@@ -275,6 +295,11 @@ impl NodeClient {
     /// A job's status.
     pub async fn job(&self, id: u64) -> Result<JobView, ClientError> {
         self.get(&format!("/jobs/{id}")).await
+    }
+
+    /// A job's spec.
+    pub async fn spec(&self, id: u64) -> Result<cairn_compute::JobSpec, ClientError> {
+        self.get(&format!("/jobs/{id}/spec")).await
     }
 
     /// A job's history and streams.

@@ -17,6 +17,12 @@ pub const DEFAULT_TICK: Duration = Duration::from_millis(250);
 pub const DEFAULT_OVERRUN_GRACE: Duration = Duration::from_secs(60);
 /// Blobs no job refers to are deleted once they are this old (an upload waits for its job).
 pub const DEFAULT_BLOB_GRACE: Duration = Duration::from_secs(3600);
+/// Segments of a `train` result's trace the node re-executes before it settles (the last one
+/// always, the others drawn from a seed the provider cannot know when it commits).
+pub const DEFAULT_AUDIT_SAMPLES: u32 = 2;
+/// What a failed audit costs the provider: this share (basis points) of the market's minimum
+/// stake, slashed from its bond and paid to the requester.
+pub const DEFAULT_SLASH_BPS: u32 = 1_000;
 /// Most jobs in one batched chain call (assignJobs, settleMany, refundMany).
 pub const DEFAULT_BATCH: usize = 200;
 
@@ -49,6 +55,10 @@ pub struct NodeConfig {
     pub log: Option<String>,
     /// RPC URL told to workers in `/info` (they may use their own).
     pub public_rpc_url: String,
+    /// Segments of each `train` trace re-executed by the audit (0: no audits).
+    pub audit_samples: u32,
+    /// Slash for a failed audit, basis points of the market's minimum stake.
+    pub slash_bps: u32,
 }
 
 impl NodeConfig {
@@ -67,7 +77,15 @@ impl NodeConfig {
             recalibrate_every: cairn_compute::calibration::RECALIBRATE_EVERY,
             log: None,
             public_rpc_url: public_rpc_url.into(),
+            audit_samples: DEFAULT_AUDIT_SAMPLES,
+            slash_bps: DEFAULT_SLASH_BPS,
         }
+    }
+
+    /// Re-executes `samples` segments of each `train` trace before settling (0: none).
+    pub fn with_audit_samples(mut self, samples: u32) -> Self {
+        self.audit_samples = samples;
+        self
     }
 
     /// Appends receipts to the log at `url`.

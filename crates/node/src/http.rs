@@ -41,6 +41,7 @@ pub fn router(node: Node) -> Router {
         .route("/jobs", post(submit).layer(json()).get(jobs))
         .route("/jobs/{id}", get(job))
         .route("/jobs/{id}/logs", get(logs))
+        .route("/jobs/{id}/spec", get(spec))
         .route("/jobs/{id}/cancel", post(cancel).layer(small()))
         .route("/jobs/{id}/started", post(started).layer(small()))
         .route("/jobs/{id}/result", post(result).layer(json()))
@@ -334,6 +335,13 @@ fn serde_urlencoded_query(q: &str) -> Result<cairn_compute::api::JobQuery> {
     responses((status = 200, description = "The job: state, why, result, receipt", body = JobView)))]
 async fn job(State(node): State<Node>, Path(id): Path<String>) -> Result<Response> {
     Ok(Json(node.job(job_id(&id)?)?).into_response())
+}
+
+#[utoipa::path(get, path = "/jobs/{id}/spec", tag = "jobs",
+    params(("id" = u64, Path, description = "Job id")),
+    responses((status = 200, description = "The job's validated spec as the node escrowed it (what an auditor re-executes)", body = Object)))]
+async fn spec(State(node): State<Node>, Path(id): Path<String>) -> Result<Response> {
+    Ok(Json(node.spec(job_id(&id)?)?).into_response())
 }
 
 #[utoipa::path(get, path = "/jobs/{id}/logs", tag = "jobs",

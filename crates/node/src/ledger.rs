@@ -51,6 +51,13 @@ pub trait Ledger: Send + Sync + 'static {
     fn close_jobs<'a>(&'a self, jobs: &'a [(JobId, u64)]) -> BoxFuture<'a, Result<Tx>>;
     /// Challenges a committed result (as the operator).
     fn challenge(&self, id: JobId) -> BoxFuture<'_, Result<Tx>>;
+    /// Takes `amount` of `provider`'s bond and pays it to `beneficiary` (as the arbiter).
+    fn slash(
+        &self,
+        provider: Address,
+        amount: u64,
+        beneficiary: Address,
+    ) -> BoxFuture<'_, Result<Tx>>;
 }
 
 impl Ledger for cairn_escrow::Escrow {
@@ -101,6 +108,19 @@ impl Ledger for cairn_escrow::Escrow {
     }
     fn challenge(&self, id: JobId) -> BoxFuture<'_, Result<Tx>> {
         Box::pin(cairn_escrow::Escrow::challenge(self, id))
+    }
+    fn slash(
+        &self,
+        provider: Address,
+        amount: u64,
+        beneficiary: Address,
+    ) -> BoxFuture<'_, Result<Tx>> {
+        Box::pin(cairn_escrow::Escrow::slash(
+            self,
+            provider,
+            U256::from(amount),
+            beneficiary,
+        ))
     }
 }
 
@@ -378,6 +398,22 @@ impl Ledger for MemoryLedger {
             _ => ready(Err(rejected("challenge", "WrongState"))),
         }
     }
+    fn slash(
+        &self,
+        provider: Address,
+        amount: u64,
+        _beneficiary: Address,
+    ) -> BoxFuture<'_, Result<Tx>> {
+        let mut m = self.lock();
+        // The memory ledger keeps no bonds: a registered provider holds the minimum stake.
+        if amount == 0
+            || !m.eligible.contains_key(&provider)
+            || U256::from(amount) > self.config.min_stake
+        {
+            return ready(Err(rejected("slash", "InsufficientStake")));
+        }
+        ready(Ok(Self::tx(&mut m)))
+    }
 }
 
 /// A ledger that counts the operator's transactions and their gas (for benchmarks).
@@ -481,6 +517,18 @@ impl Ledger for Metered {
         Box::pin(async move {
             let r = self.inner.challenge(id).await;
             self.count("challenge", 1, &r);
+            r
+        })
+    }
+    fn slash(
+        &self,
+        provider: Address,
+        amount: u64,
+        beneficiary: Address,
+    ) -> BoxFuture<'_, Result<Tx>> {
+        Box::pin(async move {
+            let r = self.inner.slash(provider, amount, beneficiary).await;
+            self.count("slash", 1, &r);
             r
         })
     }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod audit;
 mod auth;
 mod chain_loop;
 mod client;
@@ -16,8 +17,9 @@ mod store;
 pub use auth::sign_request;
 pub use client::{ClientError, NodeClient};
 pub use config::{
-    DEFAULT_BATCH, DEFAULT_BLOB_GRACE, DEFAULT_CLAIM_WAIT, DEFAULT_HEARTBEAT, DEFAULT_LEASE,
-    DEFAULT_LISTEN, DEFAULT_OVERRUN_GRACE, DEFAULT_TICK, NodeConfig,
+    DEFAULT_AUDIT_SAMPLES, DEFAULT_BATCH, DEFAULT_BLOB_GRACE, DEFAULT_CLAIM_WAIT,
+    DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_LISTEN, DEFAULT_OVERRUN_GRACE, DEFAULT_SLASH_BPS,
+    DEFAULT_TICK, NodeConfig,
 };
 pub use error::{Error, ErrorBody, Result};
 pub use http::{MAX_BLOB_BYTES, router};

@@ -209,6 +209,7 @@ impl Node {
         let handles = [
             tokio::spawn(crate::chain_loop::run(self.clone())),
             tokio::spawn(crate::receipts::run(self.clone())),
+            tokio::spawn(crate::audit::run(self.clone())),
             scheduler,
         ];
         self.shared
@@ -216,6 +217,12 @@ impl Node {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend(handles);
+    }
+
+    /// Runs the sampled step audits due now (the loop started by [`Node::spawn_loops`] does
+    /// this by itself). Returns how many jobs were audited.
+    pub async fn audit_pass(&self) -> Result<usize> {
+        crate::audit::pass(self).await
     }
 
     /// Runs one round of chain work now (assignments, refunds, settlements due); the loop
@@ -383,6 +390,8 @@ impl Node {
             txs: vec![],
             cancelling: false,
             charge: None,
+            audit: None,
+            slash: None,
         };
         self.store().tx(|t| {
             if t.job(row.id)?.is_some() {
@@ -406,6 +415,16 @@ impl Node {
         })?;
         self.schedule_some(Some(row.id))?;
         self.job(row.id)
+    }
+
+    /// A job's spec (what its digest, escrowed on chain, commits to): what a verifier re-runs.
+    pub fn spec(&self, id: u64) -> Result<cairn_compute::JobSpec> {
+        Ok(self
+            .store()
+            .read()
+            .job(id)?
+            .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?
+            .spec)
     }
 
     /// A job as `cairn job status` shows it.
@@ -874,7 +893,17 @@ impl Node {
         // The bill for the metering reported: fuel is recomputable by re-running the module;
         // the time is at most what the node saw between "started" and this report.
         let observed_ms = started_ms.map_or(u64::MAX, |s| now_ms().saturating_sub(s) + 2_000);
-        let billed = spec.bill(report.fuel_used, report.wall_time_ms.min(observed_ms));
+        // A stopped training run is billed only for the steps its trace proves.
+        let metered = match (&spec.train, &report.outcome) {
+            (
+                Some(t),
+                RunOutcome::Failed {
+                    reason: StopReason::Cancelled | StopReason::TimedOut { .. },
+                },
+            ) => report.fuel_used.min(self.units_proven_by_trace(t, &report)),
+            _ => report.fuel_used,
+        };
+        let billed = spec.bill(metered, report.wall_time_ms.min(observed_ms));
         for o in report
             .outputs
             .iter()
@@ -969,7 +998,9 @@ impl Node {
                 RunOutcome::Succeeded => {
                     j.state = JobState::Committed;
                     j.challenge_ends = challenge_ends;
-                    j.todo = Some(Todo::Settle);
+                    // A `train` result settles only once the node's audit passed.
+                    let audited = j.spec.train.is_some() && self.shared.config.audit_samples > 0;
+                    j.todo = Some(if audited { Todo::Audit } else { Todo::Settle });
                     // The unused rest of the payment went back at commit.
                     j.charge = Some(committed_charge);
                     j.refunded = Some(j.spec.payment.saturating_sub(committed_charge));
@@ -980,10 +1011,18 @@ impl Node {
                         id,
                         now,
                         &format!(
-                            "result committed by {signer}: {} fuel, {} ms; settles after the challenge window (chain time {})",
+                            "result committed by {signer}: {} fuel, {} ms; settles after the challenge window (chain time {}){}",
                             report.fuel_used,
                             report.wall_time_ms,
-                            challenge_ends.unwrap_or(0)
+                            challenge_ends.unwrap_or(0),
+                            if audited {
+                                format!(
+                                    " once a sampled step audit of {} segments passes",
+                                    self.shared.config.audit_samples
+                                )
+                            } else {
+                                String::new()
+                            }
                         ),
                     )?;
                 }
@@ -1022,7 +1061,7 @@ impl Node {
                         &format!(
                             "stopped on {signer}: {reason}; {} metered ({} fuel, {} ms) paid to the provider, the rest refunded to the requester",
                             fmt_usdt(charge),
-                            report.fuel_used,
+                            metered,
                             report.wall_time_ms
                         ),
                     )?;
@@ -1038,6 +1077,39 @@ impl Node {
         self.shared.chain_wake.notify_one();
         self.schedule()?;
         self.job(id)
+    }
+
+    /// The units (`steps × parameters`) the checkpoints of a stopped training run prove: the
+    /// checkpoints uploaded, in schedule order from step 0, must each decode as the state at
+    /// their scheduled step and hash to the trace root reported; the last one's step counts.
+    /// Anything else proves nothing (0).
+    fn units_proven_by_trace(&self, spec: &cairn_compute::TrainSpec, report: &RunReport) -> u64 {
+        let mut bytes = Vec::new();
+        let mut last = 0;
+        for step in spec.checkpoint_steps() {
+            let name = cairn_ml::trace::checkpoint_name(step);
+            let Some(o) = report.outputs.iter().find(|o| o.name == name) else {
+                break;
+            };
+            let mut d = [0u8; 32];
+            if hex::decode_to_slice(&o.sha256, &mut d).is_err() {
+                return 0;
+            }
+            let Ok(Some(b)) = self.shared.blobs.get(&d) else {
+                return 0;
+            };
+            match cairn_ml::train::TrainState::from_bytes(&b, spec) {
+                Ok(s) if s.step == step => {}
+                _ => return 0,
+            }
+            bytes.push(b);
+            last = step;
+        }
+        if bytes.is_empty() || hex::encode(cairn_ml::trace::trace_root(&bytes)) != report.trace_root
+        {
+            return 0;
+        }
+        last.saturating_mul(spec.parameters())
     }
 
     /// A provider as the node sees it.
@@ -1345,6 +1417,10 @@ pub(crate) fn view(j: &JobRow) -> JobView {
             .provider
             .as_ref()
             .map(|p| format!("running on {p} (attempt {})", j.attempt)),
+        JobState::Committed if j.todo == Some(Todo::Audit) => Some(format!(
+            "result committed; the node is auditing sampled training steps (the provider is paid once it passes and the challenge window ends, chain time {})",
+            j.challenge_ends.unwrap_or(0)
+        )),
         JobState::Committed => Some(format!(
             "result committed; the provider is paid when the challenge window ends (chain time {})",
             j.challenge_ends.unwrap_or(0)
@@ -1400,6 +1476,7 @@ pub(crate) fn view(j: &JobRow) -> JobView {
         result: j.result.clone(),
         receipt: j.receipt.clone(),
         txs: j.txs.clone(),
+        audit: j.audit.clone(),
     }
 }
 

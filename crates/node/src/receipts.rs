@@ -50,6 +50,13 @@ pub(crate) fn statement(node: &Node, j: &JobRow) -> Result<Statement<JobReceiptV
         None => vec![],
     };
     let outcome = match &r.outcome {
+        RunOutcome::Succeeded if j.audit.as_ref().is_some_and(|a| !a.passed()) => format!(
+            "failed: disputed: the sampled step audit failed: {}",
+            j.audit
+                .as_ref()
+                .map(|a| a.findings.join("; "))
+                .unwrap_or_default()
+        ),
         RunOutcome::Succeeded => "succeeded".to_owned(),
         RunOutcome::Failed { reason } => format!("failed: {reason}"),
     };
@@ -107,10 +114,25 @@ pub(crate) fn training_run(j: &JobRow) -> Result<Option<Statement<TrainingRunV1>
         hyperparameters: serde_json::from_value(hyper).expect("an object"),
         step_trace_root: Some(Digest::new("sha256", &r.trace_root).map_err(bad)?),
         providers: vec![j.provider.clone().unwrap_or_default()],
-        verification: Verification {
-            outcome: VerificationOutcome::Unverified,
-            method: None,
-            detail: None,
+        verification: match &j.audit {
+            Some(a) => Verification {
+                outcome: if a.passed() {
+                    VerificationOutcome::Verified
+                } else {
+                    VerificationOutcome::Failed
+                },
+                method: Some(a.method.clone()),
+                detail: Some(if a.passed() {
+                    crate::audit::describe(a)
+                } else {
+                    format!("{}; {}", a.findings.join("; "), crate::audit::describe(a))
+                }),
+            },
+            None => Verification {
+                outcome: VerificationOutcome::Unverified,
+                method: None,
+                detail: None,
+            },
         },
     };
     Ok(Some(Statement::new(subjects, predicate)))
@@ -200,15 +222,27 @@ async fn append_statement<P: Predicate>(
 /// `inference`), appended before its receipt; returns a line per statement for the job's
 /// events. Signatures are deterministic, so a retry appends the same envelopes.
 async fn lineage(node: &Node, j: &JobRow) -> Result<Vec<String>> {
-    if j.paid.is_none() {
+    // A disputed run is logged too (its audit failed, so no model statement vouches for it).
+    let disputed = j.audit.as_ref().is_some_and(|a| !a.passed());
+    if j.paid.is_none() && !disputed {
         return Ok(vec![]);
     }
     let mut lines = Vec::new();
     if let Some(run) = training_run(j)? {
         let (index, digest) = append_statement(node, j.id, &run).await?;
         lines.push(format!(
-            "training-run statement logged at index {index} ({digest})"
+            "training-run statement logged at index {index} ({digest}){}",
+            if disputed {
+                ", verification failed"
+            } else if j.audit.is_some() {
+                ", verification verified"
+            } else {
+                ""
+            }
         ));
+        if disputed {
+            return Ok(lines);
+        }
         if let Some(m) = model(j, digest)? {
             let (index, digest) = append_statement(node, j.id, &m).await?;
             lines.push(format!(

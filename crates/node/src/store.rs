@@ -27,9 +27,14 @@ pub(crate) enum Todo {
     /// Pay the provider the metered charge of a run that ended without a result and refund
     /// the rest (closeJobs).
     Close,
-    /// Object to a committed result whose charge is not what the metering says (challenge),
-    /// then refund it as the arbiter.
+    /// Object to a committed result whose charge is not what the metering says, or whose
+    /// audit failed (challenge), then refund it as the arbiter.
     Challenge,
+    /// Not chain work: a committed `train` result waits for the node's sampled step audit
+    /// (`crate::audit`) before it may settle.
+    Audit,
+    /// Take the slash recorded on the job from the provider's bond (after the refund).
+    Slash,
 }
 
 impl Todo {
@@ -40,6 +45,8 @@ impl Todo {
             Self::Settle => "settle",
             Self::Close => "close",
             Self::Challenge => "challenge",
+            Self::Audit => "audit",
+            Self::Slash => "slash",
         }
     }
 }
@@ -84,6 +91,13 @@ pub(crate) struct JobRow {
     /// What the provider is paid for a run that ended without a result (base units).
     #[serde(default)]
     pub(crate) charge: Option<u64>,
+    /// The node's sampled step audit of a `train` result.
+    #[serde(default)]
+    pub(crate) audit: Option<cairn_compute::api::AuditView>,
+    /// Base units to slash from the provider's bond once the refund is on chain (a failed
+    /// audit).
+    #[serde(default)]
+    pub(crate) slash: Option<u64>,
 }
 
 /// A provider's record (its liveness is kept in memory: a restarted node waits for heartbeats).
@@ -552,6 +566,8 @@ mod tests {
             txs: vec![],
             cancelling: false,
             charge: None,
+            audit: None,
+            slash: None,
         }
     }
 

@@ -221,6 +221,16 @@ impl Runner for TensorRunner {
 
     fn run(&self, job: &RunJob, halt: &Arc<AtomicBool>) -> Result<RunResult, RunError> {
         let spec = &job.spec;
+        // Nothing is loaded past the job's memory limit.
+        let need = match (&spec.train, &spec.infer) {
+            (Some(t), _) => Some(("train job", cairn_ml::job::train_memory(t, &job.inputs))),
+            (_, Some(i)) => Some(("infer job", cairn_ml::job::infer_memory(i, &job.inputs))),
+            _ => None,
+        };
+        if let Some((what, need)) = need {
+            cairn_ml::job::check_memory(what, need, spec.resources.memory_bytes)
+                .map_err(|e| RunError::Invalid(e.to_string()))?;
+        }
         let threads = spec.resources.cpu_cores.max(1) as usize;
         let limit = Duration::from_millis(spec.limits.wall_time_ms);
         let start = Instant::now();
@@ -241,8 +251,12 @@ impl Runner for TensorRunner {
                 }
             });
             let r = match (&spec.train, &spec.infer) {
-                (Some(t), _) => cairn_ml::run_train(t, &job.inputs, threads, &stop),
-                (_, Some(i)) => cairn_ml::run_infer(i, &job.inputs, threads, &stop),
+                (Some(t), _) => {
+                    cairn_ml::job::run_train_until_halted(t, &job.inputs, threads, &stop)
+                }
+                (_, Some(i)) => {
+                    cairn_ml::run_infer(i, &job.inputs, threads, &stop).map(|r| (r, true))
+                }
                 _ => Err(cairn_ml::Error::Invalid {
                     key: "kind".into(),
                     detail: format!("a {} job without its section", spec.kind),
@@ -262,7 +276,27 @@ impl Runner for TensorRunner {
             trace_root: None,
         };
         match ran {
-            Ok(run) => {
+            // A stopped training run: billed for the steps its trace proves (up to its last
+            // checkpoint), with those checkpoints as outputs.
+            Ok((run, false)) => {
+                let reason = if timed_out.load(Ordering::Relaxed) {
+                    StopReason::TimedOut {
+                        limit_ms: spec.limits.wall_time_ms,
+                    }
+                } else {
+                    StopReason::Cancelled
+                };
+                Ok(RunResult {
+                    stop: Some(reason),
+                    metered: run.units,
+                    wall_time,
+                    outputs: run.outputs,
+                    stdout: run.stdout,
+                    stderr: vec![],
+                    trace_root: Some(run.trace_root),
+                })
+            }
+            Ok((run, true)) => {
                 let size: u64 = run.outputs.iter().map(|(_, b)| b.len() as u64).sum::<u64>()
                     + run.stdout.len() as u64;
                 if size > spec.limits.max_output_bytes {
@@ -402,6 +436,34 @@ assets = ["BTC"]
             runner.run(&bad, &Arc::new(AtomicBool::new(false))),
             Err(RunError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_tensor_job_over_its_memory_limit_is_refused_before_loading_naming_the_key() {
+        let mut job = train_job("");
+        let runner = TensorRunner {
+            kind: JobKind::Train,
+        };
+        let need = cairn_ml::job::train_memory(job.spec.train.as_ref().unwrap(), &job.inputs);
+        // The dataset alone is counted (the CSV is about 100 KiB, its samples more).
+        assert!(need > job.inputs[0].1.len() as u64);
+        job.spec.resources.memory_bytes = need - 1;
+        let Err(RunError::Invalid(e)) = runner.run(&job, &Arc::new(AtomicBool::new(false))) else {
+            panic!("a job over its memory limit ran");
+        };
+        assert!(
+            e.contains("resources.memory") && e.contains("raise resources.memory"),
+            "{e}"
+        );
+        // At the estimate it runs.
+        job.spec.resources.memory_bytes = need;
+        let r = runner.run(&job, &Arc::new(AtomicBool::new(false))).unwrap();
+        assert_eq!(r.stop, None);
+        // More checkpoints kept for the trace need more memory.
+        let mut t = job.spec.train.clone().unwrap();
+        let few = cairn_ml::job::train_memory(&t, &job.inputs);
+        t.checkpoint_every = 1;
+        assert!(cairn_ml::job::train_memory(&t, &job.inputs) > few);
     }
 
     #[test]

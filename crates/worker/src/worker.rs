@@ -135,6 +135,19 @@ impl Worker {
         escrow: Escrow,
         info: NodeInfo,
     ) -> Result<Self> {
+        Self::with_runners(config, signer, node_url, escrow, info, None).await
+    }
+
+    /// [`Worker::new`] with these runners instead of the standard ones (`None`: the standard
+    /// ones, restricted to `config.kinds`): a provider's own runner for a kind.
+    pub async fn with_runners(
+        config: WorkerConfig,
+        signer: PrivateKeySigner,
+        node_url: &str,
+        escrow: Escrow,
+        info: NodeInfo,
+        runners: Option<Runners>,
+    ) -> Result<Self> {
         let address = signer.address().to_string();
         if escrow.chain().signer() != Some(signer.address()) {
             return Err(Error::Config(
@@ -159,7 +172,8 @@ impl Worker {
             }
         }
         state.save(&config.dir)?;
-        let runners = Runners::standard(Arc::new(sandbox), &config.kinds);
+        let runners =
+            runners.unwrap_or_else(|| Runners::standard(Arc::new(sandbox), &config.kinds));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,

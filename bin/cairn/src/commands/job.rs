@@ -75,6 +75,23 @@ pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Re
             }
             result(*id, out.as_deref(), &node.node, json_out).await
         }
+        JobCmd::Verify {
+            id,
+            samples,
+            seed,
+            bundle,
+            node,
+        } => {
+            super::job_verify::verify(
+                *id,
+                *samples,
+                *seed,
+                &node.node,
+                bundle.as_deref(),
+                json_out,
+            )
+            .await
+        }
         JobCmd::Recover { id, market } => recover(*id, market, settings, json_out).await,
         JobCmd::List {
             all,
@@ -308,6 +325,12 @@ fn status_text(v: &JobView) -> String {
         s.push_str(&format!(", refunded {}", fmt_usdt(r)));
     }
     s.push('\n');
+    if let Some(a) = &v.audit {
+        s.push_str(&format!(
+            "  audit ({}): {} — segments {:?}, {} of {} steps re-executed in {} ms, seed {}; `cairn job verify {}` re-runs it\n",
+            a.method, a.outcome, a.segments, a.steps_replayed, a.steps_total, a.wall_ms, a.seed, v.id
+        ));
+    }
     if let Some(r) = &v.receipt {
         s.push_str(&format!(
             "  receipt: log index {} ({})\n",
@@ -623,6 +646,26 @@ async fn result(id: u64, out: Option<&Path>, node_url: &str, json_out: bool) -> 
             std::fs::create_dir_all(p)?;
         }
         std::fs::write(&path, node.blob(&fetch(o)).await?)?;
+        written.push(path);
+    }
+    // What `job verify --bundle` needs besides the outputs: the job, its spec and its inputs.
+    let spec = node.spec(id).await?;
+    for i in &spec.inputs {
+        cairn_compute::validate_input_name("input", &i.name)
+            .map_err(|e| anyhow!("the node reported a bad input name: {e}"))?;
+        let path = dir.join("input").join(&i.name);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        std::fs::write(&path, node.blob(&i.blob).await?)?;
+        written.push(path);
+    }
+    for (name, body) in [
+        ("job.json", serde_json::to_vec_pretty(&v)?),
+        ("spec.json", serde_json::to_vec_pretty(&spec)?),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, body)?;
         written.push(path);
     }
     for (name, o) in [("stdout.txt", &r.stdout), ("stderr.txt", &r.stderr)] {

@@ -11,6 +11,7 @@ mod chain;
 mod data;
 mod devnet;
 mod job;
+mod job_verify;
 mod keys;
 mod log;
 mod node;

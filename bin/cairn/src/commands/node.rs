@@ -168,10 +168,12 @@ pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> R
         .dir
         .clone()
         .unwrap_or_else(|| settings.data_dir.join("node"));
-    let mut config = NodeConfig::new(&dir, chain.url()).with_lease(
-        Duration::from_millis(a.heartbeat_ms.max(50)),
-        Duration::from_millis(a.lease_ms.max(100)),
-    );
+    let mut config = NodeConfig::new(&dir, chain.url())
+        .with_lease(
+            Duration::from_millis(a.heartbeat_ms.max(50)),
+            Duration::from_millis(a.lease_ms.max(100)),
+        )
+        .with_audit_samples(a.audit_samples);
     // Receipts: the log given, else the local one when it answers.
     let log = match &a.log {
         Some(l) => Some(l.clone()),

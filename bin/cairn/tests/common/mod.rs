@@ -106,7 +106,7 @@ pub(crate) fn devnet(data_dir: &Path) -> DevnetGuard {
 }
 
 /// Stops the devnet of a data directory when dropped, pass or fail.
-pub(crate) struct DevnetGuard(PathBuf);
+pub(crate) struct DevnetGuard(pub(crate) PathBuf);
 
 impl Drop for DevnetGuard {
     fn drop(&mut self) {

@@ -2,10 +2,13 @@
 //! threads and processes, audits against cheating providers, inference from a trained model.
 use cairn_compute::{DataSpec, InferSpec, TrainSpec};
 use cairn_ml::{
-    audit::{Claim, Finding, audit, detection_probability, sample_segments},
+    audit::{
+        Claim, Finding, Opening, audit, audit_openings, detection_probability, needed_checkpoints,
+        sample_segments,
+    },
     data::{Samples, market_samples},
     model_file, run_infer, run_train,
-    trace::trace_root,
+    trace::{TraceFile, proof, trace_root},
     train::{TrainState, Trainer, train},
 };
 use sha2::{Digest as _, Sha256};
@@ -268,6 +271,92 @@ fn every_cheat_is_caught() {
     assert!(findings(&s, &data, &forged, 1, 0).contains(&Finding::WrongInitialState));
 }
 
+/// Audits `run` through openings with proofs, as the node and `cairn job verify` do; returns the
+/// report and the checkpoint indices fetched.
+fn audit_by_proofs(
+    s: &TrainSpec,
+    data: &Samples,
+    run: &Run,
+    k: usize,
+    seed: u64,
+) -> (cairn_ml::audit::AuditReport, Vec<usize>) {
+    let trace = TraceFile::new(s.checkpoint_steps(), &run.checkpoints);
+    let leaves = trace.leaf_hashes().unwrap();
+    let root = trace.root_bytes().unwrap();
+    let mut fetched = vec![];
+    let r = audit_openings(s, data, root, &run.model, k, seed, 1, |i| {
+        fetched.push(i);
+        Ok(Opening {
+            bytes: run.checkpoints[i].clone(),
+            proof: proof(&leaves, i)?,
+        })
+    })
+    .unwrap();
+    (r, fetched)
+}
+
+#[test]
+fn audits_by_inclusion_proofs_fetch_only_the_sampled_checkpoints() {
+    let s = spec("adam");
+    let data = samples(&s);
+    let honest = Run::honest(&s, &data);
+    let (r, fetched) = audit_by_proofs(&s, &data, &honest, 2, 9);
+    assert!(r.passed(), "{:?}", r.findings);
+    assert_eq!(r.steps_replayed, 20);
+    assert_eq!(fetched, needed_checkpoints(7, &r.segments_checked));
+    assert!(fetched.len() <= 5, "{fetched:?}");
+
+    // A cheater that corrupts the weights after step 15 and carries on honestly from there:
+    // its trace is consistent with its own checkpoints, but segment 1 (steps 10..20) does not
+    // replay.
+    let corrupt = cheat(&s, &data, &[1], |t, st| {
+        t.step(st);
+        if st.step == 15 {
+            st.params[3] += 0.25;
+        }
+    });
+    let (r, _) = audit_by_proofs(&s, &data, &corrupt, 6, 0);
+    assert_eq!(
+        r.findings,
+        vec![Finding::StepMismatch {
+            segment: 1,
+            from_step: 10,
+            to_step: 20
+        }]
+    );
+    assert!(r.findings[0].to_string().contains("steps 10..20"));
+
+    // A checkpoint swapped after the commitment fails its inclusion proof, naming the step.
+    let trace = TraceFile::new(s.checkpoint_steps(), &honest.checkpoints);
+    let leaves = trace.leaf_hashes().unwrap();
+    let mut tampered = honest.checkpoints.clone();
+    let last = tampered.len() - 1;
+    let n = tampered[last].len();
+    tampered[last][n - 1] ^= 1;
+    let r = audit_openings(
+        &s,
+        &data,
+        trace.root_bytes().unwrap(),
+        &honest.model,
+        1,
+        0,
+        1,
+        |i| {
+            Ok(Opening {
+                bytes: tampered[i].clone(),
+                proof: proof(&leaves, i)?,
+            })
+        },
+    )
+    .unwrap();
+    assert_eq!(r.findings, vec![Finding::NotInTrace { index: 6, step: 60 }]);
+    assert!(r.findings[0].to_string().contains("step 60"));
+    // A trace file whose leaves are not its root is refused.
+    let mut bad = trace.clone();
+    bad.leaves.swap(0, 1);
+    assert!(bad.leaf_hashes().is_err());
+}
+
 #[test]
 fn detection_rate_matches_one_minus_one_minus_f_to_the_k() {
     // 100 segments, 10 faked (f = 0.1), k = 10 samples: at least 1 − 0.9^10 ≈ 0.651.
@@ -353,4 +442,37 @@ fn a_missing_asset_file_names_the_field() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("train.data.assets") && e.contains("SOL"), "{e}");
+}
+
+#[test]
+fn a_halted_run_keeps_its_trace_so_far_and_meters_only_those_steps() {
+    let mut s = spec("adam");
+    s.steps = 2_000_000;
+    s.checkpoint_every = 10;
+    let halt = std::sync::Arc::new(AtomicBool::new(false));
+    let h = halt.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        h.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let (run, complete) = cairn_ml::job::run_train_until_halted(&s, &inputs(), 1, &halt).unwrap();
+    stopper.join().unwrap();
+    assert!(!complete);
+    let checkpoints: Vec<Vec<u8>> = run
+        .outputs
+        .iter()
+        .filter(|(n, _)| n.starts_with("checkpoints/"))
+        .map(|(_, b)| b.clone())
+        .collect();
+    let done = 10 * (checkpoints.len() as u64 - 1);
+    assert_eq!(run.units, done * s.parameters());
+    assert_eq!(run.trace_root, trace_root(&checkpoints));
+    assert!(!run.outputs.iter().any(|(n, _)| n == "model.safetensors"));
+    // The checkpoints are those of the same run stopped at that step by its spec.
+    let mut short = s.clone();
+    short.steps = done.max(1);
+    if done > 0 {
+        let whole = train(&short, &samples(&short), 2, &never()).unwrap();
+        assert_eq!(whole.checkpoints, checkpoints);
+    }
 }

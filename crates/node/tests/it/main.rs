@@ -933,3 +933,108 @@ async fn a_chain_reset_with_the_same_genesis_is_still_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_cancelled_train_job_is_billed_for_the_steps_its_trace_proves() {
+    use cairn_ml::trace::{checkpoint_name, trace_root};
+    let f = fixture(Duration::from_secs(30)).await;
+    let key = PrivateKeySigner::random();
+    f.ledger.register(key.address());
+    let ad = ProviderAdvert {
+        address: key.address().to_string(),
+        capacity: Resources {
+            cpu_cores: 2,
+            memory_bytes: 4 * GIB,
+            gpus: 0,
+        },
+        ask: Price {
+            per_mfuel: 1,
+            per_second: 0,
+        },
+        gpu_names: vec![],
+        kinds: vec![cairn_compute::JobKind::Train],
+        devices: vec![],
+        version: "test".into(),
+    };
+    f.node.advertise(key.address(), ad).await.unwrap();
+    let csv = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/market/BTCUSDT_1d.csv"
+    ))
+    .unwrap();
+    let file = JobFile::from_toml(
+        "name = \"vol\"\nkind = \"train\"\ninputs = [\"BTCUSDT_1d.csv\"]\n[price]\nper_mfuel = 1000000\n[train]\nmodel = \"mlp\"\nhidden = 8\nlearning_rate = 0.01\nsteps = 100\ncheckpoint_every = 10\n[train.data]\nreader = \"market\"\nassets = [\"BTC\"]\n",
+    )
+    .unwrap();
+    let program = file.program().unwrap();
+    f.node.blobs().put(&program).unwrap();
+    f.node.blobs().put(&csv).unwrap();
+    let spec = file
+        .resolve(
+            BlobRef::of(&program),
+            vec![cairn_compute::InputRef {
+                name: "BTCUSDT_1d.csv".into(),
+                blob: BlobRef::of(&csv),
+            }],
+            None,
+        )
+        .unwrap();
+    let now = 1_000_000;
+    let id = f.ledger.post(
+        f.requester,
+        B256::from(spec.digest()),
+        spec.payment,
+        now + 60,
+        now + 600,
+    );
+    f.node
+        .submit(SubmitJob {
+            job_id: id,
+            spec: spec.clone(),
+        })
+        .await
+        .unwrap();
+    f.node.claim(key.address()).unwrap().unwrap();
+    f.node.started(key.address(), id).unwrap();
+    f.node.chain_pass().await.unwrap();
+    f.node.cancel(f.requester, id).unwrap();
+    // The run stopped after step 20: checkpoints 0, 10 and 20 (the first 20 steps of the same
+    // run), and claims the whole run's units.
+    let t = spec.train.clone().unwrap();
+    let mut short = t.clone();
+    short.steps = 20;
+    let data =
+        cairn_ml::data::market_samples(&t.data, "train.data", &[("BTCUSDT_1d.csv".into(), csv)])
+            .unwrap();
+    let run = cairn_ml::train::train(&short, &data, 1, &std::sync::atomic::AtomicBool::new(false))
+        .unwrap();
+    let mut outputs = vec![];
+    for (step, bytes) in [0u64, 10, 20].iter().zip(&run.checkpoints) {
+        f.node.blobs().put(bytes).unwrap();
+        outputs.push(OutputRef::of(checkpoint_name(*step), bytes));
+    }
+    f.node.blobs().put(b"").unwrap();
+    let stdout = OutputRef::of("stdout", b"");
+    let report = RunReport {
+        job_id: id,
+        output_digest: hex::encode(output_digest(&outputs, &stdout)),
+        outputs,
+        stdout,
+        stderr: OutputRef::of("stderr", b""),
+        outcome: RunOutcome::Failed {
+            reason: StopReason::Cancelled,
+        },
+        fuel_used: t.work_units(),
+        wall_time_ms: 5,
+        trace_root: hex::encode(trace_root(&run.checkpoints)),
+        commit_tx: None,
+    };
+    f.node.report(key.address(), report).await.unwrap();
+    f.node.chain_pass().await.unwrap();
+    let v = f.node.job(id).unwrap();
+    assert_eq!(v.state, JobState::Cancelled);
+    let charge = spec.bill(20 * t.parameters(), 5);
+    assert!(charge > 0 && charge < spec.bill(t.work_units(), 5));
+    assert_eq!(v.paid, Some(charge - charge / 100), "{v:?}");
+    assert_eq!(v.refunded, Some(spec.payment - charge));
+}
