@@ -340,7 +340,7 @@ pub struct JobView {
 
 /// The node's sampled step audit of a `train` result: which segments of the committed trace it
 /// re-executed, from which seed, at what cost, and what it found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditView {
     /// `sampled-step-audit`.
