@@ -33,6 +33,7 @@ pub(crate) const SIGNED: &str = "signedRequest";
         http::jobs,
         http::job,
         http::logs,
+        http::spec,
         http::cancel,
         http::started,
         http::result,
