@@ -53,7 +53,7 @@ pub use limits::{
 };
 pub use openapi::{
     AddAnswer, BlobStored, EntryAnswer, ErrorBody, LineageAnswer, LineageHit, LogInfo,
-    OPENAPI_PATH, document as openapi_document,
+    OPENAPI_PATH, add_common_errors, document as openapi_document,
 };
 pub use periodic_anchor::{AnchorStatus, anchor_loop, anchor_once};
 pub use starting::{StartingRouter, WAIT_FOR_OPEN};

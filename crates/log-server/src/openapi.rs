@@ -180,41 +180,62 @@ impl Modify for CommonErrors {
             "uploadToken",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
-        let error = |description: &str| {
-            ResponseBuilder::new()
-                .description(description)
-                .content(
-                    "application/json",
-                    Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-                )
-                .build()
-        };
-        for (path, item) in doc.paths.paths.iter_mut() {
-            let ops = [
-                (HttpMethod::Get, item.get.as_mut()),
-                (HttpMethod::Put, item.put.as_mut()),
-                (HttpMethod::Post, item.post.as_mut()),
-            ];
-            for (method, op) in ops {
-                let Some(op) = op else { continue };
-                let r = &mut op.responses.responses;
-                let mut add = |code: &str, d: &str| {
-                    r.entry(code.to_owned()).or_insert_with(|| error(d).into());
-                };
-                add(
-                    "400",
-                    "The request is malformed: bad JSON, a bad parameter, or a body that does not verify",
-                );
-                add(
-                    "500",
-                    "The server failed; the detail does not leak internals",
-                );
-                if path.contains('{') {
-                    add("404", "Nothing by that name (yet)");
-                }
-                if matches!(method, HttpMethod::Put | HttpMethod::Post) {
-                    add("413", "The body is over the route's limit");
-                }
+        add_common_errors(
+            doc,
+            &["uploadToken"],
+            "A write that needs a token (an upload nothing logged names) came with a wrong one",
+        );
+    }
+}
+
+/// Adds the error answers shared by every operation of `doc`: 400 and 500 everywhere, 404
+/// where the path names something, 413 on writes, 401 (`unauthorized` says when) on
+/// operations behind one of the security schemes named in `secured`. Shared with the node.
+pub fn add_common_errors(doc: &mut openapi::OpenApi, secured: &[&str], unauthorized: &str) {
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            (HttpMethod::Get, item.get.as_mut()),
+            (HttpMethod::Put, item.put.as_mut()),
+            (HttpMethod::Post, item.post.as_mut()),
+            (HttpMethod::Delete, item.delete.as_mut()),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            let r = &mut op.responses.responses;
+            let mut add = |code: &str, d: &str| {
+                r.entry(code.to_owned()).or_insert_with(|| error(d).into());
+            };
+            add(
+                "400",
+                "The request is malformed: bad JSON, a bad parameter or a body that does not decode",
+            );
+            add(
+                "500",
+                "The server failed; the detail does not leak internals",
+            );
+            if path.contains('{') {
+                add("404", "Nothing by that name");
+            }
+            if matches!(method, HttpMethod::Put | HttpMethod::Post) {
+                add("413", "The body is over the route's limit");
+            }
+            let is_secured = op.security.as_ref().is_some_and(|reqs| {
+                let v = serde_json::to_value(reqs).unwrap_or_default();
+                secured
+                    .iter()
+                    .any(|s| v.to_string().contains(&format!("\"{s}\"")))
+            });
+            if is_secured {
+                add("401", unauthorized);
             }
         }
     }

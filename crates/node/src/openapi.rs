@@ -8,7 +8,7 @@ use crate::{error::ErrorBody, http};
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        self, Content, HttpMethod, Ref, ResponseBuilder,
+        self,
         security::{ApiKey, ApiKeyValue, SecurityScheme},
     },
 };
@@ -88,61 +88,10 @@ impl Modify for CommonErrors {
                  request (method, path, time, body SHA-256) by the acting account's key",
             ))),
         );
-        add_common_errors(doc, &[SIGNED]);
-    }
-}
-
-/// Adds the error answers shared by every operation of `doc`: 400 and 500 everywhere, 404
-/// where the path names something, 413 on writes, 401 on operations behind one of `secured`.
-pub(crate) fn add_common_errors(doc: &mut openapi::OpenApi, secured: &[&str]) {
-    let error = |description: &str| {
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-            )
-            .build()
-    };
-    for (path, item) in doc.paths.paths.iter_mut() {
-        let ops = [
-            (HttpMethod::Get, item.get.as_mut()),
-            (HttpMethod::Put, item.put.as_mut()),
-            (HttpMethod::Post, item.post.as_mut()),
-            (HttpMethod::Delete, item.delete.as_mut()),
-        ];
-        for (method, op) in ops {
-            let Some(op) = op else { continue };
-            let r = &mut op.responses.responses;
-            let mut add = |code: &str, d: &str| {
-                r.entry(code.to_owned()).or_insert_with(|| error(d).into());
-            };
-            add(
-                "400",
-                "The request is malformed: bad JSON, a bad parameter or a body that does not decode",
-            );
-            add(
-                "500",
-                "The server failed; the detail does not leak internals",
-            );
-            if path.contains('{') {
-                add("404", "Nothing by that name");
-            }
-            if matches!(method, HttpMethod::Put | HttpMethod::Post) {
-                add("413", "The body is over the route's limit");
-            }
-            let is_secured = op.security.as_ref().is_some_and(|reqs| {
-                let v = serde_json::to_value(reqs).unwrap_or_default();
-                secured
-                    .iter()
-                    .any(|s| v.to_string().contains(&format!("\"{s}\"")))
-            });
-            if is_secured {
-                add(
-                    "401",
-                    "Unsigned, badly signed, stale, replayed, or signed by the wrong account",
-                );
-            }
-        }
+        cairn_log_server::add_common_errors(
+            doc,
+            &[SIGNED],
+            "Unsigned, badly signed, stale, replayed, or signed by the wrong account",
+        );
     }
 }
