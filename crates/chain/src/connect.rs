@@ -294,17 +294,14 @@ impl Chain {
         let tx = TransactionRequest::default().with_to(to).with_value(wei);
         let what = "ether transfer";
         let r = self
-            .send_request(what, |gas| {
+            .send_request(what, || {
                 let tx = tx.clone();
                 async move {
-                    match gas {
-                        None => self
-                            .rpc("eth_estimateGas", self.provider.estimate_gas(tx.clone()))
-                            .await
-                            .map_err(SendFailure::Transient),
-                        Some(g) => Ok(g),
-                    }
-                    .map(|g| (g, tx))
+                    let gas = self
+                        .rpc("eth_estimateGas", self.provider.estimate_gas(tx.clone()))
+                        .await
+                        .map_err(SendFailure::Transient)?;
+                    Ok((gas, tx))
                 }
             })
             .await;
@@ -329,7 +326,7 @@ impl Chain {
         P: Provider + Clone,
         D: CallDecoder + Clone,
     {
-        self.send_request(what, |_| {
+        self.send_request(what, || {
             let builder = builder.clone();
             async move {
                 // Against the pending block: the one this transaction will be mined in (its
@@ -357,7 +354,7 @@ impl Chain {
     }
 
     /// The sending loop shared by [`Chain::send_call`] and [`Chain::send_ether`]: `prepare`
-    /// estimates (given `None`) and returns the gas and the request; a fresh attempt (new
+    /// estimates and returns the gas and the request; a fresh attempt (new
     /// nonce) is made only when nothing of the previous one can be mined any more.
     async fn send_request<F, Fut>(
         &self,
@@ -365,7 +362,7 @@ impl Chain {
         prepare: F,
     ) -> std::result::Result<TransactionReceipt, SendFailure>
     where
-        F: Fn(Option<u64>) -> Fut,
+        F: Fn() -> Fut,
         Fut: std::future::Future<
                 Output = std::result::Result<(u64, TransactionRequest), SendFailure>,
             >,
@@ -380,7 +377,7 @@ impl Chain {
             }
             let sent = {
                 let _turn = self.send_lock.lock().await;
-                let (gas, request) = match prepare(None).await {
+                let (gas, request) = match prepare().await {
                     Ok(p) => p,
                     Err(SendFailure::Transient(e)) => {
                         last = Some(e);
@@ -453,7 +450,9 @@ impl Chain {
         })?;
         tracing::debug!(what, hash = %signed.hash, nonce, "sending");
         match self.broadcast(&signed.raw).await {
-            Broadcast::Accepted | Broadcast::Unknown(_) => {}
+            Broadcast::Accepted => {}
+            // Perhaps in the pool: tracking sends the same bytes again, never new ones.
+            Broadcast::Unknown(why) => tracing::debug!(what, %why, "no clear answer to the send"),
             Broadcast::Refused(m) if send::is_transient_refusal(&m) => {
                 return Err(SendFailure::Transient(self.rpc_error(what, m)));
             }

@@ -23,7 +23,6 @@
 //! replacements keep its nonce, so at most one version can ever be mined. Only when the
 //! nonce is used by a transaction that is none of its versions is a new one signed.
 use alloy::{
-    consensus::Transaction,
     contract::Error as ContractError,
     eips::Encodable2718,
     network::{Ethereum, EthereumWallet, Network, NetworkWallet, TransactionBuilder},
@@ -125,7 +124,6 @@ impl Signed {
         let envelope = <EthereumWallet as NetworkWallet<Ethereum>>::sign_request(wallet, with_fees)
             .await
             .map_err(|e| e.to_string())?;
-        debug_assert!(envelope.gas_limit() > 0);
         Ok(Self {
             request,
             fees,
@@ -149,7 +147,7 @@ pub(crate) enum Broadcast {
     /// In its pool (or mined, or already known).
     Accepted,
     /// No answer, or a transport error: they may or may not be in its pool.
-    Unknown(#[allow(dead_code)] String),
+    Unknown(String),
     /// An answer refusing them: they are not in its pool.
     Refused(String),
 }
