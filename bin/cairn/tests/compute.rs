@@ -98,15 +98,6 @@ async fn blob(node: &str, sha256: &str) -> Vec<u8> {
     resp.bytes().await.unwrap().to_vec()
 }
 
-/// Stops the devnet when the test ends, pass or fail.
-struct Down(PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = cairn(&self.0).args(["devnet", "down"]).output();
-    }
-}
-
 async fn rpc(url: &str, method: &str, params: Value) -> Value {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     let v: Value = reqwest::Client::new()
@@ -299,7 +290,7 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     std::fs::create_dir_all(work.join("data/more")).unwrap();
 
     let up = json(cairn(&d).args(["--json", "devnet", "up", "--port", "0"]));
-    let _down = Down(d.clone());
+    let _down = common::DevnetGuard(d.clone());
     let rpc_url = up["devnet"]["rpc_url"].as_str().unwrap().to_owned();
     let usdt = up["deployment"]["tokens"]["USDT"]["address"]
         .as_str()
