@@ -368,6 +368,13 @@ mod tests {
     }
 
     #[test]
+    fn the_gas_margin_covers_a_pair_writing_its_accumulators_from_zero() {
+        // Seen: a Router02 swap estimated at 96,500 in one second needed 126,000 in the next.
+        assert!(crate::with_margin(96_500) > 126_000);
+        assert!(crate::with_margin(21_000) >= 21_000 + 2 * 22_100);
+    }
+
+    #[test]
     fn a_replacement_pays_at_least_ten_percent_more_on_every_field() {
         let f = Fees::Eip1559 {
             max_fee: 1_000,
