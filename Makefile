@@ -33,7 +33,7 @@ test: contracts jobs browser
 
 ## fuzz-smoke: every fuzz target for a few seconds over its committed corpus (fuzz/corpus/<target>);
 ## new inputs go to a scratch corpus, crashes to fuzz/artifacts/. Installs cargo-fuzz if missing.
-FUZZ_TARGETS ?= note checkpoint tile_path tiles proofs tlog_proof bundle dsse job_toml plan_toml csv
+FUZZ_TARGETS ?= note checkpoint tile_path tiles proofs tlog_proof bundle dsse job_toml plan_toml csv model_file train_trace
 FUZZ_SECONDS ?= 3
 FUZZ_SCRATCH := target/fuzz-scratch
 fuzz-smoke:

@@ -65,27 +65,35 @@ for (const path of Object.keys(npmSources)) {
   npmInputs[path] = { content: readFileSync(full, 'utf8') };
 }
 
-const input = {
-  language: 'Solidity',
-  sources: {
-    ...Object.fromEntries(
-      sourceNames.map((n) => [n, { content: readFileSync(join(srcDir, n), 'utf8') }]),
-    ),
-    ...npmInputs,
-  },
-  settings: {
-    optimizer: { enabled: true, runs: 200 },
-    evmVersion: 'cancun',
-    outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
-  },
-};
-
-const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport }));
-const errors = (output.errors || []).filter((e) => e.severity === 'error');
-for (const e of output.errors || []) console.error(e.formattedMessage);
-if (errors.length) {
-  console.error(`error: solc reported ${errors.length} error(s); contracts/out left unchanged`);
-  process.exit(1);
+// The vault's `buy` is the hot path (every DCA buy pays it; the vault is deployed once), so it is
+// optimized for run time; the other contracts keep the default balance of size and run time
+// (ComputeMarket must stay under the 24 KiB code limit).
+const RUNTIME_OPTIMIZED = { 'AgentVault.sol': 1_000_000 };
+function compile(names, runs) {
+  const input = {
+    language: 'Solidity',
+    sources: {
+      ...Object.fromEntries(names.map((n) => [n, { content: readFileSync(join(srcDir, n), 'utf8') }])),
+      ...npmInputs,
+    },
+    settings: {
+      optimizer: { enabled: true, runs },
+      evmVersion: 'cancun',
+      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
+    },
+  };
+  const out = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport }));
+  const errors = (out.errors || []).filter((e) => e.severity === 'error');
+  for (const e of out.errors || []) console.error(e.formattedMessage);
+  if (errors.length) {
+    console.error(`error: solc reported ${errors.length} error(s); contracts/out left unchanged`);
+    process.exit(1);
+  }
+  return out;
+}
+const output = compile(sourceNames.filter((n) => !(n in RUNTIME_OPTIMIZED)), 200);
+for (const [n, runs] of Object.entries(RUNTIME_OPTIMIZED)) {
+  if (sourceNames.includes(n)) output.contracts[n] = compile([n], runs).contracts[n];
 }
 
 mkdirSync(join(outDir, 'uniswap'), { recursive: true });

@@ -297,3 +297,31 @@ export async function checkEntry(logUrl, index, { vkey, fetch: fetchFn = fetch }
     fetched: tree.fetched,
   };
 }
+
+/** `hex` (64 digits) as 32 bytes. */
+function fromHex(hex) {
+  if (!/^[0-9a-f]{64}$/i.test(hex)) throw new Error(`${JSON.stringify(hex)} is not a 32-byte hex hash`);
+  return Uint8Array.from(hex.match(/../g), (b) => parseInt(b, 16));
+}
+
+/**
+ * Checks that entry `index` is in the tree of `size` entries whose RFC 6962 root is `rootHex` —
+ * an anchor read from the chain — by recomputing its inclusion proof from the log's tiles (the
+ * tree at that size, partial tiles read as prefixes of later ones). Returns { included, proof }.
+ */
+export async function checkAnchored(logUrl, index, size, rootHex, { fetch: fetchFn = fetch } = {}) {
+  const base = logUrl.replace(/\/$/, '');
+  const get = async (path) => {
+    const r = await fetchFn(`${base}/${path}`, { cache: 'no-store' });
+    if (r.status === 404) return null;
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
+    return new Uint8Array(await r.arrayBuffer());
+  };
+  if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+    return { included: false, proof: [], reason: `entry ${index} is past the anchored tree of ${size} entries` };
+  }
+  const tree = new TileTree(size, get);
+  const leaf = await leafHash(await tree.entry(index));
+  const proof = await tree.inclusionProof(index);
+  return { included: await verifyInclusion(leaf, index, size, proof, fromHex(rootHex)), proof };
+}

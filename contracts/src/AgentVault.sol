@@ -75,7 +75,7 @@ contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
     uint8 public immutable stableDecimals;
 
     // Three cold slots hold everything `buy` reads of the policy: [agent, period, cap, paused],
-    // [budget, spent, periodStart] (one write per buy) and the route (router and path together).
+    // [budget, spent, periodStart] (one write per buy) and the route (router, path and the feed of its asset together).
 
     /// @notice The key allowed to call `buy`.
     address public agent;
@@ -101,7 +101,11 @@ contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
     /// Whether `router` may trade `path`, by `keccak256(abi.encode(router, pathHash))`: kept equal
     /// to `routerAllowed[router] && pathAllowed[pathHash]` for every known router and path by
     /// `setRouter` and `setPath`, so a buy reads one slot for both.
-    mapping(bytes32 routeKey => bool) private _routeAllowed;
+    /// A route's feed: the feed of its path's asset while the router and the path are allowed
+    /// and the asset has a feed, else empty. One cold slot answers both "may the agent take
+    /// this route?" and "which oracle bounds it?" in `buy`; every owner call that changes a
+    /// router, a path or a feed re-derives the routes it touches (`_syncRoute`).
+    mapping(bytes32 routeKey => Feed) private _routes;
 
     address[] private _routers;
     bytes32[] private _pathHashes;
@@ -228,9 +232,12 @@ contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
         if (paused) revert EnforcedPause();
         if (msg.sender != agent) revert NotAgent(msg.sender);
         bytes32 h = keccak256(abi.encode(path));
-        if (!_routeAllowed[_routeKey(router, h)]) {
+        Feed memory feed = _routes[_routeKey(router, h)];
+        address asset = path[path.length - 1];
+        if (address(feed.oracle) == address(0)) {
             if (!routerAllowed[router]) revert RouterNotAllowed(router);
-            revert PathNotAllowed(h);
+            if (!pathAllowed[h]) revert PathNotAllowed(h);
+            revert NoFeed(asset);
         }
         if (amountIn == 0) revert ZeroAmount();
         if (deadline < block.timestamp) revert DeadlinePassed(deadline, block.timestamp);
@@ -239,9 +246,8 @@ contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
         }
         uint96 spent = _spend(amountIn);
 
-        address asset = path[path.length - 1];
         Quote memory q;
-        (q.floor, q.price, q.updatedAt) = _floor(asset, amountIn);
+        (q.floor, q.price, q.updatedAt) = _floor(feed, amountIn);
         received = _swap(router, path, amountIn, amountOutMin > q.floor ? amountOutMin : q.floor, deadline);
         emit Bought(asset, router, amountIn, received, q.floor, q.price, q.updatedAt, spent);
     }
@@ -294,7 +300,9 @@ contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
         view
         returns (uint256 floor, int256 price, uint256 updatedAt)
     {
-        return _floor(asset, amountIn);
+        Feed memory f = feeds[asset];
+        if (address(f.oracle) == address(0)) revert NoFeed(asset);
+        return _floor(f, amountIn);
     }
 
     /// @notice What the agent may still spend in the current period, and when it ends.
@@ -379,8 +387,7 @@ contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
         if (allowed && !_known(router)) _routers.push(router);
         routerAllowed[router] = allowed;
         for (uint256 i; i < _pathHashes.length; ++i) {
-            bytes32 ph = _pathHashes[i];
-            _routeAllowed[_routeKey(router, ph)] = allowed && pathAllowed[ph];
+            _syncRoute(router, _pathHashes[i]);
         }
         emit RouterSet(router, allowed);
     }
@@ -402,8 +409,7 @@ contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
         }
         pathAllowed[h] = allowed;
         for (uint256 i; i < _routers.length; ++i) {
-            address r = _routers[i];
-            _routeAllowed[_routeKey(r, h)] = allowed && routerAllowed[r];
+            _syncRoute(_routers[i], h);
         }
         emit PathSet(h, path, allowed);
     }
@@ -419,15 +425,24 @@ contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
         if (address(oracle) == address(0)) {
             delete feeds[asset];
             emit FeedSet(asset, address(0), 0, 0);
-            return;
+        } else {
+            if (heartbeat == 0) revert InvalidHeartbeat(heartbeat);
+            uint8 fd = oracle.decimals();
+            uint8 ad = IERC20Metadata(asset).decimals();
+            if (fd > MAX_DECIMALS) revert InvalidDecimals(fd);
+            if (ad > MAX_DECIMALS) revert InvalidDecimals(ad);
+            feeds[asset] = Feed(oracle, heartbeat, fd, ad);
+            emit FeedSet(asset, address(oracle), heartbeat, fd);
         }
-        if (heartbeat == 0) revert InvalidHeartbeat(heartbeat);
-        uint8 fd = oracle.decimals();
-        uint8 ad = IERC20Metadata(asset).decimals();
-        if (fd > MAX_DECIMALS) revert InvalidDecimals(fd);
-        if (ad > MAX_DECIMALS) revert InvalidDecimals(ad);
-        feeds[asset] = Feed(oracle, heartbeat, fd, ad);
-        emit FeedSet(asset, address(oracle), heartbeat, fd);
+        // Every route to the asset takes the new feed (or loses the removed one).
+        for (uint256 i; i < _pathHashes.length; ++i) {
+            bytes32 h = _pathHashes[i];
+            address[] storage p = _paths[h];
+            if (p[p.length - 1] != asset) continue;
+            for (uint256 j; j < _routers.length; ++j) {
+                _syncRoute(_routers[j], h);
+            }
+        }
     }
 
     /// @notice Sets the budget per period and the period length. Spending so far in the current
@@ -460,6 +475,19 @@ contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
         return keccak256(abi.encode(router, pathHash_));
     }
 
+    /// Re-derives a route's entry from the router's and the path's flags and the feed of the
+    /// path's asset.
+    function _syncRoute(address router, bytes32 h) private {
+        bytes32 key = _routeKey(router, h);
+        address[] storage p = _paths[h];
+        Feed memory f = feeds[p[p.length - 1]];
+        if (routerAllowed[router] && pathAllowed[h] && address(f.oracle) != address(0)) {
+            _routes[key] = f;
+        } else {
+            delete _routes[key];
+        }
+    }
+
     function _known(address router) private view returns (bool) {
         for (uint256 i; i < _routers.length; ++i) {
             if (_routers[i] == router) return true;
@@ -480,13 +508,11 @@ contract AgentVault is Ownable2Step, ReentrancyGuardTransient {
 
     /// floor = amountIn · 10^(assetDec + feedDec) · (10000 − cap) / (price · 10^stableDec · 10000),
     /// rounded up: the vault never accepts less than the exact bound.
-    function _floor(address asset, uint256 amountIn)
+    function _floor(Feed memory f, uint256 amountIn)
         private
         view
         returns (uint256 floor, int256 price, uint256 updatedAt)
     {
-        Feed memory f = feeds[asset];
-        if (address(f.oracle) == address(0)) revert NoFeed(asset);
         (, price,, updatedAt,) = f.oracle.latestRoundData();
         if (price <= 0) revert BadOraclePrice(address(f.oracle), price);
         if (updatedAt == 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > f.heartbeat) {

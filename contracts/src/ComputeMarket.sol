@@ -19,6 +19,12 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 ///
 ///         A committed result can only be undone through a challenge inside the window, so a
 ///         provider that delivered is paid unless someone objected in time.
+///
+///         Committed ──openDispute (bond)──▶ Disputed: a refereed bisection. Each round both
+///         sides reveal their trace leaf at a probe index with an RFC 6962 inclusion proof
+///         (SHA-256 precompile); after ⌈log2 n⌉ rounds they agree at lo and differ at lo+1, a
+///         staked referee recomputes that one segment and rules ──▶ Refunded (provider slashed
+///         to the challenger) | Settled (bond to the provider). Timeouts lose; anyone resolves.
 /// @dev    Gas matters (the node keeps ≥ 100 jobs/s of bookkeeping on chain): a job is three
 ///         storage slots, the batch calls move tokens once per batch (or once per run of equal
 ///         recipients), and everything readers only need to follow history lives in events.
@@ -35,7 +41,64 @@ contract ComputeMarket is ReentrancyGuardTransient {
         Challenged,
         Settled,
         Refunded,
-        Cancelled
+        Cancelled,
+        Disputed
+    }
+
+    /// @notice Where a bisection dispute is. `None`: no dispute on this job.
+    enum DisputePhase {
+        None,
+        Bisecting, //       both sides reveal their leaf at `probe` each round
+        AwaitingReferee, // narrowed to one segment lo→hi (or the size is contested)
+        Resolved
+    }
+
+    /// @notice A referee's ruling on the segment lo→hi, from the agreed state at lo.
+    enum Verdict {
+        None,
+        ProviderRight, //   the provider's leaf at hi is the recomputed one
+        ChallengerRight, // the challenger's leaf at hi is the recomputed one
+        NeitherRight //     neither leaf at hi is the recomputed one
+    }
+
+    /// @notice How a dispute ended.
+    enum Outcome {
+        None,
+        ProviderWrong, //   provider slashed to the challenger, bond back, job refunded
+        ChallengerWrong, // bond to the provider, job settles
+        BothWrong, //       provider slashed and bond forfeited to the treasury, job refunded
+        NoRuling //         no referee ruled in time: bond back, the result stands and settles
+    }
+
+    /// @notice A refereed bisection over two trace roots of `size` checkpoints each.
+    struct Dispute {
+        address challenger; // slot 0
+        uint96 bond; //       slot 0
+        address referee; //   slot 1: zero until the operator assigns one
+        uint40 deadline; //   slot 1: the current round's (or ruling's) deadline
+        DisputePhase phase; // slot 1
+        Verdict verdict; //   slot 1
+        uint8 revealed; //    slot 1: bit 0 provider, bit 1 challenger (this round)
+        bool sizeContested; // slot 1: the provider says `size` is not its trace's
+        uint32 lo; //         slot 2: both sides agree on the leaf at lo (lo = 0: the spec's initial state)
+        uint32 hi; //         slot 2: the sides' leaves at hi differ
+        uint32 probe; //      slot 2: the index revealed this round
+        uint32 size; //       slot 2: checkpoints in each trace
+        uint16 rounds; //     slot 2: rounds completed
+        bytes32 providerRoot;
+        bytes32 challengerRoot;
+        bytes32 providerLeaf; //   at `probe`, this round
+        bytes32 challengerLeaf;
+        bytes32 loLeaf; //         the agreed leaf at lo (zero while lo = 0)
+        bytes32 providerHiLeaf; // the sides' (different) leaves at hi
+        bytes32 challengerHiLeaf;
+    }
+
+    /// @notice A referee's bond. One storage slot.
+    struct Referee {
+        uint96 stake;
+        uint32 open; // disputes assigned and not yet ruled
+        bool active;
     }
 
     /// @notice A provider's bond. One storage slot.
@@ -89,8 +152,23 @@ contract ComputeMarket is ReentrancyGuardTransient {
     /// @notice The id the next posted job gets. Ids start at 1.
     uint256 public nextJobId;
 
+    /// @notice What a challenger posts to open a dispute (lost if it is wrong).
+    uint96 public disputeBond;
+    /// @notice What a provider that loses a dispute is slashed (at most its whole bond).
+    uint96 public disputeSlash;
+    /// @notice What the referee that rules is paid, out of the loser's bond or slash.
+    uint96 public refereeFee;
+    /// @notice Stake a referee needs to be assigned a dispute.
+    uint96 public minRefereeStake;
+    /// @notice Seconds each side has to answer a round, and a referee to rule.
+    uint32 public disputeWindow;
+
     /// @notice Providers by address.
     mapping(address => Provider) public providers;
+    /// @notice Bisection disputes by job id (read with `getDispute`).
+    mapping(uint256 => Dispute) private disputes;
+    /// @notice Referees by address.
+    mapping(address => Referee) public referees;
     /// @notice Jobs by id.
     mapping(uint256 => Job) public jobs;
 
@@ -144,6 +222,42 @@ contract ComputeMarket is ReentrancyGuardTransient {
     event ReceiptKeyChanged(bytes32 previous, bytes32 key);
     /// @notice The arbiter changed.
     event ArbiterChanged(address indexed previous, address indexed arbiter);
+    /// @notice The operator changed the dispute rules.
+    event DisputeRulesChanged(uint256 bond, uint256 slash, uint256 refereeFee, uint256 minRefereeStake, uint32 window);
+    /// @notice A challenger disputed job `jobId`'s result with its own trace root over `size`
+    ///         checkpoints, naming checkpoint `disputedIndex` as the first it disagrees with
+    ///         (or any it disagrees with), and posted `bond`.
+    event DisputeOpened(
+        uint256 indexed jobId,
+        address indexed challenger,
+        bytes32 challengerRoot,
+        uint32 size,
+        uint32 disputedIndex,
+        uint256 bond
+    );
+    /// @notice A bisection round began: both sides reveal their leaf at `probe` by `deadline`.
+    event BisectionRound(uint256 indexed jobId, uint16 round, uint32 lo, uint32 hi, uint32 probe, uint64 deadline);
+    /// @notice A side revealed its leaf at `index` with a valid inclusion proof.
+    event LeafRevealed(uint256 indexed jobId, address indexed by, uint32 index, bytes32 leaf);
+    /// @notice The bisection narrowed to one segment: the sides agree at `lo` (`loLeaf`, zero for
+    ///         lo = 0: the spec's initial state) and differ at `lo + 1`.
+    event BisectionDone(
+        uint256 indexed jobId, uint32 lo, bytes32 loLeaf, bytes32 providerLeaf, bytes32 challengerLeaf
+    );
+    /// @notice The provider says the trace size the challenger stated is not its trace's.
+    event SizeContested(uint256 indexed jobId, address indexed provider, uint32 size);
+    /// @notice A referee registered (or added to) its stake; `stake` is the new total.
+    event RefereeRegistered(address indexed referee, uint256 stake);
+    /// @notice A referee left and took its stake back.
+    event RefereeLeft(address indexed referee, uint256 stake);
+    /// @notice The operator assigned (or replaced, `previous` non-zero) a dispute's referee.
+    event RefereeAssigned(uint256 indexed jobId, address indexed referee, address previous, uint64 deadline);
+    /// @notice A referee that did not rule in time lost `amount` of its stake to the treasury.
+    event RefereePenalized(uint256 indexed jobId, address indexed referee, uint256 amount);
+    /// @notice The referee ruled.
+    event DisputeRuled(uint256 indexed jobId, address indexed referee, Verdict verdict);
+    /// @notice A dispute ended: `slashed` taken from the provider, `refereePaid` to the referee.
+    event DisputeResolved(uint256 indexed jobId, Outcome outcome, uint256 slashed, uint256 refereePaid);
 
     /// @notice An address parameter was zero.
     error ZeroAddress();
@@ -205,6 +319,39 @@ contract ComputeMarket is ReentrancyGuardTransient {
     error NotExpired(uint256 jobId, uint64 expiresAt);
     /// @notice A job in this state is never refunded.
     error NotRefundable(uint256 jobId, JobState state);
+    /// @notice Dispute rules out of range: the referee fee must not exceed the bond or the slash,
+    ///         and the window must be positive.
+    error InvalidDisputeRules();
+    /// @notice The caller may not dispute this job (requester, operator or another eligible provider may).
+    error NotAllowedToDispute(uint256 jobId, address caller);
+    /// @notice The spec, output and trace root given do not match the job's committed result.
+    error ResultMismatch(uint256 jobId);
+    /// @notice A trace size below 2, or a disputed index outside 1..size-1.
+    error InvalidTraceSize(uint32 size, uint32 disputedIndex);
+    /// @notice The dispute is not in the phase this call needs.
+    error WrongPhase(uint256 jobId, DisputePhase phase);
+    /// @notice Only the job's provider or the dispute's challenger may do this.
+    error NotDisputant(uint256 jobId, address caller);
+    /// @notice This side already revealed its leaf this round.
+    error AlreadyRevealed(uint256 jobId, address caller, uint32 index);
+    /// @notice The inclusion proof does not show `leaf` at `index` under the side's trace root.
+    error InvalidProof(uint256 jobId, uint32 index, bytes32 leaf);
+    /// @notice The round (or ruling) deadline has passed.
+    error RoundClosed(uint256 jobId, uint64 deadline);
+    /// @notice The round (or ruling) deadline has not passed yet.
+    error RoundOpen(uint256 jobId, uint64 deadline);
+    /// @notice The caller is not the dispute's assigned referee.
+    error NotReferee(uint256 jobId, address caller);
+    /// @notice The referee is not registered with enough stake, or is a party to the dispute.
+    error RefereeNotEligible(address referee);
+    /// @notice The assigned referee still has time to rule.
+    error RefereeStillInTime(uint256 jobId, uint64 deadline);
+    /// @notice The verdict is not one this dispute allows.
+    error InvalidVerdict(uint256 jobId, Verdict verdict);
+    /// @notice The referee has disputes to rule and cannot leave yet.
+    error RefereeBusy(address referee, uint32 open);
+    /// @notice The caller is not a registered referee.
+    error NotARegisteredReferee(address caller);
 
     modifier onlyOperator() {
         if (msg.sender != operator) revert NotOperator(msg.sender);
@@ -242,6 +389,12 @@ contract ComputeMarket is ReentrancyGuardTransient {
         // Start at 1 (0 means "no job") and keep the slot non-zero, so posting never pays for
         // a fresh slot.
         nextJobId = 1;
+        // Dispute defaults, scaled from the provider minimum (the operator can change them).
+        disputeBond = uint96(minStake_ / 10);
+        disputeSlash = uint96(minStake_ / 2);
+        refereeFee = uint96(minStake_ / 100);
+        minRefereeStake = uint96(minStake_);
+        disputeWindow = uint32(challengeWindow_ > 0 ? challengeWindow_ : 1);
         emit OperatorChanged(address(0), operator_);
     }
 
@@ -549,6 +702,339 @@ contract ComputeMarket is ReentrancyGuardTransient {
             fees += fee;
         }
         if (fees > 0) token.safeTransfer(treasury, fees);
+    }
+
+    // ------------------------------------------------------------------ disputes
+
+    /// @notice Operator: sets the dispute rules. `refereeFee` must not exceed `bond` or `slash`
+    ///         (the fee comes out of the loser's), `window` must be positive.
+    function setDisputeRules(uint256 bond, uint256 slash_, uint256 fee, uint256 minRefereeStake_, uint32 window)
+        external
+        onlyOperator
+    {
+        if (fee > bond || fee > slash_ || window == 0) revert InvalidDisputeRules();
+        disputeBond = _u96(bond);
+        disputeSlash = _u96(slash_);
+        refereeFee = _u96(fee);
+        minRefereeStake = _u96(minRefereeStake_);
+        disputeWindow = window;
+        emit DisputeRulesChanged(bond, slash_, fee, minRefereeStake_, window);
+    }
+
+    /// @notice Registers the caller as a referee bonding `amount` (needs an allowance), or adds
+    ///         `amount` to its bond.
+    function registerReferee(uint256 amount) external nonReentrant {
+        Referee storage r = referees[msg.sender];
+        uint256 stake = uint256(r.stake) + amount;
+        if (stake < minRefereeStake || stake == 0) revert StakeBelowMinimum(stake, minRefereeStake);
+        r.stake = _u96(stake);
+        r.active = true;
+        if (amount > 0) token.safeTransferFrom(msg.sender, address(this), amount);
+        emit RefereeRegistered(msg.sender, stake);
+    }
+
+    /// @notice A referee with no dispute to rule leaves and takes its stake back.
+    function leaveReferees() external nonReentrant {
+        Referee storage r = referees[msg.sender];
+        if (!r.active) revert NotARegisteredReferee(msg.sender);
+        if (r.open > 0) revert RefereeBusy(msg.sender, r.open);
+        uint256 stake = r.stake;
+        r.stake = 0;
+        r.active = false;
+        emit RefereeLeft(msg.sender, stake);
+        if (stake > 0) token.safeTransfer(msg.sender, stake);
+    }
+
+    /// @notice The dispute on job `jobId` (phase None: there is none).
+    function getDispute(uint256 jobId) external view returns (Dispute memory) {
+        return disputes[jobId];
+    }
+
+    /// @notice Whether `who` may be assigned a dispute now.
+    function isRefereeEligible(address who) public view returns (bool) {
+        Referee storage r = referees[who];
+        return r.active && r.stake >= minRefereeStake;
+    }
+
+    /// @notice Disputes a Committed job's result inside its challenge window with a refereed
+    ///         bisection. The caller (the requester, the operator or another eligible provider
+    ///         that replicated the job) posts `disputeBond` (needs an allowance) and commits its
+    ///         own trace root over `size` checkpoints; `disputedIndex` (1..size-1) names a
+    ///         checkpoint it disagrees with, where the first round probes. `specDigest`,
+    ///         `outputDigest` and `providerRoot` must be the ones the result committed.
+    function openDispute(
+        uint256 jobId,
+        bytes32 specDigest,
+        bytes32 outputDigest,
+        bytes32 providerRoot,
+        bytes32 challengerRoot,
+        uint32 size,
+        uint32 disputedIndex
+    ) external nonReentrant {
+        Job storage j = jobs[jobId];
+        JobState state = j.state;
+        if (state == JobState.None) revert UnknownJob(jobId);
+        if (msg.sender == j.provider || (msg.sender != j.requester && msg.sender != operator && !isEligible(msg.sender)))
+        {
+            revert NotAllowedToDispute(jobId, msg.sender);
+        }
+        if (state != JobState.Committed) revert WrongState(jobId, state);
+        if (block.timestamp >= j.expiry) revert ChallengeWindowClosed(jobId, j.expiry);
+        if (resultCommitment(specDigest, outputDigest, providerRoot) != j.digest) revert ResultMismatch(jobId);
+        if (size < 2 || disputedIndex == 0 || disputedIndex >= size) revert InvalidTraceSize(size, disputedIndex);
+        j.state = JobState.Disputed;
+        uint96 bond = disputeBond;
+        Dispute storage d = disputes[jobId];
+        d.challenger = msg.sender;
+        d.bond = bond;
+        d.phase = DisputePhase.Bisecting;
+        d.hi = disputedIndex;
+        d.size = size;
+        d.providerRoot = providerRoot;
+        d.challengerRoot = challengerRoot;
+        emit DisputeOpened(jobId, msg.sender, challengerRoot, size, disputedIndex, bond);
+        _round(jobId, d, disputedIndex);
+        if (bond > 0) token.safeTransferFrom(msg.sender, address(this), bond);
+    }
+
+    /// @notice The provider or the challenger reveals its leaf hash at this round's probe
+    ///         index with an RFC 6962 inclusion proof against its committed trace root. When
+    ///         both have revealed, equal leaves move `lo` to the probe, different ones `hi`.
+    function reveal(uint256 jobId, bytes32 leaf, bytes32[] calldata proof) external nonReentrant {
+        Dispute storage d = disputes[jobId];
+        if (d.phase != DisputePhase.Bisecting) revert WrongPhase(jobId, d.phase);
+        bool isProvider = msg.sender == jobs[jobId].provider;
+        if (!isProvider && msg.sender != d.challenger) revert NotDisputant(jobId, msg.sender);
+        if (block.timestamp > d.deadline) revert RoundClosed(jobId, d.deadline);
+        uint8 bit = isProvider ? 1 : 2;
+        uint32 probe = d.probe;
+        if (d.revealed & bit != 0) revert AlreadyRevealed(jobId, msg.sender, probe);
+        if (!verifyInclusion(leaf, probe, d.size, proof, isProvider ? d.providerRoot : d.challengerRoot)) {
+            revert InvalidProof(jobId, probe, leaf);
+        }
+        d.revealed |= bit;
+        if (isProvider) d.providerLeaf = leaf;
+        else d.challengerLeaf = leaf;
+        emit LeafRevealed(jobId, msg.sender, probe, leaf);
+        if (d.revealed == 3) _advance(jobId, d);
+    }
+
+    /// @notice The provider says the trace size the challenger stated is not its own trace's
+    ///         (so no proof of its can verify): the referee decides from the job's spec.
+    function contestSize(uint256 jobId) external {
+        Dispute storage d = disputes[jobId];
+        if (d.phase != DisputePhase.Bisecting) revert WrongPhase(jobId, d.phase);
+        if (msg.sender != jobs[jobId].provider) revert NotDisputant(jobId, msg.sender);
+        if (block.timestamp > d.deadline) revert RoundClosed(jobId, d.deadline);
+        d.sizeContested = true;
+        d.phase = DisputePhase.AwaitingReferee;
+        d.deadline = uint40(block.timestamp + disputeWindow);
+        emit SizeContested(jobId, msg.sender, d.size);
+    }
+
+    /// @notice Operator: assigns the dispute's referee once the bisection is done, or replaces
+    ///         one that did not rule in time (which loses `refereeFee` of its stake).
+    function assignReferee(uint256 jobId, address referee) external onlyOperator {
+        Dispute storage d = disputes[jobId];
+        if (d.phase != DisputePhase.AwaitingReferee) revert WrongPhase(jobId, d.phase);
+        if (
+            !isRefereeEligible(referee) || referee == d.challenger || referee == jobs[jobId].provider
+                || referee == jobs[jobId].requester
+        ) revert RefereeNotEligible(referee);
+        address previous = d.referee;
+        if (previous != address(0)) {
+            if (block.timestamp <= d.deadline) revert RefereeStillInTime(jobId, d.deadline);
+            referees[previous].open -= 1;
+            _penalize(jobId, previous);
+        }
+        uint64 deadline = uint64(block.timestamp) + disputeWindow;
+        d.referee = referee;
+        d.deadline = uint40(deadline);
+        referees[referee].open += 1;
+        emit RefereeAssigned(jobId, referee, previous, deadline);
+    }
+
+    /// @notice The assigned referee rules, before its deadline, which side's leaf at `hi` is
+    ///         the one recomputed from the agreed state at `lo` (for a contested size:
+    ///         ProviderRight = the stated size is wrong, ChallengerRight = it is right).
+    function rule(uint256 jobId, Verdict verdict) external nonReentrant {
+        Dispute storage d = disputes[jobId];
+        if (d.phase != DisputePhase.AwaitingReferee) revert WrongPhase(jobId, d.phase);
+        if (msg.sender != d.referee || msg.sender == address(0)) revert NotReferee(jobId, msg.sender);
+        if (block.timestamp > d.deadline) revert RoundClosed(jobId, d.deadline);
+        if (verdict == Verdict.None || (d.sizeContested && verdict == Verdict.NeitherRight)) {
+            revert InvalidVerdict(jobId, verdict);
+        }
+        d.verdict = verdict;
+        referees[msg.sender].open -= 1;
+        emit DisputeRuled(jobId, msg.sender, verdict);
+        Outcome o = verdict == Verdict.ProviderRight
+            ? Outcome.ChallengerWrong
+            : (verdict == Verdict.ChallengerRight ? Outcome.ProviderWrong : Outcome.BothWrong);
+        _resolve(jobId, d, o, msg.sender);
+    }
+
+    /// @notice Anyone: ends a dispute whose deadline passed. In a round, the side that did not
+    ///         reveal loses (neither revealed: the challenger abandoned it and loses). Waiting
+    ///         for a referee, one more window after the deadline (for the operator to replace a
+    ///         late referee), the result stands: bond back, the job settles.
+    function resolveTimeout(uint256 jobId) external nonReentrant {
+        Dispute storage d = disputes[jobId];
+        DisputePhase phase = d.phase;
+        if (phase == DisputePhase.Bisecting) {
+            if (block.timestamp <= d.deadline) revert RoundOpen(jobId, d.deadline);
+            _resolve(jobId, d, d.revealed == 2 ? Outcome.ProviderWrong : Outcome.ChallengerWrong, address(0));
+        } else if (phase == DisputePhase.AwaitingReferee) {
+            uint64 end = uint64(d.deadline) + disputeWindow;
+            if (block.timestamp <= end) revert RoundOpen(jobId, end);
+            address late = d.referee;
+            if (late != address(0)) {
+                referees[late].open -= 1;
+                _penalize(jobId, late);
+            }
+            _resolve(jobId, d, Outcome.NoRuling, address(0));
+        } else {
+            revert WrongPhase(jobId, phase);
+        }
+    }
+
+    /// @notice RFC 6962 inclusion of leaf hash `leaf` at `index` in a tree of `size` leaves with
+    ///         root `root` (leaf = SHA-256(0x00‖data), node = SHA-256(0x01‖left‖right)), the same
+    ///         check as cairn-tlog's `verify_inclusion`.
+    function verifyInclusion(bytes32 leaf, uint256 index, uint256 size, bytes32[] calldata proof, bytes32 root)
+        public
+        pure
+        returns (bool)
+    {
+        if (index >= size) return false;
+        uint256 x = index ^ (size - 1);
+        uint256 inner;
+        while (x != 0) {
+            ++inner;
+            x >>= 1;
+        }
+        uint256 border;
+        for (uint256 y = index >> inner; y != 0; y >>= 1) {
+            border += y & 1;
+        }
+        if (proof.length != inner + border) return false;
+        bytes32 h = leaf;
+        for (uint256 i; i < inner; ++i) {
+            h = (index >> i) & 1 == 0 ? _node(h, proof[i]) : _node(proof[i], h);
+        }
+        for (uint256 i = inner; i < proof.length; ++i) {
+            h = _node(proof[i], h);
+        }
+        return h == root;
+    }
+
+    /// @notice The RFC 6962 leaf hash of `data`: SHA-256(0x00‖data).
+    function leafHash(bytes calldata data) external pure returns (bytes32) {
+        return sha256(abi.encodePacked(bytes1(0x00), data));
+    }
+
+    function _node(bytes32 l, bytes32 r) private pure returns (bytes32) {
+        return sha256(abi.encodePacked(bytes1(0x01), l, r));
+    }
+
+    function _round(uint256 jobId, Dispute storage d, uint32 probe) private {
+        uint64 deadline = uint64(block.timestamp) + disputeWindow;
+        d.probe = probe;
+        d.revealed = 0;
+        d.deadline = uint40(deadline);
+        emit BisectionRound(jobId, d.rounds, d.lo, d.hi, probe, deadline);
+    }
+
+    function _advance(uint256 jobId, Dispute storage d) private {
+        uint32 probe = d.probe;
+        (bytes32 pl, bytes32 cl) = (d.providerLeaf, d.challengerLeaf);
+        bool first = d.rounds == 0;
+        d.rounds += 1;
+        if (pl == cl) {
+            // Agreeing at the checkpoint it named, the challenger disputed nothing.
+            if (first) return _resolve(jobId, d, Outcome.ChallengerWrong, address(0));
+            d.lo = probe;
+            d.loLeaf = pl;
+        } else {
+            d.hi = probe;
+            d.providerHiLeaf = pl;
+            d.challengerHiLeaf = cl;
+        }
+        if (d.hi == d.lo + 1) {
+            _narrowed(jobId, d);
+        } else {
+            _round(jobId, d, d.lo + (d.hi - d.lo) / 2);
+        }
+    }
+
+    function _narrowed(uint256 jobId, Dispute storage d) private {
+        d.phase = DisputePhase.AwaitingReferee;
+        d.revealed = 0;
+        d.deadline = uint40(block.timestamp + disputeWindow);
+        emit BisectionDone(jobId, d.lo, d.loLeaf, d.providerHiLeaf, d.challengerHiLeaf);
+    }
+
+    function _penalize(uint256 jobId, address referee) private {
+        Referee storage r = referees[referee];
+        uint256 amount = refereeFee < r.stake ? refereeFee : r.stake;
+        r.stake -= uint96(amount);
+        emit RefereePenalized(jobId, referee, amount);
+        if (amount > 0) token.safeTransfer(treasury, amount);
+    }
+
+    function _resolve(uint256 jobId, Dispute storage d, Outcome o, address referee) private {
+        d.phase = DisputePhase.Resolved;
+        Job storage j = jobs[jobId];
+        address provider = j.provider;
+        address challenger = d.challenger;
+        uint256 bond = d.bond;
+        uint256 fee = referee == address(0) ? 0 : refereeFee;
+        uint256 slashed;
+        if (o == Outcome.ProviderWrong || o == Outcome.BothWrong) {
+            slashed = _takeStake(provider, disputeSlash);
+            if (fee > slashed) fee = slashed;
+            emit ProviderSlashed(provider, slashed, o == Outcome.ProviderWrong ? challenger : treasury);
+            emit DisputeResolved(jobId, o, slashed, fee);
+            (address requester, uint256 amount) = (j.requester, j.payment);
+            j.state = JobState.Refunded;
+            emit JobRefunded(jobId, requester, amount);
+            if (o == Outcome.ProviderWrong) {
+                _pay(challenger, slashed - fee + bond);
+            } else {
+                _pay(treasury, slashed - fee + bond);
+            }
+            _pay(requester, amount);
+        } else {
+            if (fee > bond) fee = bond;
+            emit DisputeResolved(jobId, o, 0, fee);
+            j.state = JobState.Settled;
+            uint256 payment = j.payment;
+            uint256 marketFee = (payment * feeBps) / BPS;
+            emit JobSettled(jobId, provider, payment - marketFee, marketFee);
+            if (o == Outcome.ChallengerWrong) {
+                _pay(provider, payment - marketFee + bond - fee);
+            } else {
+                _pay(provider, payment - marketFee);
+                _pay(challenger, bond);
+            }
+            _pay(treasury, marketFee);
+        }
+        _pay(referee, fee);
+    }
+
+    function _pay(address to, uint256 amount) private {
+        if (amount > 0 && to != address(0)) token.safeTransfer(to, amount);
+    }
+
+    /// @dev Takes up to `amount` of a provider's bond (stake first, then unbonding).
+    function _takeStake(address provider, uint256 amount) private returns (uint256 taken) {
+        Provider storage p = providers[provider];
+        uint256 stake = p.stake;
+        uint256 unbonding = p.unbonding;
+        taken = amount < stake + unbonding ? amount : stake + unbonding;
+        uint256 fromStake = taken < stake ? taken : stake;
+        p.stake = uint96(stake - fromStake);
+        p.unbonding = uint96(unbonding - (taken - fromStake));
     }
 
     // ------------------------------------------------------------------ slashing (part 2 hook)

@@ -74,6 +74,53 @@ pub(crate) enum Command {
     /// The providers a node knows: capacity, asks, reputation, whether they are online.
     #[command(subcommand)]
     Provider(ProviderCmd),
+    /// A staked referee of refereed bisection disputes: register, run (rule every dispute
+    /// assigned to it), status.
+    #[command(subcommand)]
+    Referee(RefereeCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RefereeCmd {
+    /// Bond stake (USDT base units; at least the market's minimum) as a referee.
+    Register {
+        /// USDT base units to bond.
+        #[arg(long)]
+        stake: String,
+        #[command(flatten)]
+        who: RefereeArgs,
+    },
+    /// Rule every dispute assigned to this referee, recomputing one segment each, until
+    /// stopped.
+    Run {
+        #[command(flatten)]
+        who: RefereeArgs,
+        /// One pass, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Threads for the recomputation (the result is the same with any number).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
+    /// The referee's stake, open disputes and the disputes assigned to it.
+    Status {
+        #[command(flatten)]
+        who: RefereeArgs,
+    },
+}
+
+/// Who the referee is and where the market is.
+#[derive(Debug, Args)]
+pub(crate) struct RefereeArgs {
+    /// File with the referee's hex private key.
+    #[arg(long, env = "CAIRN_REFEREE_KEY")]
+    pub(crate) key: Option<PathBuf>,
+    /// URL of the node (its market and content store).
+    #[arg(long, default_value = DEFAULT_NODE_URL, env = "CAIRN_NODE_URL")]
+    pub(crate) node: String,
+    /// JSON-RPC URL of the chain. Default: the one the node reports.
+    #[arg(long, alias = "rpc", env = "CAIRN_RPC_URL")]
+    pub(crate) rpc_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,6 +364,18 @@ pub(crate) struct UpArgs {
     /// Leave the devnet running when the network stops.
     #[arg(long)]
     pub(crate) keep_devnet: bool,
+    /// Start the network without the wallet agent (its vault, the market replay and
+    /// `agent run --live`).
+    #[arg(long)]
+    pub(crate) no_agent: bool,
+    /// How fast the market replay moves the devnet's pools and feeds along the candles in
+    /// data/market (market time per wall time, as `cairn market replay --speed`).
+    #[arg(long, default_value = "1d=5s", value_name = "MARKET=WALL")]
+    pub(crate) agent_speed: String,
+    /// Port of the agent's own devnet (data in <data-dir>/market): the market replay moves its
+    /// clock a candle per step, which would expire the compute market's jobs on the main chain.
+    #[arg(long, env = "CAIRN_AGENT_CHAIN_PORT", default_value_t = 8546)]
+    pub(crate) agent_chain_port: u16,
     #[command(flatten)]
     pub(crate) devnet: DevnetArgs,
 }
@@ -671,9 +730,22 @@ pub(crate) struct AgentSetupArgs {
     #[arg(long, default_value = "10m")]
     pub(crate) max_outage: String,
     /// Where buys go: `best` (the route whose pool pays the most for each order), `uniswap-v2`
-    /// or `pancake` (the vault must allow-list its router).
+    /// or `pancake` (the vault must allow-list its router). Default: the plan's
+    /// `execution.venue`, else `best`.
     #[arg(long, value_name = "ROUTE")]
     pub(crate) venue: Option<String>,
+    /// A volatility model (a `train` job's safetensors, `market` reader) whose forecast the
+    /// risk rules read instead of the realised volatility: a file, or `sha256:<hex>` fetched
+    /// from the compute node's content store (--node). Each decision names its digest.
+    #[arg(long, value_name = "FILE|DIGEST")]
+    pub(crate) vol_model: Option<String>,
+    /// The length of the bars the volatility model was trained on (1d, 4h, …): the plan's
+    /// slots must be as long.
+    #[arg(long, value_name = "DURATION", default_value = "1d")]
+    pub(crate) vol_model_bars: String,
+    /// The compute node a `--vol-model` digest is fetched from.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_NODE_URL, env = "CAIRN_NODE_URL")]
+    pub(crate) node: String,
 }
 
 #[derive(Debug, Args)]
@@ -964,11 +1036,58 @@ pub(crate) enum BenchCmd {
     /// Gas of one AgentVault buy against the same swap sent straight to Router02, on a scratch
     /// devnet.
     Vault(BenchVaultArgs),
+    /// How fast the live agent acts: decision → broadcast of each buy, and blocks until mined,
+    /// on a scratch devnet.
+    Agent(BenchAgentArgs),
     /// A numeric kernel in the wasm sandbox against the same C built natively (`make jobs`).
     Wasm(BenchWasmArgs),
     /// Training steps/s of the reproducible trainer (1 and 2 threads) against plain candle on
     /// the same MLP, and inference samples/s, on the BTC and BNB daily candles.
     Train(BenchTrainArgs),
+    /// Verification overhead (all compute ÷ useful compute), cheats caught and missed, and
+    /// honest providers slashed, on a simulated workload run through the node's verification
+    /// policy (a model: no chain, no jobs are run).
+    Verify(BenchVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchVerifyArgs {
+    /// Jobs in the workload.
+    #[arg(long, default_value_t = cairn_compute::verify::sim::DEFAULT_JOBS)]
+    pub(crate) jobs: u64,
+    /// Providers (default: one per 10 jobs, at least 20).
+    #[arg(long)]
+    pub(crate) providers: Option<u64>,
+    /// Share of providers with no history (always checked at first).
+    #[arg(long, default_value_t = cairn_compute::verify::sim::DEFAULT_NEW_SHARE)]
+    pub(crate) new_share: f64,
+    /// Share of providers that cheat.
+    #[arg(long, default_value_t = cairn_compute::verify::sim::DEFAULT_CHEATER_SHARE)]
+    pub(crate) cheater_share: f64,
+    /// Share of a cheater's jobs it cheats on.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) cheat_rate: f64,
+    /// Share of jobs that are `wasm` (replicated when checked; the rest are `train`, audited).
+    #[arg(long, default_value_t = cairn_compute::verify::sim::DEFAULT_WASM_SHARE)]
+    pub(crate) wasm_share: f64,
+    /// Segments a sampled step audit re-executes (k).
+    #[arg(long, short = 'k', default_value_t = cairn_compute::verify::DEFAULT_SAMPLES)]
+    pub(crate) samples: u32,
+    /// Floor of the check probability (1: check every result).
+    #[arg(long, default_value_t = cairn_compute::verify::DEFAULT_P_MIN)]
+    pub(crate) check_floor: f64,
+    /// Results always checked after a provider's start or its last invalid result.
+    #[arg(long, default_value_t = cairn_compute::verify::DEFAULT_PROBATION)]
+    pub(crate) check_probation: u64,
+    /// A slash, in payments of a job of mean length.
+    #[arg(long, default_value_t = cairn_compute::verify::sim::DEFAULT_SLASH_PAYMENTS)]
+    pub(crate) slash: f64,
+    /// Seed of the workload and of every decision.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Workloads to run, with seeds seed, seed+1, ...; the report gives each and their range.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) runs: u32,
 }
 
 #[derive(Debug, Args)]
@@ -983,6 +1102,22 @@ pub(crate) struct BenchTrainArgs {
     #[arg(long, default_value_t = 64)]
     pub(crate) hidden: u32,
     /// Directory with BTCUSDT_1d.csv and BNBUSDT_1d.csv.
+    #[arg(long, default_value = "data/market")]
+    pub(crate) data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchAgentArgs {
+    /// The plan the agent runs (its assets' daily candles are replayed).
+    #[arg(long, default_value = "examples/plans/daily-btc60-bnb40.toml")]
+    pub(crate) plan: PathBuf,
+    /// Slots (days of candles) to run.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) slots: u64,
+    /// Wall time per candle (seconds, or 3s).
+    #[arg(long, default_value = "3s")]
+    pub(crate) step: String,
+    /// Directory with <SYMBOL>USDT_1d.csv for the plan's assets.
     #[arg(long, default_value = "data/market")]
     pub(crate) data: PathBuf,
 }
@@ -1134,6 +1269,25 @@ pub(crate) struct NodeServeArgs {
     /// commits); a mismatch disputes the result: challenge, refund, slash. 0: no audits.
     #[arg(long, default_value_t = cairn_node::DEFAULT_AUDIT_SAMPLES)]
     pub(crate) audit_samples: u32,
+    /// Floor of the probability that a `train` or `wasm` result of a provider with a long
+    /// valid streak n is checked (a `train` result audited, a `wasm` one replicated): after
+    /// probation each result is checked with probability max(floor, 1/n), decided from the
+    /// node's signature over the commitment (1: check every result).
+    #[arg(long, default_value_t = cairn_compute::verify::DEFAULT_P_MIN)]
+    pub(crate) check_floor: f64,
+    /// Results of a provider always checked after its start or its last invalid result.
+    #[arg(long, default_value_t = cairn_compute::verify::DEFAULT_PROBATION)]
+    pub(crate) check_probation: u64,
+    /// Do not replicate `wasm` results. By default a `wasm` result the policy checks (same
+    /// probability as an audit) is run again on another provider, escrowed by the operator
+    /// from its own funds, and settles only if the results agree.
+    #[arg(long)]
+    pub(crate) no_replication: bool,
+
+    /// Sustained signed writes a second allowed per client address and per signing key
+    /// (bursts of 5x; over it: 429 with Retry-After); 0 lifts the limit.
+    #[arg(long, env = "CAIRN_NODE_WRITES_PER_SEC", default_value_t = cairn_node::DEFAULT_WRITES_PER_SEC_PER_ADDRESS)]
+    pub(crate) writes_per_sec: f64,
     /// A job still running this many milliseconds past its wall-time cap, without a result,
     /// is taken from its provider (which loses reputation) and given to another.
     #[arg(long, default_value_t = 60_000)]
@@ -1142,6 +1296,10 @@ pub(crate) struct NodeServeArgs {
     /// of machines the operator runs; an open market must not).
     #[arg(long)]
     pub(crate) trust_claims: bool,
+    /// A wallet agent's state database (`cairn agent run`'s SQLite, read only): served at
+    /// GET /agent and GET /agent/decisions, and drawn by the dashboard.
+    #[arg(long, value_name = "FILE", env = "CAIRN_AGENT_STATE")]
+    pub(crate) agent_state: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) market: MarketArgs,
 }

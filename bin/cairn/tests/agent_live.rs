@@ -237,6 +237,32 @@ fn agent_decisions(st: &Value) -> Vec<Vec<(f64, String)>> {
     by_slot.into_values().collect()
 }
 
+/// The log's bundle of entry `index` (waiting for it to be integrated), checked by `cairn
+/// verify` against the log's key: its JSON answer, verified.
+async fn verify_logged(d: &Path, log: &common::Service, index: u64) -> Value {
+    let client = cairn_log_client::LogClient::new(&log.url);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let bundle = loop {
+        match client.bundle(index).await {
+            Ok(b) => break b,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(300)).await
+            }
+            Err(e) => panic!("bundle: {e}"),
+        }
+    };
+    let path = d.join(format!("decision-{index}.bundle.json"));
+    std::fs::write(&path, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    let v = json(
+        cairn(d)
+            .args(["--json", "verify"])
+            .arg(&path)
+            .args(["--log-key", &log.key]),
+    );
+    assert_eq!(v["verified"], true, "{v:#}");
+    v
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_and_paper_agents_buy_along_replayed_prices_like_the_backtester_and_log_decisions() {
     let dir = tempfile::tempdir().unwrap();
@@ -277,6 +303,10 @@ async fn live_and_paper_agents_buy_along_replayed_prices_like_the_backtester_and
         let fill: u128 = o["fill"].as_str().unwrap().parse().unwrap();
         let min: u128 = o["min_out"].as_str().unwrap().parse().unwrap();
         assert!(fill >= min, "{o}");
+        // Where it went is recorded (and named in its decision statement).
+        let venue = o["route"]["venue"].as_str().unwrap_or_default();
+        assert!(["uniswap-v2", "pancake"].contains(&venue), "{o}");
+        assert_eq!(o["route"]["path"].as_array().map(Vec::len), Some(2), "{o}");
         assert!(
             bought
                 .iter()
@@ -313,27 +343,7 @@ async fn live_and_paper_agents_buy_along_replayed_prices_like_the_backtester_and
         .map(|o| o["log_index"].as_u64().expect("logged"))
         .collect();
     assert_eq!(indices.len(), 2 * SLOTS as usize);
-    let client = cairn_log_server::LogClient::new(&log.url);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let bundle = loop {
-        match client.bundle(indices[0]).await {
-            Ok(b) => break b,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-            Err(e) => panic!("bundle: {e}"),
-        }
-    };
-    let path = d.join("decision.bundle.json");
-    std::fs::write(&path, serde_json::to_vec(&bundle).unwrap()).unwrap();
-    let v = json(
-        cairn(d)
-            .args(["--json", "verify"])
-            .arg(&path)
-            .args(["--log-key", &log.key]),
-    );
-    assert_eq!(v["verified"], true, "{v:#}");
+    let v = verify_logged(d, &log, indices[0]).await;
     let entry = &v["lineage"][0];
     assert_eq!(
         entry["predicateType"],
@@ -547,4 +557,173 @@ fn agent_and_replay_refuse_bad_input_naming_what_to_fix() {
     common::assert_clear_error(&o, &["--speed", "1d=2s"]);
     let o = run(cairn(d).args(["market", "replay", "--data", "data/market/BTCUSDT_1d.csv"]));
     common::assert_clear_error(&o, &["no devnet is running", "cairn devnet up"]);
+}
+
+/// A small volatility model trained here, in reproducible mode, on the repository's candles
+/// (`market` reader: `window` returns per asset in, next-`horizon` realised volatility out).
+fn vol_model(assets: &[&str], path: &Path) -> String {
+    let spec: cairn_compute::TrainSpec = serde_json::from_value(serde_json::json!({
+        "model": "mlp", "hidden": 8, "layers": 1, "seed": 5, "optimiser": "adam",
+        "learning_rate": 0.01, "batch_size": 16, "steps": 40, "checkpoint_every": 20,
+        "data": {"reader": "market", "assets": assets, "window": 2, "horizon": 3},
+    }))
+    .unwrap();
+    let inputs: Vec<(String, Vec<u8>)> = assets
+        .iter()
+        .map(|a| {
+            let name = format!("{a}USDT_1d.csv");
+            let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let bytes = std::fs::read(repo.join("data/market").join(&name)).unwrap();
+            (name, bytes)
+        })
+        .collect();
+    let run = cairn_ml::run_train(&spec, &inputs, 1, &AtomicBool::new(false)).unwrap();
+    let (_, model) = run
+        .outputs
+        .iter()
+        .find(|(n, _)| n == "model.safetensors")
+        .unwrap();
+    std::fs::write(path, model).unwrap();
+    cairn_attest::Digest::sha256_of(model).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paper_agent_with_a_volatility_model_reads_its_forecast_and_names_it_in_each_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let _devnet = devnet(d);
+    let log = log_serve(&d.join("logdata"), &[]);
+    assert!(run(cairn(d).args(["key", "generate"])).status.success());
+    // The README's plan with a volatility target: the forecast sizes every buy.
+    let plan = d.join("volplan.toml");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(repo.join(PLAN)).unwrap().replace(
+        "[risk.drawdown]",
+        "[risk.vol_target]\ntarget = 0.5\nmax_scale = 2.0\nmin_scale = 0.25\n\n[risk.drawdown]",
+    );
+    std::fs::write(&plan, text).unwrap();
+    let plan = plan.display().to_string();
+    let model = d.join("vol.safetensors");
+    let digest = vol_model(&["BTC", "BNB"], &model);
+    let model = model.display().to_string();
+
+    // Models that cannot feed this plan are refused, naming why.
+    let eth = d.join("eth.safetensors");
+    vol_model(&["BTC", "ETH"], &eth);
+    let paper = |extra: &[&str]| {
+        let mut c = cairn(d);
+        c.args(["--json", "agent", "run", &plan, "--paper", "--no-log"])
+            .args(extra);
+        c
+    };
+    let o = run(&mut paper(&[
+        "--slots",
+        "1",
+        "--vol-model",
+        eth.to_str().unwrap(),
+    ]));
+    common::assert_clear_error(&o, &["ETH", "does not hold"]);
+    let o = run(&mut paper(&[
+        "--slots",
+        "1",
+        "--vol-model",
+        &model,
+        "--vol-model-bars",
+        "4h",
+    ]));
+    common::assert_clear_error(&o, &["bars of 4 h", "every 24 h"]);
+    let o = run(&mut paper(&[
+        "--slots",
+        "1",
+        "--vol-model",
+        "missing.safetensors",
+    ]));
+    common::assert_clear_error(&o, &["missing.safetensors", "sha256:"]);
+    let o = run(&mut paper(&["--slots", "1", "--vol-model", "sha256:12"]));
+    common::assert_clear_error(&o, &["64 hex"]);
+    // A venue in the plan that this chain has no route for.
+    let sushi = d.join("sushi.toml");
+    let text = std::fs::read_to_string(repo.join(PLAN)).unwrap() + "venue = \"sushi\"\n";
+    std::fs::write(&sushi, text).unwrap();
+    let o = run(cairn(d)
+        .args([
+            "agent",
+            "run",
+            sushi.to_str().unwrap(),
+            "--paper",
+            "--no-log",
+        ])
+        .args(["--slots", "1"]));
+    common::assert_clear_error(&o, &["execution.venue", "sushi", "uniswap-v2", "pancake"]);
+    let _ = std::fs::remove_dir_all(d.join("agent"));
+
+    const SLOTS: u64 = 4;
+    let mut c = cairn(d);
+    c.args(["--json", "agent", "run", &plan, "--paper", "--slots"])
+        .arg(SLOTS.to_string())
+        .args(["--poll-ms", "100", "--log", &log.url, "--vol-model", &model])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let agent = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let started = || {
+        let o = run(cairn(d).args(["--json", "agent", "status", &plan, "--paper"]));
+        o.status.success()
+            && serde_json::from_slice::<Value>(&o.stdout).is_ok_and(|v| v["anchorMs"].is_i64())
+    };
+    while !started() {
+        assert!(Instant::now() < deadline, "the agent never started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let r = run(&mut replay(d, FROM, SLOTS as usize, "1d=3s"));
+    assert!(r.status.success(), "replay: {}", stderr(&r));
+    let (code, _, err) = finish(agent);
+    assert_eq!(code, Some(0), "agent: {err}");
+
+    let st = json(cairn(d).args([
+        "--json", "agent", "status", &plan, "--paper", "--last", "100",
+    ]));
+    let decisions = st["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 2 * SLOTS as usize, "{st:#}");
+    let mut forecast_at = None;
+    for o in decisions {
+        let inputs: Value = serde_json::from_str(o["inputs"].as_str().unwrap()).unwrap();
+        assert_eq!(inputs["volModel"], digest.as_str(), "{inputs:#}");
+        if let Some(f) = inputs["volForecast"].as_f64() {
+            // The policy read the forecast, not the realised estimate.
+            assert_eq!(inputs["vol"].as_f64(), Some(f), "{inputs:#}");
+            assert!(f.is_finite() && f >= 0.0);
+            forecast_at.get_or_insert(o["log_index"].as_u64().expect("logged"));
+        }
+    }
+    // Two returns are needed: from the third slot on, every decision read a forecast.
+    let index = forecast_at.expect("no decision read a forecast");
+
+    // Its statement names the model: `cairn verify` walks to it (not attested here: the model
+    // was trained in this test, not by a job whose statements are in the log).
+    let v = verify_logged(d, &log, index).await;
+    let not_attested: Vec<&str> = v["notAttested"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x.as_str())
+        .collect();
+    assert!(not_attested.contains(&digest.as_str()), "{v:#}");
+}
+
+#[test]
+fn bench_agent_reports_each_buys_latency_and_the_blocks_to_its_mining() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let v = json(cairn(d).args(["--json", "bench", "agent", "--slots", "2", "--step", "2s"]));
+    let buys = v["buys"].as_u64().unwrap();
+    assert!(buys >= 2, "{v:#}");
+    let all = v["decision_to_broadcast_ms"]["all"].as_array().unwrap();
+    assert_eq!(all.len() as u64, buys, "one latency per buy: {v:#}");
+    assert!(all.iter().all(|x| x.as_f64().unwrap() > 0.0));
+    let blocks = v["blocks_from_signing_to_mined"].as_array().unwrap();
+    assert_eq!(blocks.len() as u64, buys);
+    assert!(blocks.iter().all(|b| b.as_u64().unwrap() >= 1), "{v:#}");
+    let o = run(cairn(d).args(["bench", "agent", "--slots", "0"]));
+    common::assert_clear_error(&o, &["--slots"]);
 }

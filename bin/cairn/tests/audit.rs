@@ -13,249 +13,36 @@
 mod common;
 
 use cairn_compute::JobKind;
-use cairn_ml::{
-    data::market_samples,
-    model_file,
-    trace::{TraceFile, checkpoint_name, trace_root},
-    train::{TrainState, Trainer},
+use common::{
+    cairn,
+    compute::{
+        Corrupting, Net, balance, job_result, library_worker, node_serve, provider, rpc, stake,
+        status_text, submit, train_worker, wait_for, wait_logged, wait_online, write_train_job,
+    },
+    run, stdout,
 };
-use cairn_worker::{RunError, RunJob, RunResult, Runner, Runners};
-use common::{Service, cairn, json, log_serve, run, stdout};
-use serde_json::{Value, json};
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Stdio},
-    sync::{Arc, atomic::AtomicBool},
-    time::{Duration, Instant},
-};
-
-/// The attacker's runner: trains honestly except that after step `at` it nudges one weight,
-/// then carries on from there; its checkpoints, trace root, model and metering are all
-/// consistent with that run.
-struct Corrupting {
-    at: u64,
-}
-
-impl Runner for Corrupting {
-    fn kind(&self) -> JobKind {
-        JobKind::Train
-    }
-
-    fn run(&self, job: &RunJob, _halt: &Arc<AtomicBool>) -> Result<RunResult, RunError> {
-        let start = Instant::now();
-        let spec = job.spec.train.as_ref().expect("a train job");
-        let data = market_samples(&spec.data, "train.data", &job.inputs)
-            .map_err(|e| RunError::Invalid(e.to_string()))?;
-        let trainer = Trainer::new(spec, &data, 1).map_err(|e| RunError::Invalid(e.to_string()))?;
-        let mut state = TrainState::init(spec);
-        let steps = spec.checkpoint_steps();
-        let mut checkpoints = vec![];
-        for &at in &steps {
-            while state.step < at {
-                trainer.step(&mut state);
-                if state.step == self.at {
-                    state.params[3] += 0.25;
-                }
-            }
-            checkpoints.push(state.to_bytes());
-        }
-        let trace = TraceFile::new(steps.clone(), &checkpoints);
-        let mut outputs = vec![
-            (
-                "model.safetensors".to_owned(),
-                model_file::encode(spec, &state.params).unwrap(),
-            ),
-            (
-                "trace.json".to_owned(),
-                serde_json::to_vec_pretty(&trace).unwrap(),
-            ),
-        ];
-        for (step, bytes) in steps.iter().zip(&checkpoints) {
-            outputs.push((checkpoint_name(*step), bytes.clone()));
-        }
-        Ok(RunResult {
-            stop: None,
-            metered: spec.work_units(),
-            wall_time: start.elapsed(),
-            outputs,
-            stdout: b"trained\n".to_vec(),
-            stderr: vec![],
-            trace_root: Some(trace_root(&checkpoints)),
-        })
-    }
-}
-
-/// A `cairn worker` process, killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use serde_json::json;
+use std::{path::Path, sync::Arc};
 
 /// Starts `cairn worker` for train jobs with `key` (created and funded on the devnet if
-/// missing) and waits for its banner; returns the process and its address.
-fn worker(d: &Path, node: &str, key: &Path, log: &Path) -> (Proc, String) {
-    let mut child = cairn(d)
-        .env("CAIRN_WORKER_CLAIMS_DIR", d.join("claims"))
-        .args(["--json", "worker", "--node", node, "--key"])
-        .arg(key)
-        .args(["--memory", "1 GiB", "--cores", "1", "--kinds", "train"])
-        .env("RUST_LOG", "cairn_worker=info,warn")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("worker starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-        panic!(
-            "bad worker banner {line:?} ({e}); stderr:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        )
-    });
-    (Proc(child), v["worker"].as_str().unwrap().to_owned())
-}
-
-async fn rpc(url: &str, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let v: Value = reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(v.get("error").is_none(), "{method}: {v}");
-    v["result"].clone()
-}
-
-/// ERC-20 `balanceOf(who)` by `eth_call`.
-async fn balance(url: &str, token: &str, who: &str) -> u128 {
-    let data = format!(
-        "0x70a08231{:0>64}",
-        who.trim_start_matches("0x").to_lowercase()
-    );
-    let r = rpc(
-        url,
-        "eth_call",
-        json!([{"to": token, "data": data}, "latest"]),
-    )
-    .await;
-    u128::from_str_radix(r.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-}
-
-fn logs(d: &Path, node: &str, id: u64) -> String {
-    stdout(&run(cairn(d).args([
-        "job",
-        "logs",
-        &id.to_string(),
-        "--node",
-        node,
-    ])))
-}
-
-/// Polls `job status` until `done` holds (or panics after `secs`, showing the job's logs).
-fn wait_for(d: &Path, node: &str, id: u64, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let v = json(cairn(d).args(["--json", "job", "status", &id.to_string(), "--node", node]));
-        if done(&v) {
-            return v;
-        }
-        if Instant::now() > deadline {
-            panic!("job {id} stuck: {v:#}\n{}", logs(d, node, id));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Polls the job's history until it contains `what`.
-fn wait_logged(d: &Path, node: &str, id: u64, secs: u64, what: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let l = logs(d, node, id);
-        if l.contains(what) {
-            return l;
-        }
-        assert!(Instant::now() < deadline, "never logged {what:?}:\n{l}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn stake(d: &Path, key: &Path) -> u128 {
-    let ws = json(
-        cairn(d)
-            .args(["--json", "worker", "status", "--key"])
-            .arg(key),
-    );
-    ws["chain"]["stake"].as_str().unwrap().parse().unwrap()
+/// missing); returns the process and its address.
+fn worker(d: &Path, node: &str, key: &Path, log: &Path) -> (common::compute::Proc, String) {
+    train_worker(d, node, key, log, &[])
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn train_results_are_audited_honest_ones_paid_and_a_cheater_caught_and_slashed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path().join("cairn");
-    let work = tmp.path().join("work");
-    std::fs::create_dir_all(&work).unwrap();
-    let up = json(cairn(&d).args(["--json", "devnet", "up", "--port", "0"]));
-    let _down = common::DevnetGuard(d.clone());
-    let rpc_url = up["devnet"]["rpc_url"].as_str().unwrap().to_owned();
-    let usdt = up["deployment"]["tokens"]["USDT"]["address"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let log = log_serve(&d, &[]);
-    let node = Service::start({
-        let mut c = cairn(&d);
-        c.args([
-            "--json",
-            "node",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log",
-            &log.url,
-            "--heartbeat-ms",
-            "200",
-            "--lease-ms",
-            "1200",
-            "--audit-samples",
-            "4",
-            // Calibration is timed, and this shared machine's load can starve it; it has its
-            // own tests.
-            "--trust-claims",
-        ]);
-        c
-    });
+    let net = Net::start();
+    let (d, work, rpc_url) = (net.d.clone(), net.work.clone(), net.rpc_url.clone());
+    let usdt = net.usdt();
+    let log = &net.log;
+    let node = node_serve(&d, &log.url, 1200, &["--audit-samples", "4"]);
     let n = node.url.clone();
-    let job = work.join("vol.toml");
-    std::fs::write(
-        &job,
-        format!(
-            "name = \"vol\"\nkind = \"train\"\ndataset = {:?}\n[price]\nper_mfuel = 10\n[train]\nmodel = \"mlp\"\nhidden = 8\nseed = 5\nlearning_rate = 0.003\nsteps = 40\ncheckpoint_every = 10\n[train.data]\nreader = \"market\"\nassets = [\"BTC\", \"BNB\"]\n",
-            common::repo().join("data/market").display().to_string()
-        ),
-    )
-    .unwrap();
+    let job = write_train_job(&work);
 
     // 1. An honest provider: audited (all four segments), settled, paid.
     let (honest, honest_addr) = worker(&d, &n, &work.join("honest.key"), &work.join("h.log"));
-    let id = json(
-        cairn(&d)
-            .args(["--json", "job", "submit"])
-            .arg(&job)
-            .args(["--node", &n]),
-    )["id"]
-        .as_u64()
-        .unwrap();
+    let id = submit(&d, &n, &job);
     let v = wait_for(&d, &n, id, 60, |v| !v["audit"].is_null());
     assert_eq!(v["provider"], honest_addr.as_str());
     let a = &v["audit"];
@@ -266,20 +53,33 @@ async fn train_results_are_audited_honest_ones_paid_and_a_cheater_caught_and_sla
         (Some(40), Some(40))
     );
     assert_eq!(a["checkpointsFetched"], 5);
+    // A new provider's result: the verification policy always audits it.
+    let decision = &v["verification"];
+    assert_eq!(
+        (
+            decision["method"].as_str(),
+            decision["streak"].as_u64(),
+            decision["probability"].as_f64()
+        ),
+        (Some("sampled-audit"), Some(0), Some(1.0)),
+        "{v:#}"
+    );
+    assert!(
+        decision["reason"].as_str().unwrap().contains("probation"),
+        "{decision}"
+    );
     rpc(&rpc_url, "evm_increaseTime", json!([61])).await;
     let v = wait_for(&d, &n, id, 30, |v| {
         v["state"] == "settled" && !v["receipt"].is_null()
     });
     assert!(v["paid"].as_u64().unwrap() > 0, "{v:#}");
-    let text = stdout(&run(cairn(&d).args([
-        "job",
-        "status",
-        &id.to_string(),
-        "--node",
-        &n,
-    ])));
+    let text = status_text(&d, &n, id);
     assert!(
         text.contains("audit (sampled-step-audit): passed — segments [0, 1, 2, 3]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("verified: sampled audit of 4 segments, passed — probation"),
         "{text}"
     );
     let l = wait_logged(&d, &n, id, 20, "model statement logged");
@@ -302,6 +102,7 @@ async fn train_results_are_audited_honest_ones_paid_and_a_cheater_caught_and_sla
         "re-executed segments [0, 1, 2, 3]",
         "steps 0..10, 10..20, 20..30, 30..40",
         "signed by the market's receipt key",
+        "how the node verified it: sampled audit of 4 segments, passed",
         "verified: job",
     ] {
         assert!(text.contains(want), "{want:?} missing from:\n{text}");
@@ -337,19 +138,7 @@ async fn train_results_are_audited_honest_ones_paid_and_a_cheater_caught_and_sla
     // Offline, from what `cairn job result` downloads: the same audit, and the same failure
     // for a checkpoint altered in the bundle.
     let dir = work.join("job1");
-    json(
-        cairn(&d)
-            .args([
-                "--json",
-                "job",
-                "result",
-                &id.to_string(),
-                "--node",
-                &n,
-                "--out",
-            ])
-            .arg(&dir),
-    );
+    job_result(&d, &n, id, &dir);
     let offline = |extra: &[&str]| {
         run(cairn(&d)
             .args(["job", "verify", &id.to_string(), "--bundle"])
@@ -378,64 +167,19 @@ async fn train_results_are_audited_honest_ones_paid_and_a_cheater_caught_and_sla
     let (reg, cheat_addr) = worker(&d, &n, &cheat_key, &work.join("c.log"));
     drop(reg);
     let staked = stake(&d, &cheat_key);
-    let signer = cairn_chain::KeySource::File(cheat_key.clone())
-        .load()
-        .unwrap();
-    let client = cairn_node::NodeClient::new(&n);
-    let info = client.info().await.unwrap();
-    let chain = cairn_chain::Chain::connect(
-        &cairn_chain::ChainConfig::new(&info.rpc_url).with_chain_id(info.chain_id),
-        Some(signer.clone()),
+    let cheater = library_worker(
+        &n,
+        &cheat_key,
+        work.join("cheat-state"),
+        JobKind::Train,
+        Arc::new(Corrupting { at: 15 }),
     )
-    .await
-    .unwrap();
-    let escrow = cairn_escrow::Escrow::new(chain, info.market.parse().unwrap());
-    let config = cairn_worker::WorkerConfig {
-        dir: work.join("cheat-state"),
-        capacity: cairn_compute::Resources {
-            cpu_cores: 1,
-            memory_bytes: 1 << 30,
-            gpus: 0,
-        },
-        gpu_names: vec![],
-        ask: cairn_compute::Price {
-            per_mfuel: 1,
-            per_second: 0,
-        },
-        stake: None,
-        kinds: vec![JobKind::Train],
-    };
-    let runners = Runners::new().with(Arc::new(Corrupting { at: 15 }));
-    let cheater =
-        cairn_worker::Worker::with_runners(config, signer, &n, escrow, info, Some(runners))
-            .await
-            .unwrap();
+    .await;
     let cheating = tokio::spawn(async move { cheater.run().await });
     // Only the cheater is online to take the next job.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ps = json(cairn(&d).args(["--json", "provider", "list", "--node", &n]));
-        let online = |a: &str| {
-            ps.as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p["address"] == a && p["online"] == true)
-        };
-        if online(&cheat_addr) && !online(&honest_addr) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "providers: {ps:#}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_online(&d, &n, &[&cheat_addr], &[&honest_addr]);
     let requester_before = balance(&rpc_url, &usdt, v["requester"].as_str().unwrap()).await;
-    let id2 = json(
-        cairn(&d)
-            .args(["--json", "job", "submit"])
-            .arg(&job)
-            .args(["--node", &n]),
-    )["id"]
-        .as_u64()
-        .unwrap();
+    let id2 = submit(&d, &n, &job);
     // Refunded in full: the part the commit sent back, then the rest once challenged.
     let v2 = wait_for(&d, &n, id2, 90, |v| {
         v["state"] == "failed" && v["refunded"] == v["payment"]
@@ -443,11 +187,18 @@ async fn train_results_are_audited_honest_ones_paid_and_a_cheater_caught_and_sla
     assert_eq!(v2["provider"], cheat_addr.as_str());
     assert_eq!(v2["stop"]["kind"], "auditFailed", "{v2:#}");
     assert_eq!(v2["audit"]["outcome"], "failed");
+    assert_eq!(v2["verification"]["method"], "sampled-audit");
     let finding = v2["stop"]["detail"].as_str().unwrap();
     assert!(finding.contains("steps 10..20"), "{finding}");
     let l = wait_logged(&d, &n, id2, 30, "chain: slashed");
     assert!(l.contains("audit FAILED"), "{l}");
     assert!(l.contains("chain: challenged"), "{l}");
+    // No referee is registered on this market, so the node does not open a bisection that
+    // nobody could rule on (the result would stand): it takes the direct path.
+    assert!(
+        l.contains("no bisection dispute (no staked referee is registered"),
+        "{l}"
+    );
     let l = wait_logged(&d, &n, id2, 30, "receipt logged");
     assert!(
         l.contains("verification failed"),
@@ -460,20 +211,22 @@ async fn train_results_are_audited_honest_ones_paid_and_a_cheater_caught_and_sla
     assert!(slashed > 0, "the cheater's stake is unchanged");
     let requester_after = balance(&rpc_url, &usdt, v["requester"].as_str().unwrap()).await;
     assert_eq!(requester_after, requester_before + slashed);
-    let p = json(cairn(&d).args(["--json", "provider", "list", "--node", &n]));
-    let p = p
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["address"] == cheat_addr.as_str())
-        .unwrap()
-        .clone();
+    let p = provider(&d, &n, &cheat_addr);
     assert_eq!(p["leasesLost"], 1, "{p:#}");
+    // A failed audit puts the cheater back in probation; the honest provider's streak grew.
+    assert_eq!(p["validStreak"], 0, "{p:#}");
+    let honest_row = provider(&d, &n, &honest_addr);
+    assert_eq!(honest_row["validStreak"], 1, "{honest_row:#}");
     // Anyone re-running the audit finds the same steps.
     let out = run(cairn(&d).args(["job", "verify", &id2.to_string(), "--node", &n]));
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(
         stdout(&out).contains("FAILED: re-executing steps 10..20"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("FAILED: disputed"),
         "{}",
         stdout(&out)
     );

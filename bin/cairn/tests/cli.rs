@@ -319,3 +319,114 @@ fn bench_vault_reports_the_direct_and_the_vault_gas() {
     assert!(d > 50_000 && v > d, "{out}");
     assert_eq!(out["vault_buy_gas"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn bench_verify_reports_overhead_catches_and_honest_slashes_from_its_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bench = |args: &[&str]| {
+        let mut c = cairn(dir.path());
+        c.args(["--json", "bench", "verify"]).args(args);
+        json(&run(&mut c))
+    };
+    // The README's default workload: 1,000 jobs, 20 % new providers, 5 % cheaters.
+    let out = bench(&[]);
+    let r = &out["runs"][0];
+    assert_eq!(r["config"]["jobs"], 1000);
+    assert_eq!(r["config"]["newShare"], 0.2);
+    assert_eq!(r["config"]["cheaterShare"], 0.05);
+    assert_eq!(r["config"]["seed"], 1);
+    assert_eq!(
+        (r["newProviders"].as_u64(), r["cheaters"].as_u64()),
+        (Some(20), Some(5))
+    );
+    let overhead = r["overhead"].as_f64().unwrap();
+    assert!(overhead > 1.0 && overhead <= 1.15, "{r}");
+    assert_eq!(out["summary"]["honestSlashed"], 0);
+    let cheats = &r["cheats"];
+    assert!(cheats["attempted"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(
+        cheats["attempted"].as_u64(),
+        Some(
+            cheats["caught"].as_u64().unwrap()
+                + cheats["missed"].as_u64().unwrap()
+                + cheats["notDelivered"].as_u64().unwrap()
+        )
+    );
+    // The same seed, the same report; the next seed, another workload.
+    assert_eq!(bench(&[])["runs"][0], *r);
+    let two = bench(&["--runs", "2"]);
+    assert_eq!(two["runs"][0], *r);
+    assert_ne!(two["runs"][1]["compute"], r["compute"]);
+    assert_eq!(two["runs"][1]["config"]["seed"], 2);
+
+    // No cheaters: nothing caught, and the overhead is the checks' cost alone.
+    let clean = bench(&["--cheater-share", "0", "--seed", "9"]);
+    let c = &clean["runs"][0];
+    assert_eq!(c["cheats"]["attempted"], 0);
+    assert_eq!(c["checks"]["disputes"], 0);
+    let m = &c["compute"];
+    let checks = (m["audits"].as_f64().unwrap() + m["replication"].as_f64().unwrap())
+        / m["useful"].as_f64().unwrap();
+    assert!(
+        (c["overhead"].as_f64().unwrap() - 1.0 - checks).abs() < 1e-9,
+        "{c}"
+    );
+
+    // Checking every result of a train-only workload: nothing goes unchecked, every cheat
+    // but partly skipped steps is caught.
+    let all = bench(&["--check-floor", "1", "--wasm-share", "0", "-k", "4"]);
+    let a = &all["runs"][0];
+    assert_eq!(a["checks"]["notChecked"], 0);
+    assert_eq!(a["checks"]["replications"], 0);
+    for c in a["byCheat"].as_array().unwrap() {
+        if c["cheat"] != "skipped-steps" {
+            assert_eq!(c["missed"], 0, "{c}");
+        }
+    }
+
+    // Bad parameters name the flag.
+    let bad = |args: &[&str], needles: &[&str]| {
+        let mut c = cairn(dir.path());
+        c.args(["bench", "verify"]).args(args);
+        assert_clear_error(&run(&mut c), needles);
+    };
+    bad(
+        &["--cheater-share=-0.5"],
+        &["cheater share", "--cheater-share"],
+    );
+    bad(
+        &["--new-share", "1.5"],
+        &["new-provider share", "--new-share"],
+    );
+    bad(&["--check-floor", "0"], &["--check-floor"]);
+    bad(&["-k", "0"], &["at least 1 segment", "--samples"]);
+    bad(&["--jobs", "0"], &["--jobs"]);
+    bad(&["--runs", "0"], &["--runs"]);
+
+    // The node's policy floor too, before it touches a chain.
+    let mut c = cairn(dir.path());
+    c.args(["node", "serve", "--check-floor", "1.5"]);
+    assert_clear_error(&run(&mut c), &["--check-floor", "(0, 1]"]);
+}
+
+#[test]
+fn an_unreachable_node_or_log_names_the_command_that_starts_it_and_the_flag() {
+    // A port nobody listens on: connections are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(cairn(dir.path()).args(["job", "status", "1", "--node", &url]));
+    assert_clear_error(
+        &out,
+        &["cannot reach the node", &url, "cairn node serve", "--node"],
+    );
+    let out = run(cairn(dir.path()).args(["log", "checkpoint", "--log", &url]));
+    assert_clear_error(
+        &out,
+        &["cannot reach the log", &url, "cairn log serve", "--log"],
+    );
+}

@@ -7,7 +7,8 @@
 //! - hostile modules (endless loop, memory bomb, network import, scratch escape) are stopped with
 //!   the reason in `cairn job status`, and the requester is refunded in full;
 //! - a `train` job on real candles commits its checkpoint trace root, is paid per
-//!   `steps × parameters`, and logs `training-run` and `model` statements; an `infer` job runs
+//!   `steps × parameters`, and logs `training-run` and `model` statements (the `charlm`
+//!   example's GRU too, audited by the node before it settles); an `infer` job runs
 //!   the model by digest and logs an `inference` statement;
 //! - SIGKILL of the worker running a long job hands the job to the other worker, which finishes
 //!   it.
@@ -15,7 +16,11 @@
 //! Waiting is polling with deadlines, never fixed sleeps.
 mod common;
 
-use common::{Service, cairn, json, log_serve, repo, run, stderr, stdout};
+use common::{
+    Service, cairn,
+    compute::{balance, logs as job_logs, rpc, wait_for},
+    json, log_serve, repo, run, stderr, stdout,
+};
 use serde_json::{Value, json};
 use std::{
     io::{BufRead, BufReader},
@@ -98,21 +103,6 @@ async fn blob(node: &str, sha256: &str) -> Vec<u8> {
     resp.bytes().await.unwrap().to_vec()
 }
 
-async fn rpc(url: &str, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let v: Value = reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(v.get("error").is_none(), "{method}: {v}");
-    v["result"].clone()
-}
-
 /// The attacker: copies a genuine receipt, claims another output, signs it with a key of
 /// its own and appends it to the log. The log accepts it (anyone may append), but `verify`
 /// must refuse it: receipts count only under the receipt key the market publishes.
@@ -158,45 +148,19 @@ fn forged_receipt_is_refused(d: &Path, work: &Path, log: &str, genuine: &Path) {
     );
 }
 
+/// Moves the chain past the challenge window and waits (up to `secs`) until job `id` settles
+/// with its receipt.
+async fn settle(d: &Path, node: &str, rpc_url: &str, id: u64, secs: u64) -> Value {
+    rpc(rpc_url, "evm_increaseTime", json!([61])).await;
+    wait_for(d, node, id, secs, |v| {
+        v["state"] == "settled" && !v["receipt"].is_null()
+    })
+}
+
 /// What a job's run metered at 10 base units per Mfuel (the price these tests bid).
 fn charge_of(v: &Value) -> u64 {
     let fuel = v["result"]["fuelUsed"].as_u64().unwrap_or(0);
     (fuel * 10).div_ceil(1_000_000)
-}
-
-/// ERC-20 `balanceOf(who)` by `eth_call`.
-async fn balance(url: &str, token: &str, who: &str) -> u128 {
-    let data = format!(
-        "0x70a08231{:0>64}",
-        who.trim_start_matches("0x").to_lowercase()
-    );
-    let r = rpc(
-        url,
-        "eth_call",
-        json!([{"to": token, "data": data}, "latest"]),
-    )
-    .await;
-    u128::from_str_radix(r.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-}
-
-fn status(d: &Path, node: &str, id: u64) -> Value {
-    json(cairn(d).args(["--json", "job", "status", &id.to_string(), "--node", node]))
-}
-
-/// Polls `job status` until `done` holds (or panics after `secs`, showing the job's logs).
-fn wait_for(d: &Path, node: &str, id: u64, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let v = status(d, node, id);
-        if done(&v) {
-            return v;
-        }
-        if Instant::now() > deadline {
-            let logs = run(cairn(d).args(["job", "logs", &id.to_string(), "--node", node]));
-            panic!("job {id} stuck: {v:#}\n{}", stdout(&logs));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn submit(d: &Path, node: &str, job: &Path) -> Value {
@@ -420,13 +384,7 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         "the receipt is trusted because the market publishes the node's key"
     );
     forged_receipt_is_refused(&d, &work, &log.url, &out.join("receipt.bundle.json"));
-    let logs = stdout(&run(cairn(&d).args([
-        "job",
-        "logs",
-        &id.to_string(),
-        "--node",
-        &n,
-    ])));
+    let logs = job_logs(&d, &n, id);
     assert!(logs.contains("receipt logged"), "{logs}");
 
     // 1b. A train job on the BTC and BNB candles: providers advertise the kind, the trace root
@@ -473,18 +431,9 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     let trace = blob(&n, &sha_of("trace.json")).await;
     let trace: Value = serde_json::from_slice(&trace).unwrap();
     assert_eq!(v["result"]["traceRoot"], trace["root"], "{trace:#}");
-    rpc(&rpc_url, "evm_increaseTime", json!([61])).await;
-    let settled = wait_for(&d, &n, id, 30, |v| {
-        v["state"] == "settled" && !v["receipt"].is_null()
-    });
+    let settled = settle(&d, &n, &rpc_url, id, 30).await;
     let tensor_charges = charge_of(&settled);
-    let logs = stdout(&run(cairn(&d).args([
-        "job",
-        "logs",
-        &id.to_string(),
-        "--node",
-        &n,
-    ])));
+    let logs = job_logs(&d, &n, id);
     assert!(
         logs.contains("training-run statement logged") && logs.contains("model statement logged"),
         "{logs}"
@@ -508,18 +457,9 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         "{}",
         &csv[..80.min(csv.len())]
     );
-    rpc(&rpc_url, "evm_increaseTime", json!([61])).await;
-    let settled = wait_for(&d, &n, id, 30, |v| {
-        v["state"] == "settled" && !v["receipt"].is_null()
-    });
+    let settled = settle(&d, &n, &rpc_url, id, 30).await;
     let tensor_charges = tensor_charges + charge_of(&settled);
-    let logs = stdout(&run(cairn(&d).args([
-        "job",
-        "logs",
-        &id.to_string(),
-        "--node",
-        &n,
-    ])));
+    let logs = job_logs(&d, &n, id);
     assert!(logs.contains("inference statement logged"), "{logs}");
     // A model the node does not hold is refused before anything is escrowed.
     std::fs::write(&infer, format!("name = \"x\"\nkind = \"infer\"\ndataset = \"market\"\n[price]\nper_mfuel = 10\n[infer]\nmodel = \"sha256:{}\"\n", "ab".repeat(32))).unwrap();
@@ -532,6 +472,64 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
         "{}",
         stderr(&o)
     );
+
+    // 1c. The charlm example as written (examples/jobs/charlm): a GRU language model on its text
+    // corpus. The node's sampled step audit re-executes it before it settles, the training-run
+    // and model statements are logged; then its model completes prompts.
+    let charlm = repo().join("examples/jobs/charlm/job.toml");
+    let id = submit(&d, &n, &charlm)["id"].as_u64().unwrap();
+    let v = wait_for(&d, &n, id, 120, |v| v["state"] == "committed");
+    // 200 steps × (48·32 embedding + 2·32·96 + 2·96 GRU + 32·48 + 48 head) = 200 × 9456.
+    assert_eq!(v["result"]["fuelUsed"], 200 * 9456, "{v:#}");
+    let outputs = v["result"]["outputs"].as_array().unwrap().clone();
+    let model_sha = outputs
+        .iter()
+        .find(|o| o["name"] == "model.safetensors")
+        .unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let settled = settle(&d, &n, &rpc_url, id, 60).await;
+    let tensor_charges = tensor_charges + charge_of(&settled);
+    let logs = job_logs(&d, &n, id);
+    assert!(
+        logs.contains("audit passed")
+            && logs.contains("training-run statement logged")
+            && logs.contains("model statement logged"),
+        "{logs}"
+    );
+    // Anyone re-runs the node's audit of the GRU from the public artefacts.
+    let out = run(cairn(&d).args(["job", "verify", &id.to_string(), "--node", &n]));
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("re-executed segments") && text.contains("verified: job"),
+        "{text}"
+    );
+    std::fs::write(
+        work.join("prompts.txt"),
+        "The walker\nA cairn is a pile of\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &infer,
+        format!(
+            "name = \"complete\"\nkind = \"infer\"\ninputs = [\"prompts.txt\"]\n[price]\nper_mfuel = 10\n[infer]\nmodel = \"sha256:{model_sha}\"\ngenerate = 12\n"
+        ),
+    )
+    .unwrap();
+    let id = submit(&d, &n, &infer)["id"].as_u64().unwrap();
+    let v = wait_for(&d, &n, id, 60, |v| v["state"] == "committed");
+    let out = v["result"]["outputs"][0].clone();
+    assert_eq!(out["name"], "completions.jsonl", "{v:#}");
+    let text = String::from_utf8(blob(&n, out["sha256"].as_str().unwrap()).await).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["prompt"], "The walker", "{text}");
+    assert_eq!(first["completion"].as_str().unwrap().chars().count(), 12);
+    let settled = settle(&d, &n, &rpc_url, id, 30).await;
+    let tensor_charges = tensor_charges + charge_of(&settled);
+    let logs = job_logs(&d, &n, id);
+    assert!(logs.contains("inference statement logged"), "{logs}");
 
     // 2. Jobs nobody can take say why.
     let big = write_job(
@@ -710,13 +708,7 @@ async fn jobs_run_pay_refund_explain_and_survive_a_killed_worker() {
     let v = wait_for(&d, &n, id, 45, |v| v["state"] == "committed");
     assert_eq!(v["provider"], survivor.as_str());
     assert_eq!(v["providers"].as_array().unwrap().len(), 2);
-    let logs = stdout(&run(cairn(&d).args([
-        "job",
-        "logs",
-        &id.to_string(),
-        "--node",
-        &n,
-    ])));
+    let logs = job_logs(&d, &n, id);
     assert!(logs.contains("missed its heartbeats"), "{logs}");
 
     // The survivor's own record says so (it writes it right after reporting).

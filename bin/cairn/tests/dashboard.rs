@@ -2,6 +2,9 @@
 //! job submitted during the test finishing without a reload, verifies a log entry's inclusion
 //! proof in the browser, and rejects the entry when its bundle or a hash tile is altered in
 //! flight (`tests/browser/dashboard.mjs`, playwright-core driving Debian's chromium).
+//! It also shows the disputes count, the log's on-chain anchor covering a verified entry (with
+//! its transaction), and the lineage of an agent decision reaching decision → model →
+//! training run → dataset (the sample train job's model, which the agent of `cairn up` uses).
 //! Screenshots go to `target/browser-artifacts/`; the page's first contentful paint is printed.
 mod common;
 
@@ -39,8 +42,11 @@ fn dashboard_shows_the_network_and_checks_log_proofs_in_chromium() {
         "1-overview",
         "2-job-finished",
         "3-proof-verified",
+        "3b-anchored",
         "4-tampered-entry",
         "5-tampered-tile",
+        "6-agent",
+        "7-lineage",
     ];
     for shot in shots {
         let _ = std::fs::remove_file(artifacts.join(format!("{shot}.png")));
@@ -77,6 +83,14 @@ fn dashboard_shows_the_network_and_checks_log_proofs_in_chromium() {
         "ok: a tampered entry is rejected: ✗",
         "ok: a tampered hash tile is rejected: ✗",
         "verifies again",
+        "ok: the page follows the live feed",
+        "ok: the agent panel shows its buys",
+        "ok: lineage of the sample dataset",
+        "ok: lineage of decision entry",
+        "ok: the overview shows",
+        "ok: the on-chain anchor covers entry",
+        "ok: lineage reaches decision",
+        "ok: the log's on-chain anchor is shown with its transaction",
         "first-contentful-paint: ",
         "dashboard browser test passed",
     ] {
@@ -96,7 +110,9 @@ fn dashboard_shows_the_network_and_checks_log_proofs_in_chromium() {
 /// The dashboard's JavaScript (web/tlog.js, under Node) against a tree of 70,000 entries whose
 /// checkpoint, hash tiles (levels 0 to 2, full and partial) and entry bundles cairn-tlog wrote:
 /// the same inclusion proofs, every one verified, none once the upper tiles are altered, and the
-/// checkpoint's signature refused under another key.
+/// checkpoint's signature refused under another key; against an anchor of an earlier size (a
+/// partial tile at that size read as a prefix of the full one), the same proofs as cairn-tlog's
+/// at that size lead to the anchored root, and none to a root with one bit flipped.
 #[test]
 fn the_dashboards_log_checks_agree_with_cairn_tlog() {
     use cairn_tlog::{
@@ -133,8 +149,22 @@ fn the_dashboards_log_checks_agree_with_cairn_tlog() {
     write("checkpoint".into(), note.to_string().as_bytes());
 
     let indexes: [u64; 9] = [0, 1, 255, 256, 12_345, 65_535, 65_536, 69_998, 69_999];
+    // An anchor at a size whose last level-0 tile is partial (64 of 256): only the full tile of
+    // the later tree is on disk.
+    const ANCHORED: u64 = 65_600;
+    let anchored_root = tree.root_at(ANCHORED).unwrap();
     let out = Command::new("node")
         .current_dir(repo())
+        .env(
+            "ANCHOR",
+            format!(
+                "{ANCHORED}:{}",
+                anchored_root
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            ),
+        )
         .arg("tests/browser/tlog-check.mjs")
         .arg(tmp.path())
         .arg(signer.to_vkey())
@@ -153,9 +183,34 @@ fn the_dashboards_log_checks_agree_with_cairn_tlog() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 3 * (indexes.len() + 1), "{stdout}");
+    assert_eq!(lines.len(), 5 * (indexes.len() + 1), "{stdout}");
+    let hex_proof = |i: u64, size: u64| -> Vec<String> {
+        inclusion_proof(&tree, i, size)
+            .unwrap()
+            .iter()
+            .map(|h| h.iter().map(|b| format!("{b:02x}")).collect())
+            .collect()
+    };
+    let mut anchored_checked = 0;
     for l in &lines {
         let i = l["index"].as_u64().unwrap();
+        match l["mode"].as_str().unwrap() {
+            "anchored" if i < ANCHORED => {
+                assert_eq!(l["included"], true, "{l}");
+                assert_eq!(
+                    l["proof"],
+                    serde_json::json!(hex_proof(i, ANCHORED)),
+                    "index {i}"
+                );
+                anchored_checked += 1;
+                continue;
+            }
+            "anchored" | "anchored-wrong-root" => {
+                assert_eq!(l["included"], false, "{l}");
+                continue;
+            }
+            _ => {}
+        }
         if i == SIZE {
             assert!(
                 l["error"]
@@ -194,4 +249,8 @@ fn the_dashboards_log_checks_agree_with_cairn_tlog() {
             m => panic!("unexpected mode {m}"),
         }
     }
+    assert_eq!(
+        anchored_checked, 7,
+        "indexes below the anchored size: {stdout}"
+    );
 }

@@ -376,6 +376,39 @@ async fn log_serve_anchors_periodically() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // The log serves that anchor at GET /anchor: the size, root and transaction on chain.
+    let anchor = |url: String| {
+        let http = http.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let r = http.get(format!("{url}/anchor")).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                let v: Value = r.json().await.unwrap();
+                if v["latest"]["size"] == 3 {
+                    return v;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "GET /anchor never showed size 3: {v}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let served = anchor(log.url.clone()).await;
+    let tx = served["latest"]["txHash"].as_str().unwrap().to_owned();
+    assert!(tx.starts_with("0x") && tx.len() == 66, "{served}");
+    assert_eq!(served["latest"]["root"].as_str().map(str::len), Some(64));
+    assert_eq!(served["intervalSecs"], 1);
+    // Restarted with an hour between anchors, it reads the latest anchor back from the chain
+    // at once instead of showing none until the next one.
+    drop(log);
+    let log = log_serve(d, &["--anchor-interval", "3600"]);
+    let again = anchor(log.url.clone()).await;
+    assert_eq!(again["latest"]["txHash"], tx.as_str(), "{again}");
+    assert_eq!(again["latest"]["root"], served["latest"]["root"]);
 }
 
 /// A forger holding the log's key runs a second log (a fork) without the witness. Its bundles

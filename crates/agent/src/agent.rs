@@ -17,7 +17,7 @@ use crate::{
     Error, Result, decision,
     market::{self, AssetQuote, Venue},
     math,
-    store::{OrderRow, OrderState, Outcome, SlotRow, Store},
+    store::{Execution, OrderRow, OrderState, Outcome, SentTx, SlotRow, Store},
 };
 use alloy::{
     eips::eip2718::Encodable2718,
@@ -31,13 +31,23 @@ use alloy::{
 use cairn_attest::{Digest, Envelope, Key};
 use cairn_chain::Chain;
 use cairn_contracts::AgentVault;
-use cairn_log_server::{LogClient, Submission};
+use cairn_log_client::{LogClient, Submission};
+use cairn_ml::forecast::VolModel;
 use cairn_strategy::{
     Action, MAX_ASSETS, Plan, PortfolioState, Schedule, decide,
     snapshot::{PriceHistory, latest},
 };
 use serde_json::json;
 use std::time::{Duration, Instant};
+
+/// Metadata key of the plan's name (set at every start).
+pub const META_PLAN_NAME: &str = "plan_name";
+/// Metadata key of the plan's schedule (JSON: `"daily"`, `"weekly"`, ...).
+pub const META_SCHEDULE: &str = "schedule";
+/// Metadata key of the mode (`live` or `paper`).
+pub const META_MODE: &str = "mode";
+/// Metadata key of the vault a live agent buys through (checksummed address).
+pub const META_VAULT: &str = "vault";
 
 /// How orders are filled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +74,9 @@ pub const TEST_EXIT_CODE: i32 = 86;
 const FEEDS_SEEN: &str = "feeds_seen";
 
 /// Metadata key of an agent-side pause (why, and by whom): no slot is decided while it is set.
-const PAUSED: &str = "paused";
+const PAUSED: &str = META_PAUSED;
+/// Metadata key of an agent-side pause (its reason).
+pub const META_PAUSED: &str = "paused";
 
 /// What [`Agent::buy_now`] did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -148,6 +160,29 @@ pub struct AgentConfig {
     /// Buy only through this route (`uniswap-v2`, `pancake`); `None`: the route whose pool
     /// pays the most for each order.
     pub route: Option<String>,
+    /// How long a buy waits in the pool before it is replaced at its nonce with a higher fee.
+    pub bump_after: Duration,
+    /// A volatility forecaster whose forecast the risk rules read instead of the realised
+    /// estimate (its digest is named in every decision statement).
+    pub vol_model: Option<VolModelConfig>,
+}
+
+/// A volatility model and the bars it was trained on.
+#[derive(Debug, Clone)]
+pub struct VolModelConfig {
+    /// The model.
+    pub model: std::sync::Arc<VolModel>,
+    /// The length of its bars (UTC ms): the agent's slots must be as long.
+    pub bar_ms: i64,
+}
+
+/// The volatility the policy read for one asset, and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VolReading {
+    /// The realised estimate from the price history (annualised; NaN while warming up).
+    pub realised: f64,
+    /// The model's forecast (annualised), when a model covers the asset and has its window.
+    pub forecast: Option<f64>,
 }
 
 /// What a run did.
@@ -157,6 +192,9 @@ pub struct RunReport {
     pub slots: Vec<i64>,
     /// Orders of those slots.
     pub orders: Vec<OrderRow>,
+    /// Live buys: milliseconds from the slot's decision to the buy's broadcast, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub send_latency_ms: Vec<f64>,
 }
 
 /// The agent.
@@ -169,6 +207,10 @@ pub struct Agent {
     /// Most stablecoin (whole units) the slot being decided may spend: orders are scaled down
     /// to it. Set only for the decision of [`Agent::buy_now`].
     spend_cap: Option<f64>,
+    /// When the slot being executed was decided (this process).
+    decided_at: Option<Instant>,
+    /// Decision → broadcast of the live buys sent since the last report.
+    send_latency: Vec<Duration>,
 }
 
 fn chain_err(call: &str, e: impl std::fmt::Display) -> Error {
@@ -189,10 +231,30 @@ impl Agent {
             Some(_) => {}
             None => store.set_meta("plan", &plan_digest.to_string())?,
         }
+        if let Some(v) = &cfg.vol_model {
+            check_vol_model(&cfg.plan, v)?;
+        }
         if cfg.mode == Mode::Live && cfg.live.is_none() {
             return Err(Error::Config(
                 "a live agent needs a vault and an agent key".into(),
             ));
+        }
+        // What a reader of the state alone (the node's `/agent`) needs to describe the agent.
+        store.set_meta(META_PLAN_NAME, &cfg.plan.name)?;
+        store.set_meta(
+            META_SCHEDULE,
+            &serde_json::to_string(&cfg.plan.budget.schedule).unwrap_or_default(),
+        )?;
+        store.set_meta(
+            META_MODE,
+            match cfg.mode {
+                Mode::Live => "live",
+                Mode::Paper => "paper",
+            },
+        )?;
+        match &cfg.live {
+            Some(l) => store.set_meta(META_VAULT, &l.vault.to_checksum(None))?,
+            None => store.delete_meta(META_VAULT)?,
         }
         Ok(Agent {
             cfg,
@@ -200,6 +262,8 @@ impl Agent {
             store,
             plan_digest,
             spend_cap: None,
+            decided_at: None,
+            send_latency: Vec::new(),
         })
     }
 
@@ -279,6 +343,8 @@ impl Agent {
         }
         let slots = self.store.slots()?;
         if let Some(s) = slots.iter().find(|s| !s.done) {
+            // Decided earlier (or by another process): its latency is not this run's to report.
+            self.decided_at = None;
             let slot = s.slot;
             self.finish(s.clone()).await?;
             return Ok(BuyNow::Resumed {
@@ -335,6 +401,7 @@ impl Agent {
         self.spend_cap = cap;
         let row = self.decide_slot(slot, now_ms, &slots, &quotes);
         self.spend_cap = None;
+        self.decided_at = Some(Instant::now());
         self.finish(row?).await?;
         Ok(BuyNow::Done {
             slot,
@@ -354,6 +421,9 @@ impl Agent {
                     if let Some(slot) = done {
                         report.slots.push(slot);
                         report.orders.extend(self.store.orders_of(slot)?);
+                        report
+                            .send_latency_ms
+                            .extend(self.send_latency.drain(..).map(|d| d.as_secs_f64() * 1e3));
                         tracing::info!(slot, "slot done");
                     }
                 }
@@ -443,6 +513,7 @@ impl Agent {
             return Ok(None);
         }
         let row = self.decide_slot(slot, now_ms, &slots, &quotes)?;
+        self.decided_at = Some(Instant::now());
         self.finish(row).await?;
         Ok(Some(slot))
     }
@@ -477,8 +548,14 @@ impl Agent {
                 state.holdings[o.asset] += math::to_float(units, venue.assets[o.asset].decimals);
             }
         }
-        let (snap, d) = decide_latest(plan, &history, &state)
-            .ok_or_else(|| Error::Config("no price history".into()))?;
+        let (snap, d, vols) =
+            decide_latest_with(plan, &history, &state, self.cfg.vol_model.as_ref())
+                .ok_or_else(|| Error::Config("no price history".into()))?;
+        let model_digest = self
+            .cfg
+            .vol_model
+            .as_ref()
+            .map(|v| Digest::from_sha256(v.model.sha256()).to_string());
         let slippage_bps = plan
             .execution
             .slippage_tolerance_bps
@@ -517,6 +594,9 @@ impl Agent {
                 "reserveAsset": q.reserve_asset.to_string(),
                 "poolPrice": q.pool_price,
                 "vol": m.vol,
+                "volRealised": vols[i].realised,
+                "volForecast": vols[i].forecast,
+                "volModel": model_digest,
                 "drawdown": m.drawdown,
                 "var": m.var,
                 "cash": state.cash,
@@ -541,6 +621,7 @@ impl Agent {
                 error: None,
                 inputs,
                 log_index: None,
+                route: None,
             };
             orders.push(match action {
                 Action::Buy(o) => {
@@ -703,6 +784,7 @@ impl Agent {
         let agent = live.signer.address();
         let provider = self.chain.provider().clone();
         let started = Instant::now();
+        let mut last_bump = started;
         loop {
             if o.state == OrderState::Planned {
                 self.sign_and_send(&o, &live).await?;
@@ -741,6 +823,12 @@ impl Agent {
                     return Err(Error::Chain(format!(
                         "transaction {hash} (nonce {nonce}) is not mined yet"
                     )));
+                }
+                if last_bump.elapsed() >= self.cfg.bump_after {
+                    last_bump = Instant::now();
+                    self.bump(&o, &live).await?;
+                    o = self.reload(&o)?;
+                    continue;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
@@ -825,6 +913,11 @@ impl Agent {
         let venue = &self.cfg.venue;
         let a = &venue.assets[o.asset];
         tracing::info!(slot = o.slot, asset = %a.symbol, route, %router, "route");
+        let execution = Execution {
+            venue: route,
+            router: router.to_string(),
+            path: vec![venue.stable.to_string(), a.token.to_string()],
+        };
         let vault = AgentVault::new(live.vault, &provider);
         let call = vault
             .buy(
@@ -886,8 +979,15 @@ impl Agent {
         let hash = *envelope.tx_hash();
         let block = self.chain.block_number().await?;
         // Recorded before the broadcast: a crash from here on is reconciled by hash and nonce.
-        self.store
-            .record_sent(o.slot, o.asset, nonce, &hash.to_string(), &raw, block)?;
+        let hash_text = hash.to_string();
+        let tx = SentTx {
+            nonce,
+            hash: &hash_text,
+            raw: &raw,
+            block,
+            route: Some(&execution),
+        };
+        self.store.record_sent(o.slot, o.asset, &tx)?;
         tracing::info!(slot = o.slot, asset = %a.symbol, %hash, nonce, "sending buy");
         if self.cfg.exit_at == Some(ExitPoint::BeforeSend) {
             std::process::exit(TEST_EXIT_CODE);
@@ -902,6 +1002,9 @@ impl Agent {
         if self.cfg.exit_at == Some(ExitPoint::AfterSend) {
             std::process::exit(TEST_EXIT_CODE);
         }
+        if let Some(t) = self.decided_at {
+            self.send_latency.push(t.elapsed());
+        }
         if let Err(e) = sent {
             // Possibly sent anyway (a lost answer): the reconciliation decides.
             tracing::warn!(error = %e, %hash, "broadcast");
@@ -909,9 +1012,55 @@ impl Agent {
         Ok(())
     }
 
+    /// Replaces a buy that waits in the pool with the same call at the same nonce and 25% higher
+    /// fees (at least what a transaction sent now pays): only one of the two can be mined, and
+    /// the reconciliation finds whichever was by the vault's `Bought` event.
+    async fn bump(&self, o: &OrderRow, live: &Live) -> Result<()> {
+        let Some(raw) = o.raw_tx.as_deref() else {
+            return Ok(());
+        };
+        let now = self
+            .chain
+            .rpc(
+                "eth_feeHistory",
+                self.chain.provider().estimate_eip1559_fees(),
+            )
+            .await
+            .ok()
+            .map(|f| (f.max_fee_per_gas, f.max_priority_fee_per_gas));
+        let wallet = EthereumWallet::from(live.signer.clone());
+        let (raw, hash) = cairn_chain::send::bump_signed(&wallet, raw, now)
+            .await
+            .map_err(|e| Error::Config(format!("cannot sign a fee bump: {e}")))?;
+        let nonce = o.nonce.unwrap_or_default();
+        let hash_text = hash.to_string();
+        let tx = SentTx {
+            nonce,
+            hash: &hash_text,
+            raw: &raw,
+            block: o.sent_block.unwrap_or_default(),
+            route: None,
+        };
+        // Recorded before the broadcast, as the first version was.
+        self.store.record_sent(o.slot, o.asset, &tx)?;
+        tracing::info!(slot = o.slot, %hash, nonce, "buy waited; replaced with a higher fee");
+        if let Err(e) = self
+            .chain
+            .rpc(
+                "eth_sendRawTransaction",
+                self.chain.provider().send_raw_transaction(&raw),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, %hash, "fee bump broadcast");
+        }
+        Ok(())
+    }
+
     /// The route for a buy of `amount_in` of asset `asset`: the configured one, or the one whose
     /// pool pays the most now (the primary route on a tie). Returns its router and name.
     async fn pick_route(&self, asset: usize, amount_in: U256) -> Result<(Address, String)> {
+        // (The plan's `execution.venue` arrives here as `cfg.route`.)
         let venue = &self.cfg.venue;
         let routes = venue.routes();
         if let Some(name) = &self.cfg.route {
@@ -1085,12 +1234,90 @@ pub fn decide_latest(
     history: &PriceHistory,
     state: &PortfolioState,
 ) -> Option<(cairn_strategy::MarketSnapshot, cairn_strategy::Decision)> {
+    decide_latest_with(plan, history, state, None).map(|(s, d, _)| (s, d))
+}
+
+/// The length of one slot of `plan` (ms): the spacing of the agent's price history.
+fn slot_ms(plan: &Plan) -> i64 {
+    (365.0 * cairn_market::time::DAY_MS as f64 / plan.budget.schedule.periods_per_year()).round()
+        as i64
+}
+
+/// [`decide_latest`] with a volatility model: where `vol_model` covers an asset and has seen
+/// its window of returns, the snapshot's volatility is the model's forecast (annualised over
+/// the slots' year) before the policy runs. Returns what each asset's volatility was read from.
+pub fn decide_latest_with(
+    plan: &Plan,
+    history: &PriceHistory,
+    state: &PortfolioState,
+    vol_model: Option<&VolModelConfig>,
+) -> Option<(
+    cairn_strategy::MarketSnapshot,
+    cairn_strategy::Decision,
+    Vec<VolReading>,
+)> {
     // One price per slot: the history's bars are the schedule's periods apart.
-    let interval_ms = (365.0 * cairn_market::time::DAY_MS as f64
-        / plan.budget.schedule.periods_per_year())
-    .round() as i64;
-    let snap = latest(plan, history, interval_ms)?;
-    Some((snap, decide(plan, state, &snap)))
+    let interval_ms = slot_ms(plan);
+    let mut snap = latest(plan, history, interval_ms)?;
+    let n = plan.assets.len().min(MAX_ASSETS);
+    let mut vols: Vec<VolReading> = snap.assets[..n]
+        .iter()
+        .map(|a| VolReading {
+            realised: a.vol,
+            forecast: None,
+        })
+        .collect();
+    if let Some(v) = vol_model {
+        let m = &v.model;
+        let columns: Option<Vec<usize>> = m.assets().iter().map(|s| plan_index(plan, s)).collect();
+        let t = history.len() - 1;
+        if let Some(columns) = columns
+            && let Some(f) = m.forecast(
+                &columns
+                    .iter()
+                    .map(|&i| history.close[i].as_slice())
+                    .collect::<Vec<_>>(),
+                t,
+            )
+        {
+            let year = cairn_market::bars_per_year(interval_ms);
+            for (&i, h) in columns.iter().zip(f) {
+                let annual = cairn_ml::forecast::annualised(h, m.horizon(), year);
+                snap.assets[i].vol = annual;
+                vols[i].forecast = Some(annual);
+            }
+        }
+    }
+    Some((snap, decide(plan, state, &snap), vols))
+}
+
+fn plan_index(plan: &Plan, symbol: &str) -> Option<usize> {
+    plan.assets
+        .iter()
+        .position(|a| a.symbol.eq_ignore_ascii_case(symbol))
+}
+
+/// Whether `v` can feed `plan`'s risk rules: every asset it reads is in the plan, and its bars
+/// are the plan's slots.
+fn check_vol_model(plan: &Plan, v: &VolModelConfig) -> Result<()> {
+    let m = &v.model;
+    if let Some(s) = m.assets().iter().find(|s| plan_index(plan, s).is_none()) {
+        return Err(Error::Config(format!(
+            "the volatility model reads {s}, which the plan does not hold; it needs the prices \
+             of every asset it was trained on ({})",
+            m.assets().join(", ")
+        )));
+    }
+    let slot = slot_ms(plan);
+    if slot != v.bar_ms {
+        return Err(Error::Config(format!(
+            "the volatility model reads bars of {} h but the plan decides every {} h: its \
+             forecasts need returns over the bars it was trained on",
+            v.bar_ms as f64 / 3.6e6,
+            slot as f64 / 3.6e6
+        )));
+    }
+    Ok(())
 }
 
 /// When the slot after `last` starts (unix ms), for `schedule` anchored at `anchor_ms`.

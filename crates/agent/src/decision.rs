@@ -8,7 +8,11 @@
 //!   time, pool reserves, risk metrics, cash);
 //! * `amounts`: `amountIn`, `minAmountOut` and, once filled, `amountOut` in base units;
 //! * `reason`: the rule that fired, the order, the transaction hash and the fill, in words;
-//! * `risk`: the price, the pool's price and the metrics the policy read.
+//! * `risk`: the price, the pool's price and the metrics the policy read (with a volatility
+//!   model, `volatility` is its forecast and `realisedVolatility` the estimate it replaced);
+//! * `models`: the volatility model's digest, when one fed the risk rules (lineage: decision →
+//!   model → training run → dataset);
+//! * `execution`: the venue, router and token path a live buy was sent through.
 use crate::store::{OrderRow, OrderState};
 use cairn_attest::{
     Digest, Statement, Subject,
@@ -48,7 +52,17 @@ pub fn statement(plan_name: &str, plan_digest: &Digest, o: &OrderRow) -> Stateme
             risk.insert(name.to_owned(), v);
         }
     }
+    // With a model, the volatility read was its forecast; the estimate it replaced is kept too.
+    if inputs.get("volModel").is_some_and(|m| m.is_string())
+        && let Some(v) = inputs.get("volRealised").and_then(|v| v.as_f64())
+        && v.is_finite()
+    {
+        risk.insert("realisedVolatility".to_owned(), v);
+    }
     let mut reason = format!("slot {} {}: {}", o.slot, o.symbol, o.reason);
+    if let Some(r) = &o.route {
+        reason.push_str(&format!("; via {} (router {})", r.venue, r.router));
+    }
     match (o.state, &o.tx_hash, &o.fill) {
         (OrderState::Filled, Some(h), Some(f)) => {
             reason.push_str(&format!("; tx {h}; received {f} base units"));
@@ -83,6 +97,13 @@ pub fn statement(plan_name: &str, plan_digest: &Digest, o: &OrderRow) -> Stateme
             amounts,
             reason,
             risk,
+            models: inputs
+                .get("volModel")
+                .and_then(|v| v.as_str())
+                .and_then(|d| d.parse::<Digest>().ok())
+                .into_iter()
+                .collect(),
+            execution: o.route.clone(),
         },
     )
 }

@@ -22,9 +22,10 @@ pub mod replay;
 pub mod store;
 
 pub use agent::{
-    Agent, AgentConfig, BuyNow, DecisionLog, ExitPoint, Live, Mode, RunReport, TEST_EXIT_CODE,
-    decide_latest, next_slot_start,
+    Agent, AgentConfig, BuyNow, DecisionLog, ExitPoint, Live, META_MODE, META_PAUSED,
+    META_PLAN_NAME, META_SCHEDULE, META_VAULT, Mode, RunReport, TEST_EXIT_CODE, VolModelConfig,
+    VolReading, decide_latest, decide_latest_with, next_slot_start,
 };
 pub use error::{Error, Result};
 pub use market::{AssetQuote, AssetVenue, PRIMARY_ROUTE, Route, Venue};
-pub use store::{OrderRow, OrderState, Outcome, SlotRow, Store};
+pub use store::{Execution, OrderRow, OrderState, Outcome, SentTx, SlotRow, Store};

@@ -7,6 +7,7 @@
 //!      broadcast) ──▶ filled | failed ──▶ slot done ──▶ statements logged
 //! ```
 use crate::{Error, Result};
+pub use cairn_attest::predicate::Execution;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -93,6 +94,24 @@ pub struct OrderRow {
     pub inputs: String,
     /// Index of the decision statement in the transparency log.
     pub log_index: Option<u64>,
+    /// Where the buy was sent (live): venue, router and token path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Execution>,
+}
+
+/// A signed buy about to be broadcast.
+#[derive(Debug, Clone, Copy)]
+pub struct SentTx<'a> {
+    /// Its nonce.
+    pub nonce: u64,
+    /// Its hash.
+    pub hash: &'a str,
+    /// Its signed bytes (broadcast again, byte for byte, after a lost answer).
+    pub raw: &'a [u8],
+    /// The block number when it was signed (where reconciliation looks for the vault's events).
+    pub block: u64,
+    /// Where it goes (kept when `None`: a replacement goes where the first went).
+    pub route: Option<&'a Execution>,
 }
 
 /// What became of an order.
@@ -184,8 +203,11 @@ CREATE TABLE IF NOT EXISTS orders (
   reason TEXT NOT NULL, amount_in_f REAL NOT NULL, amount_in TEXT NOT NULL, min_out TEXT NOT NULL,
   fill TEXT, nonce INTEGER, tx_hash TEXT, raw_tx BLOB, sent_block INTEGER, fill_block INTEGER,
   error TEXT, inputs TEXT NOT NULL, log_index INTEGER, logged INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (slot, asset));
+  route TEXT, PRIMARY KEY (slot, asset));
 ";
+
+/// Columns added after the first release, added to older databases on open.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("orders", "route", "TEXT")];
 
 impl Store {
     /// Opens (creating) the state at `path`.
@@ -209,7 +231,53 @@ impl Store {
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; {SCHEMA}"
             ))
             .map_err(|e| s.err(e))?;
+        s.add_columns()?;
         Ok(s)
+    }
+
+    /// Opens an existing state for reading only, beside the agent that writes it (the compute
+    /// node's `/agent` API, a dashboard): no schema is created, nothing is migrated or written,
+    /// and the agent's process lock (`<state>.lock`) is not taken. WAL lets it read while the
+    /// agent commits; a write through this store fails.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        use rusqlite::OpenFlags;
+        let err = |reason: String| Error::Store {
+            path: path.display().to_string(),
+            reason,
+        };
+        if !path.is_file() {
+            return Err(err("no such file (the agent has not run yet)".into()));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| err(e.to_string()))?;
+        conn.execute_batch("PRAGMA query_only = 1; PRAGMA busy_timeout = 5000;")
+            .map_err(|e| err(e.to_string()))?;
+        Ok(Store {
+            conn: std::sync::Mutex::new(conn),
+            path: path.to_owned(),
+        })
+    }
+
+    fn add_columns(&self) -> Result<()> {
+        let conn = self.c();
+        for (table, column, ty) in ADDED_COLUMNS {
+            let has: bool = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+                    [column],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(|e| self.err(e))?
+                > 0;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(())
     }
 
     fn c(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -334,21 +402,27 @@ impl Store {
         tx.commit().map_err(e)
     }
 
-    /// Records a signed transaction before it is broadcast.
-    pub fn record_sent(
-        &self,
-        slot: i64,
-        asset: usize,
-        nonce: u64,
-        hash: &str,
-        raw: &[u8],
-        block: u64,
-    ) -> Result<()> {
+    /// Records a signed transaction (and where it goes) before it is broadcast; a replacement
+    /// at the same nonce is recorded the same way.
+    pub fn record_sent(&self, slot: i64, asset: usize, tx: &SentTx<'_>) -> Result<()> {
+        let route = tx
+            .route
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| self.err(e))?;
         self.c()
             .execute(
                 "UPDATE orders SET state = 'sent', nonce = ?3, tx_hash = ?4, raw_tx = ?5,
-                   sent_block = ?6 WHERE slot = ?1 AND asset = ?2",
-                params![slot, asset as i64, nonce as i64, hash, raw, block as i64],
+                   sent_block = ?6, route = COALESCE(?7, route) WHERE slot = ?1 AND asset = ?2",
+                params![
+                    slot,
+                    asset as i64,
+                    tx.nonce as i64,
+                    tx.hash,
+                    tx.raw,
+                    tx.block as i64,
+                    route
+                ],
             )
             .map(|_| ())
             .map_err(|e| self.err(e))
@@ -432,7 +506,7 @@ impl Store {
     fn orders_where(&self, clause: &str, arg: i64) -> Result<Vec<OrderRow>> {
         let sql = format!(
             "SELECT slot, asset, symbol, state, reason, amount_in_f, amount_in, min_out, fill, nonce,
-               tx_hash, raw_tx, sent_block, fill_block, error, inputs, log_index
+               tx_hash, raw_tx, sent_block, fill_block, error, inputs, log_index, route
              FROM orders WHERE {clause} ORDER BY slot, asset"
         );
         let conn = self.c();
@@ -457,6 +531,9 @@ impl Store {
                     error: r.get(14)?,
                     inputs: r.get(15)?,
                     log_index: r.get::<_, Option<i64>>(16)?.map(|n| n as u64),
+                    route: r
+                        .get::<_, Option<String>>(17)?
+                        .and_then(|j| serde_json::from_str(&j).ok()),
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -506,7 +583,31 @@ mod tests {
             error: None,
             inputs: "{}".into(),
             log_index: None,
+            route: None,
         }
+    }
+
+    #[test]
+    fn a_read_only_store_reads_what_the_agent_wrote_and_writes_nothing() {
+        let dir = std::env::temp_dir().join(format!("cairn-agent-ro-{}", std::process::id()));
+        let path = dir.join("state.sqlite");
+        assert!(
+            Store::open_read_only(&path).is_err(),
+            "a missing state is not created"
+        );
+        assert!(!path.exists());
+        let w = Store::open(&path).unwrap();
+        w.set_meta("plan", "sha256:00").unwrap();
+        let r = Store::open_read_only(&path).unwrap();
+        assert_eq!(r.meta("plan").unwrap().as_deref(), Some("sha256:00"));
+        // The writer's next commit is seen; the reader cannot write.
+        w.set_meta("plan", "sha256:11").unwrap();
+        assert_eq!(r.meta("plan").unwrap().as_deref(), Some("sha256:11"));
+        assert!(r.set_meta("plan", "sha256:22").is_err());
+        assert_eq!(w.meta("plan").unwrap().as_deref(), Some("sha256:11"));
+        // Reading takes no lock: the agent's own lock is still free.
+        drop(lock(&path).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -523,7 +624,22 @@ mod tests {
                 s.record_decision(3, 2_000, &[2.0], 100.0, &[order(3, 0)], ("k", "w"))
                     .is_err()
             );
-            s.record_sent(3, 0, 7, "0xabc", &[1, 2, 3], 42).unwrap();
+            let route = Execution {
+                venue: "pancake".into(),
+                router: format!("0x{}", "11".repeat(20)),
+                path: vec![
+                    format!("0x{}", "22".repeat(20)),
+                    format!("0x{}", "33".repeat(20)),
+                ],
+            };
+            let tx = SentTx {
+                nonce: 7,
+                hash: "0xabc",
+                raw: &[1, 2, 3],
+                block: 42,
+                route: Some(&route),
+            };
+            s.record_sent(3, 0, &tx).unwrap();
         }
         let s = Store::open(&path).unwrap();
         let o = &s.orders_of(3).unwrap()[0];

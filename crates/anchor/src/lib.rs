@@ -103,6 +103,16 @@ impl Anchorer {
         &self.origin
     }
 
+    /// The `ProvenanceAnchor` contract it anchors at.
+    pub fn contract(&self) -> Address {
+        self.contract
+    }
+
+    /// The chain it anchors on.
+    pub fn chain_id(&self) -> u64 {
+        self.chain.chain_id()
+    }
+
     fn rejected(&self, call: &'static str, e: alloy::contract::Error) -> Error {
         use ProvenanceAnchor::ProvenanceAnchorErrors as E;
         // Name the contract's custom error when the revert carries one.

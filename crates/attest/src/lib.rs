@@ -18,9 +18,9 @@ pub use error::{Error, FieldError, Result};
 pub use keys::{KEY_ENV, Key, PublicKey, SECRET_KEY_PREFIX};
 pub use lineage::{Lineage, LineageIndex, LineageStep};
 pub use predicate::{
-    DatasetV1, DecisionKind, DecisionV1, InferenceV1, JobReceiptV1, KNOWN_PREDICATE_TYPES,
-    KnownPredicate, ModelV1, Predicate, ReceiptOutput, ReceiptPayment, TrainingRunV1, Verification,
-    VerificationOutcome,
+    DatasetV1, DecisionKind, DecisionV1, DisputeEvent, DisputeV1, InferenceV1, JobReceiptV1,
+    KNOWN_PREDICATE_TYPES, KnownPredicate, ModelV1, Predicate, ReceiptOutput, ReceiptPayment,
+    ReceiptReplica, TrainingRunV1, Verification, VerificationOutcome,
 };
 pub use statement::{
     STATEMENT_TYPE_V1, Statement, Subject, parse_known_statement, parse_statement,

@@ -1,9 +1,16 @@
-//! Line charts with markers, rendered to SVG (written as text) and PNG (rasterised here with a
-//! bitmap font and encoded with the `png` crate), from one [`Chart`] model so both files show
-//! the same thing: title, axes with date and value ticks, axis labels, legend.
-use crate::{Error, Result, font};
+//! Line charts with markers, drawn with `plotters` on its SVG and bitmap backends (the PNG
+//! encoded with the `png` crate) from one [`Chart`] model, so both files show the same thing:
+//! title, axes with date and value ticks, axis labels, legend. Cairn chooses the frame, the
+//! ticks (dates; 1-2-5 decades or round values on log axes) and where the legend goes (above
+//! the plot, never over data); plotters draws.
+use crate::{Error, Result};
 use cairn_market::time::{DAY_MS, civil_from_days, days_from_civil};
-use std::{fmt::Write as _, path::Path};
+use plotters::{
+    coord::Shift,
+    prelude::*,
+    style::text_anchor::{HPos, Pos, VPos},
+};
+use std::{path::Path, sync::OnceLock};
 
 /// An RGB colour.
 pub type Rgb = [u8; 3];
@@ -92,8 +99,7 @@ const RIGHT: f64 = 24.0;
 const TOP: f64 = 66.0;
 /// Baseline of the legend row.
 const LEGEND_Y: f64 = 50.0;
-/// Legend text advance per character (the SVG font at 12 px is narrower than this; the PNG
-/// font is 6 px).
+/// Legend text advance per character (wider than a 12 px sans font's average).
 const LEGEND_CHAR: f64 = 7.0;
 const BOTTOM: f64 = 58.0;
 
@@ -297,143 +303,197 @@ fn decimate(points: &[(i64, f64)], fr: &Frame) -> Vec<(i64, f64)> {
     out
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+fn rgb(c: Rgb) -> RGBColor {
+    RGBColor(c[0], c[1], c[2])
 }
 
-fn hex(c: Rgb) -> String {
-    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+/// The font PNG text is drawn with, registered once: `CAIRN_CHART_FONT`, else a common sans
+/// TrueType font of the system. `false` when none is found: PNGs are then drawn without text
+/// (the SVG, whose text the viewer renders, always has it).
+fn font_ready() -> bool {
+    static READY: OnceLock<bool> = OnceLock::new();
+    *READY.get_or_init(|| {
+        let candidates = std::env::var_os("CAIRN_CHART_FONT")
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .chain(FONT_PATHS.iter().map(std::path::PathBuf::from));
+        for path in candidates {
+            if let Ok(bytes) = std::fs::read(&path) {
+                // Registered for the life of the process (plotters keeps `&'static` bytes).
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font(FONT, FontStyle::Normal, bytes).is_ok() {
+                    let _ = plotters::style::register_font(FONT, FontStyle::Bold, bytes);
+                    return true;
+                }
+            }
+        }
+        false
+    })
 }
+
+/// The family name charts use (in SVG, a viewer's sans-serif).
+const FONT: &str = "sans-serif";
+
+/// Where PNG text looks for a font (Debian's fonts-dejavu-core, Liberation, others' paths).
+const FONT_PATHS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/liberation/LiberationSans-Regular.ttf",
+    "/Library/Fonts/Arial.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+];
+
+type Drawn<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 impl Chart {
-    /// The chart as an SVG document.
-    pub fn to_svg(&self) -> String {
+    /// Draws the chart on `root` (a `WIDTH × HEIGHT` area) with plotters' elements; `text`
+    /// draws the title, tick labels, axis labels and legend names.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, text: bool) -> Drawn<DB> {
         let fr = frame(self);
         let (w, h) = (WIDTH as f64, HEIGHT as f64);
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">"#
-        );
-        let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-        let _ = writeln!(
-            s,
-            r#"<text x="{LEFT}" y="28" font-size="18" font-weight="bold">{}</text>"#,
-            esc(&self.title)
-        );
+        let at = |x: f64, y: f64| (x.round() as i32, y.round() as i32);
+        let grid = ShapeStyle::from(&RGBColor(224, 224, 224)).stroke_width(1);
+        // plotters' sizes are points: 15 and 22 make 12 px and 18 px text.
+        let label = TextStyle::from((FONT, 15).into_font()).color(&BLACK);
+        root.fill(&WHITE)?;
         for &v in &fr.y_ticks {
             let y = fr.py(v);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e0e0e0"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-                w - RIGHT,
-                LEFT - 6.0,
-                y + 4.0,
-                esc(&fmt_value(v, self.y_format))
-            );
+            root.draw(&PathElement::new(vec![at(LEFT, y), at(w - RIGHT, y)], grid))?;
+            if text {
+                root.draw(&Text::new(
+                    fmt_value(v, self.y_format),
+                    at(LEFT - 6.0, y),
+                    label.pos(Pos::new(HPos::Right, VPos::Center)),
+                ))?;
+            }
         }
-        for (t, label) in &fr.x_ticks {
+        for (t, name) in &fr.x_ticks {
             let x = fr.px(*t);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#e0e0e0"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
-                h - BOTTOM,
-                h - BOTTOM + 18.0,
-                esc(label)
-            );
+            root.draw(&PathElement::new(vec![at(x, TOP), at(x, h - BOTTOM)], grid))?;
+            if text {
+                root.draw(&Text::new(
+                    name.clone(),
+                    at(x, h - BOTTOM + 6.0),
+                    label.pos(Pos::new(HPos::Center, VPos::Top)),
+                ))?;
+            }
         }
-        let _ = writeln!(
-            s,
-            r#"<rect x="{LEFT}" y="{TOP}" width="{:.1}" height="{:.1}" fill="none" stroke="black"/>"#,
-            w - LEFT - RIGHT,
-            h - TOP - BOTTOM
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">date (UTC)</text>"#,
-            LEFT + (w - LEFT - RIGHT) / 2.0,
-            h - 14.0
-        );
-        let _ = writeln!(
-            s,
-            r#"<text transform="translate(18 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
-            TOP + (h - TOP - BOTTOM) / 2.0,
-            esc(&self.y_label)
-        );
+        root.draw(&Rectangle::new(
+            [at(LEFT, TOP), at(w - RIGHT, h - BOTTOM)],
+            ShapeStyle::from(&BLACK).stroke_width(1),
+        ))?;
+        if text {
+            root.draw(&Text::new(
+                self.title.clone(),
+                at(LEFT, 12.0),
+                TextStyle::from((FONT, 22, FontStyle::Bold).into_font()).color(&BLACK),
+            ))?;
+            root.draw(&Text::new(
+                "date (UTC)",
+                at(LEFT + (w - LEFT - RIGHT) / 2.0, h - 8.0),
+                label.pos(Pos::new(HPos::Center, VPos::Bottom)),
+            ))?;
+            root.draw(&Text::new(
+                self.y_label.clone(),
+                at(12.0, TOP + (h - TOP - BOTTOM) / 2.0),
+                label
+                    .transform(FontTransform::Rotate270)
+                    .pos(Pos::new(HPos::Center, VPos::Top)),
+            ))?;
+        }
         for l in &self.lines {
-            let mut d = String::new();
-            let mut first = true;
+            let style = ShapeStyle::from(&rgb(l.color)).stroke_width(2);
+            // A gap (a non-finite value, or a non-positive one on a log axis) splits the line.
+            let mut run: Vec<(i32, i32)> = Vec::new();
             for &(x, y) in &decimate(&l.points, &fr) {
                 if !y.is_finite() || (fr.log_y && y <= 0.0) {
-                    first = true;
+                    if run.len() > 1 {
+                        root.draw(&PathElement::new(std::mem::take(&mut run), style))?;
+                    }
+                    run.clear();
                     continue;
                 }
-                let _ = write!(
-                    d,
-                    "{}{:.1},{:.1} ",
-                    if first { "M" } else { "L" },
-                    fr.px(x),
-                    fr.py(y)
-                );
-                first = false;
+                run.push(at(fr.px(x), fr.py(y)));
             }
-            let _ = writeln!(
-                s,
-                r#"<path d="{}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
-                d.trim_end(),
-                hex(l.color)
-            );
+            if run.len() > 1 {
+                root.draw(&PathElement::new(run, style))?;
+            }
         }
         for m in &self.markers {
-            let c = hex(m.color);
+            let color = rgb(m.color);
             for &(x, y) in &m.points {
+                if !y.is_finite() || (fr.log_y && y <= 0.0) {
+                    continue;
+                }
                 let (px, py) = (fr.px(x), fr.py(y));
                 match m.shape {
-                    Shape::Up => {
-                        let _ = writeln!(
-                            s,
-                            r#"<path d="M{:.1},{:.1} L{:.1},{:.1} L{:.1},{:.1} Z" fill="{c}" fill-opacity="0.7"/>"#,
-                            px,
-                            py - 4.0,
-                            px - 3.5,
-                            py + 3.0,
-                            px + 3.5,
-                            py + 3.0
-                        );
-                    }
+                    Shape::Up => root.draw(&Polygon::new(
+                        vec![
+                            at(px, py - 4.0),
+                            at(px - 3.5, py + 3.0),
+                            at(px + 3.5, py + 3.0),
+                        ],
+                        color.mix(0.8).filled(),
+                    ))?,
                     Shape::Cross => {
-                        let _ = writeln!(
-                            s,
-                            r#"<path d="M{:.1},{:.1} L{:.1},{:.1} M{:.1},{:.1} L{:.1},{:.1}" stroke="{c}" stroke-width="1.5"/>"#,
-                            px - 3.0,
-                            py - 3.0,
-                            px + 3.0,
-                            py + 3.0,
-                            px - 3.0,
-                            py + 3.0,
-                            px + 3.0,
-                            py - 3.0
-                        );
+                        let pen = ShapeStyle::from(&color).stroke_width(2);
+                        root.draw(&PathElement::new(
+                            vec![at(px - 3.0, py - 3.0), at(px + 3.0, py + 3.0)],
+                            pen,
+                        ))?;
+                        root.draw(&PathElement::new(
+                            vec![at(px - 3.0, py + 3.0), at(px + 3.0, py - 3.0)],
+                            pen,
+                        ))?;
                     }
                 }
             }
         }
         // Legend: one row between the title and the plot, so it never covers data.
         for (x, name, color) in self.legend_layout() {
-            let _ = writeln!(
-                s,
-                r#"<rect x="{x:.1}" y="{:.1}" width="18" height="4" fill="{}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
-                LEGEND_Y - 4.0,
-                hex(color),
-                x + 24.0,
-                LEGEND_Y + 1.0,
-                esc(&name)
-            );
+            root.draw(&Rectangle::new(
+                [at(x, LEGEND_Y - 4.0), at(x + 18.0, LEGEND_Y)],
+                rgb(color).filled(),
+            ))?;
+            if text {
+                root.draw(&Text::new(
+                    name,
+                    at(x + 24.0, LEGEND_Y - 2.0),
+                    label.pos(Pos::new(HPos::Left, VPos::Center)),
+                ))?;
+            }
         }
-        s.push_str("</svg>\n");
-        s
+        root.present()
+    }
+
+    /// The chart as an SVG document (plotters' SVG backend; text left to the viewer's fonts).
+    pub fn to_svg(&self) -> String {
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, (WIDTH as u32, HEIGHT as u32))
+                .into_drawing_area();
+            // Writing to a string cannot fail.
+            let _ = self.draw(&root, true);
+        }
+        out
+    }
+
+    /// The chart as an RGB raster (plotters' bitmap backend), with its text when a font is
+    /// found (see [`Chart::write`]).
+    pub fn to_canvas(&self) -> Canvas {
+        let mut c = Canvas::new(WIDTH, HEIGHT);
+        let text = font_ready();
+        {
+            let root = BitMapBackend::with_buffer(&mut c.pixels, (WIDTH as u32, HEIGHT as u32))
+                .into_drawing_area();
+            if self.draw(&root, text).is_err() && text {
+                // A glyph the font cannot draw: the chart without its text beats no chart.
+                let _ = self.draw(&root, false);
+            }
+        }
+        c
     }
 
     /// Legend entries with their x positions, left to right from the plot's left edge.
@@ -462,85 +522,9 @@ impl Chart {
             .collect()
     }
 
-    /// The chart as an RGB raster.
-    pub fn to_canvas(&self) -> Canvas {
-        let fr = frame(self);
-        let mut c = Canvas::new(WIDTH, HEIGHT);
-        let (w, h) = (WIDTH as f64, HEIGHT as f64);
-        let grid = [224, 224, 224];
-        let black = [0, 0, 0];
-        c.text(LEFT as i64, 14, &self.title, 2, black);
-        for &v in &fr.y_ticks {
-            let y = fr.py(v);
-            c.line(LEFT, y, w - RIGHT, y, grid, 1);
-            let label = fmt_value(v, self.y_format);
-            let tw = font::text_width(&label, 1) as i64;
-            c.text(LEFT as i64 - 6 - tw, y as i64 - 3, &label, 1, black);
-        }
-        for (t, label) in &fr.x_ticks {
-            let x = fr.px(*t);
-            c.line(x, TOP, x, h - BOTTOM, grid, 1);
-            let tw = font::text_width(label, 1) as i64;
-            c.text(x as i64 - tw / 2, (h - BOTTOM) as i64 + 8, label, 1, black);
-        }
-        c.rect_outline(LEFT, TOP, w - RIGHT, h - BOTTOM, black);
-        let xl = "DATE (UTC)";
-        c.text(
-            (LEFT + (w - LEFT - RIGHT) / 2.0) as i64 - font::text_width(xl, 1) as i64 / 2,
-            h as i64 - 20,
-            xl,
-            1,
-            black,
-        );
-        c.text_vertical(
-            10,
-            (TOP + (h - TOP - BOTTOM) / 2.0) as i64,
-            &self.y_label,
-            black,
-        );
-        for l in &self.lines {
-            let mut prev: Option<(f64, f64)> = None;
-            for &(x, y) in &l.points {
-                if !y.is_finite() || (fr.log_y && y <= 0.0) {
-                    prev = None;
-                    continue;
-                }
-                let p = (fr.px(x), fr.py(y));
-                if let Some(q) = prev {
-                    c.line(q.0, q.1, p.0, p.1, l.color, 2);
-                }
-                prev = Some(p);
-            }
-        }
-        for m in &self.markers {
-            for &(x, y) in &m.points {
-                let (px, py) = (fr.px(x) as i64, fr.py(y) as i64);
-                match m.shape {
-                    Shape::Up => {
-                        for dy in 0..6i64 {
-                            for dx in -dy / 2 - 1..=dy / 2 + 1 {
-                                c.put(px + dx, py - 3 + dy, m.color);
-                            }
-                        }
-                    }
-                    Shape::Cross => {
-                        for d in -3..=3i64 {
-                            c.put(px + d, py + d, m.color);
-                            c.put(px + d, py - d, m.color);
-                        }
-                    }
-                }
-            }
-        }
-        let ly = LEGEND_Y as i64 - 6;
-        for (x, name, color) in self.legend_layout() {
-            c.fill_rect(x as i64, ly + 1, 18, 4, color);
-            c.text(x as i64 + 24, ly, &name, 1, black);
-        }
-        c
-    }
-
-    /// Writes `<stem>.svg` and `<stem>.png`; returns both paths.
+    /// Writes `<stem>.svg` and `<stem>.png`; returns both paths. The PNG's text needs a
+    /// TrueType font: `CAIRN_CHART_FONT`, or DejaVu Sans / Liberation Sans where the system
+    /// keeps them; without one the PNG has the data, axes and legend colours only.
     pub fn write(&self, stem: &Path) -> Result<[std::path::PathBuf; 2]> {
         let svg = stem.with_extension("svg");
         std::fs::write(&svg, self.to_svg()).map_err(|source| Error::Io {
@@ -553,7 +537,7 @@ impl Chart {
     }
 }
 
-/// An RGB raster with the few drawing operations charts need.
+/// An RGB raster: what the bitmap backend draws into and the PNG encoder reads.
 #[derive(Debug, Clone)]
 pub struct Canvas {
     /// Width in pixels.
@@ -581,90 +565,6 @@ impl Canvas {
         }
         let i = (y * self.width + x) * 3;
         [self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]]
-    }
-
-    fn put(&mut self, x: i64, y: i64, c: Rgb) {
-        if x < 0 || y < 0 || x as usize >= self.width || y as usize >= self.height {
-            return;
-        }
-        let i = (y as usize * self.width + x as usize) * 3;
-        self.pixels[i..i + 3].copy_from_slice(&c);
-    }
-
-    fn fill_rect(&mut self, x: i64, y: i64, w: i64, h: i64, c: Rgb) {
-        for yy in y..y + h {
-            for xx in x..x + w {
-                self.put(xx, yy, c);
-            }
-        }
-    }
-
-    fn rect_outline(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, c: Rgb) {
-        self.line(x0, y0, x1, y0, c, 1);
-        self.line(x1, y0, x1, y1, c, 1);
-        self.line(x1, y1, x0, y1, c, 1);
-        self.line(x0, y1, x0, y0, c, 1);
-    }
-
-    /// A line of `width` pixels (Bresenham with a square pen).
-    fn line(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, c: Rgb, width: i64) {
-        let (mut x, mut y) = (x0.round() as i64, y0.round() as i64);
-        let (xe, ye) = (x1.round() as i64, y1.round() as i64);
-        let dx = (xe - x).abs();
-        let dy = -(ye - y).abs();
-        let sx = if x < xe { 1 } else { -1 };
-        let sy = if y < ye { 1 } else { -1 };
-        let mut err = dx + dy;
-        loop {
-            for oy in 0..width {
-                for ox in 0..width {
-                    self.put(x + ox, y + oy, c);
-                }
-            }
-            if x == xe && y == ye {
-                break;
-            }
-            let e2 = 2 * err;
-            if e2 >= dy {
-                err += dy;
-                x += sx;
-            }
-            if e2 <= dx {
-                err += dx;
-                y += sy;
-            }
-        }
-    }
-
-    fn text(&mut self, x: i64, y: i64, text: &str, scale: i64, c: Rgb) {
-        for (k, ch) in text.chars().enumerate() {
-            let g = font::glyph(ch);
-            let gx = x + k as i64 * 6 * scale;
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..5 {
-                    if bits & (0x10 >> col) != 0 {
-                        self.fill_rect(gx + col * scale, y + row as i64 * scale, scale, scale, c);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Text rotated 90° counter-clockwise, centred vertically on `cy`.
-    fn text_vertical(&mut self, x: i64, cy: i64, text: &str, c: Rgb) {
-        let len = font::text_width(text, 1) as i64;
-        let y_start = cy + len / 2;
-        for (k, ch) in text.chars().enumerate() {
-            let g = font::glyph(ch);
-            let gy = y_start - k as i64 * 6;
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..5 {
-                    if bits & (0x10 >> col) != 0 {
-                        self.put(x + row as i64, gy - col, c);
-                    }
-                }
-            }
-        }
     }
 
     /// Encodes the canvas as PNG bytes.
@@ -723,10 +623,14 @@ mod tests {
     fn svg_has_axes_labels_and_escaped_title() {
         let s = chart().to_svg();
         assert!(s.starts_with("<svg"));
-        assert!(s.contains("Equity &lt;test&gt;"));
-        assert!(s.contains(">2021-01<") && s.contains(">2022-01<"), "{s}");
-        assert!(s.contains("date (UTC)") && s.contains(">value<"));
-        assert!(s.contains("strategy"));
+        // plotters writes each text element's content on a line of its own.
+        let text = |t: &str| s.contains(&format!(">\n{t}\n</text>"));
+        assert!(text("Equity &lt;test&gt;"), "{s}");
+        assert!(text("2021-01") && text("2022-01"), "{s}");
+        assert!(
+            text("date (UTC)") && text("value") && text("strategy"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -739,6 +643,21 @@ mod tests {
         assert!(blue > 500, "{blue} blue pixels");
         let png = c.to_png().unwrap();
         assert_eq!(&png[1..4], b"PNG");
+    }
+
+    #[test]
+    fn png_text_is_drawn_with_a_system_font_when_there_is_one() {
+        let c = chart().to_canvas();
+        // Dark pixels in the title's band (above the legend): the title's glyphs.
+        let dark = (0..WIDTH)
+            .flat_map(|x| (0..LEGEND_Y as usize - 12).map(move |y| (x, y)))
+            .filter(|&(x, y)| c.get(x, y).iter().all(|&v| v < 100))
+            .count();
+        if font_ready() {
+            assert!(dark > 100, "{dark} dark pixels in the title band");
+        } else {
+            assert_eq!(dark, 0);
+        }
     }
 
     #[test]
@@ -755,7 +674,11 @@ mod tests {
             ]
         );
         assert!(fr.py(10.0) > fr.py(100.0));
-        assert!(c.to_svg().contains(">10k<") || c.to_svg().contains(">20k<"));
+        let svg = c.to_svg();
+        assert!(
+            svg.contains(">\n10k\n<") && svg.contains(">\n20k\n<"),
+            "{svg}"
+        );
     }
 
     #[test]

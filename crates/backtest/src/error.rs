@@ -10,9 +10,7 @@ pub enum Error {
     #[error(transparent)]
     Plan(#[from] cairn_strategy::Error),
     /// A plan asset has no price series.
-    #[error(
-        "plan asset {symbol} has no price data; pass --data with a {symbol} file (have: {have})"
-    )]
+    #[error("plan asset {symbol} has no price data; add a {symbol} price file (have: {have})")]
     MissingAsset {
         /// The asset.
         symbol: String,

@@ -5,7 +5,6 @@ pub mod chart;
 mod engine;
 mod error;
 mod features;
-mod font;
 mod metrics;
 mod report;
 mod sweep;

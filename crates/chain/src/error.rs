@@ -18,7 +18,7 @@ pub enum Error {
     },
     /// Nothing answered at the RPC URL (refused, timed out, or not a JSON-RPC server).
     #[error(
-        "cannot reach the RPC endpoint at {url}: {reason}; start the devnet with `cairn devnet up` or pass a reachable --rpc-url"
+        "cannot reach the RPC endpoint at {url}: {reason}; start the devnet (`cairn devnet up`) or use a reachable RPC URL"
     )]
     Unreachable {
         /// The URL tried.
@@ -28,7 +28,7 @@ pub enum Error {
     },
     /// The endpoint is a different chain than configured.
     #[error(
-        "wrong chain at {url}: it reports chain id {actual}, but {expected} was expected; point --rpc-url at chain {expected} or set --chain-id {actual}"
+        "wrong chain at {url}: it reports chain id {actual}, but {expected} was expected; point the RPC URL at chain {expected}, or expect chain id {actual}"
     )]
     WrongChainId {
         /// The URL tried.
@@ -40,7 +40,7 @@ pub enum Error {
     },
     /// The key file could not be read.
     #[error(
-        "cannot read key file {path}: {source}; pass --key-file with a readable file holding a 0x-prefixed hex private key"
+        "cannot read key file {path}: {source}; use a readable file holding a 0x-prefixed hex private key"
     )]
     KeyFile {
         /// The path given.
@@ -50,7 +50,7 @@ pub enum Error {
     },
     /// The key environment variable is not set.
     #[error(
-        "environment variable {var} is not set; export it with a hex private key or pass --key-file"
+        "environment variable {var} is not set; export it with a hex private key, or use a key file"
     )]
     KeyEnvMissing {
         /// The variable name.
@@ -75,7 +75,7 @@ pub enum Error {
         chain_id: u64,
     },
     /// An operation needs a signer but none was configured.
-    #[error("this command sends transactions and needs a key: pass --key-file <file> or set {var}")]
+    #[error("this command sends transactions and needs a key: a key file, or {var} set to one")]
     NoSigner {
         /// The environment variable that would also work.
         var: &'static str,

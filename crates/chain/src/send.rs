@@ -98,6 +98,38 @@ impl Fees {
     }
 }
 
+/// A replacement for the signed transaction `raw`: the same call at the same nonce with every
+/// fee 25% higher, and at least `now` (the fees a transaction sent now would pay), signed by
+/// `wallet`. Only one of the two can ever be mined. Returns the new bytes and hash.
+pub async fn bump_signed(
+    wallet: &EthereumWallet,
+    raw: &[u8],
+    now: Option<(u128, u128)>,
+) -> Result<(Vec<u8>, B256), String> {
+    use alloy::consensus::{Transaction as _, TxEnvelope};
+    use alloy::eips::Decodable2718;
+    let envelope = TxEnvelope::decode_2718(&mut &raw[..])
+        .map_err(|e| format!("the signed transaction does not decode: {e}"))?;
+    let fees = match envelope.max_priority_fee_per_gas() {
+        Some(priority) => Fees::Eip1559 {
+            max_fee: envelope.max_fee_per_gas(),
+            priority,
+        },
+        None => Fees::Legacy(envelope.max_fee_per_gas()),
+    };
+    let fees = match (fees.bumped(), now) {
+        (Fees::Eip1559 { max_fee, priority }, Some((m, p))) => Fees::Eip1559 {
+            max_fee: max_fee.max(m),
+            priority: priority.max(p),
+        },
+        (Fees::Legacy(g), Some((m, _))) => Fees::Legacy(g.max(m)),
+        (f, None) => f,
+    };
+    let request = <TransactionRequest as From<TxEnvelope>>::from(envelope);
+    let signed = Signed::new(wallet, request, fees).await?;
+    Ok((signed.raw, signed.hash))
+}
+
 /// One signed version of a transaction: the request it came from (without fees), its fees,
 /// its bytes and hash.
 #[derive(Debug, Clone)]
@@ -303,6 +335,40 @@ pub(crate) fn is_transient_refusal(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_bumped_transaction_keeps_its_call_and_nonce_and_pays_more() {
+        use alloy::consensus::{Transaction as _, TxEnvelope};
+        use alloy::eips::Decodable2718;
+        use alloy::signers::local::PrivateKeySigner;
+        let signer = PrivateKeySigner::random();
+        let wallet = EthereumWallet::from(signer.clone());
+        let request = TransactionRequest::default()
+            .with_to(Address::repeat_byte(7))
+            .with_input(vec![1u8, 2, 3])
+            .with_nonce(9)
+            .with_chain_id(31337)
+            .with_gas_limit(100_000);
+        let fees = Fees::Eip1559 {
+            max_fee: 1_000,
+            priority: 100,
+        };
+        let first = Signed::new(&wallet, request, fees).await.unwrap();
+        let (raw, hash) = bump_signed(&wallet, &first.raw, Some((1_100, 500)))
+            .await
+            .unwrap();
+        assert_ne!(hash, first.hash);
+        let a = TxEnvelope::decode_2718(&mut &first.raw[..]).unwrap();
+        let b = TxEnvelope::decode_2718(&mut &raw[..]).unwrap();
+        assert_eq!(b.nonce(), 9);
+        assert_eq!(b.input(), a.input());
+        assert_eq!(b.to(), a.to());
+        assert_eq!(b.gas_limit(), a.gas_limit());
+        // 25% more, or what a transaction sent now pays where that is more.
+        assert_eq!(b.max_fee_per_gas(), 1_250);
+        assert_eq!(b.max_priority_fee_per_gas(), Some(500));
+        assert!(bump_signed(&wallet, b"junk", None).await.is_err());
+    }
 
     #[test]
     fn nonce_messages_are_transient() {

@@ -16,6 +16,8 @@
 //! POST /jobs/<id>/started             signed by the lease holder
 //! POST /jobs/<id>/result              signed RunReport
 //! POST /jobs/<id>/release             signed: the provider gives the job back
+//! POST /jobs/<id>/progress            signed by the lease holder of a `train` job: Progress (a
+//!                                     checkpoint it uploaded) → CheckpointRef
 //! GET  /providers[/<addr>]            ProviderView(s)
 //! GET  /events                        server-sent FeedEvents: job states, job history, providers
 //! GET  /openapi.json                  this API as an OpenAPI 3.1 document
@@ -147,6 +149,11 @@ pub struct ProviderView {
     /// /providers/{address}/calibration`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<crate::calibration::Challenge>,
+    /// Accepted `train` results since its first or its last invalid one: the verification
+    /// policy audits its next result with probability 1 during probation, then about 1/streak
+    /// ([`crate::verify::Policy`]).
+    #[serde(default)]
+    pub valid_streak: u64,
 }
 
 /// A worker's heartbeat.
@@ -204,6 +211,74 @@ pub struct Assignment {
     pub attempt: u32,
     /// Unix ms by which the result must be committed on chain.
     pub deadline_unix_ms: u64,
+    /// A `train` job another provider started and did not finish: the checkpoints it left in
+    /// the node's store, in step order from step 0 (empty: start afresh). The new provider
+    /// fetches them, checks them against their digests and continues from the last one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resume: Vec<CheckpointRef>,
+}
+
+/// `POST /jobs/<id>/progress`: the lease holder of a running `train` job uploaded the checkpoint
+/// it wrote at `step` (with `PUT /blob`). The node keeps the job's checkpoints in order, so
+/// another provider can resume from the last one if this one fails.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Progress {
+    /// The step the checkpoint was taken at (one of the spec's checkpoint steps, the next one
+    /// after those the node holds).
+    pub step: u64,
+    /// The checkpoint's bytes in the node's store.
+    pub checkpoint: crate::BlobRef,
+}
+
+/// A checkpoint of a running `train` job the node holds (present in its store, decoded under
+/// the job's spec and at its scheduled step).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointRef {
+    /// Its step.
+    pub step: u64,
+    /// Hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// The provider that wrote it (`0x…`).
+    pub provider: String,
+}
+
+impl CheckpointRef {
+    /// The blob to fetch.
+    pub fn blob(&self) -> crate::BlobRef {
+        crate::BlobRef {
+            sha256: self.sha256.clone(),
+            size: self.size,
+        }
+    }
+}
+
+/// A `train` job that moved to another provider after its provider failed, and where it went
+/// on from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Resumed {
+    /// The step of the checkpoint it continues from.
+    pub step: u64,
+    /// That checkpoint's hex SHA-256.
+    pub checkpoint: String,
+    /// The provider that continues it.
+    pub provider: String,
+    /// The provider that failed (it wrote the checkpoint).
+    pub failed: String,
+}
+
+impl std::fmt::Display for Resumed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "resumed from step {} (checkpoint sha256:{}) on provider {} after provider {} failed",
+            self.step, self.checkpoint, self.provider, self.failed
+        )
+    }
 }
 
 /// The requester's submission, after escrowing payment with the spec's digest.
@@ -336,6 +411,67 @@ pub struct JobView {
     /// How its result was verified (`train` jobs: the node's sampled step audit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditView>,
+    /// Whether the verification policy checks its result, how and why (`train` and `wasm`
+    /// jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verify::Decision>,
+    /// The replication of a checked `wasm` result: the replica jobs, their providers and
+    /// whether their outputs agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationView>,
+    /// For a replica job: the job whose result it re-runs (the operator escrowed it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_of: Option<u64>,
+    /// The latest checkpoint a provider uploaded while running it (`train` jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<CheckpointRef>,
+    /// Where it resumed after a provider failed (`train` jobs; the latest such hand-off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<Resumed>,
+}
+
+/// How a replicated result stands: the same job run again by other providers (other
+/// addresses), the output digests and trace roots compared, a third run breaking a tie.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationView {
+    /// `waiting` (for a replica's result), `agreed`, `disagreed` (the original was the odd one
+    /// out: disputed), `unreplicated` (no replica result before the deadline: the documented
+    /// fallback) or `no-majority` (three different results).
+    pub outcome: String,
+    /// Chain time after which the node stops waiting for replicas (a margin before the
+    /// original's challenge window closes, so a disagreement can still be challenged).
+    pub deadline: u64,
+    /// The replica jobs, in the order they were escrowed.
+    pub replicas: Vec<ReplicaView>,
+    /// What happened, in words (the latest step).
+    pub detail: String,
+}
+
+impl ReplicationView {
+    /// Whether the replicas decided the result (agreed, or found it wrong).
+    pub fn decided(&self) -> bool {
+        matches!(self.outcome.as_str(), "agreed" | "disagreed")
+    }
+}
+
+/// One replica of a result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaView {
+    /// The replica's job id on the market.
+    pub job: u64,
+    /// The provider that ran it (once assigned).
+    pub provider: Option<String>,
+    /// Its committed output digest (once it committed).
+    pub output_digest: Option<String>,
+    /// Its committed trace root (once it committed).
+    pub trace_root: Option<String>,
+    /// Whether its output digest and trace root equal the original's (once it committed).
+    pub agrees: Option<bool>,
+    /// The replica ended without a result (expired, failed): another may take its place.
+    #[serde(default)]
+    pub gone: bool,
 }
 
 /// The node's sampled step audit of a `train` result: which segments of the committed trace it

@@ -9,6 +9,7 @@ mod spec;
 mod state;
 pub mod tensor;
 mod units;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use matching::{Demand, NoMatch, Offer, choose, reputation};

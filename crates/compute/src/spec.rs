@@ -433,7 +433,7 @@ impl JobFile {
                 return Err(Error::invalid(
                     "dataset",
                     format!(
-                        "a {} job needs a dataset: set dataset = \"<directory>\" (or inputs = [...]) with one OHLCV CSV per asset",
+                        "a {} job needs a dataset: set dataset = \"<directory>\" (or inputs = [...]): one OHLCV CSV per asset for the market reader, text files for the text reader",
                         self.kind
                     ),
                 ));

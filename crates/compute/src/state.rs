@@ -186,6 +186,12 @@ pub enum StopReason {
         /// What did not check out (naming the step).
         detail: String,
     },
+    /// Replicas of the job on other providers agreed on another result: the result was
+    /// challenged, the payment refunded and the provider slashed.
+    ReplicaMismatch {
+        /// The replicas and what they committed.
+        detail: String,
+    },
 }
 
 impl StopReason {
@@ -246,6 +252,10 @@ impl fmt::Display for StopReason {
             Self::AuditFailed { detail } => write!(
                 f,
                 "disputed: the sampled step audit failed ({detail}); challenged, refunded and the provider slashed"
+            ),
+            Self::ReplicaMismatch { detail } => write!(
+                f,
+                "disputed: replicas on other providers agree on another result ({detail}); challenged, refunded and the provider slashed"
             ),
         }
     }

@@ -20,6 +20,25 @@
 //! horizon = 7                      # bars of future returns the volatility is measured over
 //! ```
 //!
+//! A character-level language model on a text corpus (every input file, in name order):
+//!
+//! ```toml
+//! kind = "train"
+//! dataset = "examples/jobs/charlm/corpus"
+//! [train]
+//! model = "gru"                    # embedding (hidden wide) → GRU layers → linear head, softmax
+//! hidden = 64                      # GRU state (and embedding) width
+//! layers = 1                       # stacked GRU layers
+//! learning_rate = 0.01
+//! steps = 300
+//! [train.data]
+//! reader = "text"                  # samples: window characters of context → the next one
+//! vocab = "chars"                  # chars: the corpus's distinct characters (UTF-8); bytes: 256
+//! vocab_size = 96                  # symbols the model has room for (chars only; at least the
+//!                                  # corpus's distinct characters)
+//! window = 32                      # characters of context (steps of backpropagation through time)
+//! ```
+//!
 //! Metering is in units a verifier recomputes from the spec alone: a `train` job costs
 //! `steps × parameters` units ([`TrainSpec::work_units`]), an `infer` job `samples × parameters`.
 //! The price per million units is `price.per_mfuel`, and `limits.fuel` caps the units, exactly
@@ -45,13 +64,19 @@ pub const MAX_HORIZON: u64 = 365;
 pub const MAX_ASSETS: usize = 16;
 /// Most checkpoints a trace may hold (the trace is committed, its checkpoints stored).
 pub const MAX_CHECKPOINTS: u64 = 10_000;
+/// Largest `chars` vocabulary of the `text` reader.
+pub const MAX_VOCAB: u64 = 4_096;
+/// Symbols of the `bytes` vocabulary.
+pub const BYTE_VOCAB: u64 = 256;
 
 /// The model architectures the `train` runner builds.
-pub const MODELS: [&str; 1] = ["mlp"];
+pub const MODELS: [&str; 2] = ["mlp", "gru"];
 /// The optimisers.
 pub const OPTIMISERS: [&str; 2] = ["sgd", "adam"];
 /// The dataset readers.
-pub const READERS: [&str; 1] = ["market"];
+pub const READERS: [&str; 2] = ["market", "text"];
+/// The vocabularies of the `text` reader.
+pub const VOCABS: [&str; 2] = ["chars", "bytes"];
 
 /// `[train.data]`: which built-in reader turns the dataset's files into samples.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -59,17 +84,32 @@ pub const READERS: [&str; 1] = ["market"];
 pub struct DataSpec {
     /// `market`: features are the last `window` simple returns of every asset, targets the
     /// realised volatility (root of summed squared returns) of every asset over the next
-    /// `horizon` bars.
+    /// `horizon` bars. `text`: every input file, in name order, as one sequence of symbols of
+    /// the `vocab`; a sample is `window` symbols of context and the symbol after them.
     pub reader: String,
-    /// Asset symbols, in order; each needs an input CSV whose file name starts with it
-    /// (`BTCUSDT_1d.csv` for `BTC`).
+    /// `market`: asset symbols, in order; each needs an input CSV whose file name starts with
+    /// it (`BTCUSDT_1d.csv` for `BTC`). Not used by `text`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assets: Vec<String>,
-    /// Returns per asset in one sample.
+    /// `market`: returns per asset in one sample; `text`: symbols of context.
     #[serde(default = "default_window")]
     pub window: u32,
-    /// Bars the target volatility covers.
+    /// `market`: bars the target volatility covers. Not used by `text`.
     #[serde(default = "default_horizon")]
     pub horizon: u32,
+    /// `text`: `chars` (the distinct Unicode characters of the corpus, which must be UTF-8, in
+    /// code point order) or `bytes` (the 256 byte values).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub vocab: String,
+    /// `text` with `vocab = "chars"`: symbols the model has room for (its embedding rows and
+    /// outputs), at least the corpus's distinct characters. The spec alone fixes the model's
+    /// size, so metering never depends on the data. `bytes` is always 256.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub vocab_size: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 fn default_window() -> u32 {
@@ -134,23 +174,93 @@ pub struct InferSpec {
     /// resolved spec lists it as the input `model.safetensors`.
     pub model: String,
     /// Samples per forward pass. The inputs are read with the reader settings the model was
-    /// trained with (stored in the model file).
+    /// trained with (stored in the model file); for a `text` model every other input file
+    /// holds prompts, one per line.
     #[serde(default = "default_batch")]
     pub batch_size: u32,
+    /// `text` models: characters generated greedily after each prompt (0: only the
+    /// next-character probabilities). Not used by market models.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generate: u32,
 }
+
+/// Most characters an `infer` job generates per prompt.
+pub const MAX_GENERATE: u64 = 4_096;
 
 /// The name the model file of an `infer` job has under `/input`.
 pub const INFER_MODEL_INPUT: &str = "model.safetensors";
 
 impl DataSpec {
-    /// Input features per sample.
+    /// Whether this is the `text` reader.
+    pub fn is_text(&self) -> bool {
+        self.reader == "text"
+    }
+
+    /// Input features per sample (`text`: the context symbols).
     pub fn features(&self) -> u64 {
+        if self.is_text() {
+            return u64::from(self.window);
+        }
         self.assets.len() as u64 * u64::from(self.window)
     }
 
-    /// Targets per sample.
+    /// Targets per sample (`text`: one output per vocabulary symbol).
     pub fn targets(&self) -> u64 {
+        if self.is_text() {
+            return self.vocab_len();
+        }
         self.assets.len() as u64
+    }
+
+    /// Symbols of the `text` vocabulary (0 for other readers).
+    pub fn vocab_len(&self) -> u64 {
+        match self.vocab.as_str() {
+            "bytes" => BYTE_VOCAB,
+            "chars" => u64::from(self.vocab_size),
+            _ => 0,
+        }
+    }
+
+    fn validate_text(&self, key: &str) -> Result<()> {
+        if !self.assets.is_empty() {
+            return Err(Error::invalid(
+                format!("{key}.assets"),
+                "the text reader reads every input file; remove assets",
+            ));
+        }
+        match self.vocab.as_str() {
+            "chars" => check_u64(
+                &format!("{key}.vocab_size"),
+                self.vocab_size.into(),
+                2,
+                MAX_VOCAB,
+                "2 to 4096 symbols (at least the corpus's distinct characters)",
+            )?,
+            "bytes" if self.vocab_size == 0 || u64::from(self.vocab_size) == BYTE_VOCAB => {}
+            "bytes" => {
+                return Err(Error::range(
+                    format!("{key}.vocab_size"),
+                    self.vocab_size,
+                    "256 or unset (the bytes vocabulary has 256 symbols)",
+                ));
+            }
+            other => {
+                return Err(Error::invalid(
+                    format!("{key}.vocab"),
+                    format!(
+                        "{other:?} is not a vocabulary; the text reader needs one of: {}",
+                        VOCABS.join(", ")
+                    ),
+                ));
+            }
+        }
+        check_u64(
+            &format!("{key}.window"),
+            self.window.into(),
+            1,
+            MAX_WINDOW,
+            "1 to 512 characters of context",
+        )
     }
 
     fn validate(&self, key: &str) -> Result<()> {
@@ -162,6 +272,15 @@ impl DataSpec {
                     self.reader,
                     READERS.join(", ")
                 ),
+            ));
+        }
+        if self.is_text() {
+            return self.validate_text(key);
+        }
+        if !self.vocab.is_empty() || self.vocab_size != 0 {
+            return Err(Error::invalid(
+                format!("{key}.vocab"),
+                "only the text reader has a vocabulary; remove vocab and vocab_size",
             ));
         }
         if self.assets.is_empty() || self.assets.len() > MAX_ASSETS {
@@ -203,7 +322,17 @@ impl DataSpec {
 
     /// The input file for each asset: the first `.csv` input (by name) whose file name starts
     /// with the symbol, case-insensitively.
+    /// For `text`: every input, in the order given (at least one).
     pub fn files_for<'a>(&self, key: &str, names: &[&'a str]) -> Result<Vec<&'a str>> {
+        if self.is_text() {
+            if names.is_empty() {
+                return Err(Error::invalid(
+                    key,
+                    "the text reader needs at least one input file (the corpus)",
+                ));
+            }
+            return Ok(names.to_vec());
+        }
         self.assets
             .iter()
             .enumerate()
@@ -232,6 +361,13 @@ impl DataSpec {
 impl TrainSpec {
     /// Trainable parameters of the model the spec describes.
     pub fn parameters(&self) -> u64 {
+        if self.model == "gru" {
+            return gru_parameters(
+                self.data.vocab_len(),
+                u64::from(self.hidden),
+                u64::from(self.layers),
+            );
+        }
         mlp_parameters(
             self.data.features(),
             u64::from(self.hidden),
@@ -337,6 +473,24 @@ impl TrainSpec {
             ));
         }
         self.data.validate("train.data")?;
+        match (self.model.as_str(), self.data.is_text()) {
+            ("gru", false) => {
+                return Err(Error::invalid(
+                    "train.data.reader",
+                    format!(
+                        "model \"gru\" is a language model and reads text; set reader = \"text\" (not {:?})",
+                        self.data.reader
+                    ),
+                ));
+            }
+            ("mlp", true) => {
+                return Err(Error::invalid(
+                    "train.model",
+                    "the text reader's samples are symbol sequences; use model = \"gru\" (mlp reads market features)",
+                ));
+            }
+            _ => {}
+        }
         let params = self.parameters();
         if params > MAX_PARAMETERS {
             return Err(Error::range(
@@ -384,6 +538,13 @@ impl InferSpec {
             1,
             MAX_BATCH,
             "1 to 65536 samples",
+        )?;
+        check_u64(
+            "infer.generate",
+            self.generate.into(),
+            0,
+            MAX_GENERATE,
+            "0 to 4096 characters per prompt",
         )
     }
 }
@@ -396,6 +557,22 @@ pub fn mlp_parameters(inputs: u64, hidden: u64, layers: u64, outputs: u64) -> u6
         .saturating_mul(hidden.saturating_mul(hidden).saturating_add(hidden));
     let last = hidden.saturating_mul(outputs).saturating_add(outputs);
     first.saturating_add(middle).saturating_add(last)
+}
+
+/// Parameters of the `gru` model: an embedding of `vocab × hidden`, `layers` GRU layers (input
+/// and recurrent weights `hidden × 3·hidden` each, two biases of `3·hidden`) and a linear head
+/// `hidden × vocab` with its bias.
+pub fn gru_parameters(vocab: u64, hidden: u64, layers: u64) -> u64 {
+    let embedding = vocab.saturating_mul(hidden);
+    let gates = hidden.saturating_mul(3);
+    let layer = hidden
+        .saturating_mul(gates)
+        .saturating_mul(2)
+        .saturating_add(gates.saturating_mul(2));
+    let head = hidden.saturating_mul(vocab).saturating_add(vocab);
+    embedding
+        .saturating_add(layers.saturating_mul(layer))
+        .saturating_add(head)
 }
 
 #[cfg(test)]
@@ -549,5 +726,115 @@ per_mfuel = 5
             .unwrap_err()
             .to_string();
         assert!(e.contains("`infer.model`"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use crate::JobFile;
+
+    const CHARLM: &str = r#"
+name = "charlm"
+kind = "train"
+dataset = "corpus"
+[train]
+model = "gru"
+hidden = 16
+layers = 2
+learning_rate = 0.01
+steps = 10
+checkpoint_every = 5
+[train.data]
+reader = "text"
+vocab = "chars"
+vocab_size = 40
+window = 8
+[price]
+per_mfuel = 5
+"#;
+
+    #[test]
+    fn a_gru_spec_meters_its_embedding_layers_and_head() {
+        let f = JobFile::from_toml(CHARLM).unwrap();
+        let t = f.train.as_ref().unwrap();
+        let (v, h) = (40, 16);
+        let layer = 2 * (h * 3 * h) + 2 * 3 * h;
+        assert_eq!(t.parameters(), v * h + 2 * layer + h * v + v);
+        assert_eq!(t.data.features(), 8);
+        assert_eq!(t.data.targets(), 40);
+        // bytes: 256 symbols whatever the corpus.
+        let b = JobFile::from_toml(
+            &CHARLM.replace("vocab = \"chars\"\nvocab_size = 40", "vocab = \"bytes\""),
+        )
+        .unwrap();
+        assert_eq!(b.train.unwrap().data.targets(), 256);
+        // The canonical JSON of a market spec does not grow the text fields.
+        let m = super::DataSpec {
+            reader: "market".into(),
+            assets: vec!["BTC".into()],
+            window: 4,
+            horizon: 3,
+            vocab: String::new(),
+            vocab_size: 0,
+        };
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(!json.contains("vocab"), "{json}");
+    }
+
+    #[test]
+    fn bad_text_specs_name_the_field() {
+        let cases = [
+            (
+                "vocab = \"chars\"",
+                "vocab = \"words\"",
+                "`train.data.vocab`",
+            ),
+            ("vocab = \"chars\"\n", "", "`train.data.vocab`"),
+            (
+                "vocab_size = 40",
+                "vocab_size = 100000",
+                "`train.data.vocab_size`",
+            ),
+            (
+                "vocab_size = 40",
+                "vocab_size = 1",
+                "`train.data.vocab_size`",
+            ),
+            (
+                "vocab = \"chars\"\nvocab_size = 40",
+                "vocab = \"bytes\"\nvocab_size = 40",
+                "`train.data.vocab_size`",
+            ),
+            ("window = 8", "window = 0", "`train.data.window`"),
+            (
+                "reader = \"text\"",
+                "reader = \"text\"\nassets = [\"BTC\"]",
+                "`train.data.assets`",
+            ),
+            ("model = \"gru\"", "model = \"mlp\"", "`train.model`"),
+            (
+                "reader = \"text\"\nvocab = \"chars\"\nvocab_size = 40",
+                "reader = \"market\"\nassets = [\"BTC\"]",
+                "`train.data.reader`",
+            ),
+            ("hidden = 16", "hidden = 4096", "`train.hidden`"),
+        ];
+        for (from, to, key) in cases {
+            let text = CHARLM.replace(from, to);
+            let e = JobFile::from_toml(&text).unwrap_err().to_string();
+            assert!(e.contains(key), "{to}: {e}");
+        }
+        // A market spec may not carry a vocabulary.
+        let e = JobFile::from_toml(
+            &CHARLM
+                .replace("model = \"gru\"", "model = \"mlp\"")
+                .replace(
+                    "reader = \"text\"",
+                    "reader = \"market\"\nassets = [\"BTC\"]",
+                ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`train.data.vocab`"), "{e}");
     }
 }

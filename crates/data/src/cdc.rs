@@ -119,9 +119,11 @@ pub fn window_hash(w: &[u8; 16]) -> u32 {
         .wrapping_mul(V2_MULTIPLIER)
 }
 
-/// The portable definition of the cut test search (`WINDOW <= from < to <= len`).
+/// The portable definition of the cut test search (`WINDOW <= from < to <= len`): the first
+/// position `i` in `from..to` whose window `data[i - WINDOW..i]` hashes to `threshold` or more.
 pub(crate) fn find_scalar(data: &[u8], from: usize, to: usize, threshold: u32) -> Option<usize> {
-    data[from - WINDOW..to]
+    // The windows of positions `from..to` end at `to - 1` (position `to` is not searched).
+    data[from - WINDOW..to - 1]
         .windows(WINDOW)
         .position(|w| {
             let mut a = [0u8; WINDOW];
@@ -235,6 +237,22 @@ mod tests {
             .map(|b| b.1)
             .collect();
         assert_eq!(lens, vec![V2_MAX, V2_MAX, 3]);
+    }
+
+    #[test]
+    fn the_end_of_a_search_is_not_searched() {
+        // Found by `kernels_agree_on_find`: the scalar kernel also tested position `to`.
+        let data = pseudo_random(685, 2_326_349_586_305_655_736);
+        let t = !((1u32 << (32 - 7)) - 1);
+        let want = reference_find(&data, 0, 685, t);
+        for k in kernels() {
+            assert_eq!(k.find(&data, 0, 685, t), want, "kernel {}", k.name());
+        }
+        for to in WINDOW + 1..=data.len() {
+            for k in kernels() {
+                assert!(k.find(&data, WINDOW, to, 0).is_some_and(|i| i < to));
+            }
+        }
     }
 
     proptest! {

@@ -9,14 +9,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// No anvil binary was found.
     #[error(
-        "anvil not found (looked for {searched} and on PATH): run `npm ci` in the repository root to install @foundry-rs/anvil-linux-amd64, or pass --anvil <path>"
+        "anvil not found (looked for {searched} and on PATH): run `npm ci` in the repository root to install @foundry-rs/anvil-linux-amd64, or configure the path of an anvil binary"
     )]
     AnvilMissing {
         /// Where it was looked for.
         searched: String,
     },
     /// The configured anvil path does not exist or cannot run.
-    #[error("cannot start anvil at {path}: {source}; check --anvil / CAIRN_ANVIL or run `npm ci`")]
+    #[error(
+        "cannot start anvil at {path}: {source}; check the configured anvil path or run `npm ci`"
+    )]
     AnvilSpawn {
         /// The binary.
         path: PathBuf,
@@ -25,7 +27,7 @@ pub enum Error {
     },
     /// Something else listens on the port.
     #[error(
-        "port {port} on {host} is busy (another process listens there); stop it or pick another port with --port"
+        "port {port} on {host} is busy (another process listens there); stop it or pick another port"
     )]
     PortBusy {
         /// The interface.
@@ -82,7 +84,7 @@ pub enum Error {
     /// The manifest names contracts the running chain does not have: the chain's state was
     /// lost (anvil was killed before it wrote its state file) or another chain answers.
     #[error(
-        "the deployment manifest {path} names contracts that are not on the chain at {rpc_url} (its state was lost, or it is another chain); services started against them (a compute node's database, escrowed jobs) belong to the old chain. Run `cairn devnet up --redeploy` to deploy a new stack (the old manifest is kept beside it), and start the compute node with a fresh --dir"
+        "the deployment manifest {path} names contracts that are not on the chain at {rpc_url} (its state was lost, or it is another chain); services started against them (a compute node's database, escrowed jobs) belong to the old chain. Redeploy the stack (the old manifest is kept beside it), and start the compute node with a fresh data directory"
     )]
     StaleManifest {
         /// The manifest.
@@ -93,7 +95,7 @@ pub enum Error {
     /// The manifest's contracts were built from other code than this Cairn's (an older
     /// version): reusing them would leave clients calling functions they do not have.
     #[error(
-        "the contracts in {path} were deployed by another version of Cairn; run `cairn devnet up --redeploy` to deploy this version's (the old manifest is kept beside it), and start the compute node with a fresh --dir"
+        "the contracts in {path} were deployed by another version of Cairn; redeploy this version's stack (the old manifest is kept beside it), and start the compute node with a fresh data directory"
     )]
     ContractsChanged {
         /// The manifest.

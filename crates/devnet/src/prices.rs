@@ -22,7 +22,7 @@ pub fn last_close(path: &Path) -> Result<SeedPrice> {
     };
     let mut reader = csv::Reader::from_path(path).map_err(|e| {
         err(format!(
-            "{e}; the daily candles ship in data/market/ (pass --prices-dir)"
+            "{e}; the daily candles ship in data/market/ (or name the directory that holds them)"
         ))
     })?;
     let headers = reader.headers().map_err(|e| err(e.to_string()))?.clone();

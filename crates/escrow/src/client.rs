@@ -28,7 +28,7 @@ pub struct Escrow {
     token: OnceLock<Address>,
 }
 
-type Market<'a> = ComputeMarket::ComputeMarketInstance<&'a DynProvider>;
+pub(crate) type Market<'a> = ComputeMarket::ComputeMarketInstance<&'a DynProvider>;
 
 impl Escrow {
     /// A client of the market at `contract`. Nothing is sent until a method is called.
@@ -50,7 +50,7 @@ impl Escrow {
         &self.chain
     }
 
-    fn market(&self) -> Market<'_> {
+    pub(crate) fn market(&self) -> Market<'_> {
         ComputeMarket::new(self.contract, self.chain.provider())
     }
 
@@ -67,7 +67,7 @@ impl Escrow {
         }
     }
 
-    fn unexpected(&self, what: &'static str, reason: impl Into<String>) -> Error {
+    pub(crate) fn unexpected(&self, what: &'static str, reason: impl Into<String>) -> Error {
         Error::Unexpected {
             contract: self.contract,
             what,
@@ -80,7 +80,7 @@ impl Escrow {
     /// failures and waits for a successful receipt. Only a revert becomes
     /// [`Error::Rejected`]; a transport error, a stale nonce or a missing receipt stays a
     /// chain error, which callers retry.
-    async fn send<P: Provider + Clone, D: CallDecoder + Clone>(
+    pub(crate) async fn send<P: Provider + Clone, D: CallDecoder + Clone>(
         &self,
         call: &'static str,
         builder: CallBuilder<P, D>,
@@ -92,7 +92,7 @@ impl Escrow {
         }
     }
 
-    async fn tx<P: Provider + Clone, D: CallDecoder + Clone>(
+    pub(crate) async fn tx<P: Provider + Clone, D: CallDecoder + Clone>(
         &self,
         call: &'static str,
         builder: CallBuilder<P, D>,
@@ -100,7 +100,7 @@ impl Escrow {
         Ok(tx_of(&self.send(call, builder).await?))
     }
 
-    async fn view<P: Provider, D: CallDecoder>(
+    pub(crate) async fn view<P: Provider, D: CallDecoder>(
         &self,
         call: &'static str,
         builder: CallBuilder<P, D>,
@@ -448,7 +448,7 @@ impl Escrow {
 
     // ------------------------------------------------------------------ events
 
-    async fn logs(&self, filter: Filter) -> Result<Vec<Logged>> {
+    pub(crate) async fn logs(&self, filter: Filter) -> Result<Vec<Logged>> {
         let filter = filter.address(self.contract);
         let logs = self
             .chain

@@ -6,7 +6,10 @@
 //! Job events carry the job id as their first indexed topic, so one filter gives a job's whole
 //! history. Readers take a block range because public RPCs cap how many blocks one
 //! `eth_getLogs` may span; followers remember the last block they read.
-use crate::types::JobId;
+use crate::{
+    dispute::{DisputeRules, Outcome, Verdict},
+    types::JobId,
+};
 use alloy::{
     primitives::{Address, B256, U256},
     rpc::types::Log,
@@ -165,6 +168,128 @@ pub enum MarketEvent {
         /// The new key.
         key: B256,
     },
+    /// The operator changed the dispute rules.
+    DisputeRulesChanged {
+        /// The rules now in force.
+        rules: DisputeRules,
+    },
+    /// A bisection dispute was opened on a committed result.
+    DisputeOpened {
+        /// The job.
+        job_id: JobId,
+        /// Who disputes.
+        challenger: Address,
+        /// The challenger's trace root.
+        challenger_root: B256,
+        /// Checkpoints in each trace.
+        size: u32,
+        /// The checkpoint the challenger named as disputed.
+        disputed_index: u32,
+        /// The bond posted.
+        bond: U256,
+    },
+    /// A bisection round began.
+    BisectionRound {
+        /// The job.
+        job_id: JobId,
+        /// Rounds completed before this one.
+        round: u16,
+        /// The agreed index.
+        lo: u32,
+        /// The differing index.
+        hi: u32,
+        /// The index both sides reveal now.
+        probe: u32,
+        /// Both must reveal by then.
+        deadline: u64,
+    },
+    /// A side revealed its leaf at `index` (its inclusion proof verified on chain).
+    LeafRevealed {
+        /// The job.
+        job_id: JobId,
+        /// The side.
+        by: Address,
+        /// The checkpoint index.
+        index: u32,
+        /// The leaf hash.
+        leaf: B256,
+    },
+    /// The bisection narrowed to the segment `lo → lo + 1`.
+    BisectionDone {
+        /// The job.
+        job_id: JobId,
+        /// The agreed index.
+        lo: u32,
+        /// The agreed leaf at `lo` (zero for lo = 0: the spec's initial state).
+        lo_leaf: B256,
+        /// The provider's leaf at `lo + 1`.
+        provider_leaf: B256,
+        /// The challenger's leaf at `lo + 1`.
+        challenger_leaf: B256,
+    },
+    /// The provider contested the trace size the challenger stated.
+    SizeContested {
+        /// The job.
+        job_id: JobId,
+        /// The provider.
+        provider: Address,
+        /// The size stated.
+        size: u32,
+    },
+    /// A referee registered or added stake.
+    RefereeRegistered {
+        /// The referee.
+        referee: Address,
+        /// Its stake now.
+        stake: U256,
+    },
+    /// A referee left with its stake.
+    RefereeLeft {
+        /// The referee.
+        referee: Address,
+        /// The stake returned.
+        stake: U256,
+    },
+    /// The operator assigned (or replaced) a dispute's referee.
+    RefereeAssigned {
+        /// The job.
+        job_id: JobId,
+        /// The referee.
+        referee: Address,
+        /// The late referee it replaced.
+        previous: Option<Address>,
+        /// It must rule by then.
+        deadline: u64,
+    },
+    /// A referee that did not rule in time lost part of its stake.
+    RefereePenalized {
+        /// The job.
+        job_id: JobId,
+        /// The referee.
+        referee: Address,
+        /// Taken (to the treasury).
+        amount: U256,
+    },
+    /// The referee ruled.
+    DisputeRuled {
+        /// The job.
+        job_id: JobId,
+        /// The referee.
+        referee: Address,
+        /// The ruling.
+        verdict: Verdict,
+    },
+    /// A dispute ended.
+    DisputeResolved {
+        /// The job.
+        job_id: JobId,
+        /// How.
+        outcome: Outcome,
+        /// Taken from the provider.
+        slashed: U256,
+        /// Paid to the referee.
+        referee_paid: U256,
+    },
 }
 
 impl MarketEvent {
@@ -178,7 +303,16 @@ impl MarketEvent {
             | Self::JobChallenged { job_id, .. }
             | Self::JobSettled { job_id, .. }
             | Self::JobRefunded { job_id, .. }
-            | Self::JobClosed { job_id, .. } => Some(*job_id),
+            | Self::JobClosed { job_id, .. }
+            | Self::DisputeOpened { job_id, .. }
+            | Self::BisectionRound { job_id, .. }
+            | Self::LeafRevealed { job_id, .. }
+            | Self::BisectionDone { job_id, .. }
+            | Self::SizeContested { job_id, .. }
+            | Self::RefereeAssigned { job_id, .. }
+            | Self::RefereePenalized { job_id, .. }
+            | Self::DisputeRuled { job_id, .. }
+            | Self::DisputeResolved { job_id, .. } => Some(*job_id),
             _ => None,
         }
     }
@@ -233,9 +367,46 @@ pub enum EventKind {
     ArbiterChanged,
     /// `ReceiptKeyChanged`.
     ReceiptKeyChanged,
+    /// `DisputeRulesChanged`.
+    DisputeRulesChanged,
+    /// `DisputeOpened`.
+    DisputeOpened,
+    /// `BisectionRound`.
+    BisectionRound,
+    /// `LeafRevealed`.
+    LeafRevealed,
+    /// `BisectionDone`.
+    BisectionDone,
+    /// `SizeContested`.
+    SizeContested,
+    /// `RefereeRegistered`.
+    RefereeRegistered,
+    /// `RefereeLeft`.
+    RefereeLeft,
+    /// `RefereeAssigned`.
+    RefereeAssigned,
+    /// `RefereePenalized`.
+    RefereePenalized,
+    /// `DisputeRuled`.
+    DisputeRuled,
+    /// `DisputeResolved`.
+    DisputeResolved,
 }
 
 impl EventKind {
+    /// Every dispute event whose first indexed topic is a job id.
+    pub const DISPUTE: [EventKind; 9] = [
+        Self::DisputeOpened,
+        Self::BisectionRound,
+        Self::LeafRevealed,
+        Self::BisectionDone,
+        Self::SizeContested,
+        Self::RefereeAssigned,
+        Self::RefereePenalized,
+        Self::DisputeRuled,
+        Self::DisputeResolved,
+    ];
+
     /// Every event whose first indexed topic is a job id.
     pub const JOB: [EventKind; 8] = [
         Self::JobPosted,
@@ -267,6 +438,18 @@ impl EventKind {
             Self::OperatorChanged => CM::OperatorChanged::SIGNATURE_HASH,
             Self::ArbiterChanged => CM::ArbiterChanged::SIGNATURE_HASH,
             Self::ReceiptKeyChanged => CM::ReceiptKeyChanged::SIGNATURE_HASH,
+            Self::DisputeRulesChanged => CM::DisputeRulesChanged::SIGNATURE_HASH,
+            Self::DisputeOpened => CM::DisputeOpened::SIGNATURE_HASH,
+            Self::BisectionRound => CM::BisectionRound::SIGNATURE_HASH,
+            Self::LeafRevealed => CM::LeafRevealed::SIGNATURE_HASH,
+            Self::BisectionDone => CM::BisectionDone::SIGNATURE_HASH,
+            Self::SizeContested => CM::SizeContested::SIGNATURE_HASH,
+            Self::RefereeRegistered => CM::RefereeRegistered::SIGNATURE_HASH,
+            Self::RefereeLeft => CM::RefereeLeft::SIGNATURE_HASH,
+            Self::RefereeAssigned => CM::RefereeAssigned::SIGNATURE_HASH,
+            Self::RefereePenalized => CM::RefereePenalized::SIGNATURE_HASH,
+            Self::DisputeRuled => CM::DisputeRuled::SIGNATURE_HASH,
+            Self::DisputeResolved => CM::DisputeResolved::SIGNATURE_HASH,
         }
     }
 }
@@ -373,6 +556,81 @@ pub(crate) fn decode(log: &Log) -> Result<Logged, String> {
         E::ReceiptKeyChanged(x) => MarketEvent::ReceiptKeyChanged {
             previous: x.previous,
             key: x.key,
+        },
+        E::DisputeRulesChanged(x) => MarketEvent::DisputeRulesChanged {
+            rules: DisputeRules {
+                bond: x.bond,
+                slash: x.slash,
+                referee_fee: x.refereeFee,
+                min_referee_stake: x.minRefereeStake,
+                window: x.window,
+            },
+        },
+        E::DisputeOpened(x) => MarketEvent::DisputeOpened {
+            job_id: job_id(x.jobId)?,
+            challenger: x.challenger,
+            challenger_root: x.challengerRoot,
+            size: x.size,
+            disputed_index: x.disputedIndex,
+            bond: x.bond,
+        },
+        E::BisectionRound(x) => MarketEvent::BisectionRound {
+            job_id: job_id(x.jobId)?,
+            round: x.round,
+            lo: x.lo,
+            hi: x.hi,
+            probe: x.probe,
+            deadline: x.deadline,
+        },
+        E::LeafRevealed(x) => MarketEvent::LeafRevealed {
+            job_id: job_id(x.jobId)?,
+            by: x.by,
+            index: x.index,
+            leaf: x.leaf,
+        },
+        E::BisectionDone(x) => MarketEvent::BisectionDone {
+            job_id: job_id(x.jobId)?,
+            lo: x.lo,
+            lo_leaf: x.loLeaf,
+            provider_leaf: x.providerLeaf,
+            challenger_leaf: x.challengerLeaf,
+        },
+        E::SizeContested(x) => MarketEvent::SizeContested {
+            job_id: job_id(x.jobId)?,
+            provider: x.provider,
+            size: x.size,
+        },
+        E::RefereeRegistered(x) => MarketEvent::RefereeRegistered {
+            referee: x.referee,
+            stake: x.stake,
+        },
+        E::RefereeLeft(x) => MarketEvent::RefereeLeft {
+            referee: x.referee,
+            stake: x.stake,
+        },
+        E::RefereeAssigned(x) => MarketEvent::RefereeAssigned {
+            job_id: job_id(x.jobId)?,
+            referee: x.referee,
+            previous: nonzero(x.previous),
+            deadline: x.deadline,
+        },
+        E::RefereePenalized(x) => MarketEvent::RefereePenalized {
+            job_id: job_id(x.jobId)?,
+            referee: x.referee,
+            amount: x.amount,
+        },
+        E::DisputeRuled(x) => MarketEvent::DisputeRuled {
+            job_id: job_id(x.jobId)?,
+            referee: x.referee,
+            verdict: Verdict::from_u8(x.verdict)
+                .ok_or_else(|| format!("verdict {} is not one this client knows", x.verdict))?,
+        },
+        E::DisputeResolved(x) => MarketEvent::DisputeResolved {
+            job_id: job_id(x.jobId)?,
+            outcome: Outcome::from_u8(x.outcome)
+                .ok_or_else(|| format!("outcome {} is not one this client knows", x.outcome))?,
+            slashed: x.slashed,
+            referee_paid: x.refereePaid,
         },
     };
     Ok(Logged {

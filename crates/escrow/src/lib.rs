@@ -12,6 +12,10 @@
 //!   Refunded ◀────┘ operator           └──────▶ Refunded           └──arbiter─▶ Refunded
 //! ```
 //!
+//! A committed result can also be disputed by refereed bisection (`dispute.rs`:
+//! [`Escrow::open_dispute`], [`Escrow::reveal`], [`Escrow::assign_referee`], [`Escrow::rule`],
+//! [`Escrow::resolve_timeout`]): the job is `Disputed` until the ruling settles or refunds it.
+//!
 //! Providers bond stake ([`Escrow::register_provider`]) that only leaves after an unbonding
 //! delay, so a slash ([`Escrow::slash`], the hook for dispute resolution) can still reach it.
 //! Settlement pays the provider `payment − fee` and the treasury the fee. The batch calls
@@ -51,12 +55,14 @@
 //! ```
 
 mod client;
+mod dispute;
 mod error;
 mod events;
 mod revert;
 mod types;
 
 pub use client::Escrow;
+pub use dispute::{Dispute, DisputePhase, DisputeRules, Outcome, RefereeInfo, Verdict, max_rounds};
 pub use error::{Error, Result};
 pub use events::{EventKind, Logged, MarketEvent};
 pub use types::{Job, JobId, JobState, MarketConfig, Posted, ProviderInfo, Tx, result_commitment};

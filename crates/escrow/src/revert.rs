@@ -193,6 +193,130 @@ fn market(e: M) -> (&'static str, String) {
                 state_name(x.state)
             ),
         ),
+        M::InvalidDisputeRules(_) => (
+            "InvalidDisputeRules",
+            "the referee fee must not exceed the bond or the slash, and the window must be positive".into(),
+        ),
+        M::NotAllowedToDispute(x) => (
+            "NotAllowedToDispute",
+            format!(
+                "{} may not dispute job {}: only its requester, the operator or another eligible provider may",
+                x.caller,
+                id(x.jobId)
+            ),
+        ),
+        M::ResultMismatch(x) => (
+            "ResultMismatch",
+            format!(
+                "the spec, output and trace root given are not the ones job {} committed; read them from its ResultCommitted event",
+                id(x.jobId)
+            ),
+        ),
+        M::InvalidTraceSize(x) => (
+            "InvalidTraceSize",
+            format!(
+                "a trace of {} checkpoints cannot dispute checkpoint {}: the size must be at least 2 and the index in 1..size",
+                x.size, x.disputedIndex
+            ),
+        ),
+        M::WrongPhase(x) => (
+            "WrongPhase",
+            format!(
+                "job {}'s dispute is {}",
+                id(x.jobId),
+                match x.phase {
+                    0 => "not open",
+                    1 => "bisecting",
+                    2 => "waiting for a referee",
+                    3 => "resolved",
+                    _ => "in an unknown phase",
+                }
+            ),
+        ),
+        M::NotDisputant(x) => (
+            "NotDisputant",
+            format!(
+                "{} is neither job {}'s provider nor its challenger",
+                x.caller,
+                id(x.jobId)
+            ),
+        ),
+        M::AlreadyRevealed(x) => (
+            "AlreadyRevealed",
+            format!(
+                "{} already revealed its leaf at {} in job {}'s dispute this round",
+                x.caller,
+                x.index,
+                id(x.jobId)
+            ),
+        ),
+        M::InvalidProof(x) => (
+            "InvalidProof",
+            format!(
+                "the proof does not show leaf {} at index {} under the committed trace root of job {}'s dispute",
+                x.leaf,
+                x.index,
+                id(x.jobId)
+            ),
+        ),
+        M::RoundClosed(x) => (
+            "RoundClosed",
+            format!(
+                "job {}'s dispute deadline {} has passed; call resolveTimeout",
+                id(x.jobId),
+                x.deadline
+            ),
+        ),
+        M::RoundOpen(x) => (
+            "RoundOpen",
+            format!(
+                "job {}'s dispute runs until {}; wait for it",
+                id(x.jobId),
+                x.deadline
+            ),
+        ),
+        M::NotReferee(x) => (
+            "NotReferee",
+            format!(
+                "{} is not the referee assigned to job {}'s dispute",
+                x.caller,
+                id(x.jobId)
+            ),
+        ),
+        M::RefereeNotEligible(x) => (
+            "RefereeNotEligible",
+            format!(
+                "{} is not a referee with the minimum stake, or is a party to the dispute",
+                x.referee
+            ),
+        ),
+        M::RefereeStillInTime(x) => (
+            "RefereeStillInTime",
+            format!(
+                "job {}'s referee may rule until {}; replace it only after",
+                id(x.jobId),
+                x.deadline
+            ),
+        ),
+        M::InvalidVerdict(x) => (
+            "InvalidVerdict",
+            format!(
+                "verdict {} is not allowed in job {}'s dispute",
+                x.verdict,
+                id(x.jobId)
+            ),
+        ),
+        M::RefereeBusy(x) => (
+            "RefereeBusy",
+            format!(
+                "referee {} has {} dispute(s) to rule before it may leave",
+                x.referee, x.open
+            ),
+        ),
+        M::NotARegisteredReferee(x) => (
+            "NotARegisteredReferee",
+            format!("{} is not a registered referee", x.caller),
+        ),
         M::ReentrancyGuardReentrantCall(_) => (
             "ReentrancyGuardReentrantCall",
             "reentrant call refused".into(),

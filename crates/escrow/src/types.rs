@@ -27,6 +27,8 @@ pub enum JobState {
     Refunded,
     /// The requester cancelled before assignment (final).
     Cancelled,
+    /// A refereed bisection dispute over the committed result runs.
+    Disputed,
 }
 
 impl JobState {
@@ -41,6 +43,7 @@ impl JobState {
             5 => Self::Settled,
             6 => Self::Refunded,
             7 => Self::Cancelled,
+            8 => Self::Disputed,
             _ => return None,
         })
     }
@@ -55,6 +58,7 @@ impl JobState {
             Self::Settled => 5,
             Self::Refunded => 6,
             Self::Cancelled => 7,
+            Self::Disputed => 8,
         }
     }
 
@@ -73,6 +77,7 @@ impl JobState {
             Self::Settled => "settled",
             Self::Refunded => "refunded",
             Self::Cancelled => "cancelled",
+            Self::Disputed => "disputed",
         }
     }
 }
@@ -238,7 +243,7 @@ mod tests {
             assert_eq!(s.as_u8(), v);
         }
         assert_eq!(JobState::from_u8(0), None);
-        assert_eq!(JobState::from_u8(8), None);
+        assert_eq!(JobState::from_u8(9), None);
         assert_eq!(state_name(3), "committed");
         assert_eq!(state_name(0), "unknown");
         assert_eq!(state_name(9), "state 9");

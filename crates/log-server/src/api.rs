@@ -2,7 +2,9 @@
 use crate::{
     ApiError, BUNDLE_MEDIA_TYPE, BlobStore, Bundle, BundleEntry, RateLimits,
     limits::Meters,
-    openapi::{AddAnswer, BlobStored, EntryAnswer, ErrorBody, LineageAnswer, LogInfo},
+    openapi::{
+        AddAnswer, AnchorAnswer, BlobStored, EntryAnswer, ErrorBody, LineageAnswer, LogInfo,
+    },
     submit,
     submit::Submission,
 };
@@ -40,6 +42,9 @@ pub struct ServerConfig {
     pub witnesses: Vec<(String, String)>,
     /// The anchor contract and chain, when anchoring is on.
     pub anchor: Option<serde_json::Value>,
+    /// The anchoring's state, served at `GET /anchor` (none: the log anchors nothing).
+    #[serde(skip)]
+    pub anchoring: Option<crate::AnchorWatch>,
     /// Write budgets per client address and per signer key.
     #[serde(skip)]
     pub rate_limits: RateLimits,
@@ -100,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/lineage/{digest}", get(lineage))
         .route("/log", get(info))
+        .route("/anchor", get(anchor))
         .route("/metrics", get(metrics))
         .route(crate::openapi::OPENAPI_PATH, get(openapi_json))
         // Reads and anything else: no body.
@@ -563,6 +569,20 @@ async fn info(State(s): State<AppState>) -> Response {
         "anchor": s.config.anchor,
     }))
     .into_response()
+}
+
+#[utoipa::path(get, path = "/anchor", tag = "log",
+    description = "The latest checkpoint this log anchored on chain (`ProvenanceAnchor`): its size and root, the block and transaction, and the contract. Entries below `latest.size` are covered by it.",
+    responses((status = 200, description = "The anchoring and its latest anchor (`latest` null until the first one)", body = AnchorAnswer),
+        (status = 404, description = "This log does not anchor its checkpoints", body = ErrorBody)))]
+async fn anchor(State(s): State<AppState>) -> Response {
+    match &s.config.anchoring {
+        Some(w) => Json(w.get()).into_response(),
+        None => ApiError::not_found(
+            "this log does not anchor its checkpoints on chain (its operator has not turned anchoring on)",
+        )
+        .into_response(),
+    }
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "log",

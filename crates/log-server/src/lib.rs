@@ -14,6 +14,7 @@
 //!                                      logged statement names, or with an upload token
 //! GET  /lineage/<alg:hex>              entries mentioning a digest
 //! GET  /log                            origin, verifier key, size, witnesses, anchor contract
+//! GET  /anchor                         the latest on-chain anchor (tx, block, size, root, contract)
 //! GET  /metrics                        Prometheus text format
 //! GET  /openapi.json                   this API as an OpenAPI 3.1 document
 //! ```
@@ -30,8 +31,6 @@
 mod api;
 pub mod bench;
 mod blobs;
-mod bundle;
-mod client;
 mod cosign;
 mod error;
 mod limits;
@@ -42,19 +41,22 @@ mod submit;
 
 pub use api::{AppState, MAX_BLOB_BYTES, ServerConfig, router};
 pub use blobs::BlobStore;
-pub use bundle::{BUNDLE_MEDIA_TYPE, Bundle, BundleEntry, TrustPolicy, Verified};
-pub use client::{ClientError, LogClient, SubmitResponse};
+/// The client side (moved to `cairn-log-client`), re-exported for code that serves and reads.
+pub use cairn_log_client::{
+    BUNDLE_MEDIA_TYPE, Bundle, BundleEntry, ClientError, LogClient, SubmitResponse, TrustPolicy,
+    Verified,
+};
 pub use cosign::{WitnessEndpoint, cosign_loop};
 pub use error::{ApiError, json_errors};
 pub use limits::{
     DEFAULT_ADD_BURST_PER_ADDRESS, DEFAULT_ADD_BURST_PER_KEY, DEFAULT_ADDS_PER_SEC_PER_ADDRESS,
     DEFAULT_ADDS_PER_SEC_PER_KEY, DEFAULT_BLOB_BURST_PER_ADDRESS,
-    DEFAULT_BLOB_BYTES_PER_SEC_PER_ADDRESS, RateLimits,
+    DEFAULT_BLOB_BYTES_PER_SEC_PER_ADDRESS, Limiter, RateLimits,
 };
 pub use openapi::{
     AddAnswer, BlobStored, EntryAnswer, ErrorBody, LineageAnswer, LineageHit, LogInfo,
     OPENAPI_PATH, add_common_errors, document as openapi_document,
 };
-pub use periodic_anchor::{AnchorStatus, anchor_loop, anchor_once};
+pub use periodic_anchor::{AnchorStatus, AnchorWatch, anchor_loop, anchor_once};
 pub use starting::{StartingRouter, WAIT_FOR_OPEN};
 pub use submit::{Submission, kind_of, mentions_of, prepare, statement_mentions};

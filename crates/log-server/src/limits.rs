@@ -76,15 +76,17 @@ struct Bucket {
     last: Instant,
 }
 
-/// Token buckets keyed by client.
-pub(crate) struct Limiter<K> {
+/// Token buckets keyed by client (an address, a key): `rate` tokens a second, up to `burst`.
+/// Shared with the compute node's write limits.
+pub struct Limiter<K> {
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 impl<K: Hash + Eq + Clone> Limiter<K> {
-    pub(crate) fn new(rate: f64, burst: f64) -> Self {
+    /// A limiter refilling `rate` tokens a second up to `burst` per client (infinite: none).
+    pub fn new(rate: f64, burst: f64) -> Self {
         Self {
             rate,
             burst,
@@ -93,7 +95,7 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 
     /// Takes `n` tokens for `key`, or says how long until they are there.
-    pub(crate) fn take(&self, key: &K, n: f64) -> Result<(), Duration> {
+    pub fn take(&self, key: &K, n: f64) -> Result<(), Duration> {
         if self.burst.is_infinite() && self.rate.is_infinite() {
             return Ok(());
         }

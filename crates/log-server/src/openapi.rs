@@ -124,6 +124,40 @@ pub struct LogInfo {
     pub anchor: Option<serde_json::Value>,
 }
 
+/// `GET /anchor`'s answer: where the log anchors its checkpoints and the latest anchor.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnchorAnswer {
+    /// The `ProvenanceAnchor` contract (checksummed address).
+    pub contract: String,
+    /// The chain it is on.
+    pub chain_id: u64,
+    /// How often the log anchors a grown checkpoint, seconds.
+    pub interval_secs: u64,
+    /// The latest anchor on chain, once there is one.
+    pub latest: Option<LatestAnchor>,
+    /// Why the last attempt failed, if it did (the log retries).
+    pub last_error: Option<String>,
+    /// Unix ms of the last attempt.
+    pub checked_ms: Option<u64>,
+}
+
+/// An anchored checkpoint: the tree size and root the chain holds, and the transaction.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatestAnchor {
+    /// Entries the anchored checkpoint covers (entries `0..size`).
+    pub size: u64,
+    /// Its RFC 6962 root, 64 hex digits.
+    pub root: String,
+    /// The block the anchor transaction is in.
+    pub block_number: u64,
+    /// The anchor transaction (`0x` + 64 hex digits).
+    pub tx_hash: String,
+    /// Gas it used, when this process sent it.
+    pub gas_used: Option<u64>,
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -142,6 +176,7 @@ pub struct LogInfo {
         api::put_blob,
         api::lineage,
         api::info,
+        api::anchor,
         api::metrics,
         api::openapi_json,
     ),

@@ -8,19 +8,9 @@
 use crate::ApiError;
 use cairn_attest::{Envelope, KnownPredicate, Limits, PublicKey, Statement, predicate};
 use cairn_log::{AddRequest, Mention, Role, StatementKind};
+pub use cairn_log_client::Submission;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
-
-/// The body of `POST /add`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Submission {
-    /// The DSSE envelope.
-    #[schema(value_type = Object)]
-    pub envelope: serde_json::Value,
-    /// The signer's Ed25519 public key (hex or base64).
-    pub public_key: String,
-}
 
 /// Validates a submission body. Returns the log request, the signer's key and the statement.
 pub fn prepare(

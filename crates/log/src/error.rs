@@ -62,3 +62,9 @@ impl From<rusqlite::Error> for Error {
         Self::Index(e.to_string())
     }
 }
+
+impl From<cairn_tlog::EntryError> for Error {
+    fn from(e: cairn_tlog::EntryError) -> Self {
+        Self::BadEntry(e.to_string())
+    }
+}

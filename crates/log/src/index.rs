@@ -102,23 +102,89 @@ impl LineageIndex {
         Ok(())
     }
 
+    #[cfg(test)]
     pub(crate) fn lookup(&self, digest: &str) -> Result<Vec<LineageHit>> {
-        let mut q = self
-            .conn
-            .prepare_cached("SELECT idx, role FROM mentions WHERE digest = ?1 ORDER BY idx")?;
-        let rows = q.query_map(params![digest], |r| {
-            Ok(LineageHit {
-                index: r.get::<_, i64>(0)? as u64,
-                role: Role::parse(&r.get::<_, String>(1)?),
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        lookup_on(&self.conn, digest)
     }
+}
+
+/// A read-only connection for lookups: in WAL mode they read the last committed state and
+/// never wait for the indexer's write transaction (nor its lock).
+pub(crate) struct LineageReader {
+    conn: Connection,
+}
+
+impl LineageReader {
+    /// Opens the index at `path` (created by [`LineageIndex::open`] first) read-only.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Self { conn })
+    }
+
+    /// Entries mentioning `digest`, as of the last committed index batch.
+    pub(crate) fn lookup(&self, digest: &str) -> Result<Vec<LineageHit>> {
+        lookup_on(&self.conn, digest)
+    }
+}
+
+fn lookup_on(conn: &Connection, digest: &str) -> Result<Vec<LineageHit>> {
+    let mut q =
+        conn.prepare_cached("SELECT idx, role FROM mentions WHERE digest = ?1 ORDER BY idx")?;
+    let rows = q.query_map(params![digest], |r| {
+        Ok(LineageHit {
+            index: r.get::<_, i64>(0)? as u64,
+            role: Role::parse(&r.get::<_, String>(1)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lookup answers while the indexer holds a write transaction open, from the last
+    /// committed batch (before, lookups shared the indexer's connection and its lock).
+    #[test]
+    fn lookups_answer_while_an_index_batch_is_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        let mut idx = LineageIndex::open(&path).unwrap();
+        let m = |d: &str| Mention {
+            digest: d.into(),
+            role: Role::Subject,
+        };
+        idx.add(0, &[vec![m("sha256:aa")]]).unwrap();
+        let reader = LineageReader::open(&path).unwrap();
+        let tx = idx.conn.transaction().unwrap();
+        tx.execute(
+            "INSERT INTO mentions (digest, idx, role) VALUES ('sha256:aa', 1, 'subject')",
+            [],
+        )
+        .unwrap();
+        // The write transaction is open (its lock held) and the reader answers.
+        let (send, answer) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = send.send(reader.lookup("sha256:aa").map(|h| h.len()));
+        });
+        let hits = answer
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the lookup waited for the write transaction");
+        assert_eq!(hits.unwrap(), 1, "only the committed batch is visible");
+        tx.commit().unwrap();
+        assert_eq!(
+            LineageReader::open(&path)
+                .unwrap()
+                .lookup("sha256:aa")
+                .unwrap()
+                .len(),
+            2
+        );
+    }
 
     #[test]
     fn lookups_find_every_entry_naming_a_digest() {

@@ -26,7 +26,7 @@
 //!
 //! A version-1 journal is migrated on open: its intact records are rewritten in the version-2
 //! format to a temporary file that replaces the old one only once it is durable.
-use crate::{Error, Result, entry::ENTRY_SIZE};
+use crate::{ENTRY_SIZE, Error, Result};
 use std::{
     fs::{File, OpenOptions},
     io::{BufWriter, Seek, SeekFrom, Write},

@@ -12,17 +12,16 @@
 
 pub mod bench;
 mod config;
-mod entry;
 mod error;
 mod index;
 mod journal;
 mod log;
 mod storage;
 
+pub use cairn_tlog::entry::{ENTRY_SIZE, LogEntry, StatementKind};
 pub use config::{
     DEFAULT_BATCH_DELAY, DEFAULT_BATCH_MAX, DEFAULT_MAX_ENVELOPE_BYTES, LogConfig, MentionFn,
 };
-pub use entry::{ENTRY_SIZE, LogEntry, StatementKind};
 pub use error::{Error, Result};
 pub use index::{LineageHit, Mention, Role};
 pub use log::{AddRequest, Log, Sequenced};

@@ -13,9 +13,8 @@
 //! `add` returns. It is *integrated* once a published, signed checkpoint covers it. The two are
 //! separate states with separate latencies, as in Tessera.
 use crate::{
-    Error, LineageHit, LogConfig, LogEntry, Mention, Result, StatementKind,
-    entry::ENTRY_SIZE,
-    index::LineageIndex,
+    ENTRY_SIZE, Error, LineageHit, LogConfig, LogEntry, Mention, Result, StatementKind,
+    index::{LineageIndex, LineageReader},
     journal::{Journal, JournalReader, Located, Opened},
     storage::{FsStorage, LogStorage},
 };
@@ -106,6 +105,8 @@ struct Shared {
     signer: NoteSigner,
     reader: Option<JournalReader>,
     index: Mutex<LineageIndex>,
+    /// Lookups read on their own connection, never behind an index batch being written.
+    lookups: Mutex<LineageReader>,
     /// Whether every journal record's checksum has been checked since start-up (the published
     /// prefix is checked in the background).
     journal_verified: std::sync::atomic::AtomicBool,
@@ -313,6 +314,7 @@ impl Log {
             None => JournalReader::open(&journal_path).ok(),
         };
         let mut index = LineageIndex::open(&config.dir.join("index.sqlite"))?;
+        let lookups = LineageReader::open(&config.dir.join("index.sqlite"))?;
         if halted.is_none()
             && let (Some(extract), Some(reader)) = (&config.mentions, &reader)
         {
@@ -412,6 +414,7 @@ impl Log {
             signer,
             reader,
             index: Mutex::new(index),
+            lookups: Mutex::new(lookups),
             journal_verified: std::sync::atomic::AtomicBool::new(floor_size == 0),
         });
         let (submit, rx) = mpsc::channel();
@@ -674,7 +677,7 @@ impl Log {
                 entries.len()
             ))
         })?;
-        LogEntry::decode(bytes)
+        Ok(LogEntry::decode(bytes)?)
     }
 
     /// The envelope an entry points at.
@@ -780,7 +783,7 @@ impl Log {
                 .0;
         }
         drop(st);
-        self.shared.index.lock().expect("lock").lookup(digest)
+        self.shared.lookups.lock().expect("lock").lookup(digest)
     }
 
     /// Stops accepting entries, finishes what is queued and joins the threads.

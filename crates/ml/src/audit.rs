@@ -50,7 +50,8 @@ pub enum Finding {
     },
     /// The first checkpoint is not the spec's initial state.
     WrongInitialState,
-    /// The model file is not the last checkpoint's parameters under this spec.
+    /// The model file is not the last checkpoint's parameters under this spec (with the
+    /// dataset's vocabulary, for a text model).
     ModelMismatch,
     /// A checkpoint opened against the trace root does not prove its inclusion (the bytes are
     /// not the ones committed at its index).
@@ -195,9 +196,8 @@ pub fn audit(
         report.findings.push(Finding::WrongInitialState);
     }
     let last = states.last().expect("at least two checkpoints");
-    match model_file::decode(claim.model) {
-        Ok((s, params)) if &s == spec && params == last.params => {}
-        _ => report.findings.push(Finding::ModelMismatch),
+    if !model_file::holds(claim.model, spec, &last.params, data.vocab.as_ref()) {
+        report.findings.push(Finding::ModelMismatch);
     }
     let trainer = Trainer::new(spec, data, threads)?;
     let never = AtomicBool::new(false);
@@ -302,11 +302,10 @@ pub fn audit_openings(
     if states.get(&0).is_some_and(|s| *s != TrainState::init(spec)) {
         report.findings.push(Finding::WrongInitialState);
     }
-    if let Some(last) = states.get(&(n - 1)) {
-        match model_file::decode(model) {
-            Ok((s, params)) if &s == spec && params == last.params => {}
-            _ => report.findings.push(Finding::ModelMismatch),
-        }
+    if let Some(last) = states.get(&(n - 1))
+        && !model_file::holds(model, spec, &last.params, data.vocab.as_ref())
+    {
+        report.findings.push(Finding::ModelMismatch);
     }
     let trainer = Trainer::new(spec, data, threads)?;
     let never = AtomicBool::new(false);
@@ -327,4 +326,69 @@ pub fn audit_openings(
         }
     }
     Ok(report)
+}
+
+/// What a referee's recomputation of one disputed segment gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentCheck {
+    /// The leaf hash of the recomputed checkpoint at `lo + 1`.
+    pub leaf: Hash,
+    /// Steps re-executed (the segment's length).
+    pub steps_replayed: u64,
+}
+
+/// A refereed bisection ended with both sides agreeing on checkpoint `lo` (leaf `lo_leaf`;
+/// for `lo = 0` the spec's initial state, which the referee builds itself) and differing at
+/// `lo + 1`: re-executes that one segment from the agreed state and returns the leaf it ends
+/// at, for the referee to compare with each side's. `lo_checkpoint` (the agreed checkpoint's
+/// bytes; ignored for `lo = 0`) must hash to `lo_leaf`, decode under `spec` and be at its
+/// scheduled step.
+pub fn recompute_segment(
+    spec: &TrainSpec,
+    data: &Samples,
+    lo: usize,
+    lo_leaf: &Hash,
+    lo_checkpoint: Option<&[u8]>,
+    threads: usize,
+) -> crate::Result<SegmentCheck> {
+    let steps = spec.checkpoint_steps();
+    if lo + 1 >= steps.len() {
+        return Err(crate::Error::malformed(
+            "disputed segment",
+            format!(
+                "checkpoint {lo} has no successor in a trace of {}",
+                steps.len()
+            ),
+        ));
+    }
+    let mut state = if lo == 0 {
+        TrainState::init(spec)
+    } else {
+        let bytes = lo_checkpoint.ok_or_else(|| {
+            crate::Error::malformed("disputed segment", format!("checkpoint {lo} is missing"))
+        })?;
+        if leaf_hash(bytes) != *lo_leaf {
+            return Err(crate::Error::malformed(
+                "disputed segment",
+                format!("checkpoint {lo}'s bytes do not hash to the agreed leaf"),
+            ));
+        }
+        let s = TrainState::from_bytes(bytes, spec)?;
+        if s.step != steps[lo] {
+            return Err(crate::Error::malformed(
+                "disputed segment",
+                format!(
+                    "checkpoint {lo} is at step {} instead of {}",
+                    s.step, steps[lo]
+                ),
+            ));
+        }
+        s
+    };
+    let trainer = Trainer::new(spec, data, threads)?;
+    trainer.run_to(&mut state, steps[lo + 1], &AtomicBool::new(false))?;
+    Ok(SegmentCheck {
+        leaf: leaf_hash(&state.to_bytes()),
+        steps_replayed: steps[lo + 1] - steps[lo],
+    })
 }

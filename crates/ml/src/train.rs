@@ -1,5 +1,7 @@
-//! The reproducible trainer: an MLP with ReLU hidden layers and a linear head, trained on mean
-//! squared error with SGD or Adam, on Cairn's own kernels ([`crate::kernels`]).
+//! The reproducible trainer, on Cairn's own kernels ([`crate::kernels`]), with SGD or Adam: an
+//! MLP with ReLU hidden layers and a linear head on mean squared error (`mlp`), or a GRU
+//! language model on softmax cross-entropy (`gru`, [`crate::gru`]). The state, checkpoints,
+//! trace and audits are the same for both: a flat parameter vector and its optimiser moments.
 //!
 //! ```text
 //!  TrainState::init(spec) ─▶ step ─▶ step ─▶ … (checkpoint every k steps: state bytes → leaf)
@@ -11,7 +13,12 @@
 //! be re-executed from its committed starting checkpoint alone (what an audit does). Adam's bias
 //! corrections keep `β^t` as running products in the state, not `powi`, and only IEEE basic
 //! operations and `sqrt` are used: the same bits on every machine and thread count.
-use crate::{Error, Result, data::Samples, kernels};
+use crate::{
+    Error, Result,
+    data::Samples,
+    gru::{self, GruShape},
+    kernels,
+};
 use cairn_compute::TrainSpec;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -87,17 +94,22 @@ pub struct TrainState {
 
 impl TrainState {
     /// The state before the first step: weights uniform in `±1/√inputs` from the seed, zero
-    /// biases and moments.
+    /// biases and moments (`gru`: [`GruShape::init`] from the same stream).
     pub fn init(spec: &TrainSpec) -> Self {
         let mut rng = SplitMix64::new(spec.seed ^ 0x005E_ED0F_CA1B);
-        let mut params = Vec::with_capacity(spec.parameters() as usize);
-        for (i, o) in layer_shapes(spec) {
-            let bound = 1.0 / (i as f32).sqrt();
-            for _ in 0..i * o {
-                params.push((rng.unit_f32() * 2.0 - 1.0) * bound);
+        let params = if spec.model == "gru" {
+            GruShape::of(spec).init(|| rng.unit_f32())
+        } else {
+            let mut params = Vec::with_capacity(spec.parameters() as usize);
+            for (i, o) in layer_shapes(spec) {
+                let bound = 1.0 / (i as f32).sqrt();
+                for _ in 0..i * o {
+                    params.push((rng.unit_f32() * 2.0 - 1.0) * bound);
+                }
+                params.extend(std::iter::repeat_n(0.0, o));
             }
-            params.extend(std::iter::repeat_n(0.0, o));
-        }
+            params
+        };
         let moments = if spec.optimiser == "adam" {
             vec![0.0; params.len()]
         } else {
@@ -237,12 +249,59 @@ pub struct Trainer<'a> {
     spec: &'a TrainSpec,
     data: &'a Samples,
     shapes: Vec<(usize, usize)>,
+    gru: Option<GruShape>,
     threads: usize,
 }
+
+/// Samples of the whole-dataset loss a `gru` run reports at each checkpoint (spread evenly).
+const GRU_EVAL_SAMPLES: usize = 1024;
 
 impl<'a> Trainer<'a> {
     /// A trainer using `threads` threads (any count gives the same bits).
     pub fn new(spec: &'a TrainSpec, data: &'a Samples, threads: usize) -> Result<Self> {
+        if spec.model == "gru" {
+            let shape = GruShape::of(spec);
+            let Some(vocab) = &data.vocab else {
+                return Err(Error::invalid(
+                    "train.data.reader",
+                    "model gru needs a text dataset (reader = \"text\")",
+                ));
+            };
+            if vocab.len() > shape.vocab
+                || data.features != spec.data.window as usize
+                || data.targets != 1
+            {
+                return Err(Error::invalid(
+                    "train.data",
+                    format!(
+                        "the dataset has {} symbols and windows of {}; the model has room for {} and reads {}",
+                        vocab.len(),
+                        data.features,
+                        shape.vocab,
+                        spec.data.window
+                    ),
+                ));
+            }
+            if data.n == 0 {
+                return Err(Error::invalid(
+                    "train.data",
+                    "the dataset yields no samples",
+                ));
+            }
+            return Ok(Self {
+                spec,
+                data,
+                shapes: vec![],
+                gru: Some(shape),
+                threads: threads.max(1),
+            });
+        }
+        if data.vocab.is_some() {
+            return Err(Error::invalid(
+                "train.model",
+                "a text dataset trains model gru, not mlp",
+            ));
+        }
         let shapes = layer_shapes(spec);
         if data.features != shapes[0].0 || data.targets != shapes[shapes.len() - 1].1 {
             return Err(Error::invalid(
@@ -266,11 +325,28 @@ impl<'a> Trainer<'a> {
             spec,
             data,
             shapes,
+            gru: None,
             threads: threads.max(1),
         })
     }
 
-    /// The layer shapes.
+    /// The shape of a `gru` model (`None` for `mlp`).
+    pub fn gru_shape(&self) -> Option<GruShape> {
+        self.gru
+    }
+
+    /// The symbol ids (`rows × window`) and next ids of `rows` of a text dataset.
+    fn sequences(&self, rows: impl Iterator<Item = usize>) -> (Vec<usize>, Vec<usize>) {
+        let mut ids = Vec::new();
+        let mut next = Vec::new();
+        for i in rows {
+            ids.extend(self.data.x_row(i).iter().map(|&v| v as usize));
+            next.push(self.data.y_row(i)[0] as usize);
+        }
+        (ids, next)
+    }
+
+    /// The layer shapes (of an `mlp`; empty for `gru`).
     pub fn shapes(&self) -> &[(usize, usize)] {
         &self.shapes
     }
@@ -289,6 +365,10 @@ impl<'a> Trainer<'a> {
     /// Gradients of the batch loss with respect to every parameter, and the loss.
     pub fn gradients(&self, params: &[f32], step: u64) -> (f32, Vec<f32>) {
         let idx = self.batch(step);
+        if let Some(shape) = &self.gru {
+            let (ids, next) = self.sequences(idx.into_iter());
+            return gru::gradients(shape, params, &ids, &next, self.data.features, self.threads);
+        }
         let n = idx.len();
         let (f, t) = (self.data.features, self.data.targets);
         let mut x = Vec::with_capacity(n * f);
@@ -372,8 +452,17 @@ impl<'a> Trainer<'a> {
         Ok(losses)
     }
 
-    /// Mean squared error of `params` over the whole dataset.
+    /// Mean squared error of `params` over the whole dataset (`gru`: mean cross-entropy over
+    /// at most 1024 samples spread evenly over it).
     pub fn eval_loss(&self, params: &[f32]) -> f32 {
+        if let Some(shape) = &self.gru {
+            let every = self.data.n.div_ceil(GRU_EVAL_SAMPLES).max(1);
+            let rows: Vec<usize> = (0..self.data.n).step_by(every).collect();
+            let (ids, next) = self.sequences(rows.iter().copied());
+            let w = self.data.features;
+            let lg = gru::logits(shape, params, &ids, next.len(), w, self.threads);
+            return kernels::softmax_cross_entropy(&lg, &next, shape.vocab).0;
+        }
         let pred = predict(
             &self.shapes,
             params,
@@ -392,8 +481,10 @@ pub struct TrainRun {
     pub state: TrainState,
     /// Checkpoint bytes at [`TrainSpec::checkpoint_steps`], in order.
     pub checkpoints: Vec<Vec<u8>>,
-    /// Batch loss of every step.
+    /// Batch loss of every step from [`TrainRun::first_step`] on.
     pub losses: Vec<f32>,
+    /// The step the run started from (0, or the checkpoint it resumed from).
+    pub first_step: u64,
     /// `(step, loss over the whole dataset)` at every checkpoint.
     pub eval: Vec<(u64, f32)>,
 }
@@ -419,28 +510,91 @@ pub fn train_until_halted(
     threads: usize,
     halt: &AtomicBool,
 ) -> Result<(TrainRun, bool)> {
+    resume(spec, data, threads, halt, &[])
+}
+
+/// [`train_until_halted`] from the checkpoints of an earlier run of the same spec (the first
+/// ones of its trace, in order; none starts afresh): training continues from the last one, and
+/// the finished trace — those checkpoints, then the new ones — has the same root as a run that
+/// never stopped. Checkpoints that do not decode under `spec`, are not at their scheduled steps,
+/// or do not start at the initial state are refused.
+pub fn resume(
+    spec: &TrainSpec,
+    data: &Samples,
+    threads: usize,
+    halt: &AtomicBool,
+    earlier: &[Vec<u8>],
+) -> Result<(TrainRun, bool)> {
+    resume_observed(spec, data, threads, halt, earlier, &mut |_, _| {})
+}
+
+/// [`resume`], calling `on_checkpoint(step, bytes)` for every checkpoint this run writes (not
+/// the `earlier` ones), as soon as it is written: a worker uploads them while training goes on,
+/// so another provider can resume from them if this one fails.
+pub fn resume_observed(
+    spec: &TrainSpec,
+    data: &Samples,
+    threads: usize,
+    halt: &AtomicBool,
+    earlier: &[Vec<u8>],
+    on_checkpoint: &mut dyn FnMut(u64, &[u8]),
+) -> Result<(TrainRun, bool)> {
     let trainer = Trainer::new(spec, data, threads)?;
+    let schedule = spec.checkpoint_steps();
+    if earlier.len() > schedule.len() {
+        return Err(Error::malformed(
+            "resume checkpoints",
+            format!(
+                "{} checkpoints where the spec schedules {}",
+                earlier.len(),
+                schedule.len()
+            ),
+        ));
+    }
     let mut state = TrainState::init(spec);
-    let mut checkpoints = Vec::new();
-    let mut losses = Vec::with_capacity(spec.steps as usize);
+    let mut checkpoints = Vec::with_capacity(schedule.len());
     let mut eval = Vec::new();
+    for (i, (bytes, &at)) in earlier.iter().zip(&schedule).enumerate() {
+        let s = TrainState::from_bytes(bytes, spec)
+            .map_err(|e| Error::malformed(format!("resume checkpoint {i}"), e.to_string()))?;
+        if s.step != at {
+            return Err(Error::malformed(
+                format!("resume checkpoint {i}"),
+                format!("at step {} where the spec schedules step {at}", s.step),
+            ));
+        }
+        if i == 0 && s != state {
+            return Err(Error::malformed(
+                "resume checkpoint 0",
+                "not the spec's initial state",
+            ));
+        }
+        eval.push((at, trainer.eval_loss(&s.params)));
+        checkpoints.push(bytes.clone());
+        state = s;
+    }
+    let first_step = state.step;
+    let mut losses = Vec::with_capacity((spec.steps - first_step) as usize);
     let mut last = state.clone();
-    for at in spec.checkpoint_steps() {
+    for &at in &schedule[earlier.len()..] {
         match trainer.run_to(&mut state, at, halt) {
             Ok(l) => losses.extend(l),
             Err(Error::Cancelled) => {
-                losses.truncate(last.step as usize);
+                losses.truncate((last.step - first_step) as usize);
                 let run = TrainRun {
                     state: last,
                     checkpoints,
                     losses,
+                    first_step,
                     eval,
                 };
                 return Ok((run, false));
             }
             Err(e) => return Err(e),
         }
-        checkpoints.push(state.to_bytes());
+        let bytes = state.to_bytes();
+        on_checkpoint(at, &bytes);
+        checkpoints.push(bytes);
         eval.push((at, trainer.eval_loss(&state.params)));
         last = state.clone();
     }
@@ -449,6 +603,7 @@ pub fn train_until_halted(
             state,
             checkpoints,
             losses,
+            first_step,
             eval,
         },
         true,

@@ -6,7 +6,11 @@
 //!      ─▶ trace.json (leaves → committed root) ─▶ fetch checkpoints 0, last, and both ends of
 //!         `audit_samples` segments, each with its inclusion proof ─▶ re-execute the segments
 //!      ├─ passed ─▶ todo = settle (after the challenge window)
-//!      └─ failed ─▶ state failed (disputed) ─▶ challenge ─▶ refund ─▶ slash, paid to the requester
+//!      └─ failed ─▶ a step re-executed to another checkpoint: todo = dispute — a refereed
+//!         │         bisection on chain (`crate::dispute_task`), the trace naming the
+//!         │         recomputed checkpoint
+//!         └─ no dispute possible (other findings, dispute rules unset, no referee, no dispute client):
+//!            state failed (disputed) ─▶ challenge ─▶ refund ─▶ slash, paid to the requester
 //! ```
 //!
 //! The seed is the node's deterministic Ed25519 signature over the market, the job and the
@@ -17,6 +21,7 @@
 //! Audits run on the blocking pool, one job at a time, single-threaded: a verifier should not
 //! take the node's cores from the API. Their cost — `k` segments of the trace — is recorded
 //! with the result.
+use crate::dispute_task::DisputeRecord;
 use crate::{
     Error, Node, Result,
     node::now_ms,
@@ -28,32 +33,20 @@ use cairn_ml::{
     trace::{TraceFile, checkpoint_name, proof},
 };
 use sha2::{Digest as _, Sha256};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The name of the method in audit records and statements.
 pub(crate) const METHOD: &str = "sampled-step-audit";
 
 /// Runs due audits until the node stops.
 pub(crate) async fn run(node: Node) {
-    let mut stop = node.stopping();
-    let mut backoff = Duration::from_millis(200);
-    while !*stop.borrow() {
-        match pass(&node).await {
-            Ok(n) if n > 0 => {
-                backoff = Duration::from_millis(200);
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "audits failed; retrying");
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(node.shared.config.tick.max(backoff)) => {}
-            _ = stop.changed() => {}
-        }
-    }
+    crate::node::drive(
+        node,
+        "audits",
+        |n| async move { pass(&n).await },
+        |n| *n > 0,
+    )
+    .await
 }
 
 /// Audits the jobs due now; returns how many were decided. A job whose audit cannot run (its
@@ -68,8 +61,8 @@ pub(crate) async fn pass(node: &Node) -> Result<usize> {
             .await
             .map_err(|e| Error::Corrupt(format!("the audit of job {} panicked: {e}", j.id)))?;
         match outcome {
-            Ok(view) => {
-                record(node, j.id, view)?;
+            Ok((view, plan)) => {
+                record(node, j.id, view, plan)?;
                 decided += 1;
             }
             Err(e) => tracing::warn!(job = j.id, error = %e, "the audit could not run; retrying"),
@@ -98,8 +91,9 @@ pub(crate) fn seed(node: &Node, j: &JobRow, trace_root: &str, output_digest: &st
     u64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
 }
 
-/// Re-executes the sampled segments of `j`'s committed trace from the node's blob store.
-fn audit_job(node: &Node, j: &JobRow) -> Result<AuditView> {
+/// Re-executes the sampled segments of `j`'s committed trace from the node's blob store; for a
+/// step that re-executed to another checkpoint, also the dispute the node opens over it.
+fn audit_job(node: &Node, j: &JobRow) -> Result<(AuditView, Option<DisputeRecord>)> {
     let start = Instant::now();
     let (Some(spec), Some(r)) = (&j.spec.train, &j.result) else {
         return Err(Error::Corrupt(format!(
@@ -138,7 +132,7 @@ fn audit_job(node: &Node, j: &JobRow) -> Result<AuditView> {
         view.outcome = "failed".into();
         view.findings.push(why);
         view.wall_ms = start.elapsed().as_millis() as u64;
-        Ok(view)
+        Ok((view, None))
     };
     // The provider's claim: trace.json whose leaves hash to the committed root, the model.
     let Some(trace) = output("trace.json") else {
@@ -166,7 +160,7 @@ fn audit_job(node: &Node, j: &JobRow) -> Result<AuditView> {
     for i in &j.spec.inputs {
         inputs.push((i.name.clone(), blob(&i.blob.sha256, &i.name)?));
     }
-    let data = match cairn_ml::data::market_samples(&spec.data, "train.data", &inputs) {
+    let data = match cairn_ml::data::samples(&spec.data, "train.data", &inputs) {
         Ok(d) => d,
         Err(e) => return fail(view, format!("the dataset does not load: {e}")),
     };
@@ -201,11 +195,42 @@ fn audit_job(node: &Node, j: &JobRow) -> Result<AuditView> {
     view.segments = report.segments_checked.iter().map(|&s| s as u64).collect();
     view.steps_replayed = report.steps_replayed;
     view.findings = report.findings.iter().map(|f| f.to_string()).collect();
+    let mut plan = None;
     if !report.passed() {
         view.outcome = "failed".into();
+        // A step that re-executed to another checkpoint: the node's own checkpoint there is
+        // what it disputes (only the segment's start is fetched again, by its proof).
+        if let Some(cairn_ml::audit::Finding::StepMismatch { segment, .. }) = report
+            .findings
+            .iter()
+            .find(|f| matches!(f, cairn_ml::audit::Finding::StepMismatch { .. }))
+        {
+            let segment = *segment;
+            let start_bytes = if segment == 0 {
+                None
+            } else {
+                output(&checkpoint_name(steps[segment]))
+                    .and_then(|o| blob(&o.sha256, "a checkpoint").ok())
+            };
+            if let Ok(c) = cairn_ml::audit::recompute_segment(
+                spec,
+                &data,
+                segment,
+                &leaves[segment],
+                start_bytes.as_deref(),
+                1,
+            ) {
+                plan = Some(DisputeRecord::new(
+                    &leaves,
+                    segment,
+                    c.leaf,
+                    view.findings.join("; "),
+                ));
+            }
+        }
     }
     view.wall_ms = start.elapsed().as_millis() as u64;
-    Ok(view)
+    Ok((view, plan))
 }
 
 /// What one line of the job's history says about an audit.
@@ -227,9 +252,31 @@ pub(crate) fn describe(a: &AuditView) -> String {
     )
 }
 
-/// Records an audit's outcome: a pass lets the job settle; a failure disputes it (challenge,
-/// refund, then slash).
-fn record(node: &Node, id: u64, audit: AuditView) -> Result<()> {
+/// The direct path for a failed audit: the job fails, the provider's record counts a lost
+/// lease, and the chain loop challenges, refunds and slashes `j.slash`.
+pub(crate) fn fail_directly(
+    t: &crate::store::Tx<'_>,
+    j: &mut JobRow,
+    detail: String,
+    now: u64,
+) -> Result<()> {
+    j.state = JobState::Failed;
+    j.stop = Some(StopReason::AuditFailed { detail });
+    j.todo = Some(Todo::Challenge);
+    j.finished_ms = Some(now);
+    if let Some(p) = j.provider.clone()
+        && let Some(mut p) = t.provider(&p)?
+    {
+        p.lost += 1;
+        t.put_provider(&p)?;
+    }
+    Ok(())
+}
+
+/// Records an audit's outcome: a pass lets the job settle; a failure disputes it — a refereed
+/// bisection when `plan` says which checkpoint (see `crate::dispute_task`), else challenge,
+/// refund, then slash.
+fn record(node: &Node, id: u64, audit: AuditView, plan: Option<DisputeRecord>) -> Result<()> {
     let now = now_ms();
     let min_stake: u64 = node.shared.market.min_stake.saturating_to();
     let slash = (u128::from(min_stake) * u128::from(node.shared.config.slash_bps) / 10_000)
@@ -241,6 +288,13 @@ fn record(node: &Node, id: u64, audit: AuditView) -> Result<()> {
         if j.todo != Some(Todo::Audit) {
             return Ok(());
         }
+        // The verification policy's streak: one more for a pass, back to 0 for a failure.
+        if let Some(p) = j.provider.clone()
+            && let Some(mut p) = t.provider(&p)?
+        {
+            p.streak = cairn_compute::verify::next_streak(p.streak, audit.passed());
+            t.put_provider(&p)?;
+        }
         if audit.passed() {
             j.todo = Some(Todo::Settle);
             t.event(
@@ -251,21 +305,25 @@ fn record(node: &Node, id: u64, audit: AuditView) -> Result<()> {
                     describe(&audit)
                 ),
             )?;
+        } else if let Some(plan) = plan.clone() {
+            let detail = audit.findings.join("; ");
+            j.todo = Some(Todo::Dispute);
+            // Used only if the dispute cannot be opened (the direct path).
+            j.slash = Some(slash);
+            t.event(
+                id,
+                now,
+                &format!(
+                    "audit FAILED: {detail}; {}; disputing on chain: a refereed bisection naming checkpoint {}",
+                    describe(&audit),
+                    plan.disputed
+                ),
+            )?;
+            j.dispute = Some(plan);
         } else {
             let detail = audit.findings.join("; ");
-            j.state = JobState::Failed;
-            j.stop = Some(StopReason::AuditFailed {
-                detail: detail.clone(),
-            });
-            j.todo = Some(Todo::Challenge);
             j.slash = Some(slash);
-            j.finished_ms = Some(now);
-            if let Some(p) = j.provider.clone()
-                && let Some(mut p) = t.provider(&p)?
-            {
-                p.lost += 1;
-                t.put_provider(&p)?;
-            }
+            fail_directly(t, &mut j, detail.clone(), now)?;
             t.event(
                 id,
                 now,

@@ -2,31 +2,30 @@
 //! request (method, path, time, body digest) with EIP-191 `personal_sign`. The node recovers
 //! the address; no accounts, passwords or sessions.
 use crate::{Error, Result, node::now_ms};
-use alloy::{
-    primitives::{Address, Signature},
-    signers::{SignerSync, local::PrivateKeySigner},
-};
-use cairn_compute::api::{AUTH_HEADER, AUTH_MAX_SKEW_MS, auth_message, auth_message_for};
-
-/// The `x-cairn-auth` header value for a request.
-pub fn sign_request(signer: &PrivateKeySigner, method: &str, path: &str, body: &[u8]) -> String {
-    let ms = now_ms();
-    let msg = auth_message(method, path, ms, body);
-    let sig = signer
-        .sign_message_sync(msg.as_bytes())
-        .expect("local secp256k1 signing does not fail");
-    format!(
-        "{}:{ms}:0x{}",
-        signer.address(),
-        alloy::primitives::hex::encode(sig.as_bytes())
-    )
-}
+use alloy::primitives::{Address, Signature};
+use cairn_compute::api::{AUTH_HEADER, AUTH_MAX_SKEW_MS, auth_message_for};
+pub use cairn_node_client::sign_request;
 
 /// Signatures seen within the freshness window: a signed request is accepted once. A captured
-/// request replayed inside the window (a second "cancel", an old heartbeat) is refused.
-#[derive(Debug, Default)]
+/// request replayed inside the window (a second "cancel", an old heartbeat) is refused. Also
+/// the write budgets: per client address (checked before a write is read) and per signing key
+/// (checked once the signature verified, so nobody spends another key's budget).
 pub(crate) struct Replays {
     seen: std::sync::Mutex<Seen>,
+    per_key: cairn_log_server::Limiter<Address>,
+    pub(crate) per_address: cairn_log_server::Limiter<Option<std::net::IpAddr>>,
+}
+
+impl std::fmt::Debug for Replays {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replays").finish_non_exhaustive()
+    }
+}
+
+impl Default for Replays {
+    fn default() -> Self {
+        Self::new(&crate::WriteLimits::default())
+    }
 }
 
 /// Signature digests, and the same in the order they were seen (to forget old ones).
@@ -35,7 +34,25 @@ type Seen = (
     std::collections::VecDeque<(u64, [u8; 32])>,
 );
 
+/// A refusal over a write budget: 429 with `Retry-After`.
+pub(crate) fn over_limit(what: &str, wait: std::time::Duration) -> Error {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    Error::TooManyRequests {
+        detail: format!("{what} is over its rate limit; retry in {secs} s"),
+        retry_after_secs: secs,
+    }
+}
+
 impl Replays {
+    /// Empty, with these write budgets.
+    pub(crate) fn new(l: &crate::WriteLimits) -> Self {
+        Self {
+            seen: Default::default(),
+            per_key: cairn_log_server::Limiter::new(l.per_sec_per_key, l.burst_per_key),
+            per_address: cairn_log_server::Limiter::new(l.per_sec_per_address, l.burst_per_address),
+        }
+    }
+
     /// Records a signature made at `ms`; `false` if it was seen before.
     fn first_use(&self, sig: &[u8], ms: u64) -> bool {
         let digest: [u8; 32] = alloy::primitives::keccak256(sig).0;
@@ -122,6 +139,11 @@ pub(crate) fn verify_digest(
             "{AUTH_HEADER}: signed by {signer}, not {claimed} (wrong key, or the request was altered)"
         )));
     }
+    // A request over its key's budget is not recorded as used: it may be sent again later.
+    replays
+        .per_key
+        .take(&signer, 1.0)
+        .map_err(|wait| over_limit(&format!("signer {signer}"), wait))?;
     if !replays.first_use(&bytes, ms) {
         return Err(Error::Unauthorized(format!(
             "{AUTH_HEADER}: this signed request was already used; sign each request anew"
@@ -133,6 +155,7 @@ pub(crate) fn verify_digest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy::signers::local::PrivateKeySigner;
     use axum::http::HeaderMap;
 
     fn headers(v: &str) -> HeaderMap {

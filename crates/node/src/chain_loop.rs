@@ -32,6 +32,10 @@ pub(crate) async fn run(node: Node) {
             }
             Ok(false) => backoff = MIN_BACKOFF,
             Err(e) => {
+                node.shared
+                    .metrics
+                    .chain_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(error = %e, retry_in = ?backoff, "chain work failed; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
@@ -549,6 +553,26 @@ async fn settle(node: &Node, chain_now: u64) -> Result<bool> {
                         let chain = ledger.job(id).await?;
                         match chain.map(|c| c.state) {
                             Some(cairn_escrow::JobState::Settled) => on_settled(node, &[id], None)?,
+                            // A refereed bisection found the provider wrong: the contract
+                            // refunded the requester.
+                            Some(cairn_escrow::JobState::Refunded) => {
+                                on_refunded(node, &[id], None)?
+                            }
+                            // Someone opened a refereed bisection over the result: it settles
+                            // or refunds the job when it ends; look again a minute later.
+                            Some(cairn_escrow::JobState::Disputed) => {
+                                tracing::info!(
+                                    job = id,
+                                    "the result is disputed on chain; waiting for the dispute to end"
+                                );
+                                node.store().tx(|t| {
+                                    let Some(mut j) = t.job(id)? else {
+                                        return Ok(());
+                                    };
+                                    j.challenge_ends = Some(chain_now + 60);
+                                    t.put_job(&j)
+                                })?;
+                            }
                             other => {
                                 tracing::info!(job = id, chain_state = ?other, error = %e, "not settleable yet");
                                 if let Some(c) = ledger.job(id).await? {

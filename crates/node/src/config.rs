@@ -26,6 +26,52 @@ pub const DEFAULT_SLASH_BPS: u32 = 1_000;
 /// Most jobs in one batched chain call (assignJobs, settleMany, refundMany).
 pub const DEFAULT_BATCH: usize = 200;
 
+/// Sustained signed writes per second one client address may make.
+pub const DEFAULT_WRITES_PER_SEC_PER_ADDRESS: f64 = 1000.0;
+/// Signed writes one client address may make in a burst.
+pub const DEFAULT_WRITE_BURST_PER_ADDRESS: f64 = 5000.0;
+/// Sustained signed writes per second by one key (account).
+pub const DEFAULT_WRITES_PER_SEC_PER_KEY: f64 = 1000.0;
+/// Signed writes by one key in a burst.
+pub const DEFAULT_WRITE_BURST_PER_KEY: f64 = 5000.0;
+
+/// Budgets of the write routes (POST, PUT): token buckets per client address and per signing
+/// key. A write over either gets 429 with `Retry-After` and changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WriteLimits {
+    /// Sustained writes per second per client address.
+    pub per_sec_per_address: f64,
+    /// Burst of writes per client address.
+    pub burst_per_address: f64,
+    /// Sustained writes per second per signing key.
+    pub per_sec_per_key: f64,
+    /// Burst of writes per signing key.
+    pub burst_per_key: f64,
+}
+
+impl Default for WriteLimits {
+    fn default() -> Self {
+        Self {
+            per_sec_per_address: DEFAULT_WRITES_PER_SEC_PER_ADDRESS,
+            burst_per_address: DEFAULT_WRITE_BURST_PER_ADDRESS,
+            per_sec_per_key: DEFAULT_WRITES_PER_SEC_PER_KEY,
+            burst_per_key: DEFAULT_WRITE_BURST_PER_KEY,
+        }
+    }
+}
+
+impl WriteLimits {
+    /// No limits (benchmarks, a node behind its own limiter).
+    pub fn unlimited() -> Self {
+        Self {
+            per_sec_per_address: f64::INFINITY,
+            burst_per_address: f64::INFINITY,
+            per_sec_per_key: f64::INFINITY,
+            burst_per_key: f64::INFINITY,
+        }
+    }
+}
+
 /// Everything the node needs besides its chain connection.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -59,6 +105,20 @@ pub struct NodeConfig {
     pub audit_samples: u32,
     /// Slash for a failed audit, basis points of the market's minimum stake.
     pub slash_bps: u32,
+    /// The floor of the probability that a `train` result of a provider with a long valid
+    /// streak is audited, or a `wasm` one replicated ([`cairn_compute::verify::Policy`]; 1:
+    /// check every result).
+    pub check_floor: f64,
+    /// Results of a provider always checked after its start or its last invalid result.
+    pub probation: u64,
+    /// Whether a `wasm` result the policy checks is replicated on another provider (the
+    /// operator escrows the replica from its own funds; off: `wasm` results are not checked).
+    pub replication: bool,
+    /// A wallet agent's state database, served read-only at `/agent` (`None`: no agent).
+    pub agent_state: Option<PathBuf>,
+
+    /// Rate limits of the write routes.
+    pub write_limits: WriteLimits,
 }
 
 impl NodeConfig {
@@ -79,12 +139,54 @@ impl NodeConfig {
             public_rpc_url: public_rpc_url.into(),
             audit_samples: DEFAULT_AUDIT_SAMPLES,
             slash_bps: DEFAULT_SLASH_BPS,
+            check_floor: cairn_compute::verify::DEFAULT_P_MIN,
+            probation: cairn_compute::verify::DEFAULT_PROBATION,
+            replication: false,
+            agent_state: None,
+
+            write_limits: WriteLimits::default(),
         }
+    }
+
+    /// Audits a `train` result of a provider with valid streak `n` with probability 1 for the
+    /// first `probation` results, then `max(floor, 1/n)` (floor 1: every result).
+    pub fn with_check_policy(mut self, floor: f64, probation: u64) -> Self {
+        self.check_floor = floor;
+        self.probation = probation;
+        self
+    }
+
+    /// Replicates the `wasm` results the verification policy checks on another provider,
+    /// paid by the operator ([`NodeConfig::replication`]).
+    pub fn with_replication(mut self, on: bool) -> Self {
+        self.replication = on;
+        self
+    }
+
+    /// The verification policy these settings make.
+    pub fn check_policy(&self) -> cairn_compute::verify::Policy {
+        cairn_compute::verify::Policy {
+            p_min: self.check_floor,
+            probation: self.probation,
+            samples: self.audit_samples.max(1),
+        }
+    }
+
+    /// Serves the wallet agent whose state database is `path` at `/agent` (read only).
+    pub fn with_agent_state(mut self, path: impl Into<PathBuf>) -> Self {
+        self.agent_state = Some(path.into());
+        self
     }
 
     /// Re-executes `samples` segments of each `train` trace before settling (0: none).
     pub fn with_audit_samples(mut self, samples: u32) -> Self {
         self.audit_samples = samples;
+        self
+    }
+
+    /// Sets the rate limits of the write routes.
+    pub fn with_write_limits(mut self, limits: WriteLimits) -> Self {
+        self.write_limits = limits;
         self
     }
 

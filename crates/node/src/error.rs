@@ -23,6 +23,14 @@ pub enum Error {
     /// The request body is larger than the node accepts.
     #[error("{0}")]
     TooLarge(String),
+    /// The client or its key is over its write budget.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What is over which limit.
+        detail: String,
+        /// Seconds until the budget allows the write, sent as `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// The chain refused or could not be reached.
     #[error("chain: {0}")]
     Chain(#[from] cairn_escrow::Error),
@@ -69,7 +77,7 @@ pub enum Error {
 #[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Short code: `bad_request`, `unauthorized`, `not_found`, `conflict`, `too_large`,
-    /// `chain_rejected`, `chain_unavailable`, `method_not_allowed`, `internal`.
+    /// `rate_limited`, `chain_rejected`, `chain_unavailable`, `method_not_allowed`, `internal`.
     pub error: String,
     /// What was wrong and what to do.
     pub detail: String,
@@ -104,6 +112,23 @@ impl IntoResponse for Error {
             Self::NotFound(d) => (StatusCode::NOT_FOUND, "not_found", d.clone()),
             Self::Conflict(d) => (StatusCode::CONFLICT, "conflict", d.clone()),
             Self::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", d.clone()),
+            Self::TooManyRequests {
+                detail,
+                retry_after_secs,
+            } => {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(
+                        axum::http::header::RETRY_AFTER,
+                        retry_after_secs.to_string(),
+                    )],
+                    Json(ErrorBody {
+                        error: "rate_limited".to_owned(),
+                        detail: detail.clone(),
+                    }),
+                )
+                    .into_response();
+            }
             Self::Chain(e) if e.revert_name().is_some() => {
                 (StatusCode::CONFLICT, "chain_rejected", e.to_string())
             }

@@ -11,8 +11,8 @@ use axum::{
 use cairn_compute::{
     BlobRef, JobState,
     api::{
-        Assignment, FeedEvent, Heartbeat, HeartbeatReply, JobLogs, JobView, NodeInfo,
-        ProviderAdvert, ProviderView, RunReport, SubmitJob,
+        Assignment, CheckpointRef, FeedEvent, Heartbeat, HeartbeatReply, JobLogs, JobView,
+        NodeInfo, Progress, ProviderAdvert, ProviderView, RunReport, SubmitJob,
     },
     calibration::Answer,
 };
@@ -46,6 +46,7 @@ pub fn router(node: Node) -> Router {
         .route("/jobs/{id}/started", post(started).layer(small()))
         .route("/jobs/{id}/result", post(result).layer(json()))
         .route("/jobs/{id}/release", post(release).layer(small()))
+        .route("/jobs/{id}/progress", post(progress).layer(small()))
         .route("/providers", post(advertise).layer(small()).get(providers))
         .route("/providers/{addr}", get(provider))
         .route(
@@ -58,12 +59,45 @@ pub fn router(node: Node) -> Router {
             post(calibration).layer(DefaultBodyLimit::max(MAX_ANSWER_BYTES)),
         )
         .route("/events", get(events))
+        .route("/agent", get(crate::agent_api::status))
+        .route("/agent/decisions", get(crate::agent_api::decisions))
         .route(crate::openapi::OPENAPI_PATH, get(openapi_json))
+        .route("/metrics", get(metrics))
         .merge(crate::dashboard::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            limit_writes,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            crate::metrics::track,
+        ))
         .layer(small())
         .layer(axum::middleware::from_fn(cairn_log_server::json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(node)
+}
+
+/// The per-address budget of the write routes, checked before the request is read (the
+/// per-key budget is checked once its signature verified: [`auth::verify`]). Serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`, or all clients share one budget.
+async fn limit_writes(
+    State(node): State<Node>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::Method;
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        let ip = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        if let Err(wait) = node.shared.replays.per_address.take(&ip, 1.0) {
+            let who = ip.map_or_else(|| "this client".to_owned(), |ip| format!("client {ip}"));
+            return auth::over_limit(&who, wait).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
@@ -132,8 +166,11 @@ async fn events(State(node): State<Node>, headers: HeaderMap) -> Result<Response
         watch: tokio::sync::watch::Receiver<u64>,
         stop: tokio::sync::watch::Receiver<bool>,
         buf: VecDeque<FeedEvent>,
+        /// Counted in `cairn_node_sse_subscribers` while the stream is open.
+        _subscriber: crate::metrics::Subscriber,
     }
     let cursor = Cursor {
+        _subscriber: crate::metrics::Subscriber::new(node.clone()),
         stop: node.stopping(),
         node,
         after,
@@ -190,6 +227,21 @@ async fn openapi_json() -> Response {
         crate::openapi::document_json(),
     )
         .into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "node",
+    description = "Prometheus text format (0.0.4): requests by route and status, jobs by state, providers, the escrow queue, audits passed and failed, open event streams, chain-loop errors, rate-limited writes.",
+    responses((status = 200, description = "The metrics", body = String, content_type = "text/plain; version=0.0.4")))]
+async fn metrics(State(node): State<Node>) -> Result<Response> {
+    let body = crate::metrics::render(&node)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; version=0.0.4"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/info", tag = "node",
@@ -351,6 +403,24 @@ async fn logs(State(node): State<Node>, Path(id): Path<String>) -> Result<Respon
     Ok(Json(node.logs(job_id(&id)?)?).into_response())
 }
 
+/// The signer of a `POST /jobs/{id}/{action}` request, its signature verified (and not a
+/// replay).
+fn signed_job_post(
+    node: &Node,
+    headers: &HeaderMap,
+    id: &str,
+    action: &str,
+    body: &[u8],
+) -> Result<alloy::primitives::Address> {
+    auth::verify(
+        &node.shared.replays,
+        headers,
+        "POST",
+        &format!("/jobs/{id}/{action}"),
+        body,
+    )
+}
+
 #[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs", security(("signedRequest" = [])),
     description = "Cancels a job; signed by its requester. The body is empty or any JSON (it is signed, not read).",
     params(("id" = u64, Path, description = "Job id")),
@@ -362,13 +432,7 @@ async fn cancel(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let signer = auth::verify(
-        &node.shared.replays,
-        &headers,
-        "POST",
-        &format!("/jobs/{id}/cancel"),
-        &body,
-    )?;
+    let signer = signed_job_post(&node, &headers, &id, "cancel", &body)?;
     no_body(&body)?;
     Ok(Json(node.cancel(signer, job_id(&id)?)?).into_response())
 }
@@ -384,13 +448,7 @@ async fn started(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let signer = auth::verify(
-        &node.shared.replays,
-        &headers,
-        "POST",
-        &format!("/jobs/{id}/started"),
-        &body,
-    )?;
+    let signer = signed_job_post(&node, &headers, &id, "started", &body)?;
     no_body(&body)?;
     Ok(Json(node.started(signer, job_id(&id)?)?).into_response())
 }
@@ -407,19 +465,36 @@ async fn release(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let signer = auth::verify(
-        &node.shared.replays,
-        &headers,
-        "POST",
-        &format!("/jobs/{id}/release"),
-        &body,
-    )?;
+    let signer = signed_job_post(&node, &headers, &id, "release", &body)?;
     let why: serde_json::Value = parse(&body, "{\"reason\": ...}")?;
     let why = why["reason"]
         .as_str()
         .unwrap_or("no reason given")
         .to_owned();
     Ok(Json(node.release(signer, job_id(&id)?, &why)?).into_response())
+}
+
+#[utoipa::path(post, path = "/jobs/{id}/progress", tag = "providers", security(("signedRequest" = [])),
+    description = "The lease holder of a running `train` job uploaded (`PUT /blob`) the checkpoint it wrote at `step`, the next of the spec's checkpoint steps: the node records it, so another provider resumes from it if this one fails. A retry of the last report changes nothing.",
+    params(("id" = u64, Path, description = "Job id")),
+    request_body = Progress,
+    responses((status = 200, description = "The checkpoint as recorded", body = CheckpointRef),
+        (status = 400, description = "Not a train job, not a checkpoint step, not in the store, or not a checkpoint of this job at that step", body = ErrorBody),
+        (status = 409, description = "The job is not leased to the signer, or the step is out of order", body = ErrorBody)))]
+async fn progress(
+    State(node): State<Node>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let signer = signed_job_post(&node, &headers, &id, "progress", &body)?;
+    let p: Progress = parse(&body, "Progress")?;
+    let id = job_id(&id)?;
+    let node2 = node.clone();
+    let r = tokio::task::spawn_blocking(move || node2.progress(signer, id, &p))
+        .await
+        .map_err(|e| Error::Corrupt(e.to_string()))??;
+    Ok(Json(r).into_response())
 }
 
 #[utoipa::path(post, path = "/jobs/{id}/result", tag = "providers", security(("signedRequest" = [])),
@@ -434,13 +509,7 @@ async fn result(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let signer = auth::verify(
-        &node.shared.replays,
-        &headers,
-        "POST",
-        &format!("/jobs/{id}/result"),
-        &body,
-    )?;
+    let signer = signed_job_post(&node, &headers, &id, "result", &body)?;
     let report: RunReport = parse(&body, "RunReport")?;
     if report.job_id != job_id(&id)? {
         return Err(Error::BadRequest(format!(

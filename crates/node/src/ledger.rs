@@ -51,6 +51,16 @@ pub trait Ledger: Send + Sync + 'static {
     fn close_jobs<'a>(&'a self, jobs: &'a [(JobId, u64)]) -> BoxFuture<'a, Result<Tx>>;
     /// Challenges a committed result (as the operator).
     fn challenge(&self, id: JobId) -> BoxFuture<'_, Result<Tx>>;
+    /// Escrows a job paid by the operator itself (a replica of another job's result, from
+    /// the operator's verification budget): approves the market for `payment` if needed and
+    /// posts it. Returns the new job's id.
+    fn post_job(
+        &self,
+        spec_digest: B256,
+        payment: u64,
+        accept_by: u64,
+        deadline: u64,
+    ) -> BoxFuture<'_, Result<(JobId, Tx)>>;
     /// Takes `amount` of `provider`'s bond and pays it to `beneficiary` (as the arbiter).
     fn slash(
         &self,
@@ -58,9 +68,17 @@ pub trait Ledger: Send + Sync + 'static {
         amount: u64,
         beneficiary: Address,
     ) -> BoxFuture<'_, Result<Tx>>;
+    /// The contract client for refereed bisection disputes (`None`: this ledger cannot
+    /// dispute, so a failed audit takes the direct path: challenge, refund, slash).
+    fn disputes(&self) -> Option<&cairn_escrow::Escrow> {
+        None
+    }
 }
 
 impl Ledger for cairn_escrow::Escrow {
+    fn disputes(&self) -> Option<&cairn_escrow::Escrow> {
+        Some(self)
+    }
     fn chain_id(&self) -> u64 {
         self.chain().chain_id()
     }
@@ -108,6 +126,26 @@ impl Ledger for cairn_escrow::Escrow {
     }
     fn challenge(&self, id: JobId) -> BoxFuture<'_, Result<Tx>> {
         Box::pin(cairn_escrow::Escrow::challenge(self, id))
+    }
+    fn post_job(
+        &self,
+        spec_digest: B256,
+        payment: u64,
+        accept_by: u64,
+        deadline: u64,
+    ) -> BoxFuture<'_, Result<(JobId, Tx)>> {
+        Box::pin(async move {
+            let payment = U256::from(payment);
+            // One approval covers many replicas.
+            if self.allowance(self.chain().require_signer()?).await? < payment {
+                self.approve(payment.saturating_mul(U256::from(64u64)))
+                    .await?;
+            }
+            let posted =
+                cairn_escrow::Escrow::post_job(self, spec_digest, payment, accept_by, deadline)
+                    .await?;
+            Ok((posted.ids.start, posted.tx))
+        })
     }
     fn slash(
         &self,
@@ -398,6 +436,23 @@ impl Ledger for MemoryLedger {
             _ => ready(Err(rejected("challenge", "WrongState"))),
         }
     }
+    fn post_job(
+        &self,
+        spec_digest: B256,
+        payment: u64,
+        accept_by: u64,
+        deadline: u64,
+    ) -> BoxFuture<'_, Result<(JobId, Tx)>> {
+        let id = self.post(
+            self.config.operator,
+            spec_digest,
+            payment,
+            accept_by,
+            deadline,
+        );
+        let tx = Self::tx(&mut self.lock());
+        ready(Ok((id, tx)))
+    }
     fn slash(
         &self,
         provider: Address,
@@ -517,6 +572,24 @@ impl Ledger for Metered {
         Box::pin(async move {
             let r = self.inner.challenge(id).await;
             self.count("challenge", 1, &r);
+            r
+        })
+    }
+    fn post_job(
+        &self,
+        spec_digest: B256,
+        payment: u64,
+        accept_by: u64,
+        deadline: u64,
+    ) -> BoxFuture<'_, Result<(JobId, Tx)>> {
+        Box::pin(async move {
+            let r = self
+                .inner
+                .post_job(spec_digest, payment, accept_by, deadline)
+                .await;
+            if let Ok((_, tx)) = &r {
+                self.count("postJob", 1, &Ok(*tx));
+            }
             r
         })
     }

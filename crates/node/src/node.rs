@@ -49,6 +49,36 @@ const BLOB_GC_EVERY: Duration = Duration::from_secs(600);
 const ASSIGN_MARGIN_SECS: u64 = 5;
 
 /// Unix milliseconds now.
+/// Runs `pass` until the node stops: again at once while `busy` says it did work, else after a
+/// tick; an error is logged as "`what` failed" and backs off (200 ms doubling to 10 s).
+pub(crate) async fn drive<T, F, Fut>(node: Node, what: &str, mut pass: F, busy: fn(&T) -> bool)
+where
+    F: FnMut(Node) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    const FIRST: Duration = Duration::from_millis(200);
+    let mut stop = node.stopping();
+    let mut backoff = FIRST;
+    while !*stop.borrow() {
+        match pass(node.clone()).await {
+            Ok(t) => {
+                backoff = FIRST;
+                if busy(&t) {
+                    continue;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "{what} failed; retrying");
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(node.shared.config.tick.max(backoff)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -74,6 +104,8 @@ pub struct Node {
 pub(crate) struct Shared {
     pub(crate) config: NodeConfig,
     store: Mutex<Store>,
+    /// Read connections for the API's reads (never behind the writer's lock).
+    reads: crate::store::ReadPool,
     /// Last heartbeat per provider.
     live: Mutex<HashMap<String, Instant>>,
     pub(crate) blobs: BlobStore,
@@ -94,8 +126,13 @@ pub(crate) struct Shared {
     /// When each provider was last handed a calibration (a provider credited with fewer cores
     /// than it claims may ask again, at most every `recalibrate_every`).
     calibrated_at: Mutex<HashMap<String, Instant>>,
+    /// When the operator may next try to escrow a replica of each result whose last try the
+    /// chain refused (an empty verification budget is not retried every tick).
+    pub(crate) replica_retry: Mutex<HashMap<u64, Instant>>,
     /// Signed requests already seen (replay protection).
     pub(crate) replays: crate::auth::Replays,
+    /// Counters for `GET /metrics`.
+    pub(crate) metrics: crate::metrics::Metrics,
     /// Held for the node's life: one node per data directory.
     _dir_lock: std::fs::File,
     /// Set when the node stops; the background loops watch it.
@@ -140,9 +177,12 @@ impl Node {
             }
         }
         let log = config.log.clone().map(cairn_log_server::LogClient::new);
+        let replays = crate::auth::Replays::new(&config.write_limits);
+        let reads = crate::store::ReadPool::new(&config.db_path());
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
+                reads,
                 store: Mutex::new(store),
                 live: Mutex::new(live),
                 blobs,
@@ -154,9 +194,11 @@ impl Node {
                 receipt_wake: Notify::new(),
                 receipt_key,
                 log,
-                replays: crate::auth::Replays::default(),
+                replays,
+                metrics: Default::default(),
                 calibrations: Mutex::new(HashMap::new()),
                 calibrated_at: Mutex::new(HashMap::new()),
+                replica_retry: Mutex::new(HashMap::new()),
                 _dir_lock: dir_lock,
                 stop: tokio::sync::watch::channel(false).0,
                 loops: Mutex::new(Vec::new()),
@@ -210,6 +252,8 @@ impl Node {
             tokio::spawn(crate::chain_loop::run(self.clone())),
             tokio::spawn(crate::receipts::run(self.clone())),
             tokio::spawn(crate::audit::run(self.clone())),
+            tokio::spawn(crate::replication::run(self.clone())),
+            tokio::spawn(crate::dispute_task::run(self.clone())),
             scheduler,
         ];
         self.shared
@@ -225,8 +269,21 @@ impl Node {
         crate::audit::pass(self).await
     }
 
-    /// Runs one round of chain work now (assignments, refunds, settlements due); the loop
-    /// started by [`Node::spawn_loops`] does this by itself. Returns whether anything was sent.
+    /// Runs one step of every replication due now: compares replica results, escrows the next
+    /// replica, falls back past the deadline (the loop started by [`Node::spawn_loops`] does
+    /// this by itself). Returns how many results changed.
+    pub async fn replication_pass(&self) -> Result<usize> {
+        crate::replication::pass(self).await
+    }
+
+    /// Advances the node's refereed bisection disputes by what the chain says now (the loop
+    /// started by [`Node::spawn_loops`] does this by itself). Returns how many are open.
+    pub async fn dispute_pass(&self) -> Result<usize> {
+        crate::dispute_task::pass(self).await
+    }
+
+    /// Runs one pass of chain work (the loop started by [`Node::spawn_loops`] does this by
+    /// itself). Returns whether anything was sent.
     pub async fn chain_pass(&self) -> Result<bool> {
         crate::chain_loop::pass(self).await
     }
@@ -242,11 +299,40 @@ impl Node {
         after: u64,
         limit: usize,
     ) -> Result<Vec<cairn_compute::api::FeedEvent>> {
-        self.store().read().feed_after(after, limit)
+        self.reads()?.read().feed_after(after, limit)
+    }
+
+    /// A read connection of its own: reads that do not wait for a write in progress.
+    pub(crate) fn reads(&self) -> Result<crate::store::PooledReader<'_>> {
+        self.shared.reads.get()
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.shared.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What the store counts for `GET /metrics`.
+    pub(crate) fn store_counts(&self) -> Result<crate::metrics::StoreCounts> {
+        self.reads()?.read().counts()
+    }
+
+    /// Providers whose last heartbeat is within the lease period.
+    pub(crate) fn online_providers(&self) -> usize {
+        let lease = self.shared.config.lease;
+        self.live()
+            .values()
+            .filter(|t| t.elapsed() <= lease)
+            .count()
+    }
+
+    /// The providers whose last heartbeat is within the lease period.
+    pub(crate) fn online_addresses(&self) -> Vec<String> {
+        let lease = self.shared.config.lease;
+        self.live()
+            .iter()
+            .filter(|(_, t)| t.elapsed() <= lease)
+            .map(|(a, _)| a.clone())
+            .collect()
     }
 
     fn live(&self) -> MutexGuard<'_, HashMap<String, Instant>> {
@@ -392,6 +478,13 @@ impl Node {
             charge: None,
             audit: None,
             slash: None,
+            verification: None,
+            replication: None,
+            replica_of: None,
+            dispute: None,
+
+            checkpoints: vec![],
+            resumed: None,
         };
         self.store().tx(|t| {
             if t.job(row.id)?.is_some() {
@@ -420,7 +513,7 @@ impl Node {
     /// A job's spec (what its digest, escrowed on chain, commits to): what a verifier re-runs.
     pub fn spec(&self, id: u64) -> Result<cairn_compute::JobSpec> {
         Ok(self
-            .store()
+            .reads()?
             .read()
             .job(id)?
             .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?
@@ -430,7 +523,7 @@ impl Node {
     /// A job as `cairn job status` shows it.
     pub fn job(&self, id: u64) -> Result<JobView> {
         let row = self
-            .store()
+            .reads()?
             .read()
             .job(id)?
             .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?;
@@ -442,7 +535,7 @@ impl Node {
     pub fn collect_blobs(&self, grace: Duration) -> Result<usize> {
         let mut referenced = std::collections::HashSet::new();
         {
-            let store = self.store();
+            let store = self.reads()?;
             let r = store.read();
             let mut before = u64::MAX;
             loop {
@@ -452,6 +545,9 @@ impl Node {
                 for j in &page {
                     for b in j.spec.blobs() {
                         referenced.insert(b.sha256.clone());
+                    }
+                    for c in &j.checkpoints {
+                        referenced.insert(c.sha256.clone());
                     }
                     if let Some(res) = &j.result {
                         for o in res.outputs.iter().chain([&res.stdout, &res.stderr]) {
@@ -499,7 +595,7 @@ impl Node {
         };
         let mut before = q.before.unwrap_or(u64::MAX);
         let mut out = Vec::new();
-        let store = self.store();
+        let store = self.reads()?;
         let r = store.read();
         while out.len() < limit {
             let batch = r.jobs_before(before, 500)?;
@@ -520,7 +616,7 @@ impl Node {
     /// A job's history and streams.
     pub fn logs(&self, id: u64) -> Result<JobLogs> {
         let (row, events) = {
-            let store = self.store();
+            let store = self.reads()?;
             let r = store.read();
             let row = r
                 .job(id)?
@@ -633,6 +729,7 @@ impl Node {
                 lost: 0,
                 earned: 0,
                 verified_cores: None,
+                streak: 0,
             });
             // A new claim is checked again (a trusted pool takes it as it is).
             if !self.shared.config.calibrate {
@@ -790,13 +887,20 @@ impl Node {
                 return Ok(None);
             };
             j.claimed = true;
+            let resume = crate::progress::hand_off(&mut j, &key);
             t.put_job(&j)?;
             t.event(j.id, now, &format!("lease picked up by {key}"))?;
+            if let Some(r) = &j.resumed
+                && !resume.is_empty()
+            {
+                t.event(j.id, now, &r.to_string())?;
+            }
             Ok(Some(Assignment {
                 job_id: j.id,
                 spec: j.spec.clone(),
                 attempt: j.attempt,
                 deadline_unix_ms: ((j.deadline as i64 - offset).max(0) as u64) * 1000,
+                resume,
             }))
         })
     }
@@ -817,7 +921,7 @@ impl Node {
         }
     }
 
-    fn leased_job(t: &crate::store::Tx<'_>, signer: Address, id: u64) -> Result<JobRow> {
+    pub(crate) fn leased_job(t: &crate::store::Tx<'_>, signer: Address, id: u64) -> Result<JobRow> {
         let j = t
             .job(id)?
             .ok_or_else(|| Error::NotFound(format!("no job {id} on this node")))?;
@@ -982,6 +1086,7 @@ impl Node {
                     j.finished_ms = Some(now);
                     if let Some(p) = p.as_mut() {
                         p.lost += 1;
+                        p.streak = cairn_compute::verify::next_streak(p.streak, false);
                     }
                     t.event(
                         id,
@@ -998,15 +1103,66 @@ impl Node {
                 RunOutcome::Succeeded => {
                     j.state = JobState::Committed;
                     j.challenge_ends = challenge_ends;
-                    // A `train` result settles only once the node's audit passed.
-                    let audited = j.spec.train.is_some() && self.shared.config.audit_samples > 0;
-                    j.todo = Some(if audited { Todo::Audit } else { Todo::Settle });
+                    // A `train` result the verification policy picks settles only once the
+                    // node's audit passed, a `wasm` or `infer` one once replicas agree (a
+                    // replica itself waits for the quorum); one it does not, after the
+                    // challenge window.
+                    let kind = j.spec.kind;
+                    let checks = match kind {
+                        cairn_compute::JobKind::Train => self.shared.config.audit_samples > 0,
+                        // Deterministic on any provider's CPU (the sandbox; the reproducible
+                        // kernels): a second run must give the same bytes.
+                        cairn_compute::JobKind::Wasm | cairn_compute::JobKind::Infer => {
+                            self.shared.config.replication && j.replica_of.is_none()
+                        }
+                    };
+                    let decision = checks.then(|| {
+                        let streak = p.as_ref().map_or(0, |p| p.streak);
+                        let seed = crate::audit::seed(
+                            self,
+                            &j,
+                            &report.trace_root,
+                            &report.output_digest,
+                        );
+                        self.shared
+                            .config
+                            .check_policy()
+                            .decide(kind, streak, seed)
+                    });
+                    let audited = decision.as_ref().is_some_and(|d| d.checked());
+                    let replicated = audited && kind != cairn_compute::JobKind::Train;
+                    if let Some(d) = &decision
+                        && !d.checked()
+                        && let Some(p) = p.as_mut()
+                    {
+                        // Accepted unchecked: the streak grows as if it had passed.
+                        p.streak = cairn_compute::verify::next_streak(p.streak, true);
+                    }
+                    j.todo = Some(if replicated || j.replica_of.is_some() {
+                        Todo::Replicate
+                    } else if audited {
+                        Todo::Audit
+                    } else {
+                        Todo::Settle
+                    });
+                    if replicated {
+                        j.replication = Some(cairn_compute::api::ReplicationView {
+                            outcome: "waiting".into(),
+                            deadline: crate::replication::deadline(
+                                challenge_ends.unwrap_or(0),
+                                self.shared.market.challenge_window,
+                            ),
+                            replicas: vec![],
+                            detail: "a replica is to be escrowed for another provider".into(),
+                        });
+                    }
                     // The unused rest of the payment went back at commit.
                     j.charge = Some(committed_charge);
                     j.refunded = Some(j.spec.payment.saturating_sub(committed_charge));
                     if let Some(tx) = &report.commit_tx {
                         j.txs.push(("commit".into(), tx.clone()));
                     }
+                    j.verification = decision.clone();
                     t.event(
                         id,
                         now,
@@ -1015,13 +1171,21 @@ impl Node {
                             report.fuel_used,
                             report.wall_time_ms,
                             challenge_ends.unwrap_or(0),
-                            if audited {
-                                format!(
-                                    " once a sampled step audit of {} segments passes",
-                                    self.shared.config.audit_samples
-                                )
-                            } else {
-                                String::new()
+                            match &decision {
+                                Some(d) if replicated => format!(
+                                    " once a replica on another provider agrees ({}, seed {})",
+                                    d.reason, d.seed
+                                ),
+                                None if j.replica_of.is_some() => format!(
+                                    "; compared with job {}'s result before it settles",
+                                    j.replica_of.unwrap_or_default()
+                                ),
+                                Some(d) if audited => format!(
+                                    " once a sampled step audit of {} segments passes ({})",
+                                    self.shared.config.audit_samples, d.reason
+                                ),
+                                Some(d) => format!("; not audited ({}, seed {})", d.reason, d.seed),
+                                None => String::new(),
                             }
                         ),
                     )?;
@@ -1115,7 +1279,7 @@ impl Node {
     /// A provider as the node sees it.
     pub fn provider(&self, address: &str) -> Result<ProviderView> {
         let key = parse_address("provider", address)?.to_string();
-        let store = self.store();
+        let store = self.reads()?;
         let r = store.read();
         let p = r
             .provider(&key)?
@@ -1127,7 +1291,7 @@ impl Node {
 
     /// Every provider.
     pub fn providers(&self) -> Result<Vec<ProviderView>> {
-        let store = self.store();
+        let store = self.reads()?;
         let r = store.read();
         let mut out = Vec::new();
         for p in r.providers()? {
@@ -1162,6 +1326,7 @@ impl Node {
             leases_lost: p.lost,
             earned: p.earned,
             leased: leased.iter().map(|j| j.id).collect(),
+            valid_streak: p.streak,
         }
     }
 
@@ -1175,7 +1340,7 @@ impl Node {
 
     /// A pass that matches only job `only` (when given): a new submission does not rescan a
     /// long queue.
-    fn schedule_some(&self, only: Option<u64>) -> Result<usize> {
+    pub(crate) fn schedule_some(&self, only: Option<u64>) -> Result<usize> {
         let lease = self.shared.config.lease;
         let lapsed: Vec<(String, Duration)> = {
             let mut live = self.live();
@@ -1477,6 +1642,12 @@ pub(crate) fn view(j: &JobRow) -> JobView {
         receipt: j.receipt.clone(),
         txs: j.txs.clone(),
         audit: j.audit.clone(),
+        verification: j.verification.clone(),
+        replication: j.replication.clone(),
+        replica_of: j.replica_of,
+
+        progress: j.checkpoints.last().cloned(),
+        resumed: j.resumed.clone(),
     }
 }
 
@@ -1557,4 +1728,65 @@ fn load_or_create_key(path: &std::path::Path) -> Result<Key> {
     key.write_file(path)
         .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+    use crate::store::tests::row;
+    use tower::ServiceExt as _;
+
+    /// Reads have their own connections: a write transaction held open (the store's lock
+    /// taken, a change not committed) does not make the API's reads wait, and they see the last
+    /// committed state. Before, every read took the writer's lock and waited here forever.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn api_reads_answer_while_a_write_transaction_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = NodeConfig::new(dir.path(), "http://127.0.0.1:8545").without_calibration();
+        let node = Node::open(
+            config,
+            Arc::new(crate::MemoryLedger::new(1_000_000, 60, 100)),
+        )
+        .await
+        .unwrap();
+        node.store().tx(|t| t.put_job(&row(1))).unwrap();
+        let app = crate::router(node.clone());
+        let reader = node.clone();
+        node.store()
+            .tx(|t| {
+                t.put_job(&row(2))?;
+                let (send, answers) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    let http = rt.block_on(
+                        app.oneshot(
+                            axum::http::Request::get("/jobs/1")
+                                .body(axum::body::Body::empty())
+                                .unwrap(),
+                        ),
+                    );
+                    let _ = send.send((
+                        http.map(|r| r.status()),
+                        reader.job(1).map(|v| v.id),
+                        reader.job(2).is_err(),
+                        reader.jobs(&Default::default()).map(|j| j.len()),
+                    ));
+                });
+                // A deadlock guard, not a speed check: the old code never answered.
+                let (http, one, no_two, listed) = answers
+                    .recv_timeout(Duration::from_secs(60))
+                    .expect("the reads waited for the write transaction");
+                assert_eq!(http.unwrap(), axum::http::StatusCode::OK);
+                assert_eq!(one.unwrap(), 1);
+                assert!(no_two, "a read saw a write that is not committed");
+                assert_eq!(listed.unwrap(), 1);
+                Ok(())
+            })
+            .unwrap();
+        // Committed: the reads see it.
+        assert_eq!(node.job(2).unwrap().id, 2);
+        assert_eq!(node.jobs(&Default::default()).unwrap().len(), 2);
+    }
 }

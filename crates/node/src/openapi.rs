@@ -38,6 +38,7 @@ pub(crate) const SIGNED: &str = "signedRequest";
         http::started,
         http::result,
         http::release,
+        http::progress,
         http::advertise,
         http::providers,
         http::provider,
@@ -46,6 +47,10 @@ pub(crate) const SIGNED: &str = "signedRequest";
         http::calibration,
         http::events,
         http::openapi_json,
+        crate::agent_api::status,
+        crate::agent_api::decisions,
+
+        http::metrics,
     ),
     components(schemas(ErrorBody)),
     modifiers(&CommonErrors),
@@ -55,6 +60,7 @@ pub(crate) const SIGNED: &str = "signedRequest";
         (name = "providers", description = "Providers: offers, heartbeats, leases and results"),
         (name = "blobs", description = "The content-addressed blob store (modules, inputs, outputs)"),
         (name = "events", description = "The live event stream"),
+        (name = "agent", description = "The wallet agent this node serves (read only, from its state)"),
     )
 )]
 struct NodeApi;
@@ -93,5 +99,30 @@ impl Modify for CommonErrors {
             &[SIGNED],
             "Unsigned, badly signed, stale, replayed, or signed by the wrong account",
         );
+        // Every write is metered per client address and per signing key.
+        for item in doc.paths.paths.values_mut() {
+            for op in [item.put.as_mut(), item.post.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                op.responses
+                    .responses
+                    .entry("429".to_owned())
+                    .or_insert_with(|| {
+                        openapi::ResponseBuilder::new()
+                            .description(
+                                "Over the write budget of the client address or signing key (Retry-After)",
+                            )
+                            .content(
+                                "application/json",
+                                openapi::Content::new(Some(openapi::Ref::from_schema_name(
+                                    "ErrorBody",
+                                ))),
+                            )
+                            .build()
+                            .into()
+                    });
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use cairn_attest::{
     Digest, Envelope, Statement, Subject,
     predicate::{
         InferenceV1, JobReceiptV1, ModelV1, Predicate, ReceiptOutput, ReceiptPayment,
-        TrainingRunV1, Verification, VerificationOutcome,
+        ReceiptReplica, TrainingRunV1, Verification, VerificationOutcome,
     },
 };
 use cairn_compute::api::{ReceiptRef, RunOutcome};
@@ -57,6 +57,17 @@ pub(crate) fn statement(node: &Node, j: &JobRow) -> Result<Statement<JobReceiptV
                 .map(|a| a.findings.join("; "))
                 .unwrap_or_default()
         ),
+        RunOutcome::Succeeded
+            if matches!(
+                j.stop,
+                Some(cairn_compute::StopReason::ReplicaMismatch { .. })
+            ) =>
+        {
+            format!(
+                "failed: {}",
+                j.stop.as_ref().map(|s| s.to_string()).unwrap_or_default()
+            )
+        }
         RunOutcome::Succeeded => "succeeded".to_owned(),
         RunOutcome::Failed { reason } => format!("failed: {reason}"),
     };
@@ -80,6 +91,19 @@ pub(crate) fn statement(node: &Node, j: &JobRow) -> Result<Statement<JobReceiptV
             fee: j.fee.unwrap_or(0).to_string(),
             refunded: j.refunded.unwrap_or(0).to_string(),
         },
+        replica_of: j.replica_of.map(|id| id.to_string()),
+        replicas: j
+            .replication
+            .iter()
+            .flat_map(|r| &r.replicas)
+            .filter_map(|r| {
+                Some(ReceiptReplica {
+                    job_id: r.job.to_string(),
+                    provider: r.provider.clone()?,
+                    agrees: r.agrees?,
+                })
+            })
+            .collect(),
     };
     Ok(Statement::new(subjects, predicate))
 }
@@ -160,12 +184,17 @@ pub(crate) fn model(j: &JobRow, run: Digest) -> Result<Option<Statement<ModelV1>
     )))
 }
 
-/// The `inference/v1` statement of a succeeded `infer` job (subject: its predictions).
+/// The `inference/v1` statement of a succeeded `infer` job (subject: its predictions, or a
+/// text model's completions).
 pub(crate) fn inference(j: &JobRow) -> Result<Option<Statement<InferenceV1>>> {
     let (Some(i), Some(r)) = (&j.spec.infer, &j.result) else {
         return Ok(None);
     };
-    let Some(out) = r.outputs.iter().find(|o| o.name == "predictions.csv") else {
+    let Some(out) = r
+        .outputs
+        .iter()
+        .find(|o| o.name == "predictions.csv" || o.name == "completions.jsonl")
+    else {
         return Ok(None);
     };
     let bad = |e: cairn_attest::FieldError| Error::Corrupt(format!("job {}: {e}", j.id));
@@ -185,7 +214,7 @@ pub(crate) fn inference(j: &JobRow) -> Result<Option<Statement<InferenceV1>>> {
         (None, None) => return Ok(None),
     };
     Ok(Some(Statement::new(
-        vec![Subject::new("predictions.csv", &output)],
+        vec![Subject::new(&out.name, &output)],
         InferenceV1 {
             model: Digest::new("sha256", i.model.trim_start_matches("sha256:")).map_err(bad)?,
             input,
@@ -198,7 +227,7 @@ pub(crate) fn inference(j: &JobRow) -> Result<Option<Statement<InferenceV1>>> {
 
 /// Signs `st` with the receipt key and appends it to the log; returns its index and envelope
 /// digest.
-async fn append_statement<P: Predicate>(
+pub(crate) async fn append_statement<P: Predicate>(
     node: &Node,
     id: u64,
     st: &Statement<P>,

@@ -35,6 +35,12 @@ pub(crate) enum Todo {
     Audit,
     /// Take the slash recorded on the job from the provider's bond (after the refund).
     Slash,
+    /// Not chain work: a committed `wasm` result (or a replica's) waits for the replicas'
+    /// quorum (`crate::replication`) before it may settle.
+    Replicate,
+
+    /// A refereed bisection dispute over the result, driven by `crate::dispute_task`.
+    Dispute,
 }
 
 impl Todo {
@@ -47,6 +53,9 @@ impl Todo {
             Self::Challenge => "challenge",
             Self::Audit => "audit",
             Self::Slash => "slash",
+            Self::Replicate => "replicate",
+
+            Self::Dispute => "dispute",
         }
     }
 }
@@ -98,6 +107,27 @@ pub(crate) struct JobRow {
     /// audit).
     #[serde(default)]
     pub(crate) slash: Option<u64>,
+    /// Whether and how the verification policy checks the committed result, and why (rows
+    /// from before the policy: none).
+    #[serde(default)]
+    pub(crate) verification: Option<cairn_compute::verify::Decision>,
+    /// The replication of a checked `wasm` result (`crate::replication`).
+    #[serde(default)]
+    pub(crate) replication: Option<cairn_compute::api::ReplicationView>,
+    /// For a replica job the node escrowed: the job whose result it re-runs.
+    #[serde(default)]
+    pub(crate) replica_of: Option<u64>,
+    /// The node's refereed bisection dispute over the result (a failed audit).
+    #[serde(default)]
+    pub(crate) dispute: Option<crate::dispute_task::DisputeRecord>,
+
+    /// A running `train` job's checkpoints in the node's store, in step order from step 0
+    /// (`crate::progress`): where another provider resumes if this one fails.
+    #[serde(default)]
+    pub(crate) checkpoints: Vec<cairn_compute::api::CheckpointRef>,
+    /// The latest hand-off of a partly trained job to another provider.
+    #[serde(default)]
+    pub(crate) resumed: Option<cairn_compute::api::Resumed>,
 }
 
 /// A provider's record (its liveness is kept in memory: a restarted node waits for heartbeats).
@@ -121,6 +151,10 @@ pub(crate) struct ProviderRow {
     /// Cores verified by calibration for the current claim (`None`: not yet).
     #[serde(default)]
     pub(crate) verified_cores: Option<u32>,
+    /// Accepted `train` results since its first or its last invalid one: the verification
+    /// policy's streak (rows from before the policy: 0, so it starts in probation).
+    #[serde(default)]
+    pub(crate) streak: u64,
 }
 
 /// The most events the feed keeps (older ones are dropped; a client resuming from before them
@@ -238,6 +272,74 @@ impl Store {
     }
 }
 
+/// Read-only connections to the node's database, each used by one reader at a time, so API
+/// reads never wait for the writer's lock: in WAL mode a reader sees the last committed state
+/// while a write transaction is open.
+pub(crate) struct ReadPool {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<Connection>>,
+}
+
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+impl ReadPool {
+    /// Read connections to the database at `path` (opened by [`Store::open`] first).
+    pub(crate) fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            idle: Default::default(),
+        }
+    }
+
+    /// A read connection: an idle one, or a new one.
+    pub(crate) fn get(&self) -> Result<PooledReader<'_>> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                c
+            }
+        };
+        Ok(PooledReader {
+            pool: self,
+            conn: Some(conn),
+        })
+    }
+}
+
+/// A read connection, back to its pool when dropped.
+pub(crate) struct PooledReader<'a> {
+    pool: &'a ReadPool,
+    conn: Option<Connection>,
+}
+
+impl PooledReader<'_> {
+    /// Reads on this connection.
+    pub(crate) fn read(&self) -> Reader<'_> {
+        Reader {
+            c: self.conn.as_ref().expect("held until dropped"),
+        }
+    }
+}
+
+impl Drop for PooledReader<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(c);
+            }
+        }
+    }
+}
+
 /// Reads shared by transactions and plain reads.
 pub(crate) struct Reader<'a> {
     c: &'a Connection,
@@ -299,6 +401,15 @@ macro_rules! reads {
                 self.query(
                     "SELECT body FROM jobs WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
                     params![before.min(i64::MAX as u64) as i64, limit as i64],
+                )
+            }
+
+            /// Jobs with dispute statements waiting for the log, at most `limit`.
+            pub(crate) fn jobs_with_dispute_statements(&self, limit: usize) -> Result<Vec<JobRow>> {
+                self.query(
+                    "SELECT body FROM jobs WHERE json_array_length(body, '$.dispute.pending') > 0
+                     ORDER BY id LIMIT ?1",
+                    params![limit as i64],
                 )
             }
 
@@ -368,6 +479,39 @@ macro_rules! reads {
                     )
                     .optional()?;
                 body.map(|b| decode(&b)).transpose()
+            }
+
+            /// Jobs by state, providers, jobs waiting for chain work, and audit outcomes.
+            pub(crate) fn counts(&self) -> Result<crate::metrics::StoreCounts> {
+                let mut c = crate::metrics::StoreCounts::default();
+                let mut stmt = self
+                    .$conn
+                    .prepare_cached("SELECT state, COUNT(*) FROM jobs GROUP BY state")?;
+                for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                    let (state, n) = row?;
+                    c.jobs.insert(state, n as u64);
+                }
+                c.providers = self
+                    .$conn
+                    .query_row("SELECT COUNT(*) FROM providers", [], |r| r.get::<_, i64>(0))?
+                    as u64;
+                c.escrow_queue = self.$conn.query_row(
+                    "SELECT COUNT(*) FROM jobs WHERE todo IS NOT NULL AND todo != ?1",
+                    [Todo::Audit.as_str()],
+                    |r| r.get::<_, i64>(0),
+                )? as u64;
+                let mut stmt = self.$conn.prepare_cached(
+                    "SELECT json_extract(body, '$.audit.outcome') AS o, COUNT(*) FROM jobs
+                     WHERE o IS NOT NULL GROUP BY o",
+                )?;
+                for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                    match row? {
+                        (o, n) if o == "passed" => c.audits_passed = n as u64,
+                        (o, n) if o == "failed" => c.audits_failed = n as u64,
+                        _ => {}
+                    }
+                }
+                Ok(c)
             }
 
             /// Every provider.
@@ -527,7 +671,7 @@ impl Tx<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use cairn_compute::{BlobRef, JobFile};
 
@@ -568,7 +712,76 @@ mod tests {
             charge: None,
             audit: None,
             slash: None,
+            verification: None,
+            replication: None,
+            replica_of: None,
+            dispute: None,
+
+            checkpoints: vec![],
+            resumed: None,
         }
+    }
+
+    #[test]
+    fn rows_from_before_the_verification_policy_open_in_probation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("n.db")).unwrap();
+        // A provider and a job as an older node wrote them: no streak, no verification.
+        let mut old_provider = serde_json::to_value(ProviderRow {
+            address: "0xp".into(),
+            capacity: Resources::default(),
+            ask: Price::default(),
+            gpu_names: vec![],
+            kinds: vec![],
+            devices: vec![],
+            version: "0.1.0".into(),
+            completed: 7,
+            failed: 0,
+            lost: 0,
+            earned: 70,
+            verified_cores: None,
+            streak: 99,
+        })
+        .unwrap();
+        old_provider.as_object_mut().unwrap().remove("streak");
+        let mut old_job: serde_json::Value = serde_json::to_value(row(1)).unwrap();
+        old_job.as_object_mut().unwrap().remove("verification");
+        s.conn
+            .execute(
+                "INSERT INTO providers (address, body) VALUES ('0xp', ?1)",
+                [old_provider.to_string()],
+            )
+            .unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO jobs (id, state, body) VALUES (1, 'queued', ?1)",
+                [old_job.to_string()],
+            )
+            .unwrap();
+        let p = s.read().provider("0xp").unwrap().unwrap();
+        assert_eq!((p.completed, p.streak), (7, 0));
+        assert_eq!(s.read().job(1).unwrap().unwrap().verification, None);
+        // The streak and the decision persist once written.
+        let decision = cairn_compute::verify::Policy::default().decide(
+            cairn_compute::JobKind::Train,
+            p.streak,
+            42,
+        );
+        s.tx(|t| {
+            t.put_provider(&ProviderRow { streak: 12, ..p })?;
+            t.put_job(&JobRow {
+                verification: Some(decision.clone()),
+                ..row(1)
+            })
+        })
+        .unwrap();
+        drop(s);
+        let s = Store::open(&dir.path().join("n.db")).unwrap();
+        assert_eq!(s.read().provider("0xp").unwrap().unwrap().streak, 12);
+        assert_eq!(
+            s.read().job(1).unwrap().unwrap().verification,
+            Some(decision)
+        );
     }
 
     #[test]

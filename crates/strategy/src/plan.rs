@@ -413,6 +413,11 @@ pub struct Execution {
     /// What to do when funds are short.
     #[serde(default)]
     pub on_short: OnShort,
+    /// Where the live agent sends buys: `best` (the route whose pool pays the most for each
+    /// order; the default) or a route's name (`uniswap-v2`, `pancake`), checked against the
+    /// chain's routes when the agent starts. The backtester's costs come from `dex`/`fee_bps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue: Option<String>,
 }
 
 impl Execution {
@@ -445,6 +450,7 @@ impl Default for Execution {
             min_order: 0.0,
             max_order: None,
             on_short: OnShort::Skip,
+            venue: None,
         }
     }
 }
@@ -756,6 +762,20 @@ impl Plan {
             1e12,
             "0 to 1e12 quote units",
         )?;
+        if let Some(v) = &e.venue
+            && (v.is_empty()
+                || v.len() > 32
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        {
+            return Err(Error::OutOfRange {
+                key: "execution.venue".into(),
+                value: format!("{v:?}"),
+                allowed: "\"best\" or a route's name in lower case (\"uniswap-v2\", \"pancake\")"
+                    .into(),
+            });
+        }
         if let Some(m) = e.max_order {
             check_range(
                 "execution.max_order",
@@ -780,6 +800,18 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_venue_is_optional_and_must_be_a_route_name() {
+        let with = |v: &str| Plan::from_toml(&format!("{BASE}\n[execution]\nvenue = {v:?}\n"));
+        assert_eq!(Plan::from_toml(BASE).unwrap().execution.venue, None);
+        assert_eq!(
+            with("pancake").unwrap().execution.venue.as_deref(),
+            Some("pancake")
+        );
+        let e = with("Pancake Swap").unwrap_err().to_string();
+        assert!(e.contains("execution.venue") && e.contains("best"), "{e}");
+    }
 
     const BASE: &str = r#"
 [budget]

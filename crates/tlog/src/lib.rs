@@ -22,6 +22,7 @@
 //! | [`checkpoint`] | C2SP tlog-checkpoint |
 //! | [`cosignature`] | C2SP tlog-cosignature v1 (Ed25519) |
 //! | [`tlog_proof`] | C2SP tlog-proof@v1 |
+//! | [`entry`] | Cairn's 74-byte log entry (kind, envelope and signer digests, time) |
 //!
 //! # Example
 //!
@@ -58,6 +59,7 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod cosignature;
+pub mod entry;
 pub mod error;
 pub mod hash;
 mod keys;
@@ -75,6 +77,7 @@ pub use bundle::{
 };
 pub use checkpoint::Checkpoint;
 pub use cosignature::{CosignatureVerifier, Cosigner, MAX_TIMESTAMP, cosignature_timestamp};
+pub use entry::{ENTRY_SIZE, EntryError, LogEntry, StatementKind};
 pub use error::{Error, ProofError, Result};
 pub use hash::{HASH_SIZE, Hash, empty_root, leaf_hash, node_hash};
 pub use memory::MemoryTree;

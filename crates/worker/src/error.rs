@@ -6,7 +6,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// The node refused a request that retrying cannot fix.
     #[error(transparent)]
-    Node(#[from] cairn_node::ClientError),
+    Node(#[from] cairn_node_client::ClientError),
     /// The chain or the escrow contract refused.
     #[error(transparent)]
     Escrow(#[from] cairn_escrow::Error),

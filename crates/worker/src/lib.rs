@@ -2,7 +2,9 @@
 
 pub mod claims;
 pub mod detect;
+pub mod disputes;
 mod error;
+pub mod resume;
 pub mod retry;
 pub mod runner;
 mod state;

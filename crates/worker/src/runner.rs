@@ -29,6 +29,25 @@ pub struct RunJob {
     pub module: Vec<u8>,
     /// Inputs by name.
     pub inputs: Vec<(String, Vec<u8>)>,
+    /// `train`: the checkpoints a failed provider left (from step 0, digest-checked), to
+    /// continue from once the last segment re-executes to the same bytes
+    /// ([`crate::resume`]); empty: from step 0.
+    pub resume: Vec<Vec<u8>>,
+    /// `train`: where each checkpoint goes as it is written (the worker uploads it to the node).
+    pub checkpoints: Option<crate::resume::CheckpointSink>,
+}
+
+impl RunJob {
+    /// A job from step 0, its checkpoints kept to itself.
+    pub fn new(spec: JobSpec, module: Vec<u8>, inputs: Vec<(String, Vec<u8>)>) -> Self {
+        Self {
+            spec,
+            module,
+            inputs,
+            resume: vec![],
+            checkpoints: None,
+        }
+    }
 }
 
 /// How a run ended.
@@ -237,6 +256,7 @@ impl Runner for TensorRunner {
         let stop = AtomicBool::new(false);
         let done = AtomicBool::new(false);
         let timed_out = AtomicBool::new(false);
+        let mut resumed = None;
         let ran = std::thread::scope(|s| {
             s.spawn(|| {
                 while !done.load(Ordering::Relaxed) {
@@ -251,9 +271,34 @@ impl Runner for TensorRunner {
                 }
             });
             let r = match (&spec.train, &spec.infer) {
-                (Some(t), _) => {
-                    cairn_ml::job::run_train_until_halted(t, &job.inputs, threads, &stop)
-                }
+                (Some(t), _) => crate::resume::check_last_segment(
+                    t,
+                    &job.inputs,
+                    &job.resume,
+                    threads,
+                    &stop,
+                )
+                .and_then(|verdict| {
+                    if verdict != crate::resume::Verdict::Fresh {
+                        tracing::info!(verdict = %verdict.describe(), "resuming a train job");
+                    }
+                    let sink = job.checkpoints.clone();
+                    let earlier = verdict.usable(&job.resume);
+                    resumed = Some(verdict.clone());
+                    cairn_ml::job::run_train_resumed_observed(
+                        t,
+                        &job.inputs,
+                        threads,
+                        &stop,
+                        earlier,
+                        &mut |step, bytes| {
+                            if let Some(sink) = &sink {
+                                // The receiver is gone only once the worker stopped caring.
+                                let _ = sink.send((step, bytes.to_vec()));
+                            }
+                        },
+                    )
+                }),
                 (_, Some(i)) => {
                     cairn_ml::run_infer(i, &job.inputs, threads, &stop).map(|r| (r, true))
                 }
@@ -297,6 +342,12 @@ impl Runner for TensorRunner {
                 })
             }
             Ok((run, true)) => {
+                let stderr = match &resumed {
+                    Some(v) if *v != crate::resume::Verdict::Fresh => {
+                        format!("{}\n", v.describe()).into_bytes()
+                    }
+                    _ => vec![],
+                };
                 let size: u64 = run.outputs.iter().map(|(_, b)| b.len() as u64).sum::<u64>()
                     + run.stdout.len() as u64;
                 if size > spec.limits.max_output_bytes {
@@ -315,7 +366,7 @@ impl Runner for TensorRunner {
                     wall_time,
                     outputs: run.outputs,
                     stdout: run.stdout,
-                    stderr: vec![],
+                    stderr,
                     trace_root: Some(run.trace_root),
                 })
             }
@@ -378,11 +429,7 @@ assets = ["BTC"]
                 None,
             )
             .unwrap();
-        RunJob {
-            spec,
-            module: program,
-            inputs: vec![("BTCUSDT_1d.csv".into(), csv)],
-        }
+        RunJob::new(spec, program, vec![("BTCUSDT_1d.csv".into(), csv)])
     }
 
     #[test]
@@ -418,6 +465,47 @@ assets = ["BTC"]
         assert_eq!(
             job.spec.bill(r.metered, 0),
             t.work_units().div_ceil(1_000_000)
+        );
+    }
+
+    #[test]
+    fn a_train_job_hands_on_its_checkpoints_and_resumes_from_another_providers() {
+        let never = || Arc::new(AtomicBool::new(false));
+        let runner = TensorRunner {
+            kind: JobKind::Train,
+        };
+        // The first provider's run: every checkpoint goes to the sink as it is written.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut job = train_job("40");
+        job.checkpoints = Some(tx);
+        let whole = runner.run(&job, &never()).unwrap();
+        let mut sent = vec![];
+        while let Ok(c) = rx.try_recv() {
+            sent.push(c);
+        }
+        assert_eq!(
+            sent.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            vec![0, 10, 20, 30, 40]
+        );
+        assert!(whole.stderr.is_empty());
+        // Another provider resumes from the first three: the same trace root, and only the
+        // checkpoints after step 20 are handed on.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut job = train_job("40");
+        job.resume = sent[..3].iter().map(|(_, b)| b.clone()).collect();
+        job.checkpoints = Some(tx);
+        let resumed = runner.run(&job, &never()).unwrap();
+        assert_eq!(resumed.stop, None);
+        assert_eq!(resumed.trace_root, whole.trace_root);
+        let mut again = vec![];
+        while let Ok((s, _)) = rx.try_recv() {
+            again.push(s);
+        }
+        assert_eq!(again, vec![30, 40]);
+        let note = String::from_utf8(resumed.stderr).unwrap();
+        assert!(
+            note.contains("resumed from step 20 after re-executing steps 10..20"),
+            "{note}"
         );
     }
 
@@ -464,6 +552,94 @@ assets = ["BTC"]
         let few = cairn_ml::job::train_memory(&t, &job.inputs);
         t.checkpoint_every = 1;
         assert!(cairn_ml::job::train_memory(&t, &job.inputs) > few);
+    }
+
+    /// The example `charlm` job (`examples/jobs/charlm`) as the CLI resolves it: every file
+    /// of its corpus directory an input.
+    fn charlm_job() -> RunJob {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/jobs/charlm");
+        let file = JobFile::from_toml(&std::fs::read_to_string(format!("{dir}/job.toml")).unwrap())
+            .unwrap();
+        let corpus = std::fs::read(format!("{dir}/corpus/cairns.txt")).unwrap();
+        let program = file.program().unwrap();
+        let input = InputRef {
+            name: "cairns.txt".into(),
+            blob: BlobRef::of(&corpus),
+        };
+        RunJob::new(
+            file.resolve(BlobRef::of(&program), vec![input], None)
+                .unwrap(),
+            program,
+            vec![("cairns.txt".into(), corpus)],
+        )
+    }
+
+    #[test]
+    fn the_charlm_example_trains_and_its_model_completes_prompts() {
+        let job = charlm_job();
+        let t = job.spec.train.as_ref().unwrap();
+        let train = TensorRunner {
+            kind: JobKind::Train,
+        };
+        let r = train.run(&job, &Arc::new(AtomicBool::new(false))).unwrap();
+        assert_eq!(r.stop, None);
+        assert_eq!(r.metered, t.work_units());
+        let out = |n: &str| {
+            r.outputs
+                .iter()
+                .find(|(name, _)| name == n)
+                .unwrap_or_else(|| panic!("no {n}"))
+                .1
+                .clone()
+        };
+        let checkpoints: Vec<Vec<u8>> = t
+            .checkpoint_steps()
+            .into_iter()
+            .map(|s| out(&cairn_ml::trace::checkpoint_name(s)))
+            .collect();
+        assert_eq!(checkpoints.len(), 9);
+        assert_eq!(
+            r.trace_root,
+            Some(cairn_ml::trace::trace_root(&checkpoints))
+        );
+        // The model, by digest, over prompts.
+        let model = out("model.safetensors");
+        let text = format!(
+            "name = \"complete\"\nkind = \"infer\"\ninputs = [\"prompts.txt\"]\n[price]\nper_mfuel = 1\n[infer]\nmodel = \"sha256:{}\"\ngenerate = 8\n",
+            BlobRef::of(&model).sha256
+        );
+        let file = JobFile::from_toml(&text).unwrap();
+        let program = file.program().unwrap();
+        let prompts = b"The walker\nA cairn is\n".to_vec();
+        let inputs = vec![
+            ("model.safetensors".to_owned(), model),
+            ("prompts.txt".to_owned(), prompts),
+        ];
+        let refs = inputs
+            .iter()
+            .map(|(n, b)| InputRef {
+                name: n.clone(),
+                blob: BlobRef::of(b),
+            })
+            .collect();
+        let job = RunJob::new(
+            file.resolve(BlobRef::of(&program), refs, None).unwrap(),
+            program,
+            inputs,
+        );
+        let infer = TensorRunner {
+            kind: JobKind::Infer,
+        };
+        let r = infer.run(&job, &Arc::new(AtomicBool::new(false))).unwrap();
+        assert_eq!(r.stop, None);
+        assert_eq!(r.outputs[0].0, "completions.jsonl");
+        let lines = String::from_utf8(r.outputs[0].1.clone()).unwrap();
+        assert_eq!(lines.lines().count(), 2, "{lines}");
+        assert!(
+            lines.starts_with("{\"prompt\":\"The walker\",\"next\":[{\"symbol\":"),
+            "{lines}"
+        );
+        assert_eq!(r.metered, (10 + 8 + 10 + 8) * t.parameters());
     }
 
     #[test]

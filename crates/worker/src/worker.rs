@@ -5,6 +5,8 @@
 //!                                                                      ├─ claim (long poll) ──▶ job task
 //!                                                                      └─ earnings refresh
 //!  job task: started ─▶ fetch blobs (verified) ─▶ runner of the job's kind (spawn_blocking)
+//!            (train: each checkpoint ─▶ upload + progress, as written; a resume point's
+//!             checkpoints fetched first: `crate::resume`)
 //!            ─▶ upload outputs
 //!            ─▶ success: commitResult on chain ─▶ report      fault: report (refund follows)
 //! ```
@@ -30,7 +32,7 @@ use cairn_compute::{
     },
 };
 use cairn_escrow::Escrow;
-use cairn_node::{ClientError, NodeClient};
+use cairn_node_client::{ClientError, NodeClient};
 use cairn_sandbox::Sandbox;
 use sha2::{Digest as _, Sha256};
 use std::{
@@ -163,8 +165,8 @@ impl Worker {
         state.node = node_url.to_owned();
         state.capacity = config.capacity;
         state.gpu_names = config.gpu_names.clone();
-        // Runs interrupted by a restart cannot resume (the sandbox state is gone): the node
-        // gives those jobs to another provider when the leases lapse.
+        // Runs interrupted by a restart are not picked up here: the node gives those jobs to
+        // another provider when the leases lapse (a `train` job from its last checkpoint).
         for j in &mut state.jobs {
             if j.status == JobStatus::Running {
                 j.status = JobStatus::Abandoned;
@@ -312,6 +314,8 @@ impl Worker {
         tokio::spawn(async move { hb.heartbeat_loop().await });
         let earn = self.clone();
         tokio::spawn(async move { earn.earnings_loop().await });
+        let disputes = self.clone();
+        tokio::spawn(async move { disputes.dispute_loop().await });
         let mut failures = 0;
         loop {
             match self.inner.node.claim().await {
@@ -331,6 +335,16 @@ impl Worker {
                     failures += 1;
                 }
             }
+        }
+    }
+
+    /// Answers the rounds of disputes against this worker's committed traces
+    /// ([`crate::disputes`]), polling the escrow.
+    async fn dispute_loop(&self) {
+        let every = Duration::from_millis(self.inner.info.heartbeat_ms.clamp(200, 2_000));
+        loop {
+            crate::disputes::pass(&self.inner.config.dir, &self.inner.escrow).await;
+            tokio::time::sleep(every).await;
         }
     }
 
@@ -512,15 +526,50 @@ impl Worker {
             .await;
             return abandoned(why);
         };
-        let job = RunJob {
-            spec: a.spec.clone(),
-            module,
-            inputs,
-        };
+        // A train job another provider left: its checkpoints, each checked against its digest.
+        let mut resume = Vec::with_capacity(a.resume.len());
+        for c in &a.resume {
+            match self.fetch(&c.blob(), deadline).await {
+                Ok(b) => resume.push(b),
+                Err(e) => {
+                    // Without all of them there is nothing to resume from: start afresh.
+                    tracing::warn!(job = id, step = c.step, error = %e, "a checkpoint of the resume point could not be fetched; training from step 0");
+                    resume.clear();
+                    break;
+                }
+            }
+        }
+        if let Some(last) = a.resume.last() {
+            tracing::info!(
+                job = id,
+                step = last.step,
+                checkpoint = %last.sha256,
+                from = %last.provider,
+                "resume point received; checking its last segment"
+            );
+        }
+        let mut job = RunJob::new(a.spec.clone(), module, inputs);
+        job.resume = resume;
+        // Every checkpoint goes to the node as it is written, so that another provider can
+        // resume from it if this one fails.
+        let uploader = a.spec.train.is_some().then(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Vec<u8>)>();
+            job.checkpoints = Some(tx);
+            let w = self.clone();
+            tokio::spawn(async move {
+                while let Some((step, bytes)) = rx.recv().await {
+                    w.send_checkpoint(id, step, bytes, deadline).await;
+                }
+            })
+        });
         let halt = stops.halt.clone();
         let ran = tokio::task::spawn_blocking(move || runner.run(&job, &halt))
             .await
             .map_err(|e| Error::Config(format!("the runner thread failed: {e}")))?;
+        if let Some(u) = uploader {
+            // The sender went with the job: the uploads end with the queue.
+            let _ = tokio::time::timeout_at(deadline, u).await;
+        }
         if dropped.load(Ordering::SeqCst) {
             return abandoned("the lease went to another provider while running".into());
         }
@@ -618,6 +667,12 @@ impl Worker {
             Some(tx) => rep.commit_tx = Some(tx),
             None => return abandoned("the job is no longer ours on chain".into()),
         }
+        // Kept to answer a dispute over the committed trace.
+        if let Some((_, t)) = report.outputs.iter().find(|(n, _)| n == "trace.json")
+            && let Err(e) = crate::disputes::keep(&self.inner.config.dir, id, t)
+        {
+            tracing::warn!(job = id, error = %e, "could not keep the trace for disputes");
+        }
         self.send_report(rep, deadline, JobStatus::Committed, None)
             .await
     }
@@ -672,7 +727,10 @@ impl Worker {
                     // Already committed by an earlier attempt whose answer was lost?
                     if let Ok(Some(j)) = escrow.job(id).await {
                         match j.state {
-                            cairn_escrow::JobState::Committed if j.provider == me => {
+                            cairn_escrow::JobState::Committed
+                            | cairn_escrow::JobState::Disputed
+                                if j.provider == me =>
+                            {
                                 return Ok(Some(String::new()));
                             }
                             cairn_escrow::JobState::Open => {} // assignment not on chain yet
@@ -688,6 +746,31 @@ impl Worker {
                     tokio::time::sleep(pause).await;
                     attempt += 1;
                 }
+            }
+        }
+    }
+
+    /// Uploads a running `train` job's checkpoint and tells the node. A failure is logged, not
+    /// fatal: the run goes on, and only a resume after this provider failed would miss it.
+    async fn send_checkpoint(&self, id: u64, step: u64, bytes: Vec<u8>, deadline: Instant) {
+        let node = &self.inner.node;
+        let sent = async {
+            let blob = self.upload(bytes, deadline).await?;
+            retry(
+                "reporting a checkpoint",
+                Some(deadline),
+                node_transient,
+                || node.progress(id, step, &blob),
+            )
+            .await?;
+            Ok::<_, Error>(blob)
+        };
+        match sent.await {
+            Ok(blob) => {
+                tracing::info!(job = id, step, checkpoint = %blob.sha256, "checkpoint stored on the node")
+            }
+            Err(e) => {
+                tracing::warn!(job = id, step, error = %e, "the node did not take a checkpoint")
             }
         }
     }

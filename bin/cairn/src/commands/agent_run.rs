@@ -13,7 +13,7 @@ use alloy::primitives::{Address, U256};
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_agent::{
     Agent, AgentConfig, DecisionLog, ExitPoint, Live, Mode, OrderState, Store, Venue,
-    math::to_float, next_slot_start, replay,
+    VolModelConfig, math::to_float, next_slot_start, replay,
 };
 use cairn_chain::{Chain, format_units};
 use cairn_market::time::format_ms;
@@ -70,6 +70,39 @@ async fn venue(
     Ok(Venue::from_deployment(&d, quote, symbols, heartbeat)?)
 }
 
+/// The volatility model of `--vol-model`: a file, or a `sha256:` digest fetched from the node
+/// (and checked against it).
+async fn load_vol_model(what: &str, bars: &str, node: &str) -> Result<VolModelConfig> {
+    let bar_ms = super::vault::duration(bars, "--vol-model-bars")? as i64 * 1000;
+    let bytes = match what.strip_prefix("sha256:") {
+        Some(hex) => {
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                bail!("--vol-model {what:?}: a digest is sha256: and 64 hex digits");
+            }
+            let hex = hex.to_ascii_lowercase();
+            let client = cairn_node_client::NodeClient::new(node);
+            let bytes = client.blob_as_served(&hex).await.with_context(|| {
+                format!("cannot fetch the volatility model sha256:{hex} from the node at {node}")
+            })?;
+            if cairn_attest::Digest::sha256_of(&bytes).to_string() != format!("sha256:{hex}") {
+                bail!("the node at {node} answered other bytes for sha256:{hex}");
+            }
+            bytes
+        }
+        None => std::fs::read(what).with_context(|| {
+            format!(
+                "cannot read the volatility model {what} (a file, or sha256:<hex> from the node)"
+            )
+        })?,
+    };
+    let model = cairn_ml::forecast::VolModel::from_bytes(&bytes)
+        .map_err(|e| anyhow!("--vol-model {what}: {e}"))?;
+    Ok(VolModelConfig {
+        model: Arc::new(model),
+        bar_ms,
+    })
+}
+
 /// An agent built from its flags, with the lock on its state (held while it lives).
 struct Built {
     agent: Agent,
@@ -105,15 +138,26 @@ async fn build(
         heartbeat,
     )
     .await?;
-    if let Some(r) = a.venue.as_deref().filter(|r| *r != "best") {
+    // The flag, else the plan's `execution.venue`, else the best quote per order.
+    let (route, route_from) = match (&a.venue, &plan.execution.venue) {
+        (Some(v), _) => (Some(v.clone()), "--venue"),
+        (None, Some(v)) => (Some(v.clone()), "the plan's execution.venue"),
+        (None, None) => (None, ""),
+    };
+    let route = route.filter(|r| r != "best");
+    if let Some(r) = &route {
         let names: Vec<String> = venue.routes().into_iter().map(|r| r.name).collect();
         if !names.iter().any(|n| n == r) {
             bail!(
-                "--venue {r:?} is not on this chain; use best or one of: {}",
+                "{route_from} {r:?} is not on this chain; use best or one of: {}",
                 names.join(", ")
             );
         }
     }
+    let vol_model = match &a.vol_model {
+        Some(m) => Some(load_vol_model(m, &a.vol_model_bars, &a.node).await?),
+        None => None,
+    };
     let live = match signer {
         Some(signer) => {
             let vault = super::vault::vault_address(settings, &a.mode.target, &chain).await?;
@@ -149,7 +193,7 @@ async fn build(
         (None, false) => {
             let local = crate::cli::DEFAULT_LOG_URL;
             // A log started just before the agent may take a moment to listen.
-            let client = cairn_log_server::LogClient::new(local);
+            let client = cairn_log_client::LogClient::new(local);
             let deadline = std::time::Instant::now() + Duration::from_secs(3);
             let mut up = client.info().await.is_ok();
             while !up && std::time::Instant::now() < deadline {
@@ -166,7 +210,7 @@ async fn build(
     };
     let log = match url {
         Some(url) => Some(DecisionLog {
-            client: cairn_log_server::LogClient::new(&url),
+            client: cairn_log_client::LogClient::new(&url),
             key: Arc::new(
                 super::keys::signing_key(settings, a.attest_key.as_deref())
                     .context("decision statements are signed with the attestation key")?,
@@ -200,7 +244,9 @@ async fn build(
         max_outage: Duration::from_secs(max_outage),
         log,
         exit_at,
-        route: a.venue.clone().filter(|v| v != "best"),
+        route,
+        bump_after: cairn_chain::send::BUMP_AFTER,
+        vol_model,
     };
     Ok(Built {
         agent: Agent::new(cfg, chain, store)?,
@@ -290,13 +336,17 @@ fn order_line(venue: &Venue, o: &cairn_agent::OrderRow) -> String {
     let units = |s: &str, d: u8| format_units(U256::from_str_radix(s, 10).unwrap_or_default(), d);
     match o.state {
         OrderState::Filled => format!(
-            "slot {} {}: bought {} {} for {} {}{}\n",
+            "slot {} {}: bought {} {} for {} {}{}{}\n",
             o.slot,
             o.symbol,
             units(o.fill.as_deref().unwrap_or("0"), a.decimals),
             a.token_symbol,
             units(&o.amount_in, venue.stable_decimals),
             venue.stable_symbol,
+            o.route
+                .as_ref()
+                .map(|r| format!(" via {}", r.venue))
+                .unwrap_or_default(),
             o.tx_hash
                 .as_deref()
                 .map(|h| format!(" (tx {h})"))
@@ -469,7 +519,7 @@ pub(super) fn status(a: &AgentStatusArgs, settings: &Settings, json: bool) -> Re
 }
 
 /// `1d=2s`: market seconds per wall duration.
-fn speed(text: &str) -> Result<(u64, Duration)> {
+pub(super) fn speed(text: &str) -> Result<(u64, Duration)> {
     let bad = || anyhow!("--speed {text:?}: give MARKET=WALL, e.g. 1d=2s or 1h=500ms");
     let (m, w) = text.split_once('=').ok_or_else(bad)?;
     let market = super::vault::duration(m, "--speed").map_err(|_| bad())?;

@@ -59,7 +59,7 @@ pub(crate) fn digest_arg(flag: &str, value: &str) -> Result<cairn_attest::Digest
         anyhow!("--{flag} {value:?}: neither a digest (sha256:<hex>, blake3:<hex>) nor a readable file ({e})")
     })?;
     if value.ends_with(".bundle.json") {
-        let b = cairn_log_server::Bundle::from_json(&bytes)
+        let b = cairn_log_client::Bundle::from_json(&bytes)
             .map_err(|e| anyhow!("--{flag} {value}: {e}"))?;
         return Ok(b.envelope.digest());
     }
@@ -226,7 +226,7 @@ pub(crate) fn statement_json(cmd: &crate::cli::AttestKind) -> Result<serde_json:
 fn dataset_root(value: &str) -> Result<String> {
     if value.ends_with(".bundle.json") {
         let bytes = std::fs::read(value).map_err(|e| anyhow!("--dataset {value}: {e}"))?;
-        let b = cairn_log_server::Bundle::from_json(&bytes)
+        let b = cairn_log_client::Bundle::from_json(&bytes)
             .map_err(|e| anyhow!("--dataset {value}: {e}"))?;
         let st = cairn_attest::parse_statement(&b.envelope.payload)
             .map_err(|e| anyhow!("--dataset {value}: {e}"))?;
@@ -294,7 +294,7 @@ pub(super) async fn attest(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let client = cairn_log_server::LogClient::new(&common.log);
+    let client = cairn_log_client::LogClient::new(&common.log);
     let out = common
         .out
         .clone()

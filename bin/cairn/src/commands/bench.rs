@@ -23,9 +23,11 @@ pub(super) fn run(
         BenchCmd::Dedup(args) => super::bench_log::dedup(args, json),
         BenchCmd::Wasm(args) => super::bench_log::wasm(args, json),
         BenchCmd::Train(args) => super::bench_log::train(args, json),
+        BenchCmd::Verify(args) => super::bench_verify::verify(args, json),
         // Async: dispatched by `commands::run` before reaching here.
         BenchCmd::Compute(_) => anyhow::bail!("`bench compute` runs on the async path"),
         BenchCmd::Vault(_) => anyhow::bail!("`bench vault` runs on the async path"),
+        BenchCmd::Agent(_) => anyhow::bail!("`bench agent` runs on the async path"),
     }
 }
 

@@ -24,7 +24,8 @@ use cairn_compute::{
 };
 use cairn_devnet::DevnetConfig;
 use cairn_escrow::Escrow;
-use cairn_node::{Ledger, Metered, Node, NodeClient, NodeConfig};
+use cairn_node::{Ledger, Metered, Node, NodeConfig};
+use cairn_node_client::NodeClient;
 use serde_json::json;
 use std::{
     process::ExitCode,
@@ -208,7 +209,9 @@ async fn throughput_on(net: &Devnet, n: usize, dir: &std::path::Path) -> Result<
         .with_lease(Duration::from_secs(600), Duration::from_secs(3600));
     config.batch = 500;
     // Simulated providers claiming 100,000 cores each: a trusted pool, not calibrated.
-    let config = config.without_calibration();
+    let config = config
+        .without_calibration()
+        .with_write_limits(cairn_node::WriteLimits::unlimited());
     let node = Node::open(config, ledger.clone() as Arc<dyn Ledger>).await?;
     let module = BlobRef::of(NOOP_WAT.as_bytes());
     node.blobs().put(NOOP_WAT.as_bytes())?;
@@ -397,7 +400,9 @@ async fn latency_on(
         .await?;
     let escrow = Escrow::new(operator, net.market);
     let node = Node::open(
-        NodeConfig::new(dir.join("node"), net.chain.url()),
+        // The benchmark's clients all share one address: no write budget.
+        NodeConfig::new(dir.join("node"), net.chain.url())
+            .with_write_limits(cairn_node::WriteLimits::unlimited()),
         Arc::new(escrow),
     )
     .await?;

@@ -32,12 +32,7 @@ pub(super) async fn run(
             "--rounds must be at least 2 (the first swap of each side warms its recipient's balance)"
         );
     }
-    std::fs::create_dir_all(&settings.data_dir)?;
-    let tmp = tempfile::tempdir_in(&settings.data_dir)?;
-    let mut config = settings.devnet(None).with_data_dir(tmp.path());
-    config.port = 0;
-    config.persist_state = false;
-    config.block_time = None;
+    let (_tmp, config) = scratch_devnet(settings)?;
     let measured = measure(args, &config).await;
     let _ = cairn_devnet::down(&config).await;
     let gas = measured?;
@@ -81,6 +76,18 @@ pub(super) async fn run(
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A devnet of its own for a benchmark (any free port, automine, nothing persisted), in a
+/// temporary directory under the data directory that goes when the guard does.
+pub(super) fn scratch_devnet(settings: &Settings) -> Result<(tempfile::TempDir, DevnetConfig)> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let tmp = tempfile::tempdir_in(&settings.data_dir)?;
+    let mut config = settings.devnet(None).with_data_dir(tmp.path());
+    config.port = 0;
+    config.persist_state = false;
+    config.block_time = None;
+    Ok((tmp, config))
 }
 
 async fn measure(args: &BenchVaultArgs, config: &DevnetConfig) -> Result<Gas> {

@@ -5,11 +5,14 @@ use crate::{
     config::Settings,
     output,
 };
-use alloy::primitives::{B256, U256};
+use alloy::primitives::U256;
 use anyhow::{Context, Result, anyhow, bail};
-use cairn_compute::{BlobRef, InputRef, JobFile, api::JobView, fmt_usdt};
+use cairn_compute::{BlobRef, JobFile, api::JobView, fmt_usdt};
 use cairn_escrow::Escrow;
-use cairn_node::NodeClient;
+use cairn_node_client::{
+    NodeClient,
+    submit::{self, SubmitError},
+};
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
@@ -263,6 +266,9 @@ async fn recover(
             "job {id} has a committed result ({}): it is settled to the provider or, if challenged, decided by the arbiter; nothing to recover",
             job.state
         ),
+        S::Disputed => bail!(
+            "job {id}'s result is disputed on chain: the refereed bisection refunds it to you if the provider was wrong; nothing to recover now"
+        ),
         S::Settled | S::Refunded | S::Cancelled => bail!(
             "job {id} is already {} on chain; nothing is escrowed any more",
             job.state
@@ -309,6 +315,18 @@ fn status_text(v: &JobView) -> String {
     if let Some(p) = &v.provider {
         s.push_str(&format!("  provider {p}\n"));
     }
+    if let Some(c) = &v.progress
+        && !v.state.is_terminal()
+        && v.result.is_none()
+    {
+        s.push_str(&format!(
+            "  last checkpoint: step {} (sha256:{}) by {}\n",
+            c.step, c.sha256, c.provider
+        ));
+    }
+    if let Some(r) = &v.resumed {
+        s.push_str(&format!("  {r}\n"));
+    }
     if let Some(r) = &v.result {
         s.push_str(&format!(
             "  fuel {} · wall time {} ms · {} output file(s)\n",
@@ -331,6 +349,15 @@ fn status_text(v: &JobView) -> String {
             a.method, a.outcome, a.segments, a.steps_replayed, a.steps_total, a.wall_ms, a.seed, v.id
         ));
     }
+    if v.verification.is_some() || v.audit.is_some() {
+        s.push_str(&format!(
+            "  verified: {}\n",
+            super::job_verify::how_verified(v)
+        ));
+    }
+    for line in super::job_verify::replication_lines(v) {
+        s.push_str(&format!("  {line}\n"));
+    }
     if let Some(r) = &v.receipt {
         s.push_str(&format!(
             "  receipt: log index {} ({})\n",
@@ -338,19 +365,6 @@ fn status_text(v: &JobView) -> String {
         ));
     }
     s
-}
-
-/// Every regular file under `dir`, as (dataset-relative path, absolute path), sorted.
-fn dataset_files(dir: &Path) -> Result<(Vec<(String, PathBuf)>, String)> {
-    let report = cairn_data::add(dir, &cairn_data::Options::default())
-        .map_err(|e| anyhow!("dataset {}: {e}", dir.display()))?;
-    let files = report
-        .manifest
-        .files()
-        .iter()
-        .map(|f| (f.path.clone(), dir.join(&f.path)))
-        .collect();
-    Ok((files, report.manifest.root().to_string()))
 }
 
 /// What `job submit` checks before anything is uploaded or escrowed.
@@ -365,84 +379,23 @@ struct Checks {
 /// How long a command waits for a node that is still starting.
 const NODE_START: Duration = Duration::from_secs(20);
 
-/// A bid this many times the highest ask of the capable providers asks for `--yes`.
-const FAR_ABOVE_MARKET: u64 = 10;
-
-/// Refuses, before anything is uploaded or escrowed, a job that no provider online can take
-/// (naming why, in the terms of the job file), and a bid far above what the providers ask.
-async fn precheck(node: &NodeClient, job: &JobFile, checks: Checks, file: &Path) -> Result<()> {
-    // Providers that are starting (staking, advertising) count: wait a little for the first.
-    let mut providers = node.providers().await?;
-    let deadline = std::time::Instant::now() + NODE_START;
-    while !providers.iter().any(|p| p.online) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        providers = node.providers().await?;
-    }
-    let offers: Vec<cairn_compute::Offer> = providers
-        .iter()
-        .map(|p| cairn_compute::Offer {
-            provider: p.address.clone(),
-            capacity: p.capacity,
-            free: p.free,
-            ask: p.ask,
-            reputation: p.reputation,
-            online: p.online,
-            kinds: p.kinds.clone(),
-        })
-        .collect();
-    let demand = cairn_compute::Demand {
-        kind: job.kind,
-        resources: cairn_compute::Resources {
-            cpu_cores: job.resources.cpu_cores,
-            memory_bytes: job.resources.memory.0,
-            gpus: job.resources.gpus,
-        },
-        bid: job.price,
-        min_reputation: job.schedule.min_reputation,
-        exclude: vec![],
-    };
-    match cairn_compute::choose(&demand, &offers) {
-        Err(why) if !why.is_waiting() && !checks.force => bail!(
-            "{}: nobody can take this job now: {why}. Nothing was uploaded or escrowed; change the job file, or pass --force to escrow it and wait for a provider",
-            file.display()
+/// The submit flow's errors, with the flag that gets past each (when one does).
+fn submit_error(file: &Path, e: SubmitError) -> anyhow::Error {
+    let f = file.display();
+    match e {
+        SubmitError::NobodyCanTake { .. } => anyhow!(
+            "{f}: {e}; change the job file, or pass --force to escrow it and wait for a provider"
         ),
-        _ => {}
-    }
-    // The asks of the providers that have the resources.
-    let capable = offers.iter().filter(|o| {
-        o.online
-            && o.kinds.contains(&demand.kind)
-            && o.capacity.covers(&demand.resources)
-            && (demand.resources.gpus == 0 || o.capacity.gpus > 0)
-    });
-    let highest = capable
-        .map(|o| o.ask)
-        .fold(None, |m: Option<cairn_compute::Price>, a| {
-            Some(match m {
-                None => a,
-                Some(m) => cairn_compute::Price {
-                    per_mfuel: m.per_mfuel.max(a.per_mfuel),
-                    per_second: m.per_second.max(a.per_second),
-                },
-            })
-        });
-    if let Some(h) = highest
-        && !checks.yes
-    {
-        for (field, bid, ask) in [
-            ("price.per_mfuel", job.price.per_mfuel, h.per_mfuel),
-            ("price.per_second", job.price.per_second, h.per_second),
-        ] {
-            if bid > FAR_ABOVE_MARKET.saturating_mul(ask.max(1)) {
-                bail!(
-                    "{}: {field} = {bid} is more than {FAR_ABOVE_MARKET}x the highest ask of the providers that could run it ({ask}); the whole payment ({}) would be escrowed. Lower it, or pass --yes if you mean it",
-                    file.display(),
-                    fmt_usdt(job.payment().unwrap_or(0))
-                );
-            }
+        SubmitError::FarAboveMarket { .. } => {
+            anyhow!("{f}: {e}; lower it, or pass --yes if you mean it")
         }
+        SubmitError::WrongChain { node, .. } => anyhow!("{e}; pass --rpc-url for chain {node}"),
+        SubmitError::File { .. } | SubmitError::Job(_) => anyhow!("{f}: {e}"),
+        SubmitError::Node(c) => c.into(),
+        SubmitError::BadNodeInfo { .. }
+        | SubmitError::ShortOfTokens { .. }
+        | SubmitError::Escrow(_) => e.into(),
     }
-    Ok(())
 }
 
 async fn submit(
@@ -462,118 +415,33 @@ async fn submit(
         .unwrap_or(Path::new("."));
     let node = NodeClient::new(node_url).with_signer(chain_signer(settings, chain_args)?);
     let info = node.info_when_up(NODE_START).await?;
-    precheck(&node, &job, checks, file).await?;
-
+    let flow_checks = submit::Checks {
+        without_provider: checks.force,
+        above_market: checks.yes,
+    };
+    submit::precheck(&node, &job, flow_checks)
+        .await
+        .map_err(|e| submit_error(file, e))?;
     // Upload the module and the inputs to the node's content-addressed store (signed by the
     // requester: the node takes blobs only from keys).
-    // A train or infer job's "module" is its section's canonical JSON (the recipe).
-    let module = match job.program() {
-        Some(program) => program,
-        None => {
-            let module_path = base.join(&job.module);
-            std::fs::read(&module_path)
-                .with_context(|| format!("{}: module {}", file.display(), module_path.display()))?
-        }
-    };
-    let module_ref = node.put_blob(module).await?;
-    let mut named: Vec<(String, PathBuf)> = Vec::new();
-    for (i, p) in job.inputs.iter().enumerate() {
-        let path = base.join(p);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| anyhow!("{}: inputs[{i}] {p:?} names no file", file.display()))?;
-        named.push((name, path));
-    }
-    let mut root = None;
-    if let Some(d) = &job.dataset {
-        let (files, r) = dataset_files(&base.join(d))?;
-        named.extend(files);
-        root = Some(r);
-    }
-    let mut inputs = Vec::with_capacity(named.len() + 1);
-    if let Some(infer) = &job.infer {
-        // The model is already in the node's store (a train job's output): name it by digest.
-        let sha = infer.model_sha256().expect("validated");
-        let size = node.blob_size(sha).await?.ok_or_else(|| {
-            anyhow!(
-                "{}: infer.model {} is not in the node's store (the model.safetensors of a train job on this node)",
-                file.display(),
-                infer.model
-            )
-        })?;
-        inputs.push(InputRef {
-            name: cairn_compute::tensor::INFER_MODEL_INPUT.to_owned(),
-            blob: BlobRef {
-                sha256: sha.to_owned(),
-                size,
-            },
-        });
-    }
-    for (name, path) in named {
-        if inputs.iter().any(|i: &InputRef| i.name == name) {
-            bail!(
-                "{}: two inputs are named {name:?} under /input; rename one",
-                file.display()
-            );
-        }
-        let bytes = std::fs::read(&path).with_context(|| format!("input {}", path.display()))?;
-        let blob: BlobRef = node.put_blob(bytes).await?;
-        inputs.push(InputRef { name, blob });
-    }
-    let spec = job
-        .resolve(module_ref, inputs, root)
-        .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let spec = submit::upload(&node, &job, base)
+        .await
+        .map_err(|e| submit_error(file, e))?;
 
     // Escrow the payment on chain against the spec's digest.
     let chain = chain(settings, chain_args, DEVNET_REQUESTER).await?;
-    if chain.chain_id() != info.chain_id {
-        bail!(
-            "the node settles on chain {} but the requester's chain is {}; pass --rpc-url for chain {}",
-            info.chain_id,
-            chain.chain_id(),
-            info.chain_id
-        );
-    }
+    let (token, market) = submit::settlement(&info, &chain).map_err(|e| submit_error(file, e))?;
     let me = chain.require_signer()?;
-    let token = info
-        .token
-        .parse()
-        .map_err(|_| anyhow!("bad token from node"))?;
-    let market = info
-        .market
-        .parse()
-        .map_err(|_| anyhow!("bad market from node"))?;
     let escrow = Escrow::new(chain.clone(), market);
     let payment = U256::from(spec.payment);
-    let mut have = escrow.token_balance(me).await?;
     // On the devnet, a requester short of tokens gets a hundred jobs' worth from the deployer.
-    if have < payment
-        && fund_on_devnet(settings, &chain, token, me, payment * U256::from(100u64)).await?
-    {
-        have = escrow.token_balance(me).await?;
+    if escrow.token_balance(me).await? < payment {
+        fund_on_devnet(settings, &chain, token, me, payment * U256::from(100u64)).await?;
     }
-    if have < payment {
-        bail!(
-            "{me} holds {} of the payment token but the job escrows {}; fund the account",
-            have,
-            fmt_usdt(spec.payment)
-        );
-    }
-    escrow.ensure_allowance(payment).await?;
-    let now = escrow.chain_time().await?;
-    let posted = escrow
-        .post_job(
-            B256::from(spec.digest()),
-            payment,
-            now + spec.accept_within_secs,
-            now + spec.deadline_secs,
-        )
-        .await?;
-    let id = posted.first();
-    let view = node
-        .submit(&cairn_compute::api::SubmitJob { job_id: id, spec })
-        .await?;
+    let submit::Submitted { view, posted } = submit::escrow_and_submit(&node, &chain, market, spec)
+        .await
+        .map_err(|e| submit_error(file, e))?;
+    let id = view.id;
     if json_out {
         output::json(&view);
     } else {
@@ -675,12 +543,12 @@ async fn result(id: u64, out: Option<&Path>, node_url: &str, json_out: bool) -> 
     }
     let mut receipt_path = None;
     if let Some(rc) = &v.receipt {
-        let log = cairn_log_server::LogClient::new(&rc.log);
+        let log = cairn_log_client::LogClient::new(&rc.log);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let bundle = loop {
             match log.bundle(rc.index).await {
                 Ok(b) => break b,
-                Err(cairn_log_server::ClientError::Api { status: 404, .. })
+                Err(cairn_log_client::ClientError::Api { status: 404, .. })
                     if std::time::Instant::now() < deadline =>
                 {
                     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -7,9 +7,10 @@ use crate::{
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_attest::{Envelope, Key, Limits};
 use cairn_log::{Log, LogConfig};
+use cairn_log_client::{LogClient, Submission};
 use cairn_log_server::{
-    AppState, BlobStore, LogClient, ServerConfig, StartingRouter, Submission, WitnessEndpoint,
-    anchor_loop, anchor_once, cosign_loop, mentions_of, router,
+    AppState, BlobStore, ServerConfig, StartingRouter, WitnessEndpoint, anchor_loop, anchor_once,
+    cosign_loop, mentions_of, router,
 };
 use cairn_tlog::{CosignatureVerifier, Cosigner, NoteSigner, NoteVerifier};
 use cairn_witness::{Witness, WitnessConfig};
@@ -153,6 +154,7 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                     .map(|w| (w.verifier.name().to_owned(), w.verifier.to_vkey()))
                     .collect(),
                 anchor: None,
+                anchoring: None,
                 upload_tokens: a.upload_token.clone(),
                 rate_limits: match a.adds_per_sec {
                     r if r <= 0.0 || !r.is_finite() => cairn_log_server::RateLimits {
@@ -175,8 +177,17 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                 Some(secs) => {
                     let anchorer =
                         crate::commands::anchor::anchorer(settings, &a.chain, &a.origin).await?;
-                    server_config.anchor = Some(json!({ "intervalSecs": secs }));
-                    Some((anchorer, secs))
+                    server_config.anchor = Some(json!({
+                        "intervalSecs": secs,
+                        "contract": anchorer.contract().to_checksum(None),
+                        "chainId": anchorer.chain_id(),
+                    }));
+                    let watch = cairn_log_server::AnchorWatch::for_anchorer(
+                        &anchorer,
+                        Duration::from_secs(secs),
+                    );
+                    server_config.anchoring = Some(watch.clone());
+                    Some((anchorer, secs, watch))
                 }
                 None => None,
             };
@@ -215,11 +226,12 @@ pub(super) async fn run(cmd: &LogCmd, settings: &Settings, json: bool) -> Result
                         .with_context(|| format!("opening the log in {}", dir.display()));
                 }
             };
-            if let Some((anchorer, secs)) = anchoring {
+            if let Some((anchorer, secs, watch)) = anchoring {
                 tokio::spawn(anchor_loop(
                     log.clone(),
                     anchorer,
                     Duration::from_secs(secs),
+                    watch,
                 ));
             }
             tokio::spawn(cosign_loop(log.clone(), witnesses));
@@ -341,7 +353,7 @@ pub(crate) async fn submit(
     let bundle = loop {
         match client.bundle(resp.index).await {
             Ok(b) => break b,
-            Err(cairn_log_server::ClientError::Api { status: 404, .. })
+            Err(cairn_log_client::ClientError::Api { status: 404, .. })
                 if Instant::now() < deadline =>
             {
                 tokio::time::sleep(Duration::from_millis(20)).await;

@@ -4,9 +4,11 @@ mod agent_run;
 mod anchor;
 mod attest;
 mod bench;
+mod bench_agent;
 mod bench_compute;
 mod bench_log;
 mod bench_vault;
+mod bench_verify;
 mod chain;
 mod data;
 mod devnet;
@@ -15,6 +17,7 @@ mod job_verify;
 mod keys;
 mod log;
 mod node;
+mod referee;
 mod trust;
 mod up;
 mod vault;
@@ -63,6 +66,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(crate::cli::BenchCmd::Compute(a)) => {
             node::bench(a, &settings, cli.json).await
         }
+        Command::Bench(crate::cli::BenchCmd::Agent(a)) => {
+            bench_agent::run(a, &settings, cli.json).await
+        }
         Command::Bench(crate::cli::BenchCmd::Vault(a)) => {
             bench_vault::run(a, &settings, cli.json).await
         }
@@ -71,5 +77,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(args, &settings, cli.json).await,
         Command::Job(cmd) => job::run(cmd, &settings, cli.json).await,
         Command::Provider(cmd) => job::providers(cmd, cli.json).await,
+        Command::Referee(cmd) => referee::run(cmd, &settings, cli.json).await,
     }
 }

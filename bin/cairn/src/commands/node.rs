@@ -68,6 +68,9 @@ pub(crate) fn market_address(
     ))
 }
 
+/// Whole USDT the devnet's faucet gives the operator for replicas of `wasm` results.
+const REPLICATION_BUDGET_USDT: u64 = 10_000;
+
 /// On the local devnet only (same RPC URL and chain id as the running devnet): gives `who`
 /// gas money and mints it `usdt` base units of the market token from the deployer, when it has
 /// less. Returns whether anything was sent. Elsewhere, accounts must be funded by their owners.
@@ -142,6 +145,12 @@ pub(crate) fn read_key(path: &std::path::Path) -> Result<PrivateKeySigner> {
 
 pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> Result<ExitCode> {
     let NodeCmd::Serve(a) = cmd;
+    if !(a.check_floor > 0.0 && a.check_floor <= 1.0) {
+        anyhow::bail!(
+            "--check-floor must be a probability in (0, 1], not {} (1 checks every train and wasm result)",
+            a.check_floor
+        );
+    }
     let chain = chain(
         settings,
         &a.market.chain,
@@ -164,6 +173,18 @@ pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> R
             cfg.operator
         ));
     }
+    if !a.no_replication {
+        // Replicas are escrowed from the operator's funds: on the local devnet it gets a
+        // verification budget from the faucet; elsewhere the operator funds it.
+        fund_on_devnet(
+            settings,
+            &chain,
+            cfg.token,
+            operator,
+            U256::from(REPLICATION_BUDGET_USDT) * U256::from(1_000_000u64),
+        )
+        .await?;
+    }
     let dir = a
         .dir
         .clone()
@@ -173,14 +194,25 @@ pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> R
             Duration::from_millis(a.heartbeat_ms.max(50)),
             Duration::from_millis(a.lease_ms.max(100)),
         )
-        .with_audit_samples(a.audit_samples);
+        .with_audit_samples(a.audit_samples)
+        .with_check_policy(a.check_floor, a.check_probation)
+        .with_replication(!a.no_replication)
+        .with_write_limits(match a.writes_per_sec {
+            r if r <= 0.0 || !r.is_finite() => cairn_node::WriteLimits::unlimited(),
+            r => cairn_node::WriteLimits {
+                per_sec_per_address: r,
+                burst_per_address: 5.0 * r,
+                per_sec_per_key: r,
+                burst_per_key: 5.0 * r,
+            },
+        });
     // Receipts: the log given, else the local one when it answers.
     let log = match &a.log {
         Some(l) => Some(l.clone()),
         None => {
             let local = crate::cli::DEFAULT_LOG_URL;
             // A log started just before the node may take a moment to listen.
-            let client = cairn_log_server::LogClient::new(local);
+            let client = cairn_log_client::LogClient::new(local);
             let deadline = std::time::Instant::now() + Duration::from_secs(5);
             let mut up = client.info().await.is_ok();
             while !up && std::time::Instant::now() < deadline {
@@ -204,6 +236,10 @@ pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> R
     config = config.with_overrun_grace(Duration::from_millis(a.overrun_grace_ms));
     if a.trust_claims {
         config = config.without_calibration();
+    }
+    if let Some(state) = &a.agent_state {
+        // Read only, and only when asked for: the agent may start after the node.
+        config = config.with_agent_state(state.clone());
     }
     let node = Node::open(config, Arc::new(escrow)).await?;
     node.spawn_loops();
@@ -235,13 +271,17 @@ pub(super) async fn run(cmd: &NodeCmd, settings: &Settings, json_out: bool) -> R
         ));
     }
     let stopping = node.clone();
-    axum::serve(listener, cairn_node::router(node))
-        .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            // The chain loops stop (finishing a send in flight) before the port is released.
-            stopping.shutdown().await;
-        })
-        .await?;
+    // Connect info: write limits apply per client address.
+    axum::serve(
+        listener,
+        cairn_node::router(node).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        // The chain loops stop (finishing a send in flight) before the port is released.
+        stopping.shutdown().await;
+    })
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

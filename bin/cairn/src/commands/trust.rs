@@ -20,6 +20,14 @@ use std::path::Path;
 
 /// The predicate kind receipts carry (`…/job-receipt/v1`).
 pub(crate) const RECEIPT_KIND: &str = "job-receipt";
+/// The kind of the node's dispute statements: like receipts, only the market's receipt key
+/// may sign them.
+pub(crate) const DISPUTE_KIND: &str = "dispute";
+
+/// Whether statements of `kind` are trusted only under the market's receipt key.
+pub(crate) fn market_signed(kind: &str) -> bool {
+    kind == RECEIPT_KIND || kind == DISPUTE_KIND
+}
 
 /// A key the user trusts, for some statement kinds.
 #[derive(Debug, Clone)]
@@ -72,16 +80,16 @@ fn check_kinds(kinds: &[String], origin: &str) -> Result<()> {
             let known: Vec<&str> = cairn_attest::KNOWN_PREDICATE_TYPES
                 .iter()
                 .map(|t| kind_of(t))
-                .filter(|k| *k != RECEIPT_KIND)
+                .filter(|k| !market_signed(k))
                 .collect();
             bail!(
                 "{origin}: unknown statement kind {k:?}; use one of {}",
                 known.join(", ")
             );
         }
-        if k == RECEIPT_KIND {
+        if market_signed(k) {
             bail!(
-                "{origin}: job receipts are trusted only under the market's published receipt key; pass it with --market-key (or let verify read it from the ComputeMarket), not as a signer"
+                "{origin}: job receipts and dispute statements are trusted only under the market's published receipt key; pass it with --market-key (or let verify read it from the ComputeMarket), not as a signer"
             );
         }
     }
@@ -179,18 +187,18 @@ impl Signers {
 
     /// Who `signer` is for a statement of `kind`, or why it may not sign it.
     pub(crate) fn check(&self, kind: &str, signer: &PublicKey) -> Result<String, String> {
-        if kind == RECEIPT_KIND {
+        if market_signed(kind) {
             return match &self.market {
                 Some((k, source)) if k == signer => {
                     Ok(format!("the market's receipt key ({source})"))
                 }
                 Some((k, source)) => Err(format!(
-                    "the job receipt is signed by key {}, not by the market's receipt key {} ({source}): it was not issued by the node that runs the market",
+                    "the {kind} statement is signed by key {}, not by the market's receipt key {} ({source}): it was not issued by the node that runs the market",
                     signer.key_id(),
                     k.key_id()
                 )),
                 None => Err(format!(
-                    "cannot tell who may sign job receipts: {}",
+                    "cannot tell who may sign {kind} statements: {}",
                     self.market_missing
                         .as_deref()
                         .unwrap_or("no market receipt key (pass --market-key)")
@@ -299,6 +307,11 @@ mod tests {
         assert!(e.contains("not by the market's receipt key"), "{e}");
         let none = Signers::default();
         assert!(none.check(RECEIPT_KIND, &key(9)).is_err());
+        // Dispute statements likewise: the market's key, and no trusted signer instead.
+        assert!(p.check(DISPUTE_KIND, &key(9)).is_ok());
+        let e = p.check(DISPUTE_KIND, &key(1)).unwrap_err();
+        assert!(e.contains("dispute statement is signed by key"), "{e}");
+        assert!(check_kinds(&[DISPUTE_KIND.into()], "x").is_err());
     }
 
     #[test]

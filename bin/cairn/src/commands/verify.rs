@@ -1,5 +1,5 @@
 //! `cairn verify` (offline, plus the on-chain anchor when online) and `cairn lineage`.
-use super::trust::{RECEIPT_KIND, Signers, kind_of};
+use super::trust::{Signers, kind_of, market_signed};
 use crate::{
     cli::{LineageArgs, VerifyArgs},
     config::Settings,
@@ -7,7 +7,7 @@ use crate::{
 };
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_attest::{Digest, LineageIndex};
-use cairn_log_server::{Bundle, LogClient, TrustPolicy, Verified};
+use cairn_log_client::{Bundle, LogClient, TrustPolicy, Verified};
 use cairn_tlog::{CosignatureVerifier, NoteVerifier, verify_consistency};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -190,7 +190,7 @@ pub(super) async fn run(
         let mut checked = parsed.and_then(|b| b.verify(&policy));
         if let Ok(v) = &checked {
             let kind = kind_of(&v.statement.predicate_type);
-            if kind == RECEIPT_KIND && signers.needs_market_key() {
+            if market_signed(kind) && signers.needs_market_key() {
                 signers.load_market_key(settings, args).await;
             }
             match signers.check(kind, &v.signer) {

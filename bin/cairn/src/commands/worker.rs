@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use cairn_chain::Chain;
 use cairn_compute::{ByteSize, Price, Resources};
 use cairn_escrow::Escrow;
-use cairn_node::NodeClient;
+use cairn_node_client::NodeClient;
 use cairn_worker::{Worker, WorkerConfig, WorkerState, detect, state_dir};
 use serde_json::json;
 use std::{path::Path, process::ExitCode, time::Duration};

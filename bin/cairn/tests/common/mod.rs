@@ -1,6 +1,7 @@
 //! Helpers shared by the CLI tests: the real binary, and long-running services it starts.
 #![allow(dead_code)]
 
+pub(crate) mod compute;
 pub(crate) mod up;
 
 use serde_json::Value;

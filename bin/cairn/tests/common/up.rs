@@ -25,6 +25,7 @@ impl Ports {
     pub(crate) fn free() -> Self {
         Self {
             chain: free_port(),
+            agent_chain: free_port(),
             log: free_port(),
             witness: free_port(),
             node: free_port(),
@@ -36,6 +37,8 @@ impl Ports {
 /// picked here for another service.
 pub(crate) struct Ports {
     pub(crate) chain: String,
+    /// The wallet agent's own devnet.
+    pub(crate) agent_chain: String,
     pub(crate) log: String,
     pub(crate) witness: String,
     pub(crate) node: String,
@@ -58,6 +61,10 @@ pub(crate) fn start(d: &Path, ports: &Ports, extra: &[&str]) -> (Up, Value) {
     cmd.env("CAIRN_WORKER_CLAIMS_DIR", d.join("claims"))
         .args(["--json", "up", "--anchor-interval", "5"])
         .args(["--port", ports.chain.rsplit(':').next().unwrap()])
+        .args([
+            "--agent-chain-port",
+            ports.agent_chain.rsplit(':').next().unwrap(),
+        ])
         .args(["--log-listen", &ports.log])
         .args(["--witness-listen", &ports.witness])
         .args(["--node-listen", &ports.node])

@@ -2,7 +2,7 @@
 //! statement's subject is the decision record; the predicate points at the plan and the inputs,
 //! which may themselves be attested (an inference output, a market snapshot).
 use super::{DECISION_V1, Predicate};
-use crate::{Digest, FieldError, check};
+use crate::{Digest, FieldError, check, digest::SHA256};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -14,8 +14,13 @@ const MAX_AMOUNT_DIGITS: usize = 78;
 /// ```json
 /// {"plan": "sha256:<64 hex>", "inputs": "sha256:<64 hex>", "kind": "buy",
 ///  "amounts": {"amountIn": "1000000000000000000", "minAmountOut": "995000"},
-///  "reason": "spread above threshold", "risk": {"maxDrawdown": 0.05, "var95": 0.012}}
+///  "reason": "spread above threshold", "risk": {"maxDrawdown": 0.05, "var95": 0.012},
+///  "models": ["sha256:<64 hex>"],
+///  "execution": {"venue": "uniswap-v2", "router": "0x<40 hex>", "path": ["0x…", "0x…"]}}
 /// ```
+///
+/// `models` and `execution` are optional and absent from statements that have none, so earlier
+/// statements keep their bytes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DecisionV1 {
@@ -34,6 +39,31 @@ pub struct DecisionV1 {
     /// Risk metrics by name (`maxDrawdown`, `var95`, …); finite numbers.
     #[serde(default)]
     pub risk: BTreeMap<String, f64>,
+    /// Models whose outputs the decision read (a volatility forecaster, …): `sha256` of each
+    /// model file, the subject of its `model/v1` statement, so lineage runs decision → model →
+    /// training run → dataset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<Digest>,
+    /// Where an order went: the venue, the router called and the token path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<Execution>,
+}
+
+/// Where an order was sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Execution {
+    /// The venue's name (`uniswap-v2`, `pancake`, …).
+    pub venue: String,
+    /// The router contract called, `0x` and 40 hex digits.
+    pub router: String,
+    /// The swap's token path, each `0x` and 40 hex digits: the token paid first, the token
+    /// bought last.
+    pub path: Vec<String>,
+}
+
+fn is_address(s: &str) -> bool {
+    s.len() == 42 && s.starts_with("0x") && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What an agent decided.
@@ -112,12 +142,40 @@ impl Predicate for DecisionV1 {
                 return Err(FieldError::new(path, "must be a finite number"));
             }
         }
+        for (i, m) in self.models.iter().enumerate() {
+            check::algorithm(&format!("predicate.models.{i}"), m, SHA256)?;
+        }
+        if let Some(x) = &self.execution {
+            check::text("predicate.execution.venue", &x.venue)?;
+            if !is_address(&x.router) {
+                return Err(FieldError::new(
+                    "predicate.execution.router",
+                    format!("must be 0x and 40 hex digits (found {:?})", x.router),
+                ));
+            }
+            if x.path.len() < 2 {
+                return Err(FieldError::new(
+                    "predicate.execution.path",
+                    "needs at least two tokens: the one paid and the one bought",
+                ));
+            }
+            for (i, t) in x.path.iter().enumerate() {
+                if !is_address(t) {
+                    return Err(FieldError::new(
+                        format!("predicate.execution.path.{i}"),
+                        format!("must be 0x and 40 hex digits (found {t:?})"),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
-    /// The plan, then the inputs.
+    /// The plan, the inputs, then the models.
     fn upstream_digests(&self) -> Vec<Digest> {
-        vec![self.plan.clone(), self.inputs.clone()]
+        let mut up = vec![self.plan.clone(), self.inputs.clone()];
+        up.extend(self.models.iter().cloned());
+        up
     }
 }
 
@@ -136,7 +194,53 @@ mod tests {
             amounts: BTreeMap::from([("amountIn".to_owned(), "1000000000000000000".to_owned())]),
             reason: "spread above threshold\nliquidity ok".into(),
             risk: BTreeMap::from([("maxDrawdown".to_owned(), 0.05)]),
+            models: Vec::new(),
+            execution: None,
         }
+    }
+
+    #[test]
+    fn models_and_execution_are_optional_and_checked() {
+        let mut d = sample();
+        let bare = serde_json::to_value(&d).unwrap();
+        assert!(bare.get("models").is_none() && bare.get("execution").is_none());
+        d.models.push(Digest::from_sha256([7; 32]));
+        d.execution = Some(Execution {
+            venue: "pancake".into(),
+            router: format!("0x{}", "ab".repeat(20)),
+            path: vec![
+                format!("0x{}", "01".repeat(20)),
+                format!("0x{}", "02".repeat(20)),
+            ],
+        });
+        d.validate().unwrap();
+        assert_eq!(d.upstream_digests()[2], Digest::from_sha256([7; 32]));
+        let back: DecisionV1 = serde_json::from_value(serde_json::to_value(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
+        let mut bad = d.clone();
+        bad.models[0] = Digest::from_blake3([7; 32]);
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("predicate.models.0")
+        );
+        let mut bad = d.clone();
+        bad.execution.as_mut().unwrap().router = "0x12".into();
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("predicate.execution.router")
+        );
+        let mut bad = d;
+        bad.execution.as_mut().unwrap().path.truncate(1);
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("predicate.execution.path")
+        );
     }
 
     #[test]

@@ -50,6 +50,26 @@ pub struct JobReceiptV1 {
     pub wall_time_ms: u64,
     /// Where the escrowed money went.
     pub payment: ReceiptPayment,
+    /// For a replica (the same job run again on another provider to check a result, escrowed
+    /// by the operator): the id of the job whose result it re-ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_of: Option<String>,
+    /// The replicas that re-ran this job on other providers, and whether their results agreed
+    /// with this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReceiptReplica>,
+}
+
+/// One replica of a job named in its receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReceiptReplica {
+    /// The replica's job id in the escrow contract.
+    pub job_id: String,
+    /// The provider that ran it.
+    pub provider: String,
+    /// Whether its output digest and trace root equal this job's.
+    pub agrees: bool,
 }
 
 /// One output named in a receipt.
@@ -93,7 +113,7 @@ fn amount(path: &str, value: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn address(path: &str, value: &str) -> Result<(), FieldError> {
+pub(super) fn address(path: &str, value: &str) -> Result<(), FieldError> {
     let hex = value.strip_prefix("0x").unwrap_or("");
     if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(FieldError::new(
@@ -154,7 +174,21 @@ impl Predicate for JobReceiptV1 {
         amount("predicate.payment.escrowed", &p.escrowed)?;
         amount("predicate.payment.paid", &p.paid)?;
         amount("predicate.payment.fee", &p.fee)?;
-        amount("predicate.payment.refunded", &p.refunded)
+        amount("predicate.payment.refunded", &p.refunded)?;
+        if let Some(of) = &self.replica_of {
+            check::text("predicate.replicaOf", of)?;
+        }
+        if self.replicas.len() > MAX_ITEMS {
+            return Err(FieldError::new(
+                "predicate.replicas",
+                format!("must list at most {MAX_ITEMS} replicas"),
+            ));
+        }
+        for (i, r) in self.replicas.iter().enumerate() {
+            check::text(&format!("predicate.replicas[{i}].jobId"), &r.job_id)?;
+            address(&format!("predicate.replicas[{i}].provider"), &r.provider)?;
+        }
+        Ok(())
     }
 
     fn check_subjects(&self, subjects: &[Subject]) -> Result<(), FieldError> {
@@ -206,6 +240,8 @@ mod tests {
                 fee: "10".into(),
                 refunded: "0".into(),
             },
+            replica_of: None,
+            replicas: vec![],
         }
     }
 
@@ -220,8 +256,46 @@ mod tests {
     }
 
     #[test]
+    fn a_replica_and_its_original_name_each_other() {
+        let mut r = sample();
+        r.replica_of = Some("6".into());
+        r.validate().unwrap();
+        let mut o = sample();
+        o.replicas.push(ReceiptReplica {
+            job_id: "8".into(),
+            provider: ADDR.into(),
+            agrees: true,
+        });
+        o.validate().unwrap();
+        let json = serde_json::to_value(&o).unwrap();
+        assert_eq!(json["replicas"][0]["jobId"], "8");
+        assert!(
+            serde_json::to_value(sample())
+                .unwrap()
+                .get("replicas")
+                .is_none()
+        );
+        let back: JobReceiptV1 = serde_json::from_value(json).unwrap();
+        assert_eq!(back, o);
+    }
+
+    #[test]
     fn bad_fields_are_named() {
-        let cases: [Case; 7] = [
+        let cases: [Case; 9] = [
+            (
+                |r| r.replica_of = Some("".into()),
+                "predicate.replicaOf: must not be empty",
+            ),
+            (
+                |r| {
+                    r.replicas.push(ReceiptReplica {
+                        job_id: "8".into(),
+                        provider: "bob".into(),
+                        agrees: true,
+                    })
+                },
+                "predicate.replicas[0].provider: must be a 0x",
+            ),
             (
                 |r| r.job_id = "".into(),
                 "predicate.jobId: must not be empty",

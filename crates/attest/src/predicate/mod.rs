@@ -21,15 +21,17 @@ use serde_json::Value;
 
 mod dataset;
 mod decision;
+mod dispute;
 mod inference;
 mod job_receipt;
 mod model;
 mod training_run;
 
 pub use dataset::DatasetV1;
-pub use decision::{DecisionKind, DecisionV1};
+pub use decision::{DecisionKind, DecisionV1, Execution};
+pub use dispute::{DisputeEvent, DisputeV1};
 pub use inference::InferenceV1;
-pub use job_receipt::{JobReceiptV1, ReceiptOutput, ReceiptPayment};
+pub use job_receipt::{JobReceiptV1, ReceiptOutput, ReceiptPayment, ReceiptReplica};
 pub use model::ModelV1;
 pub use training_run::{TrainingRunV1, Verification, VerificationOutcome};
 
@@ -45,15 +47,18 @@ pub const INFERENCE_V1: &str = "https://cairn.dev/attestation/inference/v1";
 pub const DECISION_V1: &str = "https://cairn.dev/attestation/decision/v1";
 /// `predicateType` of [`JobReceiptV1`].
 pub const JOB_RECEIPT_V1: &str = "https://cairn.dev/attestation/job-receipt/v1";
+/// `predicateType` of [`DisputeV1`].
+pub const DISPUTE_V1: &str = "https://cairn.dev/attestation/dispute/v1";
 
 /// Every predicate type [`crate::parse_known_statement`] accepts.
-pub const KNOWN_PREDICATE_TYPES: [&str; 6] = [
+pub const KNOWN_PREDICATE_TYPES: [&str; 7] = [
     DATASET_V1,
     MODEL_V1,
     TRAINING_RUN_V1,
     INFERENCE_V1,
     DECISION_V1,
     JOB_RECEIPT_V1,
+    DISPUTE_V1,
 ];
 
 /// A typed predicate: its type URI, its validation, and its lineage links.
@@ -118,6 +123,8 @@ pub enum KnownPredicate {
     Decision(DecisionV1),
     /// [`JOB_RECEIPT_V1`].
     JobReceipt(JobReceiptV1),
+    /// [`DISPUTE_V1`].
+    Dispute(DisputeV1),
 }
 
 impl KnownPredicate {
@@ -132,6 +139,7 @@ impl KnownPredicate {
             INFERENCE_V1 => Self::Inference(json::decode(value, AT)?),
             DECISION_V1 => Self::Decision(json::decode(value, AT)?),
             JOB_RECEIPT_V1 => Self::JobReceipt(json::decode(value, AT)?),
+            DISPUTE_V1 => Self::Dispute(json::decode(value, AT)?),
             other => return Err(unknown_predicate_type(other)),
         })
     }
@@ -145,6 +153,7 @@ impl KnownPredicate {
             Self::Inference(p) => p,
             Self::Decision(p) => p,
             Self::JobReceipt(p) => p,
+            Self::Dispute(p) => p,
         }
     }
 }

@@ -80,5 +80,7 @@ pub(crate) fn decision(plan: &[u8], inputs: Digest) -> DecisionV1 {
         amounts: BTreeMap::from([("amountIn".to_owned(), "500000".to_owned())]),
         reason: "model predicts +2% within the hour".into(),
         risk: BTreeMap::from([("maxDrawdown".to_owned(), 0.05)]),
+        models: Vec::new(),
+        execution: None,
     }
 }

@@ -81,6 +81,8 @@ fn job_receipt(output: &[u8]) -> predicate::JobReceiptV1 {
             fee: "1".into(),
             refunded: "0".into(),
         },
+        replica_of: None,
+        replicas: vec![],
     }
 }
 
@@ -105,6 +107,7 @@ fn predicate_type_uris() {
             "https://cairn.dev/attestation/inference/v1",
             "https://cairn.dev/attestation/decision/v1",
             "https://cairn.dev/attestation/job-receipt/v1",
+            "https://cairn.dev/attestation/dispute/v1",
         ]
     );
 }

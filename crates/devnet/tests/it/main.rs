@@ -156,7 +156,8 @@ async fn a_lost_chain_is_not_silently_redeployed() {
     down(&cfg).await.unwrap();
     let err = up(&cfg).await.unwrap_err().to_string();
     assert!(
-        err.contains("names contracts that are not on the chain") && err.contains("--redeploy"),
+        err.contains("names contracts that are not on the chain")
+            && err.contains("Redeploy the stack"),
         "{err}"
     );
     let kept = std::fs::read_to_string(cfg.manifest_path()).unwrap();
@@ -189,7 +190,7 @@ async fn contracts_of_another_version_are_not_reused_silently() {
     old.write(&cfg.manifest_path()).unwrap();
     let err = up(&cfg).await.unwrap_err().to_string();
     assert!(
-        err.contains("another version of Cairn") && err.contains("--redeploy"),
+        err.contains("another version of Cairn") && err.contains("redeploy this version"),
         "{err}"
     );
     let again = up(&cfg.clone().with_redeploy(true)).await.unwrap();

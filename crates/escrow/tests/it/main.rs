@@ -13,6 +13,8 @@ use cairn_escrow::{
 };
 use std::{fmt::Debug, path::PathBuf};
 
+mod dispute;
+
 /// One USDT in base units (6 decimals).
 const USDT: u64 = 1_000_000;
 

@@ -242,3 +242,73 @@ async fn every_write_route_refuses_unauthenticated_oversized_and_malformed_reque
     assert_eq!(count_blobs(), blobs_before);
     let _ = &f.signer;
 }
+
+/// `GET /anchor`: 404 with JSON when the log anchors nothing; otherwise the contract, chain and
+/// interval, `latest` null until an anchor is recorded, then the anchored size, root, block and
+/// transaction; an older anchor never replaces a newer one; a failure is reported beside the
+/// anchor it keeps.
+#[tokio::test]
+async fn the_anchor_route_serves_the_latest_anchor_or_says_the_log_anchors_nothing() {
+    let f = fixture();
+    let (s, body, _) = call(&f.app, "GET", "/anchor", Body::empty()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(
+        detail(&body).contains("does not anchor"),
+        "{}",
+        detail(&body)
+    );
+
+    let contract: alloy::primitives::Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+        .parse()
+        .unwrap();
+    let watch =
+        cairn_log_server::AnchorWatch::new(contract, 31337, std::time::Duration::from_secs(60));
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(
+        LogConfig::new(dir.path().join("log"), "cairn.test/log"),
+        NoteSigner::generate("cairn.test/log").unwrap(),
+    )
+    .unwrap();
+    let app = router(AppState::new(
+        log,
+        BlobStore::new(dir.path().join("blobs")).unwrap(),
+        Default::default(),
+        ServerConfig {
+            anchoring: Some(watch.clone()),
+            ..Default::default()
+        },
+    ));
+    let get = || async {
+        let (s, body, ctype) = call(&app, "GET", "/anchor", Body::empty()).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(ctype, "application/json");
+        serde_json::from_slice::<Value>(&body).unwrap()
+    };
+    let v = get().await;
+    assert_eq!(v["contract"], "0x5FbDB2315678afecb367f032d93F642f64180aa3");
+    assert_eq!(v["chainId"], 31337);
+    assert_eq!(v["intervalSecs"], 60);
+    assert_eq!(v["latest"], Value::Null, "{v}");
+
+    let anchor = |size: u64, byte: u8| cairn_anchor::Anchor {
+        size,
+        root: alloy::primitives::B256::repeat_byte(byte),
+        block_number: 40 + size,
+        tx_hash: alloy::primitives::B256::repeat_byte(byte + 1),
+    };
+    watch.anchored(&anchor(12, 0xab), Some(28_000));
+    let v = get().await;
+    assert_eq!(v["latest"]["size"], 12, "{v}");
+    assert_eq!(v["latest"]["root"], "ab".repeat(32));
+    assert_eq!(v["latest"]["blockNumber"], 52);
+    assert_eq!(v["latest"]["txHash"], format!("0x{}", "ac".repeat(32)));
+    assert_eq!(v["latest"]["gasUsed"], 28_000);
+    assert!(v["checkedMs"].as_u64().is_some(), "{v}");
+
+    // An older anchor read back later does not replace the newer one; a failure keeps it.
+    watch.anchored(&anchor(5, 0x11), None);
+    watch.failed("the chain did not answer");
+    let v = get().await;
+    assert_eq!(v["latest"]["size"], 12, "{v}");
+    assert_eq!(v["lastError"], "the chain did not answer");
+}

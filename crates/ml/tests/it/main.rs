@@ -38,6 +38,8 @@ fn spec(optimiser: &str) -> TrainSpec {
             assets: vec!["BTC".into(), "BNB".into()],
             window: 16,
             horizon: 7,
+            vocab: String::new(),
+            vocab_size: 0,
         },
     }
 }
@@ -90,26 +92,24 @@ fn child_prints_trace_root() {
     );
 }
 
+/// Runs test `name` of this binary in a child process with `env = threads` and returns the
+/// `ROOT=…` line it prints (the trace root a fresh process computes).
+pub(crate) fn child_root(name: &str, env: &str, threads: &str) -> String {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(env, threads)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let at = text
+        .find("ROOT=")
+        .unwrap_or_else(|| panic!("no result from the child: {text}"));
+    text[at..].lines().next().unwrap_or_default().to_owned()
+}
+
 #[test]
 fn training_is_bit_identical_across_processes() {
-    let exe = std::env::current_exe().unwrap();
-    let line = |threads: &str| {
-        let out = std::process::Command::new(&exe)
-            .args([
-                "--exact",
-                "child_prints_trace_root",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("CAIRN_ML_CHILD", threads)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let at = text
-            .find("ROOT=")
-            .unwrap_or_else(|| panic!("no result from the child: {text}"));
-        text[at..].lines().next().unwrap_or_default().to_owned()
-    };
+    let line = |threads| child_root("child_prints_trace_root", "CAIRN_ML_CHILD", threads);
     let a = line("1");
     let b = line("2");
     assert_eq!(a, b);
@@ -400,6 +400,7 @@ fn inference_runs_a_trained_model_by_digest() {
     let spec = InferSpec {
         model: digest,
         batch_size: 100,
+        generate: 0,
     };
     let mut ins = inputs();
     ins.push(("model.safetensors".into(), model.clone()));
@@ -476,3 +477,5 @@ fn a_halted_run_keeps_its_trace_so_far_and_meters_only_those_steps() {
         assert_eq!(whole.checkpoints, checkpoints);
     }
 }
+
+mod charlm;

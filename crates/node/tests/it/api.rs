@@ -1,7 +1,7 @@
 //! The API's contract: the OpenAPI document lists every route the router serves, and errors
 //! are JSON with the right 4xx.
 use super::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `(METHOD, path)` of every route `router()` declares, read from its source, so a route
 /// added without documentation fails [`the_openapi_document_lists_every_route`].
@@ -416,4 +416,288 @@ async fn every_write_route_refuses_unsigned_oversized_and_malformed_requests_wit
     assert_eq!(v["error"], "method_not_allowed", "{v}");
 
     assert_eq!(snapshot(&f), before, "a refused write changed the node");
+}
+
+/// One sample of the Prometheus text format: the family's name, its type, labels and value.
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    kind: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Parses the text exposition format (0.0.4): every sample must follow its family's `# HELP`
+/// and `# TYPE`, counters must end in `_total`, values must be numbers.
+fn parse_exposition(text: &str) -> Vec<Sample> {
+    let mut helped = BTreeSet::new();
+    let mut types = BTreeMap::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').expect("HELP name text");
+            assert!(!help.is_empty(), "{name} has an empty HELP");
+            helped.insert(name.to_owned());
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert!(helped.contains(name), "TYPE before HELP for {name}");
+            assert!(["counter", "gauge"].contains(&kind), "{name}: type {kind}");
+            if kind == "counter" {
+                assert!(
+                    name.ends_with("_total"),
+                    "counter {name} must end in _total"
+                );
+            }
+            assert!(
+                types.insert(name.to_owned(), kind.to_owned()).is_none(),
+                "{name} declared twice"
+            );
+        } else if line.is_empty() || line.starts_with('#') {
+            continue;
+        } else {
+            let (series, value) = line.rsplit_once(' ').expect("series value");
+            let value: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("value of {line:?}"));
+            let (name, labels) = match series.split_once('{') {
+                None => (series.to_owned(), BTreeMap::new()),
+                Some((name, rest)) => {
+                    let body = rest.strip_suffix('}').expect("labels end with }");
+                    let mut labels = BTreeMap::new();
+                    for pair in body.split("\",").filter(|p| !p.is_empty()) {
+                        let (k, v) = pair.split_once("=\"").expect("label=\"value\"");
+                        labels.insert(k.to_owned(), v.trim_end_matches('"').to_owned());
+                    }
+                    (name.to_owned(), labels)
+                }
+            };
+            let kind = types
+                .get(&name)
+                .unwrap_or_else(|| panic!("sample {name} without # TYPE"))
+                .clone();
+            out.push(Sample {
+                name,
+                kind,
+                labels,
+                value,
+            });
+        }
+    }
+    out
+}
+
+fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+}
+
+#[tokio::test]
+async fn metrics_count_requests_jobs_providers_and_event_streams_in_the_prometheus_format() {
+    let f = fixture(Duration::from_secs(30)).await;
+    let app = router(f.node.clone());
+    let get = |path: &str| {
+        app.clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+    };
+    let scrape = || async {
+        let resp = get("/metrics").await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["content-type"], "text/plain; version=0.0.4");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        parse_exposition(std::str::from_utf8(&body).unwrap())
+    };
+    // A provider online, one job it cannot take (queued), one it can (assigned).
+    f.provider(4, 1).await;
+    let (queued, _) = f
+        .submit("[resources]\nmemory = \"64 GiB\"\n[price]\nper_mfuel = 10\n")
+        .await;
+    let (assigned, _) = f.submit("[price]\nper_mfuel = 10\n").await;
+    f.node.schedule().unwrap();
+    assert_eq!(f.node.job(queued).unwrap().state, JobState::Queued);
+    assert_eq!(f.node.job(assigned).unwrap().state, JobState::Assigned);
+    for _ in 0..2 {
+        assert_eq!(get("/info").await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(
+        get("/jobs/999").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let stream = get("/events").await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+
+    let m = scrape().await;
+    assert_eq!(
+        value_of(
+            &m,
+            "cairn_node_requests_total",
+            &[("route", "/info"), ("status", "200")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value_of(
+            &m,
+            "cairn_node_requests_total",
+            &[("route", "/jobs/{id}"), ("status", "404")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value_of(&m, "cairn_node_jobs", &[("state", "queued")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value_of(&m, "cairn_node_jobs", &[("state", "assigned")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value_of(&m, "cairn_node_jobs", &[("state", "settled")]),
+        Some(0.0)
+    );
+    assert_eq!(value_of(&m, "cairn_node_providers", &[]), Some(1.0));
+    assert_eq!(value_of(&m, "cairn_node_providers_online", &[]), Some(1.0));
+    // The assignment waits for the chain loop (not running here).
+    assert_eq!(value_of(&m, "cairn_node_escrow_queue", &[]), Some(1.0));
+    assert_eq!(value_of(&m, "cairn_node_sse_subscribers", &[]), Some(1.0));
+    for name in [
+        "cairn_node_audits_passed_total",
+        "cairn_node_audits_failed_total",
+        "cairn_node_chain_errors_total",
+        "cairn_node_rate_limited_total",
+    ] {
+        let s = m
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!((s.kind.as_str(), s.value), ("counter", 0.0), "{name}");
+    }
+
+    // The stream closes: no subscriber; the first scrape was counted.
+    drop(stream);
+    let m = scrape().await;
+    assert_eq!(value_of(&m, "cairn_node_sse_subscribers", &[]), Some(0.0));
+    assert_eq!(
+        value_of(
+            &m,
+            "cairn_node_requests_total",
+            &[("route", "/metrics"), ("status", "200")]
+        ),
+        Some(1.0)
+    );
+    assert!(parse_exposition("# HELP x_total a\n# TYPE x_total counter\nx_total 1\n").len() == 1);
+}
+
+#[test]
+#[should_panic(expected = "must end in _total")]
+fn the_exposition_parser_refuses_a_counter_without_total() {
+    parse_exposition("# HELP x a\n# TYPE x counter\nx 1\n");
+}
+
+#[tokio::test]
+async fn a_burst_of_writes_gets_429_with_retry_after_and_nothing_is_stored() {
+    use axum::extract::ConnectInfo;
+    use sha2::Digest as _;
+    use std::net::SocketAddr;
+    let dir = tempfile::tempdir().unwrap();
+    // Budgets that do not refill during the test: 3 writes per address, 2 per key.
+    let limits = cairn_node::WriteLimits {
+        per_sec_per_address: 0.001,
+        burst_per_address: 3.0,
+        per_sec_per_key: 0.001,
+        burst_per_key: 2.0,
+    };
+    let config = NodeConfig::new(dir.path(), "http://127.0.0.1:8545")
+        .without_calibration()
+        .with_write_limits(limits);
+    let node = Node::open(config, Arc::new(MemoryLedger::new(1_000_000, 60, 100)))
+        .await
+        .unwrap();
+    let app = router(node.clone());
+    let put = |from: [u8; 4], key: &PrivateKeySigner, bytes: Vec<u8>| {
+        let mut req = Request::put("/blob")
+            .header(AUTH_HEADER, sign_request(key, "PUT", "/blob", &bytes))
+            .body(Body::from(bytes))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((from, 40_000))));
+        app.clone().oneshot(req)
+    };
+    let blob = |i: u8| vec![i; 100];
+    let stored = |i: u8| {
+        node.blobs()
+            .get(&sha2::Sha256::digest(blob(i)).into())
+            .unwrap()
+            .is_some()
+    };
+    async fn refused(resp: axum::response::Response, what: &str) {
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS, "{what}");
+        let retry: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry >= 1, "{what}: Retry-After {retry}");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], "rate_limited", "{what}: {v}");
+        assert!(v["detail"].as_str().unwrap().contains(what), "{what}: {v}");
+    }
+    let (a, b) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+    // Key a spends its burst of 2; a third write by it is refused from any address.
+    for i in 0..2 {
+        assert_eq!(
+            put([10, 0, 0, 1], &a, blob(i)).await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    refused(
+        put([10, 0, 0, 2], &a, blob(2)).await.unwrap(),
+        &format!("signer {}", a.address()),
+    )
+    .await;
+    assert!(stored(0) && stored(1) && !stored(2));
+    // 10.0.0.1 has one write left (key b); the next is refused before its body is read.
+    assert_eq!(
+        put([10, 0, 0, 1], &b, blob(3)).await.unwrap().status(),
+        StatusCode::OK
+    );
+    refused(
+        put([10, 0, 0, 1], &b, blob(4)).await.unwrap(),
+        "client 10.0.0.1",
+    )
+    .await;
+    assert!(stored(3) && !stored(4));
+    // Another address with key b still writes: the budgets are per address and per key.
+    assert_eq!(
+        put([10, 0, 0, 3], &b, blob(5)).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert!(stored(5));
+    // Reads are not metered.
+    let read = app
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let body = read.into_body().collect().await.unwrap().to_bytes();
+    let m = parse_exposition(std::str::from_utf8(&body).unwrap());
+    assert_eq!(
+        value_of(&m, "cairn_node_rate_limited_total", &[]),
+        Some(2.0)
+    );
+    assert_eq!(
+        value_of(
+            &m,
+            "cairn_node_requests_total",
+            &[("route", "/blob"), ("status", "429")]
+        ),
+        Some(2.0)
+    );
 }

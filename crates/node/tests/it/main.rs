@@ -21,7 +21,12 @@ use http_body_util::BodyExt;
 use std::{sync::Arc, time::Duration};
 use tower::ServiceExt;
 
+mod agent;
 mod api;
+mod dispute;
+mod replication;
+
+mod progress;
 
 const GIB: u64 = 1 << 30;
 
@@ -34,12 +39,15 @@ struct Fixture {
 }
 
 async fn fixture(lease: Duration) -> Fixture {
+    // The matching tests trust claims; calibration has its own test below.
+    fixture_with(|c| c.with_lease(lease / 3, lease).without_calibration()).await
+}
+
+/// A node on a fresh directory and ledger, configured by `configure`.
+async fn fixture_with(configure: impl FnOnce(NodeConfig) -> NodeConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let ledger = MemoryLedger::new(1_000_000, 60, 100);
-    // The matching tests trust claims; calibration has its own test below.
-    let config = NodeConfig::new(dir.path(), "http://127.0.0.1:8545")
-        .with_lease(lease / 3, lease)
-        .without_calibration();
+    let config = configure(NodeConfig::new(dir.path(), "http://127.0.0.1:8545"));
     let node = Node::open(config, Arc::new(ledger.clone())).await.unwrap();
     Fixture {
         _dir: dir,
@@ -109,11 +117,23 @@ impl Fixture {
 
     /// Runs the worker's side of a successful job: claim, start, upload, commit, report.
     async fn run_ok(&self, key: &PrivateKeySigner, id: u64) {
+        self.claim_and_start(key, id).await;
+        let report = self.report(id, RunOutcome::Succeeded);
+        self.commit_and_report(key, report).await;
+    }
+
+    /// The worker's side of job `id` up to the run: claims its lease and starts it, and the
+    /// assignment reaches the chain.
+    async fn claim_and_start(&self, key: &PrivateKeySigner, id: u64) {
         let a = self.node.claim(key.address()).unwrap().expect("a lease");
         assert_eq!(a.job_id, id);
         self.node.started(key.address(), id).unwrap();
         self.node.chain_pass().await.unwrap(); // the assignment reaches the chain
-        let report = self.report(id, RunOutcome::Succeeded);
+    }
+
+    /// Commits `report` on the ledger as an honest worker would, then reports it to the node.
+    async fn commit_and_report(&self, key: &PrivateKeySigner, report: RunReport) {
+        let id = report.job_id;
         // The charge an honest worker commits: what its metering bills.
         let charge = self.specs.lock().unwrap()[&id].bill(report.fuel_used, report.wall_time_ms);
         self.ledger
@@ -938,62 +958,8 @@ async fn a_chain_reset_with_the_same_genesis_is_still_refused() {
 async fn a_cancelled_train_job_is_billed_for_the_steps_its_trace_proves() {
     use cairn_ml::trace::{checkpoint_name, trace_root};
     let f = fixture(Duration::from_secs(30)).await;
-    let key = PrivateKeySigner::random();
-    f.ledger.register(key.address());
-    let ad = ProviderAdvert {
-        address: key.address().to_string(),
-        capacity: Resources {
-            cpu_cores: 2,
-            memory_bytes: 4 * GIB,
-            gpus: 0,
-        },
-        ask: Price {
-            per_mfuel: 1,
-            per_second: 0,
-        },
-        gpu_names: vec![],
-        kinds: vec![cairn_compute::JobKind::Train],
-        devices: vec![],
-        version: "test".into(),
-    };
-    f.node.advertise(key.address(), ad).await.unwrap();
-    let csv = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../data/market/BTCUSDT_1d.csv"
-    ))
-    .unwrap();
-    let file = JobFile::from_toml(
-        "name = \"vol\"\nkind = \"train\"\ninputs = [\"BTCUSDT_1d.csv\"]\n[price]\nper_mfuel = 1000000\n[train]\nmodel = \"mlp\"\nhidden = 8\nlearning_rate = 0.01\nsteps = 100\ncheckpoint_every = 10\n[train.data]\nreader = \"market\"\nassets = [\"BTC\"]\n",
-    )
-    .unwrap();
-    let program = file.program().unwrap();
-    f.node.blobs().put(&program).unwrap();
-    f.node.blobs().put(&csv).unwrap();
-    let spec = file
-        .resolve(
-            BlobRef::of(&program),
-            vec![cairn_compute::InputRef {
-                name: "BTCUSDT_1d.csv".into(),
-                blob: BlobRef::of(&csv),
-            }],
-            None,
-        )
-        .unwrap();
-    let now = 1_000_000;
-    let id = f.ledger.post(
-        f.requester,
-        B256::from(spec.digest()),
-        spec.payment,
-        now + 60,
-        now + 600,
-    );
-    f.node
-        .submit(SubmitJob {
-            job_id: id,
-            spec: spec.clone(),
-        })
-        .await
-        .unwrap();
+    let key = train_provider(&f).await;
+    let (id, spec, csv) = submit_train(&f, 100).await;
     f.node.claim(key.address()).unwrap().unwrap();
     f.node.started(key.address(), id).unwrap();
     f.node.chain_pass().await.unwrap();
@@ -1037,4 +1003,71 @@ async fn a_cancelled_train_job_is_billed_for_the_steps_its_trace_proves() {
     assert!(charge > 0 && charge < spec.bill(t.work_units(), 5));
     assert_eq!(v.paid, Some(charge - charge / 100), "{v:?}");
     assert_eq!(v.refunded, Some(spec.payment - charge));
+}
+
+/// A provider that runs `train` jobs, registered and online.
+async fn train_provider(f: &Fixture) -> PrivateKeySigner {
+    let key = PrivateKeySigner::random();
+    f.ledger.register(key.address());
+    let ad = ProviderAdvert {
+        address: key.address().to_string(),
+        capacity: Resources {
+            cpu_cores: 2,
+            memory_bytes: 4 * GIB,
+            gpus: 0,
+        },
+        ask: Price {
+            per_mfuel: 1,
+            per_second: 0,
+        },
+        gpu_names: vec![],
+        kinds: vec![cairn_compute::JobKind::Train],
+        devices: vec![],
+        version: "test".into(),
+    };
+    f.node.advertise(key.address(), ad).await.unwrap();
+    key
+}
+
+/// A `train` job of `steps` steps (a checkpoint every 10) on the BTC market data, escrowed on
+/// the ledger and submitted: its id, its spec and the data file.
+async fn submit_train(f: &Fixture, steps: u64) -> (u64, JobSpec, Vec<u8>) {
+    let csv = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/market/BTCUSDT_1d.csv"
+    ))
+    .unwrap();
+    let file = JobFile::from_toml(&format!(
+        "name = \"vol\"\nkind = \"train\"\ninputs = [\"BTCUSDT_1d.csv\"]\n[price]\nper_mfuel = 1000000\n[train]\nmodel = \"mlp\"\nhidden = 8\nlearning_rate = 0.01\nsteps = {steps}\ncheckpoint_every = 10\n[train.data]\nreader = \"market\"\nassets = [\"BTC\"]\n",
+    ))
+    .unwrap();
+    let program = file.program().unwrap();
+    f.node.blobs().put(&program).unwrap();
+    f.node.blobs().put(&csv).unwrap();
+    let spec = file
+        .resolve(
+            BlobRef::of(&program),
+            vec![cairn_compute::InputRef {
+                name: "BTCUSDT_1d.csv".into(),
+                blob: BlobRef::of(&csv),
+            }],
+            None,
+        )
+        .unwrap();
+    let now = 1_000_000;
+    let id = f.ledger.post(
+        f.requester,
+        B256::from(spec.digest()),
+        spec.payment,
+        now + 60,
+        now + 600,
+    );
+    f.node
+        .submit(SubmitJob {
+            job_id: id,
+            spec: spec.clone(),
+        })
+        .await
+        .unwrap();
+    (id, spec, csv)
 }

@@ -412,6 +412,49 @@ async fn agent_buys_through_router02_at_the_oracle_price_and_owner_keeps_control
         b2.received,
         "no WBNB stays behind"
     );
+    // Feeds: the route slot carries the feed of its asset, so every feed change reaches the
+    // routes at once — removed: buys of that asset stop (others go on); replaced: the next buy
+    // is bounded by the new oracle; restored: by the old one again.
+    let set_btc_feed = |oracle: Address| FeedConfig {
+        asset: env.wbtc,
+        oracle,
+        heartbeat_secs: 3_600,
+    };
+    env.owner
+        .set_feed(&set_btc_feed(Address::ZERO))
+        .await
+        .unwrap();
+    reverts(
+        env.agent.buy(&env.order(env.wbtc, usdt(10)).await).await,
+        "NoFeed",
+    );
+    env.agent
+        .buy(&env.order(env.wbnb, usdt(10)).await)
+        .await
+        .expect("the other asset's routes keep their feed");
+    // (BNB's price as BTC's: the floor asks ~150x what the pool gives, so the router refuses.)
+    env.owner
+        .set_feed(&set_btc_feed(env.bnb_feed))
+        .await
+        .unwrap();
+    let q = env.agent.quote(env.wbtc, usdt(10)).await.unwrap();
+    assert_eq!(q.price, env.answer(env.bnb_feed).await);
+    let e = env
+        .agent
+        .buy(&env.order(env.wbtc, usdt(10)).await)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("INSUFFICIENT_OUTPUT_AMOUNT"), "{e}");
+    env.owner
+        .set_feed(&set_btc_feed(env.btc_feed))
+        .await
+        .unwrap();
+    let restored = env
+        .agent
+        .buy(&env.order(env.wbtc, usdt(10)).await)
+        .await
+        .unwrap();
+    assert_eq!(restored.price, env.answer(env.btc_feed).await);
     reverts(env.owner.set_slippage(5_001).await, "InvalidSlippage");
     reverts(env.owner.set_budget(0, PERIOD).await, "InvalidBudget");
     reverts(
@@ -913,6 +956,11 @@ async fn gas_of_a_vault_buy_versus_a_direct_router02_swap() {
         (v as f64 / d as f64 - 1.0) * 100.0,
         direct[0],
         vault[0],
+    );
+    // Gas is deterministic on a fresh devnet: the ceiling is a regression check.
+    assert!(
+        v <= d + 40_000,
+        "a vault buy costs {v}, more than the direct swap {d} + 40,000"
     );
     env.stop().await;
 }

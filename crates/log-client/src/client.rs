@@ -1,5 +1,5 @@
-//! A client for the log's HTTP API, used by the CLI.
-use crate::{Bundle, Submission};
+//! A client for the log's HTTP API, used by the CLI, the agent and the node.
+use crate::Bundle;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use cairn_tlog::Hash;
 use serde::Deserialize;
@@ -9,9 +9,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Nothing answered.
-    #[error(
-        "cannot reach the log at {url}: {reason}; start it with `cairn log serve` or pass --log <url>"
-    )]
+    #[error("cannot reach the log at {url}: {reason}; is the log running at that address?")]
     Unreachable {
         /// Base URL.
         url: String,
@@ -29,6 +27,17 @@ pub enum ClientError {
     /// The answer did not parse.
     #[error("unexpected answer from the log: {0}")]
     Decode(String),
+}
+
+/// The body of `POST /add`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Submission {
+    /// The DSSE envelope.
+    #[schema(value_type = Object)]
+    pub envelope: serde_json::Value,
+    /// The signer's Ed25519 public key (hex or base64).
+    pub public_key: String,
 }
 
 /// The answer to a submission.

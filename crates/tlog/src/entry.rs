@@ -11,8 +11,12 @@
 //!     34    32  SHA-256 of the signer's Ed25519 public key
 //!     66     8  time the log sequenced it, milliseconds since the Unix epoch, big-endian
 //! ```
-use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+
+/// A log entry whose bytes do not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EntryError(String);
 
 /// Encoded size of an entry.
 pub const ENTRY_SIZE: usize = 74;
@@ -82,21 +86,21 @@ impl LogEntry {
     }
 
     /// Parses an entry, rejecting unknown versions and kinds.
-    pub fn decode(bytes: &[u8]) -> Result<Self> {
+    pub fn decode(bytes: &[u8]) -> Result<Self, EntryError> {
         if bytes.len() != ENTRY_SIZE {
-            return Err(Error::BadEntry(format!(
+            return Err(EntryError(format!(
                 "{} bytes, expected {ENTRY_SIZE}",
                 bytes.len()
             )));
         }
         if bytes[0] != VERSION {
-            return Err(Error::BadEntry(format!(
+            return Err(EntryError(format!(
                 "version {} (this log writes {VERSION})",
                 bytes[0]
             )));
         }
         let kind = StatementKind::from_u8(bytes[1])
-            .ok_or_else(|| Error::BadEntry(format!("unknown statement kind {}", bytes[1])))?;
+            .ok_or_else(|| EntryError(format!("unknown statement kind {}", bytes[1])))?;
         let mut envelope_sha256 = [0u8; 32];
         envelope_sha256.copy_from_slice(&bytes[2..34]);
         let mut signer_key_hash = [0u8; 32];
@@ -111,7 +115,7 @@ impl LogEntry {
     }
 }
 
-pub(crate) mod hex32 {
+mod hex32 {
     pub(crate) fn serialize<S: serde::Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(v))
     }

@@ -14,8 +14,8 @@
 //! it as an RFC 6962 leaf, checks the inclusion proof against the checkpoint, the checkpoint's
 //! signature against the trusted log key, and counts cosignatures from trusted witnesses.
 use cairn_attest::{Digest, Envelope, KnownPredicate, PublicKey, Statement};
-use cairn_log::{LogEntry, StatementKind};
 use cairn_tlog::{Checkpoint, CosignatureVerifier, NoteVerifier, TlogProof, leaf_hash};
+use cairn_tlog::{LogEntry, StatementKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 

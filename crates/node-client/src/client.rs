@@ -1,12 +1,12 @@
 //! A client of the node's HTTP API, for workers and the CLI. Requests that act for an account
 //! are signed with its key ([`crate::sign_request`]).
-use crate::auth::sign_request;
+use crate::sign_request;
 use alloy::signers::local::PrivateKeySigner;
 use cairn_compute::{
     BlobRef,
     api::{
-        AUTH_HEADER, Assignment, Heartbeat, HeartbeatReply, JobLogs, JobView, NodeInfo,
-        ProviderAdvert, ProviderView, RunReport, SubmitJob,
+        AUTH_HEADER, Assignment, CheckpointRef, Heartbeat, HeartbeatReply, JobLogs, JobView,
+        NodeInfo, Progress, ProviderAdvert, ProviderView, RunReport, SubmitJob,
     },
 };
 use serde::de::DeserializeOwned;
@@ -16,9 +16,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Nothing answered (or the connection broke): worth retrying.
-    #[error(
-        "cannot reach the node at {url}: {reason}; start it with `cairn node serve` or pass --node <url>"
-    )]
+    #[error("cannot reach the node at {url}: {reason}; is the node running at that address?")]
     Unreachable {
         /// Base URL.
         url: String,
@@ -373,6 +371,21 @@ impl NodeClient {
             .await?,
         )
         .await
+    }
+
+    /// Reports the checkpoint a running `train` job wrote at `step`, already uploaded with
+    /// [`NodeClient::put_blob`].
+    pub async fn progress(
+        &self,
+        id: u64,
+        step: u64,
+        checkpoint: &BlobRef,
+    ) -> Result<CheckpointRef, ClientError> {
+        let body = Progress {
+            step,
+            checkpoint: checkpoint.clone(),
+        };
+        Self::json(self.post(&format!("/jobs/{id}/progress"), &body).await?).await
     }
 
     /// Reports a run's end.
