@@ -66,9 +66,45 @@ export function isDisputed(j) {
   return (
     j.state === 'disputed' ||
     j.audit?.outcome === 'failed' ||
+    j.replication?.outcome === 'disagreed' ||
     ['auditFailed', 'overcharged'].includes(j.stop?.kind) ||
     (j.txs ?? []).some(([purpose]) => purpose === 'challenge')
   );
+}
+
+/** How the node verified a job's result, in a few words (the long form is `cairn job verify`):
+ *  the sampled step audit, the replication quorum, "not checked" with the streak's probability,
+ *  a replica of another job, and where a train job resumed after a provider failed. */
+export function howVerified(j) {
+  const parts = [];
+  const a = j.audit;
+  const v = j.verification;
+  const r = j.replication;
+  if (j.replicaOf != null) parts.push(`replica of job ${j.replicaOf}`);
+  if (a) {
+    const n = a.segments.length;
+    parts.push(a.outcome === 'passed' ? `audit passed (${n} of ${a.checkpointsTotal - 1} segments)` : `audit FAILED: disputed`);
+  } else if (r) {
+    const agree = r.replicas.filter((x) => x.agrees === true).length;
+    const decided = r.replicas.filter((x) => x.agrees != null).length;
+    parts.push(
+      r.outcome === 'agreed'
+        ? `replicated: ${agree} of ${decided} agree`
+        : r.outcome === 'disagreed'
+          ? 'replicas disagree: disputed'
+          : `replication ${r.outcome}`,
+    );
+  } else if (v) {
+    parts.push(
+      v.method === 'not-checked'
+        ? `not checked (p = ${v.probability.toFixed(2)})`
+        : v.method === 'sampled-audit'
+          ? 'audit pending'
+          : 'replication pending',
+    );
+  }
+  if (j.resumed) parts.push(`resumed at step ${j.resumed.step}`);
+  return parts.join('; ') || '–';
 }
 
 function renderProviders(providers) {
@@ -117,6 +153,7 @@ function renderJobs(jobs) {
         el('td', {}, j.name),
         el('td', {}, el('span', { class: `state state-${j.state}`, title: j.reason ?? '' }, j.state)),
         el('td', { class: 'addr', title: j.provider ?? '' }, short(j.provider)),
+        el('td', { class: 'verified', title: j.verification?.reason ?? j.replication?.detail ?? '' }, howVerified(j)),
         el('td', {}, j.payment),
         el('td', {}, ago(j.submittedMs)),
         el('td', {}, j.finishedMs && j.startedMs ? `${((j.finishedMs - j.startedMs) / 1000).toFixed(1)} s` : '–'),

@@ -108,8 +108,8 @@ async function main() {
   await shot('1-overview');
   ok(`the dashboard loads: ${providers} providers (${online} online), log ${logUrl}`);
 
-  // The overview counts disputes: jobs whose result was challenged (a failed audit, an
-  // overcharge, a challenge transaction), as the node's /jobs reports them.
+  // The overview counts disputes: jobs whose result was challenged (a failed audit, replicas
+  // that disagree, an overcharge, a challenge transaction), as the node's /jobs reports them.
   const disputes = await until(
     'the disputes card did not match /jobs',
     async () => {
@@ -120,6 +120,7 @@ async function main() {
           (j) =>
             j.state === 'disputed' ||
             j.audit?.outcome === 'failed' ||
+            j.replication?.outcome === 'disagreed' ||
             ['auditFailed', 'overcharged'].includes(j.stop?.kind) ||
             (j.txs ?? []).some(([p]) => p === 'challenge'),
         ).length;
@@ -313,6 +314,21 @@ async function main() {
     240_000,
   );
   if (!train.agentVolModel || !/^sha256:[0-9a-f]{64}$/.test(train.model)) throw new Error(`the agent runs without the model: ${JSON.stringify(train)}`);
+  // The jobs table says how each result was verified: the train job's row shows the node's
+  // sampled step audit (a new provider's result is always checked), as /jobs reports it.
+  const trainRow = `#jobs tr[data-job="${train.job}"] td.verified`;
+  const audited = await until(
+    `job ${train.job}'s row does not show its audit`,
+    async () => {
+      const shown = (await page.textContent(trainRow).catch(() => '')) ?? '';
+      const audit = await page.evaluate(async (id) => (await (await fetch(`../jobs/${id}`)).json()).audit, train.job);
+      if (audit && audit.outcome !== 'passed') throw new Error(`the sample train job's audit ${audit.outcome}: ${JSON.stringify(audit)}`);
+      const want = audit && `audit passed (${audit.segments.length} of ${audit.checkpointsTotal - 1} segments)`;
+      return want && shown.includes(want) ? shown : null;
+    },
+    15_000,
+  );
+  ok(`the jobs table shows how the train job was verified: ${audited}`);
   const market = JSON.parse(readFileSync(join(opts.dataDir, 'up/market-dataset.bundle.json'), 'utf8'));
   const decisionButton = '#agent-decisions td:last-child button';
   await page.waitForSelector(decisionButton, { timeout: 60_000 });
