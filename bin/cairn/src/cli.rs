@@ -1493,6 +1493,26 @@ pub(crate) enum JobCmd {
         #[command(flatten)]
         node: NodeUrlArgs,
     },
+    /// Re-execute every segment of your `train` job's result from its committed checkpoints
+    /// and, where one gives another checkpoint, dispute it on chain by refereed bisection
+    /// (bond from your account) and answer its rounds until it ends. Exit 0: nothing to
+    /// dispute, or the provider was found wrong (refund, slash and bond to you); 1: the result
+    /// stands; 3: still open when --wait ran out (run it again to keep answering).
+    Dispute {
+        /// Job id.
+        id: u64,
+        /// Seconds to stay and answer rounds (each round must be answered inside the market's
+        /// dispute window).
+        #[arg(long, default_value_t = 600)]
+        wait: u64,
+        /// Threads for the re-execution (the result is the same bytes on any count).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        #[command(flatten)]
+        node: NodeUrlArgs,
+        #[command(flatten)]
+        chain: ChainArgs,
+    },
     /// Stop the job and refund the escrow (signed by the requester's key).
     Cancel {
         /// Job id.

@@ -11,7 +11,11 @@
 //!   log, signed by the node's receipt key, and `cairn job verify` shows them;
 //! - a cheater that stops answering loses by a timeout the node resolves;
 //! - an honest worker disputed wrongly (a challenger with a lying trace, through the escrow
-//!   client) answers every round by itself and wins.
+//!   client) answers every round by itself and wins; the node, which did not open that
+//!   dispute, assigns its referee as the market's operator;
+//! - with the node's audits off, the requester re-executes the result itself (`cairn job
+//!   dispute`), disputes the cheat on chain and wins: refund, slash and bond; an honest result
+//!   gives nothing to dispute, and another account cannot dispute the requester's job.
 mod common;
 
 use alloy::primitives::{Address, B256, U256};
@@ -21,10 +25,10 @@ use cairn_ml::trace::TraceFile;
 use common::{
     Service, cairn,
     compute::{
-        Corrupting, Net, job_status, library_worker, logs, node_serve, rpc, submit, train_worker,
-        wait_for, wait_logged, wait_online, write_train_job,
+        Corrupting, Net, Proc, job_status, library_worker, logs, node_serve, rpc, submit,
+        train_worker, wait_for, wait_logged, wait_online, write_train_job,
     },
-    json, run, stdout,
+    json, run, stderr, stdout,
 };
 use serde_json::{Value, json};
 use std::{
@@ -87,42 +91,39 @@ async fn statements(log_url: &str, log_key: &str, receipt_key: &str, history: &s
     out
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn failed_audits_become_disputes_that_the_network_answers_and_a_referee_rules() {
-    let net = Net::start();
-    let (d, work, rpc_url) = (net.d.clone(), net.work.clone(), net.rpc_url.clone());
-    let up = &net.up;
-    let market: Address = up["deployment"]["contracts"]["compute_market"]
+/// The devnet's market as its account `i` sees it.
+async fn market_as(net: &Net, i: usize) -> Escrow {
+    let market: Address = net.up["deployment"]["contracts"]["compute_market"]
         .as_str()
         .unwrap()
         .parse()
         .unwrap();
-    let usdt: Address = up["deployment"]["tokens"]["USDT"]["address"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    // The operator sets the dispute rules and holds USDT for bonds.
-    let dcfg = cairn_devnet::DevnetConfig::default().with_data_dir(&d);
+    let dcfg = cairn_devnet::DevnetConfig::default().with_data_dir(&net.d);
     let accounts = cairn_devnet::dev_accounts(&dcfg).unwrap();
     let running = cairn_devnet::status(&dcfg).await.unwrap().unwrap();
-    let at = |i: usize| {
-        let (r, k) = (running.clone(), accounts.key(i));
-        async move {
-            let chain = cairn_devnet::connect(&r, k).await.unwrap();
-            Escrow::new(chain, market)
-        }
-    };
-    let operator = at(cairn_devnet::COMPUTE_OPERATOR_ACCOUNT).await;
-    let deployer = at(0).await;
-    let token = cairn_contracts::TestToken::new(usdt, deployer.chain().provider());
-    let op_addr = operator.chain().signer().unwrap();
-    deployer
-        .chain()
-        .send_call("mint", token.mint(op_addr, U256::from(1_000_000_000u64)))
+    let chain = cairn_devnet::connect(&running, accounts.key(i))
         .await
         .unwrap();
-    let usd = |n: u64| U256::from(n * 1_000_000);
+    Escrow::new(chain, market)
+}
+
+/// The devnet's USDT, minted by `deployer`.
+fn usdt_token(
+    net: &Net,
+    deployer: &Escrow,
+) -> cairn_contracts::TestToken::TestTokenInstance<impl alloy::providers::Provider + Clone> {
+    let usdt: Address = net.usdt().parse().unwrap();
+    cairn_contracts::TestToken::new(usdt, deployer.chain().provider())
+}
+
+/// USDT in base units.
+fn usd(n: u64) -> U256 {
+    U256::from(n * 1_000_000)
+}
+
+/// The operator's dispute rules for these tests: bond 2, slash 5, referee fee 1, referee
+/// stake 10 USDT, 600 s per round.
+async fn set_rules(operator: &Escrow) {
     operator
         .set_dispute_rules(DisputeRules {
             bond: usd(2),
@@ -133,6 +134,61 @@ async fn failed_audits_become_disputes_that_the_network_answers_and_a_referee_ru
         })
         .await
         .unwrap();
+}
+
+/// A new referee key at `key`, registered with the real CLI (a stake below the minimum is
+/// refused first, naming it).
+fn register_referee(d: &Path, node: &str, key: &Path) -> alloy::signers::local::PrivateKeySigner {
+    let ref_signer = alloy::signers::local::PrivateKeySigner::random();
+    std::fs::write(
+        key,
+        format!(
+            "0x{}\n",
+            alloy::primitives::hex::encode(ref_signer.to_bytes())
+        ),
+    )
+    .unwrap();
+    let small = run(cairn(d)
+        .args([
+            "referee", "register", "--stake", "1", "--node", node, "--key",
+        ])
+        .arg(key));
+    common::assert_clear_error(&small, &["referee stake of at least 10000000"]);
+    let reg = json(
+        cairn(d)
+            .args([
+                "--json", "referee", "register", "--stake", "20000000", "--node", node, "--key",
+            ])
+            .arg(key),
+    );
+    assert_eq!(reg["stake"], "20000000");
+    let st = json(
+        cairn(d)
+            .args(["--json", "referee", "status", "--node", node, "--key"])
+            .arg(key),
+    );
+    assert_eq!(
+        (st["active"].as_bool(), st["open"].as_u64()),
+        (Some(true), Some(0))
+    );
+    ref_signer
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_audits_become_disputes_that_the_network_answers_and_a_referee_rules() {
+    let net = Net::start();
+    let (d, work, rpc_url) = (net.d.clone(), net.work.clone(), net.rpc_url.clone());
+    let operator = market_as(&net, cairn_devnet::COMPUTE_OPERATOR_ACCOUNT).await;
+    let deployer = market_as(&net, 0).await;
+    let token = usdt_token(&net, &deployer);
+    // The operator holds USDT for bonds.
+    let op_addr = operator.chain().signer().unwrap();
+    deployer
+        .chain()
+        .send_call("mint", token.mint(op_addr, U256::from(1_000_000_000u64)))
+        .await
+        .unwrap();
+    set_rules(&operator).await;
 
     let log = &net.log;
     let mut node = auditing_node(&d, &log.url);
@@ -141,36 +197,7 @@ async fn failed_audits_become_disputes_that_the_network_answers_and_a_referee_ru
 
     // The referee, with the real CLI.
     let ref_key = work.join("referee.key");
-    let ref_signer = alloy::signers::local::PrivateKeySigner::random();
-    std::fs::write(
-        &ref_key,
-        format!(
-            "0x{}\n",
-            alloy::primitives::hex::encode(ref_signer.to_bytes())
-        ),
-    )
-    .unwrap();
-    let small = run(cairn(&d)
-        .args(["referee", "register", "--stake", "1", "--node", &n, "--key"])
-        .arg(&ref_key));
-    common::assert_clear_error(&small, &["referee stake of at least 10000000"]);
-    let reg = json(
-        cairn(&d)
-            .args([
-                "--json", "referee", "register", "--stake", "20000000", "--node", &n, "--key",
-            ])
-            .arg(&ref_key),
-    );
-    assert_eq!(reg["stake"], "20000000");
-    let st = json(
-        cairn(&d)
-            .args(["--json", "referee", "status", "--node", &n, "--key"])
-            .arg(&ref_key),
-    );
-    assert_eq!(
-        (st["active"].as_bool(), st["open"].as_u64()),
-        (Some(true), Some(0))
-    );
+    let ref_signer = register_referee(&d, &n, &ref_key);
     let referee_once = |node: &str, key: &Path| {
         json(
             cairn(&d)
@@ -237,19 +264,7 @@ async fn failed_audits_become_disputes_that_the_network_answers_and_a_referee_ru
     // The referee misses its deadline: the node replaces it with a second registered one.
     let late_stake = operator.referee(ref_signer.address()).await.unwrap().stake;
     let ref2_key = work.join("referee2.key");
-    let ref2 = alloy::signers::local::PrivateKeySigner::random();
-    std::fs::write(
-        &ref2_key,
-        format!("0x{}\n", alloy::primitives::hex::encode(ref2.to_bytes())),
-    )
-    .unwrap();
-    json(
-        cairn(&d)
-            .args([
-                "--json", "referee", "register", "--stake", "20000000", "--node", &n2, "--key",
-            ])
-            .arg(&ref2_key),
-    );
+    let ref2 = register_referee(&d, &n2, &ref2_key);
     rpc(&rpc_url, "evm_increaseTime", json!([601])).await;
     rpc(&rpc_url, "evm_mine", json!([])).await;
     wait_logged(
@@ -376,7 +391,7 @@ async fn failed_audits_become_disputes_that_the_network_answers_and_a_referee_ru
     let (lie, disputed) = cairn_node::dispute::challenger_trace(&honest_leaves, 1, [0x11; 32]);
     // The challenger: a staked account of the devnet (eligible to dispute), through the escrow
     // client.
-    let challenger = at(5).await;
+    let challenger = market_as(&net, 5).await;
     let ch_addr = challenger.chain().signer().unwrap();
     deployer
         .chain()
@@ -431,14 +446,26 @@ async fn failed_audits_become_disputes_that_the_network_answers_and_a_referee_ru
         usize::from(dsp.rounds),
         "the worker answered every round"
     );
-    operator
-        .assign_referee(id3, ref_signer.address())
-        .await
-        .unwrap();
+    // The node did not open this dispute; as the market's operator it takes it on and assigns
+    // one of the registered referees.
+    let l = wait_logged(&d, &n2, id3, 60, "assigned (tx");
+    assert!(
+        l.contains(&format!(
+            "an eligible provider {ch_addr} opened a refereed bisection"
+        )),
+        "{l}"
+    );
+    let assigned = operator.dispute(id3).await.unwrap().unwrap().referee;
+    let key = if assigned == Some(ref_signer.address()) {
+        &ref_key
+    } else {
+        assert_eq!(assigned, Some(ref2.address()));
+        &ref2_key
+    };
     // This time the referee's loop (`cairn referee run`), as a service.
     let mut looping = cairn(&d)
         .args(["--json", "referee", "run", "--node", &n2, "--key"])
-        .arg(&ref_key)
+        .arg(key)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -469,4 +496,170 @@ async fn failed_audits_become_disputes_that_the_network_answers_and_a_referee_ru
     assert_eq!(ev.len(), 3);
     drop(honest);
     drop(node2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_requester_disputes_a_result_the_node_did_not_check_and_wins() {
+    let net = Net::start();
+    let (d, work) = (net.d.clone(), net.work.clone());
+    let operator = market_as(&net, cairn_devnet::COMPUTE_OPERATOR_ACCOUNT).await;
+    set_rules(&operator).await;
+    // The node checks nothing: what the requester does not check itself is paid.
+    let node = node_serve(&d, &net.log.url, 1200, &["--audit-samples", "0"]);
+    let n = node.url.clone();
+    let ref_key = work.join("referee.key");
+    register_referee(&d, &n, &ref_key);
+    let referee = Proc(
+        cairn(&d)
+            .args(["--json", "referee", "run", "--node", &n, "--key"])
+            .arg(&ref_key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let job = write_train_job(&work);
+    let cheat_key = work.join("cheat.key");
+    let info = cairn_node_client::NodeClient::new(&n).info().await.unwrap();
+    let min_stake: u64 = info.min_stake.parse().unwrap();
+    let (reg, cheat_addr) = train_worker(
+        &d,
+        &n,
+        &cheat_key,
+        &work.join("c.log"),
+        &["--stake", &(min_stake + 50_000_000).to_string()],
+    );
+    drop(reg);
+    let rt = cheater(&n, &cheat_key, &work.join("cheat-state"));
+    wait_online(&d, &n, &[&cheat_addr], &[]);
+    let id = submit(&d, &n, &job);
+    let v = wait_for(&d, &n, id, 90, |v| v["state"] == "committed");
+    assert!(v["audit"].is_null(), "audits are off: {v:#}");
+    let requester: Address = v["requester"].as_str().unwrap().parse().unwrap();
+
+    // Another account cannot dispute the requester's job.
+    let other = run(cairn(&d)
+        .args([
+            "job",
+            "dispute",
+            &id.to_string(),
+            "--node",
+            &n,
+            "--key-file",
+        ])
+        .arg(&cheat_key));
+    common::assert_clear_error(&other, &["a requester disputes its own jobs"]);
+    assert!(operator.dispute(id).await.unwrap().is_none());
+
+    // The requester re-executes every segment, disputes and answers; the cheater answers from
+    // its lying trace, the node assigns the referee, the referee recomputes one segment.
+    let deployer = market_as(&net, 0).await;
+    deployer
+        .chain()
+        .send_call("mint", usdt_token(&net, &deployer).mint(requester, usd(10)))
+        .await
+        .unwrap();
+    let before = operator.token_balance(requester).await.unwrap();
+    let o = run(cairn(&d).args([
+        "--json",
+        "job",
+        "dispute",
+        &id.to_string(),
+        "--node",
+        &n,
+        "--wait",
+        "240",
+    ]));
+    assert!(o.status.success(), "{}\n{}", stderr(&o), stdout(&o));
+    let out: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(out["disputed"], true, "{out:#}");
+    assert_eq!(
+        out["segment"], 1,
+        "the corrupted step 15 is in segment 10..20: {out:#}"
+    );
+    assert_eq!(out["dispute"]["outcome"], "provider_wrong", "{out:#}");
+    let challenger: Address = out["dispute"]["challenger"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(challenger, requester, "{out:#}");
+    let err = stderr(&o);
+    assert!(
+        err.contains("steps 10..20 re-execute to another checkpoint"),
+        "{err}"
+    );
+    assert!(err.contains("dispute opened in block"), "{err}");
+    // Refunded, with the slash less the referee's fee, and the bond back.
+    let after = operator.token_balance(requester).await.unwrap();
+    // What stayed escrowed after the commit (the metered charge; the rest went back then).
+    let payment = operator.job(id).await.unwrap().unwrap().payment;
+    let refunds: Vec<U256> = operator
+        .events_of(&[EventKind::JobRefunded], 0, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|l| match l.event {
+            MarketEvent::JobRefunded { job_id, amount, .. } if job_id == id => Some(amount),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        refunds,
+        vec![payment],
+        "the escrow refunded in full ({before} → {after})"
+    );
+    assert_eq!(
+        after - before,
+        payment + usd(5) - usd(1),
+        "{before} → {after}"
+    );
+    let l = wait_logged(&d, &n, id, 60, "dispute resolved (provider_wrong)");
+    assert!(
+        l.contains(&format!(
+            "the requester {requester} opened a refereed bisection"
+        )),
+        "{l}"
+    );
+    assert!(
+        l.contains("assigned (tx"),
+        "the node assigned the referee: {l}"
+    );
+    assert!(l.contains("the challenger's bond returned"), "{l}");
+    let st = job_status(&d, &n, id);
+    assert_eq!(st["state"], "failed", "{st:#}");
+    assert_eq!(st["refunded"], v["payment"], "{st:#}");
+    let sts = statements(
+        &net.log.url,
+        &net.log.key,
+        &info.receipt_key,
+        &wait_logged(&d, &n, id, 60, "dispute statement (resolved)"),
+    )
+    .await;
+    let opened = sts
+        .iter()
+        .find(|s| s["event"] == "opened")
+        .expect("an opened statement");
+    assert_eq!(
+        opened["challenger"]
+            .as_str()
+            .unwrap()
+            .parse::<Address>()
+            .unwrap(),
+        requester
+    );
+    rt.shutdown_background();
+
+    // An honest result: every segment re-executes to the committed checkpoints.
+    let (honest, honest_addr) =
+        train_worker(&d, &n, &work.join("honest.key"), &work.join("h.log"), &[]);
+    wait_online(&d, &n, &[&honest_addr], &[&cheat_addr]);
+    let id2 = submit(&d, &n, &job);
+    wait_for(&d, &n, id2, 90, |v| v["state"] == "committed");
+    let o = json(cairn(&d).args(["--json", "job", "dispute", &id2.to_string(), "--node", &n]));
+    assert_eq!(o["disputed"], false, "{o:#}");
+    assert!(operator.dispute(id2).await.unwrap().is_none());
+    drop(referee);
+    drop(honest);
+    drop(node);
 }

@@ -58,6 +58,11 @@ pub(crate) struct DisputeRecord {
     /// Statements logged: (event, log index, envelope digest).
     #[serde(default)]
     pub(crate) logged: Vec<(String, u64, String)>,
+    /// Who opened the dispute when it was not this node (the requester, or an eligible
+    /// provider that re-ran the job): the node then only does the operator's part — assigns
+    /// the referee, replaces a late one, resolves timeouts — and keeps the books.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) opened_by: Option<String>,
 }
 
 impl DisputeRecord {
@@ -80,6 +85,22 @@ impl DisputeRecord {
             waiting_noted: false,
             pending: vec![],
             logged: vec![],
+            opened_by: None,
+        }
+    }
+
+    /// The record of a dispute another party opened on chain (the `DisputeOpened` event).
+    fn opened_by(challenger: Address, disputed: u32, tx: B256, detail: String) -> Self {
+        Self {
+            leaves: vec![],
+            disputed,
+            detail,
+            opened_tx: Some(tx.to_string()),
+            referee: None,
+            waiting_noted: false,
+            pending: vec![],
+            logged: vec![],
+            opened_by: Some(challenger.to_string()),
         }
     }
 
@@ -109,6 +130,9 @@ pub(crate) async fn run(node: Node) {
 
 /// One pass over the disputes in progress; returns how many are still open.
 pub(crate) async fn pass(node: &Node) -> Result<usize> {
+    if let Some(escrow) = node.shared.ledger.disputes() {
+        adopt(node, escrow).await?;
+    }
     let due = node.store().read().jobs_todo(Todo::Dispute, 32)?;
     if due.is_empty() {
         // Statements of disputes that ended while the log was down.
@@ -127,6 +151,104 @@ pub(crate) async fn pass(node: &Node) -> Result<usize> {
     }
     log_pending(node).await;
     Ok(due.len())
+}
+
+/// The block from which `DisputeOpened` events are still to be read (in the node's `meta`).
+const SEEN_META: &str = "disputes_opened_from_block";
+
+/// Disputes another party opened over results of this node's jobs (the requester, or an
+/// eligible provider that re-ran one): the node takes each on as the market's operator, so the
+/// bisection gets its referee and its end, and the job its books, without anyone's help.
+/// Idempotent: a job whose row already holds a dispute, or whose result is not waiting to be
+/// paid, is left as it is.
+async fn adopt(node: &Node, escrow: &Escrow) -> Result<()> {
+    let from: u64 = node
+        .store()
+        .meta(SEEN_META)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let events = escrow
+        .events_of(&[EventKind::DisputeOpened], from, None)
+        .await
+        .map_err(chain)?;
+    let me = escrow.chain().signer().unwrap_or_default();
+    let mut next = from;
+    for l in &events {
+        next = next.max(l.block_number);
+        let MarketEvent::DisputeOpened {
+            job_id,
+            challenger,
+            challenger_root,
+            disputed_index,
+            ..
+        } = l.event
+        else {
+            continue;
+        };
+        if challenger == me {
+            continue;
+        }
+        let mut opened = None;
+        node.store().tx(|t| {
+            let Some(mut row) = t.job(job_id)? else {
+                return Ok(());
+            };
+            let waiting = matches!(
+                row.todo,
+                Some(Todo::Settle | Todo::Audit | Todo::Replicate)
+            );
+            if row.dispute.is_some() || !waiting || row.state != JobState::Committed {
+                return Ok(());
+            }
+            let who = if challenger.to_string().eq_ignore_ascii_case(&row.requester) {
+                "the requester"
+            } else {
+                "an eligible provider"
+            };
+            let detail = format!(
+                "disputed by {who} {challenger}: a re-execution gives another checkpoint {disputed_index}"
+            );
+            let mut rec = DisputeRecord::opened_by(challenger, disputed_index, l.tx_hash, detail);
+            let provider = row.provider.clone().unwrap_or_default();
+            let provider_root = row
+                .result
+                .as_ref()
+                .and_then(|r| b256(&r.trace_root, "the trace root").ok())
+                .unwrap_or_default();
+            rec.pending.push(statement(
+                node,
+                job_id,
+                DisputeEvent::Opened,
+                &provider,
+                challenger,
+                provider_root,
+                challenger_root,
+                (0, disputed_index, 0),
+                l.tx_hash,
+            ));
+            row.todo = Some(Todo::Dispute);
+            row.dispute = Some(rec);
+            row.txs.push(("dispute".into(), l.tx_hash.to_string()));
+            t.put_job(&row)?;
+            opened = Some(job_id);
+            t.event(
+                job_id,
+                now_ms(),
+                &format!(
+                    "chain: {who} {challenger} opened a refereed bisection over the result in block {} (tx {}), naming checkpoint {disputed_index}; the node acts as the market's operator (referee, timeouts) until it ends",
+                    l.block_number, l.tx_hash
+                ),
+            )
+        })?;
+        if let Some(id) = opened {
+            tracing::info!(job = id, %challenger, "a dispute opened by another party");
+            PENDING.store(true, Ordering::SeqCst);
+        }
+    }
+    if next != from {
+        node.store().set_meta(SEEN_META, &next.to_string())?;
+    }
+    Ok(())
 }
 
 fn chain(e: EscrowError) -> Error {
@@ -153,7 +275,7 @@ async fn step(node: &Node, escrow: &Escrow, rules: &DisputeRules, j: &JobRow) ->
     let now = escrow.chain_time().await.map_err(chain)?;
     let d = escrow.dispute(id).await.map_err(chain)?;
     let Some(d) = d else {
-        if rec.opened_tx.is_some() {
+        if rec.opened_tx.is_some() || rec.opened_by.is_some() {
             // Sent but not visible yet (or reorganised away): wait for the next pass.
             return Ok(());
         }
@@ -223,6 +345,10 @@ async fn step(node: &Node, escrow: &Escrow, rules: &DisputeRules, j: &JobRow) ->
             if now > d.deadline {
                 let tx = escrow.resolve_timeout(id).await;
                 return ended_by_us(node, id, tx, "the round's deadline passed");
+            }
+            if rec.opened_by.is_some() {
+                // The rounds are the challenger's and the provider's to answer.
+                return Ok(());
             }
             match crate::dispute::answer_round(escrow, id, false, &leaves).await {
                 Ok(Some(tx)) => update(node, id, |_, _| {
@@ -528,11 +654,12 @@ async fn finish(
                     t.put_provider(&p)?;
                 }
                 format!(
-                    "chain: dispute resolved ({}): {} slashed from {provider}, {} refunded to {}, the operator's bond returned (tx {tx})",
+                    "chain: dispute resolved ({}): {} slashed from {provider}, {} refunded to {}, the {} bond returned (tx {tx})",
                     outcome.as_str(),
                     fmt_usdt(slashed_u64),
                     fmt_usdt(row.spec.payment),
-                    row.requester
+                    row.requester,
+                    if rec.opened_by.is_some() { "challenger's" } else { "operator's" }
                 )
             }
             Outcome::ChallengerWrong | Outcome::NoRuling => {

@@ -95,6 +95,28 @@ pub(super) async fn run(cmd: &JobCmd, settings: &Settings, json_out: bool) -> Re
             )
             .await
         }
+        JobCmd::Dispute {
+            id,
+            wait,
+            threads,
+            node,
+            chain: c,
+        } => {
+            if *threads == 0 {
+                bail!("--threads must be at least 1");
+            }
+            super::job_dispute::dispute(super::job_dispute::Request {
+                id: *id,
+                node_url: &node.node,
+                rpc_url: c.rpc_url.as_deref(),
+                signer: chain_signer(settings, c)?,
+                wait: *wait,
+                threads: *threads,
+                json_out,
+                settings,
+            })
+            .await
+        }
         JobCmd::Recover { id, market } => recover(*id, market, settings, json_out).await,
         JobCmd::List {
             all,

@@ -35,7 +35,7 @@ use crate::output;
 /// Segments re-executed when neither the node's audit nor `--samples` says.
 const DEFAULT_SAMPLES: u32 = 2;
 
-fn b256(hex: &str, what: &str) -> Result<alloy::primitives::B256> {
+pub(super) fn b256(hex: &str, what: &str) -> Result<alloy::primitives::B256> {
     hex.trim_start_matches("0x")
         .parse::<alloy::primitives::B256>()
         .or_else(|_| format!("0x{}", hex.trim_start_matches("0x")).parse())
@@ -43,7 +43,7 @@ fn b256(hex: &str, what: &str) -> Result<alloy::primitives::B256> {
 }
 
 /// Where the artefacts come from: the node, or a directory `cairn job result` wrote.
-enum Source<'a> {
+pub(super) enum Source<'a> {
     Node(NodeClient),
     Dir(&'a Path),
 }
@@ -61,7 +61,7 @@ impl Source<'_> {
     }
 
     /// An output's bytes, checked against its digest.
-    async fn output_checked(&self, o: &OutputRef) -> Result<Vec<u8>> {
+    pub(super) async fn output_checked(&self, o: &OutputRef) -> Result<Vec<u8>> {
         let b = self.output(o).await?;
         let r = cairn_compute::BlobRef {
             sha256: o.sha256.clone(),
@@ -78,7 +78,7 @@ impl Source<'_> {
     }
 
     /// An input's bytes, checked against its digest.
-    async fn input(&self, i: &cairn_compute::InputRef) -> Result<Vec<u8>> {
+    pub(super) async fn input(&self, i: &cairn_compute::InputRef) -> Result<Vec<u8>> {
         let b = match self {
             Source::Node(n) => n.blob(&i.blob).await?,
             Source::Dir(d) => {
@@ -411,7 +411,7 @@ pub(super) async fn verify(
 /// The refereed bisection over job `id`'s result on chain, if anyone opened one: one line for
 /// the history (method "disputed": rounds, the segment, the referee's verdict, the outcome) and
 /// the same as JSON.
-async fn dispute_view(
+pub(super) async fn dispute_view(
     escrow: &cairn_escrow::Escrow,
     id: u64,
     steps: &[u64],

@@ -13,6 +13,7 @@ mod chain;
 mod data;
 mod devnet;
 mod job;
+mod job_dispute;
 mod job_verify;
 mod keys;
 mod log;
