@@ -572,6 +572,10 @@ async fn settle(node: &Node, chain_now: u64) -> Result<bool> {
                                     j.challenge_ends = Some(chain_now + 60);
                                     t.put_job(&j)
                                 })?;
+                                // Opened by someone else: the node drives it as operator.
+                                if let Some(escrow) = ledger.disputes() {
+                                    crate::dispute_task::adopt_job(node, escrow, id).await?;
+                                }
                             }
                             other => {
                                 tracing::info!(job = id, chain_state = ?other, error = %e, "not settleable yet");

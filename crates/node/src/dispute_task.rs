@@ -167,86 +167,113 @@ async fn adopt(node: &Node, escrow: &Escrow) -> Result<()> {
         .meta(SEEN_META)?
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let head = escrow
+        .chain()
+        .block_number()
+        .await
+        .map_err(|e| chain(e.into()))?;
+    if head < from {
+        return Ok(());
+    }
     let events = escrow
-        .events_of(&[EventKind::DisputeOpened], from, None)
+        .events_of(&[EventKind::DisputeOpened], from, Some(head))
         .await
         .map_err(chain)?;
     let me = escrow.chain().signer().unwrap_or_default();
-    let mut next = from;
     for l in &events {
-        next = next.max(l.block_number);
-        let MarketEvent::DisputeOpened {
-            job_id,
-            challenger,
-            challenger_root,
-            disputed_index,
-            ..
-        } = l.event
-        else {
-            continue;
-        };
-        if challenger == me {
-            continue;
-        }
-        let mut opened = None;
-        node.store().tx(|t| {
-            let Some(mut row) = t.job(job_id)? else {
-                return Ok(());
-            };
-            let waiting = matches!(
-                row.todo,
-                Some(Todo::Settle | Todo::Audit | Todo::Replicate)
-            );
-            if row.dispute.is_some() || !waiting || row.state != JobState::Committed {
-                return Ok(());
-            }
-            let who = if challenger.to_string().eq_ignore_ascii_case(&row.requester) {
-                "the requester"
-            } else {
-                "an eligible provider"
-            };
-            let detail = format!(
-                "disputed by {who} {challenger}: a re-execution gives another checkpoint {disputed_index}"
-            );
-            let mut rec = DisputeRecord::opened_by(challenger, disputed_index, l.tx_hash, detail);
-            let provider = row.provider.clone().unwrap_or_default();
-            let provider_root = row
-                .result
-                .as_ref()
-                .and_then(|r| b256(&r.trace_root, "the trace root").ok())
-                .unwrap_or_default();
-            rec.pending.push(statement(
-                node,
-                job_id,
-                DisputeEvent::Opened,
-                &provider,
-                challenger,
-                provider_root,
-                challenger_root,
-                (0, disputed_index, 0),
-                l.tx_hash,
-            ));
-            row.todo = Some(Todo::Dispute);
-            row.dispute = Some(rec);
-            row.txs.push(("dispute".into(), l.tx_hash.to_string()));
-            t.put_job(&row)?;
-            opened = Some(job_id);
-            t.event(
-                job_id,
-                now_ms(),
-                &format!(
-                    "chain: {who} {challenger} opened a refereed bisection over the result in block {} (tx {}), naming checkpoint {disputed_index}; the node acts as the market's operator (referee, timeouts) until it ends",
-                    l.block_number, l.tx_hash
-                ),
-            )
-        })?;
-        if let Some(id) = opened {
-            tracing::info!(job = id, %challenger, "a dispute opened by another party");
-            PENDING.store(true, Ordering::SeqCst);
-        }
+        adopt_event(node, l, me)?;
     }
-    if next != from {
-        node.store().set_meta(SEEN_META, &next.to_string())?;
+    // A dispute in a block that a reorganisation drops and replays is still found: the settle
+    // path adopts a job it finds disputed on chain ([`adopt_job`]).
+    node.store().set_meta(SEEN_META, &(head + 1).to_string())?;
+    Ok(())
+}
+
+/// Adopts the dispute over job `id` that someone else opened, if it is one (the settle path
+/// found the job disputed on chain).
+pub(crate) async fn adopt_job(node: &Node, escrow: &Escrow, id: u64) -> Result<()> {
+    let me = escrow.chain().signer().unwrap_or_default();
+    let events = escrow.dispute_events(id).await.map_err(chain)?;
+    if let Some(l) = events
+        .iter()
+        .find(|l| matches!(l.event, MarketEvent::DisputeOpened { .. }))
+    {
+        adopt_event(node, l, me)?;
+    }
+    Ok(())
+}
+
+/// Takes on the dispute a `DisputeOpened` event records, unless this node opened it, the job
+/// is not this node's, or its row already holds a dispute or is past waiting to be paid.
+fn adopt_event(node: &Node, l: &cairn_escrow::Logged, me: Address) -> Result<()> {
+    let MarketEvent::DisputeOpened {
+        job_id,
+        challenger,
+        challenger_root,
+        disputed_index,
+        ..
+    } = l.event
+    else {
+        return Ok(());
+    };
+    if challenger == me {
+        return Ok(());
+    }
+    let mut opened = None;
+    node.store().tx(|t| {
+        let Some(mut row) = t.job(job_id)? else {
+            return Ok(());
+        };
+        let waiting = matches!(
+            row.todo,
+            Some(Todo::Settle | Todo::Audit | Todo::Replicate)
+        );
+        if row.dispute.is_some() || !waiting || row.state != JobState::Committed {
+            return Ok(());
+        }
+        let who = if challenger.to_string().eq_ignore_ascii_case(&row.requester) {
+            "the requester"
+        } else {
+            "an eligible provider"
+        };
+        let detail = format!(
+            "disputed by {who} {challenger}: a re-execution gives another checkpoint {disputed_index}"
+        );
+        let mut rec = DisputeRecord::opened_by(challenger, disputed_index, l.tx_hash, detail);
+        let provider = row.provider.clone().unwrap_or_default();
+        let provider_root = row
+            .result
+            .as_ref()
+            .and_then(|r| b256(&r.trace_root, "the trace root").ok())
+            .unwrap_or_default();
+        rec.pending.push(statement(
+            node,
+            job_id,
+            DisputeEvent::Opened,
+            &provider,
+            challenger,
+            provider_root,
+            challenger_root,
+            (0, disputed_index, 0),
+            l.tx_hash,
+        ));
+        row.todo = Some(Todo::Dispute);
+        row.dispute = Some(rec);
+        row.txs.push(("dispute".into(), l.tx_hash.to_string()));
+        t.put_job(&row)?;
+        opened = Some(job_id);
+        t.event(
+            job_id,
+            now_ms(),
+            &format!(
+                "chain: {who} {challenger} opened a refereed bisection over the result in block {} (tx {}), naming checkpoint {disputed_index}; the node acts as the market's operator (referee, timeouts) until it ends",
+                l.block_number, l.tx_hash
+            ),
+        )
+    })?;
+    if let Some(id) = opened {
+        tracing::info!(job = id, %challenger, "a dispute opened by another party");
+        PENDING.store(true, Ordering::SeqCst);
     }
     Ok(())
 }

@@ -14,11 +14,10 @@
 //!
 //! The command is safe to run again: it finds its own dispute on chain and keeps answering
 //! (the re-execution is deterministic, so the trace is the same).
-use super::job_verify::{Source, b256, dispute_view};
+use super::job_verify::{Source, b256, checked_spec_digest, committed_result, dispute_view};
 use alloy::primitives::U256;
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_chain::Chain;
-use cairn_compute::api::RunOutcome;
 use cairn_escrow::{DisputePhase, Escrow, MarketEvent, Outcome};
 use cairn_ml::{
     audit::{Finding, Opening, audit_openings, recompute_segment},
@@ -56,25 +55,14 @@ pub(super) async fn dispute(q: Request<'_>) -> Result<ExitCode> {
     let say = |line: String| eprintln!("{line}");
     let node = NodeClient::new(q.node_url);
     let (v, spec) = (node.job(id).await?, node.spec(id).await?);
-    let spec_digest = alloy::primitives::hex::encode(spec.digest());
-    if spec_digest != v.spec_digest {
-        bail!(
-            "the node's spec of job {id} does not hash to the job's spec digest; do not trust this node"
-        );
-    }
+    let spec_digest = checked_spec_digest(&v, &spec)?;
     let Some(train) = &spec.train else {
         bail!(
             "job {id} is a {} job: only train jobs have a step trace to bisect; its result is checked by replication (`cairn job verify {id}`)",
             spec.kind
         );
     };
-    let r = match &v.result {
-        Some(r) if r.outcome == RunOutcome::Succeeded => r,
-        _ => bail!(
-            "job {id} has no committed result to dispute ({}); see `cairn job status {id}`",
-            v.state
-        ),
-    };
+    let r = committed_result(&v, "dispute")?;
 
     // The market, signing as the requester.
     let info = node.info().await?;

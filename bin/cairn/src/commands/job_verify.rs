@@ -20,7 +20,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_compute::{
     JobSpec,
-    api::{JobView, OutputRef, RunOutcome, output_digest},
+    api::{JobView, OutputRef, RunOutcome, RunReport, output_digest},
 };
 use cairn_ml::{
     audit::{Opening, audit_openings, needed_checkpoints, sample_segments},
@@ -109,6 +109,30 @@ fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T
     serde_json::from_slice(&bytes).with_context(|| format!("{} does not parse", path.display()))
 }
 
+/// The spec's digest, if it is the one the job names (else the node serves another spec).
+pub(super) fn checked_spec_digest(v: &JobView, spec: &JobSpec) -> Result<String> {
+    let digest = alloy::primitives::hex::encode(spec.digest());
+    if digest != v.spec_digest {
+        bail!(
+            "the node's spec of job {} does not hash to the job's spec digest; do not trust this node",
+            v.id
+        );
+    }
+    Ok(digest)
+}
+
+/// The job's committed result, or why there is none to `what` (verify, dispute).
+pub(super) fn committed_result<'a>(v: &'a JobView, what: &str) -> Result<&'a RunReport> {
+    match &v.result {
+        Some(r) if r.outcome == RunOutcome::Succeeded => Ok(r),
+        _ => bail!(
+            "job {id} has no committed result to {what} ({}); see `cairn job status {id}`",
+            v.state,
+            id = v.id
+        ),
+    }
+}
+
 pub(super) async fn verify(
     id: u64,
     samples: Option<u32>,
@@ -128,12 +152,7 @@ pub(super) async fn verify(
     if v.id != id {
         bail!("the bundle is job {}'s, not job {id}'s", v.id);
     }
-    let spec_digest = alloy::primitives::hex::encode(spec.digest());
-    if spec_digest != v.spec_digest {
-        bail!(
-            "the node's spec of job {id} does not hash to the job's spec digest; do not trust this node"
-        );
-    }
+    let spec_digest = checked_spec_digest(&v, &spec)?;
     if spec.kind != cairn_compute::JobKind::Train {
         let Source::Node(node) = &source else {
             bail!(
@@ -149,13 +168,7 @@ pub(super) async fn verify(
             spec.kind
         );
     };
-    let r = match &v.result {
-        Some(r) if r.outcome == RunOutcome::Succeeded => r,
-        _ => bail!(
-            "job {id} has no committed result to verify ({}); see `cairn job status {id}`",
-            v.state
-        ),
-    };
+    let r = committed_result(&v, "verify")?;
     let mut lines: Vec<String> = vec![];
     let mut failures: Vec<String> = vec![];
     lines.push(format!(
@@ -535,13 +548,7 @@ async fn verify_replicated(
     node: &NodeClient,
     json_out: bool,
 ) -> Result<ExitCode> {
-    let r = match &v.result {
-        Some(r) if r.outcome == RunOutcome::Succeeded => r,
-        _ => bail!(
-            "job {id} has no committed result to verify ({}); see `cairn job status {id}`",
-            v.state
-        ),
-    };
+    let r = committed_result(v, "verify")?;
     let mut lines = vec![format!(
         "job {id}: {kind}, provider {}; spec sha256:{spec_digest}",
         v.provider.as_deref().unwrap_or("?")
