@@ -83,6 +83,18 @@ impl DevAccounts {
     }
 }
 
+/// Whether anvil's `--config-out` file is complete (it parses with its keys).
+fn accounts_written(path: &Path) -> bool {
+    #[derive(Deserialize)]
+    struct Keys {
+        private_keys: Vec<String>,
+    }
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Keys>(&t).ok())
+        .is_some_and(|k| !k.private_keys.is_empty())
+}
+
 /// Reads the dev accounts of the devnet under `config.data_dir`.
 pub fn dev_accounts(config: &DevnetConfig) -> Result<DevAccounts> {
     #[derive(Deserialize)]
@@ -200,7 +212,10 @@ pub(crate) async fn spawn(config: &DevnetConfig) -> Result<RunningDevnet> {
         if rpc_url.is_none() {
             rpc_url = listening_url(&log);
         }
+        // anvil may answer before its `--config-out` file is written (seen under load): ready
+        // means both.
         if let Some(url) = &rpc_url
+            && accounts_written(&accounts)
             && answers(url, config.chain_id).await
         {
             break;
